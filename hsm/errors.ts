@@ -1,0 +1,43 @@
+import type { ErrorData } from './types.js';
+
+/**
+ * The one error type the token layer throws. `code` is a CKR_* name for errors a token returned, or one of
+ * our own codes for everything else; `message` names the module or slot and says what happened in words a
+ * custodian understands; `remedy` says what to do.
+ */
+export class TokenError extends Error {
+  readonly code: string;
+  readonly remedy: string | undefined;
+
+  constructor(code: string, message: string, remedy?: string) {
+    super(message);
+    this.name = 'TokenError';
+    this.code = code;
+    this.remedy = remedy;
+  }
+
+  toData(): ErrorData {
+    return this.remedy === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, remedy: this.remedy };
+  }
+}
+
+/** Our own codes, for failures that are not a CK_RV. */
+export const ErrorCodes = {
+  MODULE_NOT_FOUND: 'MODULE_NOT_FOUND',
+  MODULE_LOAD_FAILED: 'MODULE_LOAD_FAILED',
+  MODULE_NOT_LOADED: 'MODULE_NOT_LOADED',
+  SLOT_NOT_FOUND: 'SLOT_NOT_FOUND',
+  TOKEN_NOT_FOUND: 'TOKEN_NOT_FOUND',
+  TOKEN_AMBIGUOUS: 'TOKEN_AMBIGUOUS',
+  URI_INVALID: 'URI_INVALID',
+  SESSION_UNKNOWN: 'SESSION_UNKNOWN',
+  OBJECT_NOT_FOUND: 'OBJECT_NOT_FOUND',
+  OBJECT_AMBIGUOUS: 'OBJECT_AMBIGUOUS',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+} as const;
+
+export function isTokenError(e: unknown): e is TokenError {
+  return e instanceof TokenError;
+}

@@ -1,0 +1,91 @@
+import type {
+  AttributeName,
+  AttributeValue,
+  Bytes,
+  DataObjectTemplate,
+  HashName,
+  KeyPairHandles,
+  KeyPairSpec,
+  MechanismInfo,
+  ModuleConfig,
+  ModuleStatus,
+  ObjectHandle,
+  ObjectQuery,
+  OpenSessionOptions,
+  OpenedSession,
+  PrivateKeyTemplate,
+  PublicKeyObjectTemplate,
+  PublicKeyTemplate,
+  SecretKeySpec,
+  SecretKeyTemplate,
+  SessionHandle,
+  SessionTarget,
+  SignMechanism,
+  SlotInfo,
+  SlotRef,
+  UserType,
+  WrapMechanism,
+} from './types.js';
+
+/**
+ * The one token interface everything above hsm/ uses. Every method is async and takes and returns plain
+ * data, so a driver may run in this process or behind a message channel. Failures are thrown as
+ * TokenError (hsm/errors.ts), which carries a code, a sentence and a remedy.
+ */
+export interface TokenLayer {
+  /** Load (or reload) the configured modules. A module that fails is reported in its status; the others still load. */
+  configureModules(modules: ModuleConfig[]): Promise<ModuleStatus[]>;
+  listModules(): Promise<ModuleStatus[]>;
+  listSlots(moduleId: string): Promise<SlotInfo[]>;
+  listMechanisms(slot: SlotRef): Promise<MechanismInfo[]>;
+
+  /** C_InitToken: erases the token. No session may be open on the slot. */
+  initToken(slot: SlotRef, soPin: string, label: string): Promise<void>;
+
+  openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession>;
+  closeSession(session: SessionHandle): Promise<void>;
+  login(session: SessionHandle, userType: UserType, pin: string): Promise<void>;
+  logout(session: SessionHandle): Promise<void>;
+  /** C_InitPIN: the SO, logged in on this session, sets the user PIN. */
+  initUserPin(session: SessionHandle, pin: string): Promise<void>;
+  /** C_SetPIN for whoever is logged in on this session. */
+  setPin(session: SessionHandle, oldPin: string, newPin: string): Promise<void>;
+
+  generateSecretKey(session: SessionHandle, spec: SecretKeySpec, template: SecretKeyTemplate): Promise<ObjectHandle>;
+  generateKeyPair(
+    session: SessionHandle,
+    spec: KeyPairSpec,
+    publicTemplate: PublicKeyTemplate,
+    privateTemplate: PrivateKeyTemplate,
+  ): Promise<KeyPairHandles>;
+  /** A public key object (RSA or EC) made from a DER SubjectPublicKeyInfo, e.g. the KMS wrapping key. */
+  createPublicKeyFromSpki(session: SessionHandle, spki: Bytes, template: PublicKeyObjectTemplate): Promise<ObjectHandle>;
+
+  getAttributes<N extends AttributeName>(
+    session: SessionHandle,
+    object: ObjectHandle,
+    names: readonly N[],
+  ): Promise<Record<N, AttributeValue>>;
+  /** Exactly one object matches, or a NOT_FOUND / AMBIGUOUS error. */
+  findOne(session: SessionHandle, query: ObjectQuery): Promise<ObjectHandle>;
+  findAll(session: SessionHandle, query: ObjectQuery): Promise<ObjectHandle[]>;
+  destroyObject(session: SessionHandle, object: ObjectHandle): Promise<void>;
+
+  wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes>;
+  sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes>;
+  digest(session: SessionHandle, hash: HashName, data: Bytes): Promise<Bytes>;
+  random(session: SessionHandle, length: number): Promise<Bytes>;
+
+  createDataObject(session: SessionHandle, template: DataObjectTemplate, value: Bytes): Promise<ObjectHandle>;
+  /** The value of the one data object with this label. */
+  readDataObject(session: SessionHandle, label: string): Promise<Bytes>;
+  /**
+   * Replace the value of the one data object with this label: in place (C_SetAttributeValue) where the
+   * token allows it, otherwise the new object is created before the old one is destroyed, so a crash never
+   * leaves none.
+   */
+  replaceDataObject(session: SessionHandle, label: string, value: Bytes): Promise<void>;
+
+  /** Close every session and finalize every module. */
+  close(): Promise<void>;
+}
