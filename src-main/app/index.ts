@@ -1,0 +1,76 @@
+// Electron entry. Thin on purpose: everything testable lives in services.ts and below; this file only
+// wires Electron's objects to it.
+import { app, BrowserWindow, dialog } from 'electron';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { probeKmsCapabilities } from '../../hsm/capabilities.js';
+import { createServices, type Services } from '../services.js';
+import { ensureSoftHsmConf } from '../tokens/demo-token.js';
+import { hardenApp, hardenSession } from './security.js';
+import { registerIpc } from './ipc.js';
+import { createMainWindow, rendererLocation } from './window.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  let window: BrowserWindow | undefined;
+  let services: Services | undefined;
+
+  app.on('second-instance', () => {
+    if (window) {
+      if (window.isMinimized()) window.restore();
+      window.focus();
+    }
+  });
+
+  hardenApp();
+
+  app.whenReady().then(async () => {
+    hardenSession(devServerUrl);
+    const appDataDir = app.getPath('userData');
+    const softHsmConf = ensureSoftHsmConf(appDataDir);
+    services = createServices({
+      appDataDir,
+      layer: new Pkcs11TokenLayer(),
+      probe: probeKmsCapabilities,
+      appVersion: app.getVersion(),
+      softHsmConf,
+      dialogs: {
+        chooseModuleFile: async () => {
+          const options = { title: 'Choose a PKCS#11 library', properties: ['openFile' as const], filters: [{ name: 'PKCS#11 library', extensions: ['so', 'dylib', 'dll'] }] };
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+          return result.canceled ? null : (result.filePaths[0] ?? null);
+        },
+      },
+    });
+    try {
+      await services.reloadModules();
+    } catch (error) {
+      // The window still opens; the home screen shows the settings error through listModuleSettings.
+      console.error('Loading the PKCS#11 modules failed:', error);
+    }
+    services.airGap.start();
+
+    const location = rendererLocation(here, devServerUrl);
+    registerIpc(services.handlers, () => window?.webContents, location.file ? pathToFileURL(location.file).href : location.url);
+    window = createMainWindow(join(here, '../preload/index.cjs'));
+    window.once('ready-to-show', () => window?.show());
+    window.on('closed', () => {
+      window = undefined;
+    });
+    if (location.file) await window.loadFile(location.file);
+    else await window.loadURL(location.url);
+  });
+
+  app.on('window-all-closed', () => {
+    app.quit();
+  });
+
+  app.on('will-quit', () => {
+    void services?.close();
+  });
+}

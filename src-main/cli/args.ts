@@ -1,0 +1,12 @@
+// Strict argument parsing shared by the commands: an unknown option is an error that names it.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {}
+
+export function parseStrict(argv: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,30 @@
+import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
+import type { Output } from './output.js';
+
+const MAIN_HELP = `Usage: keyceremony <command> [options]
+
+Air-gapped key ceremonies with hardware tokens. Commands:
+  tokens    List PKCS#11 modules, slots and tokens, with the AWS KMS wrapping
+            algorithms each token can perform inside itself.
+
+Run 'keyceremony <command> --help' for a command's options.
+`;
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export async function runCli(argv: string[], out: Output): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    out.stdout.write(MAIN_HELP);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  switch (command) {
+    case 'tokens':
+      return tokensCommand(rest, out);
+    default:
+      out.stderr.write(`keyceremony: unknown command '${command}'.\n\n${MAIN_HELP}`);
+      return EXIT.usage;
+  }
+}
+
+export { TOKENS_HELP };

@@ -1,0 +1,82 @@
+// The composition root shared by the Electron app, the CLI and the e2e harness: one token layer, the
+// settings, the air-gap monitor, and the handlers that implement the IPC contract on top of them.
+import type { TokenLayer } from '../hsm/token.js';
+import type { Handlers } from './ipc/dispatch.js';
+import { AirGapMonitor } from './airgap/airgap.js';
+import { SettingsStore } from './settings/settings-store.js';
+import { takeInventory, type CapabilityProbe } from './tokens/inventory.js';
+import { createDemoToken } from './tokens/demo-token.js';
+import { SerialQueue } from './util/serial-queue.js';
+
+export interface Dialogs {
+  /** Ask the user for a PKCS#11 library file; null when they cancel. */
+  chooseModuleFile(): Promise<string | null>;
+}
+
+export interface ServiceOptions {
+  appDataDir: string;
+  layer: TokenLayer;
+  probe: CapabilityProbe;
+  dialogs: Dialogs;
+  settings?: SettingsStore;
+  airGap?: AirGapMonitor;
+  appVersion: string;
+  softHsmConf?: string;
+}
+
+export interface Services {
+  handlers: Handlers;
+  airGap: AirGapMonitor;
+  settings: SettingsStore;
+  /** Load the modules the settings name; called at start and after every change to the list. */
+  reloadModules(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createServices(options: ServiceOptions): Services {
+  const { layer, probe, dialogs } = options;
+  const settings = options.settings ?? new SettingsStore(options.appDataDir);
+  const airGap = options.airGap ?? new AirGapMonitor();
+
+  const tokens = new SerialQueue();
+
+  const reloadModules = async (): Promise<void> => {
+    await tokens.run(() => layer.configureModules(settings.modules()));
+  };
+  const settingsView = () => settings.modules().map((m) => ({ path: m.path, source: m.source ?? 'user', ...(m.initParameters === undefined ? {} : { initParameters: m.initParameters }) }));
+
+  const handlers: Handlers = {
+    getAppInfo: () => ({
+      name: 'Key Ceremony',
+      version: options.appVersion,
+      platform: `${process.platform}-${process.arch}`,
+      ...(options.softHsmConf ? { softHsmConf: options.softHsmConf } : {}),
+    }),
+    getInventory: () => tokens.run(() => takeInventory(layer, probe)),
+    getAirGapStatus: () => airGap.current(),
+    listModuleSettings: () => settingsView(),
+    addModule: async ({ path, initParameters }) => {
+      settings.addModule(path, initParameters);
+      await reloadModules();
+      return settingsView();
+    },
+    removeModule: async ({ path }) => {
+      settings.removeModule(path);
+      await reloadModules();
+      return settingsView();
+    },
+    chooseModuleFile: async () => ({ path: await dialogs.chooseModuleFile() }),
+    createDemoToken: () => tokens.run(() => createDemoToken(layer)),
+  };
+
+  return {
+    handlers,
+    airGap,
+    settings,
+    reloadModules,
+    close: async () => {
+      airGap.stop();
+      await tokens.run(() => layer.close());
+    },
+  };
+}

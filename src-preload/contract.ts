@@ -1,0 +1,160 @@
+// The IPC contract, declared once: preload builds `window.keyceremony` from the method names, main validates
+// every payload against `request` and every answer against `response`, and the renderer's types are
+// inferred from the same schemas. One named method per operation; no generic passthrough.
+import { z } from 'zod';
+
+const errorData = z.object({
+  code: z.string(),
+  message: z.string(),
+  remedy: z.string().optional(),
+});
+
+const none = z.object({}).strict();
+
+const moduleSource = z.enum(['default', 'user', 'demo']);
+
+const moduleStatus = z.object({
+  id: z.string(),
+  path: z.string(),
+  source: moduleSource,
+  loaded: z.boolean(),
+  error: errorData.optional(),
+  library: z
+    .object({
+      manufacturer: z.string(),
+      description: z.string(),
+      cryptokiVersion: z.string(),
+      libraryVersion: z.string(),
+    })
+    .optional(),
+});
+
+const tokenInfo = z.object({
+  label: z.string(),
+  manufacturer: z.string(),
+  model: z.string(),
+  serial: z.string(),
+  initialized: z.boolean(),
+  loginRequired: z.boolean(),
+  userPinInitialized: z.boolean(),
+  userPinLocked: z.boolean(),
+  userPinCountLow: z.boolean(),
+  userPinFinalTry: z.boolean(),
+  soPinLocked: z.boolean(),
+  writeProtected: z.boolean(),
+  hasRng: z.boolean(),
+  protectedAuthenticationPath: z.boolean(),
+  minPinLength: z.number(),
+  maxPinLength: z.number(),
+  flags: z.number(),
+});
+
+const kmsAlgorithm = z.enum(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']);
+
+const kmsCapability = z.object({
+  algorithm: kmsAlgorithm,
+  supported: z.boolean(),
+  method: z.string().optional(),
+  reason: z.string(),
+  probed: z.boolean(),
+});
+
+const slotEntry = z.object({
+  moduleId: z.string(),
+  slotId: z.string(),
+  description: z.string(),
+  manufacturer: z.string(),
+  tokenPresent: z.boolean(),
+  removable: z.boolean(),
+  hardware: z.boolean(),
+  token: tokenInfo.optional(),
+  /** PKCS#11 URI that selects this token, when one is present. */
+  uri: z.string().optional(),
+  mechanismCount: z.number().optional(),
+  capabilities: z.array(kmsCapability),
+  /** Why the slot could not be read fully (the rest of the entry is still shown). */
+  error: errorData.optional(),
+});
+
+const inventory = z.object({
+  modules: z.array(moduleStatus),
+  slots: z.array(slotEntry),
+  takenAt: z.string(),
+});
+
+const airGapInterface = z.object({
+  name: z.string(),
+  addresses: z.array(z.string()),
+});
+
+const airGapStatus = z.object({
+  offline: z.boolean(),
+  interfaces: z.array(airGapInterface),
+  checkedAt: z.string(),
+  /** Set when the check itself failed; the status is then treated as not offline. */
+  error: z.string().optional(),
+});
+
+const modulePathInput = z
+  .object({
+    path: z.string().min(1, 'path is required').max(4096, 'path is longer than 4096 characters'),
+    initParameters: z.string().max(4096, 'initParameters is longer than 4096 characters').optional(),
+  })
+  .strict();
+
+const moduleSetting = z.object({
+  path: z.string(),
+  initParameters: z.string().optional(),
+  source: moduleSource,
+});
+
+const demoToken = z.object({
+  label: z.string(),
+  slotId: z.string(),
+  soPin: z.string(),
+  userPin: z.string(),
+  note: z.string(),
+});
+
+const appInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  platform: z.string(),
+  /** Where SoftHSM keeps the app's own tokens, shown so the room knows where the demo token lives. */
+  softHsmConf: z.string().optional(),
+});
+
+export const contract = {
+  getAppInfo: { request: none, response: appInfo },
+  getInventory: { request: none, response: inventory },
+  getAirGapStatus: { request: none, response: airGapStatus },
+  listModuleSettings: { request: none, response: z.array(moduleSetting) },
+  addModule: { request: modulePathInput, response: z.array(moduleSetting) },
+  removeModule: { request: z.object({ path: z.string().min(1, 'path is required') }).strict(), response: z.array(moduleSetting) },
+  chooseModuleFile: { request: none, response: z.object({ path: z.string().nullable() }) },
+  createDemoToken: { request: none, response: demoToken },
+} as const;
+
+export type Contract = typeof contract;
+export type MethodName = keyof Contract;
+export const METHOD_NAMES = Object.keys(contract) as MethodName[];
+
+export type Request<M extends MethodName> = z.input<Contract[M]['request']>;
+export type Response<M extends MethodName> = z.output<Contract[M]['response']>;
+export type ErrorData = z.output<typeof errorData>;
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorData };
+
+/** The object preload exposes as `window.keyceremony`. */
+export type KeyCeremonyApi = { [M in MethodName]: (request: Request<M>) => Promise<Result<Response<M>>> };
+
+export const resultSchema = <T extends z.ZodType>(value: T) =>
+  z.union([z.object({ ok: z.literal(true), value }), z.object({ ok: z.literal(false), error: errorData })]);
+
+/** IPC channel names are derived, never typed by hand in two places. */
+export const channelFor = (method: MethodName): string => `keyceremony:${method}`;
+
+export type Inventory = Response<'getInventory'>;
+export type SlotEntry = Inventory['slots'][number];
+export type AirGapStatus = Response<'getAirGapStatus'>;
+export type ModuleSetting = Response<'listModuleSettings'>[number];
+export type KmsCapabilityView = z.output<typeof kmsCapability>;

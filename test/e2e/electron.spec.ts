@@ -1,0 +1,34 @@
+// The same home screen in the real Electron app, where an Electron binary exists. On machines where it
+// cannot be downloaded (ELECTRON_SKIP_BINARY_DOWNLOAD), the test says so and does not run.
+import { test, expect, _electron as electron } from '@playwright/test';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+
+function electronBinary(): { path?: string; why?: string } {
+  try {
+    const path = createRequire(import.meta.url)('electron') as unknown as string;
+    if (typeof path === 'string' && existsSync(path)) return { path };
+    return { why: `the Electron binary is not installed (${String(path)} missing; installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1?)` };
+  } catch (error) {
+    return { why: `the electron package does not resolve a binary here: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+test('the packaged window opens sandboxed and shows the home screen', async () => {
+  const binary = electronBinary();
+  if (!binary.path) console.log(`electron.spec: not run: ${binary.why}`);
+  test.skip(!binary.path, `needs a real Electron binary: ${binary.why}`);
+  const app = await electron.launch({ executablePath: binary.path, args: [resolve('out/main/index.js')], env: { ...process.env, KEYCEREMONY_NO_DEVTOOLS: '1' } });
+  try {
+    const window = await app.firstWindow();
+    await expect(window.getByRole('heading', { name: 'Key Ceremony' })).toBeVisible();
+    const prefs = await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]!.webContents.getLastWebPreferences());
+    expect(prefs?.sandbox).toBe(true);
+    expect(prefs?.contextIsolation).toBe(true);
+    expect(prefs?.nodeIntegration).toBe(false);
+    expect(await window.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
+  } finally {
+    await app.close();
+  }
+});

@@ -1,0 +1,90 @@
+// Serves the built renderer from loopback and bridges the real main-process dispatch into the page, so the
+// contract, payload validation, handlers and token layer under test are the app's own. Only Electron's
+// sender check and file dialog are outside: the dialog is answered by the test.
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+import type { NetworkInterfaceInfo } from 'node:os';
+import type { Page } from '@playwright/test';
+import { METHOD_NAMES } from '../../src-preload/contract.js';
+import { dispatch, isMethodName } from '../../src-main/ipc/dispatch.js';
+import { createServices, type Services } from '../../src-main/services.js';
+import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
+import { SettingsStore } from '../../src-main/settings/settings-store.js';
+import { CONTENT_SECURITY_POLICY } from '../../src-main/app/security-policy.js';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { probeKmsCapabilities } from '../../hsm/capabilities.js';
+
+const RENDERER_DIR = resolve('out/renderer');
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+export interface Harness {
+  url: string;
+  services: Services;
+  /** What the stand-in for Electron's open-file dialog answers next. */
+  nextDialogAnswer: { path: string | null };
+  /** Replace the network-interface table the air-gap monitor reads. */
+  interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
+  attach(page: Page): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: { appDataDir: string; defaultModules: string[]; airGapIntervalMs?: number }): Promise<Harness> {
+  const server: Server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    const file = join(RENDERER_DIR, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(RENDERER_DIR)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CONTENT_SECURITY_POLICY });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('harness server has no port');
+
+  const nextDialogAnswer = { path: null as string | null };
+  const interfaces: Harness['interfaces'] = { table: undefined };
+  const { networkInterfaces } = await import('node:os');
+  const airGap = new AirGapMonitor(() => interfaces.table ?? networkInterfaces(), options.airGapIntervalMs ?? 250);
+  const services = createServices({
+    appDataDir: options.appDataDir,
+    layer: new Pkcs11TokenLayer(),
+    probe: probeKmsCapabilities,
+    settings: new SettingsStore(options.appDataDir, () => options.defaultModules),
+    airGap,
+    appVersion: 'e2e',
+    dialogs: { chooseModuleFile: async () => nextDialogAnswer.path },
+  });
+  await services.reloadModules();
+  airGap.start();
+
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    services,
+    nextDialogAnswer,
+    interfaces,
+    async attach(page: Page) {
+      await page.exposeFunction('__keyceremonyInvoke', (method: unknown, payload: unknown) => {
+        if (!isMethodName(method)) return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `No IPC method ${String(method)}.` } };
+        return dispatch(services.handlers, method, payload);
+      });
+      // The same shape preload exposes: one frozen function per contract method.
+      await page.addInitScript((names: string[]) => {
+        const invoke = (window as unknown as { __keyceremonyInvoke: (m: string, p: unknown) => Promise<unknown> }).__keyceremonyInvoke;
+        const api = Object.fromEntries(names.map((m) => [m, (request: unknown) => invoke(m, request ?? {})]));
+        Object.defineProperty(window, 'keyceremony', { value: Object.freeze(api), writable: false });
+      }, METHOD_NAMES as string[]);
+    },
+    async close() {
+      await services.close();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}

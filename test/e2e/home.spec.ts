@@ -1,0 +1,106 @@
+import { test, expect } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { startHarness, type Harness } from './harness.js';
+import { createSoftHsmEnv, initSoftHsmToken, type SoftHsmEnv } from '../helpers/softhsm.js';
+
+const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
+const LABEL = 'e2e-ceremony';
+
+let env: SoftHsmEnv;
+let appDataDir: string;
+let harness: Harness;
+
+test.beforeAll(async () => {
+  env = createSoftHsmEnv();
+  initSoftHsmToken(LABEL, '87654321', '12345678');
+  appDataDir = mkdtempSync(join(tmpdir(), 'kc-e2e-appdata-'));
+  harness = await startHarness({ appDataDir, defaultModules: [SOFTHSM] });
+});
+
+test.afterAll(async () => {
+  await harness?.close();
+  env?.cleanup();
+  if (appDataDir) rmSync(appDataDir, { recursive: true, force: true });
+});
+
+test.beforeEach(async ({ page }) => {
+  harness.interfaces.table = undefined;
+  await harness.attach(page);
+});
+
+test('home lists the SoftHSM token with its KMS wrapping capabilities', async ({ page }) => {
+  await page.goto(harness.url);
+  const row = page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`);
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('SoftHSM');
+  await expect(row).toContainText('Initialized');
+  // SoftHSM 2.6.1 does OAEP with SHA-1 only (FACTS.md), so only the two SHA-1 algorithms are possible in the token.
+  await expect(row.locator('[data-testid="cap-yes"][data-algorithm="RSAES_OAEP_SHA_1"]')).toBeVisible();
+  await expect(row.locator('[data-testid="cap-yes"][data-algorithm="RSA_AES_KEY_WRAP_SHA_1"]')).toBeVisible();
+  await expect(row.locator('[data-testid="cap-no"][data-algorithm="RSAES_OAEP_SHA_256"]')).toBeVisible();
+  await expect(row.locator('[data-testid="cap-no"][data-algorithm="RSA_AES_KEY_WRAP_SHA_256"]')).toBeVisible();
+  // The air-gap banner reflects this machine's real interfaces, judged here independently of the app.
+  const online = Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => !i.internal));
+  await expect(page.getByTestId(online ? 'airgap-banner' : 'airgap-offline')).toBeVisible();
+  await page.screenshot({ path: 'test-results/screenshots/home.png', fullPage: true });
+});
+
+test('the air-gap banner follows the network interfaces within seconds', async ({ page }) => {
+  harness.interfaces.table = { lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }] };
+  await page.goto(harness.url);
+  await expect(page.getByTestId('airgap-offline')).toBeVisible();
+  await expect(page.getByTestId('airgap-banner')).toHaveCount(0);
+  harness.interfaces.table = {
+    ...harness.interfaces.table,
+    wlan0: [{ address: '192.0.2.7', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '192.0.2.7/24' }],
+  };
+  const banner = page.getByTestId('airgap-banner');
+  await expect(banner).toBeVisible({ timeout: 10_000 });
+  await expect(banner).toContainText('wlan0');
+  await expect(banner).toContainText('192.0.2.7');
+  await page.screenshot({ path: 'test-results/screenshots/home-airgap-banner.png' });
+});
+
+test('a module that fails to load is reported with its path and reason while SoftHSM still works', async ({ page }) => {
+  await page.goto(harness.url);
+  await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
+
+  // Typed path that does not exist: refused before it reaches the list.
+  await page.getByLabel('Library path').fill('/nonexistent/libpkcs11.so');
+  await page.getByRole('button', { name: 'Add module' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'no file at /nonexistent/libpkcs11.so' })).toBeVisible();
+
+  // A real shared library that is not PKCS#11, chosen through the (stand-in) file dialog.
+  const notPkcs11 = '/usr/lib/x86_64-linux-gnu/libz.so.1';
+  harness.nextDialogAnswer.path = notPkcs11;
+  await page.getByRole('button', { name: 'Browse…' }).click();
+  await expect(page.getByLabel('Library path')).toHaveValue(notPkcs11);
+  await page.getByLabel('Library path').press('Enter');
+  const item = page.getByTestId('module-item').filter({ hasText: notPkcs11 });
+  await expect(item).toContainText('not loaded');
+  await expect(item.getByRole('alert')).toContainText(notPkcs11);
+  await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
+  await page.screenshot({ path: 'test-results/screenshots/home-module-error.png', fullPage: true });
+
+  await item.getByRole('button', { name: `Remove ${notPkcs11}` }).click();
+  await expect(page.getByTestId('module-item').filter({ hasText: notPkcs11 })).toHaveCount(0);
+});
+
+test('the home screen works from the keyboard', async ({ page }) => {
+  await page.goto(harness.url);
+  await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
+  // Skip link first, then the projector toggle, then Refresh: all reachable with Tab.
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to tokens' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(page.getByLabel('Projector mode')).toBeFocused();
+  await page.keyboard.press('Space');
+  await expect(page.locator('html')).toHaveClass(/projector/);
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Refresh' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
+  await page.screenshot({ path: 'test-results/screenshots/home-projector.png', fullPage: true });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { contract, METHOD_NAMES, channelFor } from '../../src-preload/contract.js';
+import { dispatch, isMethodName, type Handlers } from '../../src-main/ipc/dispatch.js';
+import { TokenError } from '../../hsm/errors.js';
+import { AppError } from '../../src-main/errors.js';
+
+const settings = [{ path: '/usr/lib/softhsm/libsofthsm2.so', source: 'default' as const }];
+
+function handlers(overrides: Partial<Handlers> = {}): Handlers {
+  const fail = () => {
+    throw new Error('not used in this test');
+  };
+  return {
+    getAppInfo: () => ({ name: 'Key Ceremony', version: '0.0.0', platform: 'linux-x64' }),
+    getInventory: fail,
+    getAirGapStatus: () => ({ offline: true, interfaces: [], checkedAt: '2026-01-01T00:00:00.000Z' }),
+    listModuleSettings: () => settings,
+    addModule: () => settings,
+    removeModule: () => settings,
+    chooseModuleFile: () => ({ path: null }),
+    createDemoToken: fail,
+    ...overrides,
+  };
+}
+
+describe('IPC contract', () => {
+  it('declares every method once with a request and a response schema', () => {
+    expect(METHOD_NAMES.length).toBe(Object.keys(contract).length);
+    for (const m of METHOD_NAMES) {
+      expect(contract[m].request).toBeDefined();
+      expect(contract[m].response).toBeDefined();
+      expect(channelFor(m)).toBe(`keyceremony:${m}`);
+    }
+  });
+
+  it('knows its method names and nothing else', () => {
+    expect(isMethodName('getInventory')).toBe(true);
+    expect(isMethodName('constructor')).toBe(false);
+    expect(isMethodName('__proto__')).toBe(false);
+    expect(isMethodName(42)).toBe(false);
+  });
+});
+
+describe('dispatch', () => {
+  it('passes a valid request through and returns the value as data', async () => {
+    await expect(dispatch(handlers(), 'getAirGapStatus', {})).resolves.toEqual({
+      ok: true,
+      value: { offline: true, interfaces: [], checkedAt: '2026-01-01T00:00:00.000Z' },
+    });
+  });
+
+  it.each([
+    ['addModule', {}, 'addModule: path: Invalid input: expected string, received undefined'],
+    ['addModule', { path: '' }, 'addModule: path: path is required'],
+    ['addModule', { path: '/x.so', extra: 1 }, 'addModule: request: Unrecognized key: "extra"'],
+    ['addModule', { path: '/x.so', initParameters: 'x'.repeat(4097) }, 'addModule: initParameters: initParameters is longer than 4096 characters'],
+    ['removeModule', { path: 7 }, 'removeModule: path: Invalid input: expected string, received number'],
+    ['getInventory', { anything: true }, 'getInventory: request: Unrecognized key: "anything"'],
+  ] as const)('rejects %s(%j) naming the field', async (method, payload, message) => {
+    const called: string[] = [];
+    const result = await dispatch(handlers({ addModule: () => (called.push('add'), settings), removeModule: () => (called.push('remove'), settings) }), method, payload);
+    expect(result).toEqual({ ok: false, error: { code: 'INVALID_REQUEST', message, remedy: 'Correct the named field and try again.' } });
+    expect(called).toEqual([]);
+  });
+
+  it('turns a TokenError into data with its code and remedy', async () => {
+    const result = await dispatch(
+      handlers({
+        getInventory: () => {
+          throw new TokenError('CKR_PIN_INCORRECT', 'the token did not accept the PIN', 'Try again.');
+        },
+      }),
+      'getInventory',
+      {},
+    );
+    expect(result).toEqual({ ok: false, error: { code: 'CKR_PIN_INCORRECT', message: 'the token did not accept the PIN', remedy: 'Try again.' } });
+  });
+
+  it('turns an AppError and an unexpected error into data, never a throw', async () => {
+    const app = await dispatch(handlers({ addModule: () => { throw new AppError('MODULE_PATH_INVALID', 'path: no file at /x.so.', 'Check it.'); } }), 'addModule', { path: '/x.so' });
+    expect(app).toEqual({ ok: false, error: { code: 'MODULE_PATH_INVALID', message: 'path: no file at /x.so.', remedy: 'Check it.' } });
+    const bug = await dispatch(handlers({ chooseModuleFile: () => { throw new TypeError('boom'); } }), 'chooseModuleFile', {});
+    expect(bug.ok).toBe(false);
+    if (!bug.ok) {
+      expect(bug.error.code).toBe('INTERNAL');
+      expect(bug.error.message).toContain('boom');
+    }
+  });
+
+  it('refuses to return an answer outside the contract', async () => {
+    const result = await dispatch(handlers({ getAirGapStatus: () => ({ offline: 'yes' }) as never }), 'getAirGapStatus', {});
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toMatch(/^getAirGapStatus produced an answer outside the contract: offline: /);
+  });
+});
