@@ -77,9 +77,9 @@ export async function startHarness(options: { appDataDir: string; defaultModules
       });
       // The same shape preload exposes: one frozen function per contract method.
       await page.addInitScript((names: string[]) => {
-        const invoke = (window as unknown as { __keyceremonyInvoke: (m: string, p: unknown) => Promise<unknown> }).__keyceremonyInvoke;
+        const invoke = (globalThis as unknown as { __keyceremonyInvoke: (m: string, p: unknown) => Promise<unknown> }).__keyceremonyInvoke;
         const api = Object.fromEntries(names.map((m) => [m, (request: unknown) => invoke(m, request ?? {})]));
-        Object.defineProperty(window, 'keyceremony', { value: Object.freeze(api), writable: false });
+        Object.defineProperty(globalThis, 'keyceremony', { value: Object.freeze(api), writable: false });
       }, METHOD_NAMES as string[]);
     },
     async close() {
