@@ -1,0 +1,331 @@
+// Our explicit templates as pkcs11js attribute arrays, and attribute values back as typed data. Every
+// security-relevant attribute is written out, so nothing depends on a token's defaults (which differ:
+// SoftHSM makes secret keys private by default, NSS does not).
+import pkcs11js from 'pkcs11js';
+import type { Attribute, Template } from 'pkcs11js';
+import { ErrorCodes, TokenError } from '../errors.js';
+import type {
+  AttributeName,
+  AttributeValue,
+  Bytes,
+  DataObjectTemplate,
+  EcCurve,
+  KeyPairSpec,
+  ObjectClass,
+  ObjectQuery,
+  PrivateKeyTemplate,
+  PublicKeyObjectTemplate,
+  PublicKeyTemplate,
+  SecretKeySpec,
+  SecretKeyTemplate,
+} from '../types.js';
+import { CKM } from './mechanisms.js';
+
+const {
+  CKA_CLASS,
+  CKA_KEY_TYPE,
+  CKA_LABEL,
+  CKA_ID,
+  CKA_TOKEN,
+  CKA_PRIVATE,
+  CKA_MODIFIABLE,
+  CKA_LOCAL,
+  CKA_SENSITIVE,
+  CKA_ALWAYS_SENSITIVE,
+  CKA_EXTRACTABLE,
+  CKA_NEVER_EXTRACTABLE,
+  CKA_ENCRYPT,
+  CKA_DECRYPT,
+  CKA_SIGN,
+  CKA_VERIFY,
+  CKA_WRAP,
+  CKA_UNWRAP,
+  CKA_DERIVE,
+  CKA_VALUE,
+  CKA_VALUE_LEN,
+  CKA_MODULUS,
+  CKA_MODULUS_BITS,
+  CKA_PUBLIC_EXPONENT,
+  CKA_EC_PARAMS,
+  CKA_EC_POINT,
+  CKA_APPLICATION,
+  CKA_KEY_GEN_MECHANISM,
+  CKO_DATA,
+  CKO_SECRET_KEY,
+  CKO_PUBLIC_KEY,
+  CKO_PRIVATE_KEY,
+  CKK_AES,
+  CKK_GENERIC_SECRET,
+  CKK_RSA,
+  CKK_EC,
+} = pkcs11js;
+
+type Kind = 'bool' | 'ulong' | 'utf8' | 'bytes';
+
+export const ATTRIBUTES: Record<AttributeName, { type: number; kind: Kind }> = {
+  CKA_CLASS: { type: CKA_CLASS, kind: 'ulong' },
+  CKA_KEY_TYPE: { type: CKA_KEY_TYPE, kind: 'ulong' },
+  CKA_LABEL: { type: CKA_LABEL, kind: 'utf8' },
+  CKA_ID: { type: CKA_ID, kind: 'bytes' },
+  CKA_TOKEN: { type: CKA_TOKEN, kind: 'bool' },
+  CKA_PRIVATE: { type: CKA_PRIVATE, kind: 'bool' },
+  CKA_MODIFIABLE: { type: CKA_MODIFIABLE, kind: 'bool' },
+  CKA_LOCAL: { type: CKA_LOCAL, kind: 'bool' },
+  CKA_SENSITIVE: { type: CKA_SENSITIVE, kind: 'bool' },
+  CKA_ALWAYS_SENSITIVE: { type: CKA_ALWAYS_SENSITIVE, kind: 'bool' },
+  CKA_EXTRACTABLE: { type: CKA_EXTRACTABLE, kind: 'bool' },
+  CKA_NEVER_EXTRACTABLE: { type: CKA_NEVER_EXTRACTABLE, kind: 'bool' },
+  CKA_ENCRYPT: { type: CKA_ENCRYPT, kind: 'bool' },
+  CKA_DECRYPT: { type: CKA_DECRYPT, kind: 'bool' },
+  CKA_SIGN: { type: CKA_SIGN, kind: 'bool' },
+  CKA_VERIFY: { type: CKA_VERIFY, kind: 'bool' },
+  CKA_WRAP: { type: CKA_WRAP, kind: 'bool' },
+  CKA_UNWRAP: { type: CKA_UNWRAP, kind: 'bool' },
+  CKA_DERIVE: { type: CKA_DERIVE, kind: 'bool' },
+  CKA_VALUE: { type: CKA_VALUE, kind: 'bytes' },
+  CKA_VALUE_LEN: { type: CKA_VALUE_LEN, kind: 'ulong' },
+  CKA_MODULUS: { type: CKA_MODULUS, kind: 'bytes' },
+  CKA_MODULUS_BITS: { type: CKA_MODULUS_BITS, kind: 'ulong' },
+  CKA_PUBLIC_EXPONENT: { type: CKA_PUBLIC_EXPONENT, kind: 'bytes' },
+  CKA_EC_PARAMS: { type: CKA_EC_PARAMS, kind: 'bytes' },
+  CKA_EC_POINT: { type: CKA_EC_POINT, kind: 'bytes' },
+  CKA_APPLICATION: { type: CKA_APPLICATION, kind: 'utf8' },
+  CKA_KEY_GEN_MECHANISM: { type: CKA_KEY_GEN_MECHANISM, kind: 'ulong' },
+};
+
+export const OBJECT_CLASS: Record<ObjectClass, number> = {
+  DATA: CKO_DATA,
+  SECRET_KEY: CKO_SECRET_KEY,
+  PUBLIC_KEY: CKO_PUBLIC_KEY,
+  PRIVATE_KEY: CKO_PRIVATE_KEY,
+};
+
+export const KEY_TYPE = { AES: CKK_AES, GENERIC_SECRET: CKK_GENERIC_SECRET, RSA: CKK_RSA, EC: CKK_EC } as const;
+
+/** DER-encoded OBJECT IDENTIFIERs for CKA_EC_PARAMS (namedCurve form). */
+export const EC_CURVE_OID: Record<EcCurve, Buffer> = {
+  'P-256': Buffer.from('06082a8648ce3d030107', 'hex'), // 1.2.840.10045.3.1.7
+  'P-384': Buffer.from('06052b81040022', 'hex'), // 1.3.132.0.34
+  'P-521': Buffer.from('06052b81040023', 'hex'), // 1.3.132.0.35
+  secp256k1: Buffer.from('06052b8104000a', 'hex'), // 1.3.132.0.10
+};
+
+/** Field size in bytes, for padding JWK coordinates into an uncompressed point. */
+export const EC_FIELD_BYTES: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66, secp256k1: 32 };
+
+export const RSA_F4 = Buffer.from([0x01, 0x00, 0x01]);
+
+function bool(type: number, value: boolean): Attribute {
+  return { type, value };
+}
+
+function text(type: number, value: string): Attribute {
+  return { type, value: Buffer.from(value, 'utf8') };
+}
+
+function bytes(type: number, value: Bytes): Attribute {
+  return { type, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) };
+}
+
+export function secretKeyTemplate(spec: SecretKeySpec, t: SecretKeyTemplate): { mechanism: number; template: Template } {
+  let valueLen: number;
+  let keyType: number;
+  let mechanism: number;
+  if (spec.type === 'AES') {
+    if (![128, 192, 256].includes(spec.bits)) {
+      throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `spec.bits ${String(spec.bits)} is not an AES key size`, 'Use 128, 192 or 256.');
+    }
+    valueLen = spec.bits / 8;
+    keyType = CKK_AES;
+    mechanism = CKM.AES_KEY_GEN;
+  } else {
+    if (!Number.isInteger(spec.bytes) || spec.bytes < 1) {
+      throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `spec.bytes ${String(spec.bytes)} must be a positive whole number of bytes`);
+    }
+    valueLen = spec.bytes;
+    keyType = CKK_GENERIC_SECRET;
+    mechanism = CKM.GENERIC_SECRET_KEY_GEN;
+  }
+  return {
+    mechanism,
+    template: [
+      { type: CKA_CLASS, value: CKO_SECRET_KEY },
+      { type: CKA_KEY_TYPE, value: keyType },
+      { type: CKA_VALUE_LEN, value: valueLen },
+      text(CKA_LABEL, t.label),
+      bytes(CKA_ID, t.id),
+      bool(CKA_TOKEN, t.token),
+      bool(CKA_PRIVATE, t.private),
+      bool(CKA_SENSITIVE, t.sensitive),
+      bool(CKA_EXTRACTABLE, t.extractable),
+      bool(CKA_ENCRYPT, t.encrypt),
+      bool(CKA_DECRYPT, t.decrypt),
+      bool(CKA_SIGN, t.sign),
+      bool(CKA_VERIFY, t.verify),
+      bool(CKA_WRAP, t.wrap),
+      bool(CKA_UNWRAP, t.unwrap),
+      bool(CKA_DERIVE, t.derive),
+    ],
+  };
+}
+
+export function keyPairTemplates(
+  spec: KeyPairSpec,
+  pub: PublicKeyTemplate,
+  priv: PrivateKeyTemplate,
+): { mechanism: number; publicTemplate: Template; privateTemplate: Template } {
+  let keyType: number;
+  let mechanism: number;
+  let specific: Template;
+  if (spec.type === 'RSA') {
+    if (![2048, 3072, 4096].includes(spec.bits)) {
+      throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `spec.bits ${String(spec.bits)} is not a supported RSA size`, 'Use 2048, 3072 or 4096.');
+    }
+    keyType = CKK_RSA;
+    mechanism = CKM.RSA_PKCS_KEY_PAIR_GEN;
+    specific = [
+      { type: CKA_MODULUS_BITS, value: spec.bits },
+      { type: CKA_PUBLIC_EXPONENT, value: RSA_F4 },
+    ];
+  } else {
+    const oid = EC_CURVE_OID[spec.curve];
+    if (!oid) {
+      throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `spec.curve "${String(spec.curve)}" is not supported`, `Use one of ${Object.keys(EC_CURVE_OID).join(', ')}.`);
+    }
+    keyType = CKK_EC;
+    mechanism = CKM.EC_KEY_PAIR_GEN;
+    specific = [{ type: CKA_EC_PARAMS, value: oid }];
+  }
+  return {
+    mechanism,
+    publicTemplate: [
+      { type: CKA_CLASS, value: CKO_PUBLIC_KEY },
+      { type: CKA_KEY_TYPE, value: keyType },
+      text(CKA_LABEL, pub.label),
+      bytes(CKA_ID, pub.id),
+      bool(CKA_TOKEN, pub.token),
+      // Public keys are not secret; a private public key could not be read before login.
+      bool(CKA_PRIVATE, false),
+      bool(CKA_ENCRYPT, pub.encrypt),
+      bool(CKA_VERIFY, pub.verify),
+      bool(CKA_WRAP, pub.wrap),
+      ...specific,
+    ],
+    privateTemplate: [
+      { type: CKA_CLASS, value: CKO_PRIVATE_KEY },
+      { type: CKA_KEY_TYPE, value: keyType },
+      text(CKA_LABEL, priv.label),
+      bytes(CKA_ID, priv.id),
+      bool(CKA_TOKEN, priv.token),
+      bool(CKA_PRIVATE, priv.private),
+      bool(CKA_SENSITIVE, priv.sensitive),
+      bool(CKA_EXTRACTABLE, priv.extractable),
+      bool(CKA_DECRYPT, priv.decrypt),
+      bool(CKA_SIGN, priv.sign),
+      bool(CKA_UNWRAP, priv.unwrap),
+      bool(CKA_DERIVE, priv.derive),
+    ],
+  };
+}
+
+function commonPublic(t: PublicKeyObjectTemplate, keyType: number): Template {
+  return [
+    { type: CKA_CLASS, value: CKO_PUBLIC_KEY },
+    { type: CKA_KEY_TYPE, value: keyType },
+    text(CKA_LABEL, t.label),
+    bool(CKA_TOKEN, t.token),
+    bool(CKA_PRIVATE, false),
+    bool(CKA_ENCRYPT, t.encrypt),
+    bool(CKA_WRAP, t.wrap),
+    bool(CKA_VERIFY, t.verify),
+  ];
+}
+
+export function rsaPublicKeyTemplate(t: PublicKeyObjectTemplate, modulus: Bytes, exponent: Bytes): Template {
+  return [...commonPublic(t, CKK_RSA), bytes(CKA_MODULUS, modulus), bytes(CKA_PUBLIC_EXPONENT, exponent)];
+}
+
+/** `point` is the DER OCTET STRING around the uncompressed point, as CKA_EC_POINT requires. */
+export function ecPublicKeyTemplate(t: PublicKeyObjectTemplate, curve: EcCurve, point: Bytes): Template {
+  return [...commonPublic(t, CKK_EC), { type: CKA_EC_PARAMS, value: EC_CURVE_OID[curve] }, bytes(CKA_EC_POINT, point)];
+}
+
+export function dataObjectTemplate(t: DataObjectTemplate, value: Bytes): Template {
+  return [
+    { type: CKA_CLASS, value: CKO_DATA },
+    text(CKA_LABEL, t.label),
+    text(CKA_APPLICATION, t.application),
+    bool(CKA_TOKEN, t.token),
+    bool(CKA_PRIVATE, t.private),
+    bool(CKA_MODIFIABLE, true),
+    bytes(CKA_VALUE, value),
+  ];
+}
+
+export function queryTemplate(q: ObjectQuery): Template {
+  const out: Template = [];
+  if (q.class !== undefined) {
+    const cls = OBJECT_CLASS[q.class];
+    if (cls === undefined) throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `query.class "${String(q.class)}" is not one of ${Object.keys(OBJECT_CLASS).join(', ')}`);
+    out.push({ type: CKA_CLASS, value: cls });
+  }
+  if (q.label !== undefined) out.push(text(CKA_LABEL, q.label));
+  if (q.id !== undefined) out.push(bytes(CKA_ID, q.id));
+  return out;
+}
+
+/** DER definite length. */
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const octets: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) octets.unshift(v & 0xff);
+  return Buffer.from([0x80 | octets.length, ...octets]);
+}
+
+export function derOctetString(content: Bytes): Buffer {
+  return Buffer.concat([Buffer.from([0x04]), derLength(content.length), content]);
+}
+
+/**
+ * The raw point inside CKA_EC_POINT. PKCS#11 says DER OCTET STRING, but some modules (NSS with
+ * NSS_USE_DECODED_CKA_EC_POINT, some vendors) return the bare point: accept both.
+ */
+export function unwrapEcPoint(value: Bytes): Uint8Array {
+  const v = Buffer.from(value);
+  if (v[0] === 0x04 && v.length >= 2) {
+    let len = v[1] as number;
+    let off = 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (v[2 + i] as number);
+      off = 2 + n;
+    }
+    // An uncompressed point is odd-length (0x04 || X || Y); a DER wrapper makes the total fit exactly.
+    if (off + len === v.length && v[off] === 0x04) return new Uint8Array(v.subarray(off));
+  }
+  return new Uint8Array(v);
+}
+
+function readUlong(buf: Buffer): number {
+  if (buf.length === 8) {
+    const v = buf.readBigUInt64LE(0);
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.NaN;
+  }
+  if (buf.length === 4) return buf.readUInt32LE(0);
+  throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `the module returned a ${buf.length}-byte CK_ULONG`);
+}
+
+export function decodeAttribute(name: AttributeName, value: Buffer): AttributeValue {
+  const kind = ATTRIBUTES[name].kind;
+  switch (kind) {
+    case 'bool':
+      return value.length > 0 && value[0] !== 0;
+    case 'ulong':
+      return readUlong(value);
+    case 'utf8':
+      return value.toString('utf8');
+    case 'bytes':
+      return new Uint8Array(value);
+  }
+}
