@@ -1,0 +1,259 @@
+// Which AWS KMS wrapping algorithms a token can perform inside itself. A mechanism list is not enough:
+// SoftHSM lists CKM_RSA_PKCS_OAEP but accepts only SHA-1, and CKM_AES_KEY_WRAP_PAD is RFC 5649 on SoftHSM
+// but RFC 3394 + PKCS#7 on NSS (FACTS.md). So we probe with throw-away session objects and check the
+// outputs with node:crypto, and fall back to the mechanism list only when no session can be opened.
+import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
+import { TokenError } from './errors.js';
+import type { TokenLayer } from './token.js';
+import type { KmsCapability, KmsWrappingAlgorithm, MechanismInfo, SecretKeyTemplate, SlotRef } from './types.js';
+
+export const CKM_RSA_PKCS_OAEP = 0x9;
+export const CKM_AES_KEY_WRAP_PAD = 0x210a;
+export const CKM_AES_KEY_WRAP_KWP = 0x210b;
+export const CKM_RSA_AES_KEY_WRAP = 0x1054;
+
+/** RFC 5649 output for a 32-byte key: 8-byte AIV + 32 bytes (already a multiple of 8, so no padding). */
+export const RFC5649_LENGTH_FOR_32 = 40;
+
+export interface WrapProbe {
+  ok: boolean;
+  /** Length of the wrapped output when ok. */
+  length?: number;
+  /** For AES wraps: whether the output is RFC 5649 (checked by unwrapping with node:crypto, or by length). */
+  rfc5649?: boolean;
+  /** The CKR_* code or our own code when not ok. */
+  error?: string;
+}
+
+export interface CapabilityProbeResults {
+  oaep: { 'SHA-1'?: WrapProbe; 'SHA-256'?: WrapProbe };
+  kwp?: WrapProbe;
+  pad?: WrapProbe;
+}
+
+type Mech = Pick<MechanismInfo, 'code' | 'flags'>;
+
+function listsForWrap(mechs: readonly Mech[], code: number): boolean {
+  return mechs.some((m) => m.code === code && m.flags.wrap);
+}
+
+const HASH_OF: Record<KmsWrappingAlgorithm, 'SHA-1' | 'SHA-256'> = {
+  RSAES_OAEP_SHA_1: 'SHA-1',
+  RSAES_OAEP_SHA_256: 'SHA-256',
+  RSA_AES_KEY_WRAP_SHA_1: 'SHA-1',
+  RSA_AES_KEY_WRAP_SHA_256: 'SHA-256',
+};
+
+const RSA_AES_NOTE =
+  'The token lists CKM_RSA_AES_KEY_WRAP, but pkcs11js cannot pass CK_RSA_AES_KEY_WRAP_PARAMS, so the composed path is used.';
+
+/**
+ * Pure decision from the mechanism list and (when a probe ran) its results. `probe` null means no probe
+ * could run; `notProbedReason` then says why and every answer is marked probed=false.
+ */
+export function decideKmsCapabilities(mechanisms: readonly Mech[], probe: CapabilityProbeResults | null, notProbedReason = 'no probe ran'): KmsCapability[] {
+  const oaepListed = listsForWrap(mechanisms, CKM_RSA_PKCS_OAEP);
+  const kwpListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_KWP);
+  const padListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_PAD);
+  const rsaAesListed = mechanisms.some((m) => m.code === CKM_RSA_AES_KEY_WRAP);
+  const note = rsaAesListed ? ` ${RSA_AES_NOTE}` : '';
+
+  return (['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'] as const).map((algorithm) => {
+    const hash = HASH_OF[algorithm];
+    const oaepMethod = `CKM_RSA_PKCS_OAEP (${hash}, MGF1-${hash})`;
+    const composed = algorithm.startsWith('RSA_AES');
+
+    if (!oaepListed) {
+      return { algorithm, supported: false, reason: 'The token does not list CKM_RSA_PKCS_OAEP for wrapping.', probed: probe !== null };
+    }
+
+    if (probe === null) {
+      if (!composed) {
+        return { algorithm, supported: true, method: oaepMethod, reason: `CKM_RSA_PKCS_OAEP is listed; ${hash} support not verified (${notProbedReason}).`, probed: false };
+      }
+      if (kwpListed) {
+        return {
+          algorithm,
+          supported: true,
+          method: `composed: CKM_AES_KEY_WRAP_KWP + ${oaepMethod}`,
+          reason: `CKM_AES_KEY_WRAP_KWP and CKM_RSA_PKCS_OAEP are listed; ${hash} support not verified (${notProbedReason}).${note}`,
+          probed: false,
+        };
+      }
+      return {
+        algorithm,
+        supported: false,
+        reason: padListed
+          ? `Only CKM_AES_KEY_WRAP_PAD is listed, and whether it is RFC 5649 can only be told by a probe (${notProbedReason}).${note}`
+          : `The token lists no RFC 5649 mechanism (CKM_AES_KEY_WRAP_KWP or an RFC 5649 CKM_AES_KEY_WRAP_PAD).${note}`,
+        probed: false,
+      };
+    }
+
+    const oaep = probe.oaep[hash];
+    if (!oaep?.ok) {
+      return {
+        algorithm,
+        supported: false,
+        reason: `The token refused RSA-OAEP with ${hash}${oaep?.error ? ` (${oaep.error})` : ''}.${note}`,
+        probed: true,
+      };
+    }
+    if (!composed) {
+      return { algorithm, supported: true, method: oaepMethod, reason: `Wrapped a probe key with ${oaepMethod}; node:crypto decrypted it.`, probed: true };
+    }
+    if (probe.kwp?.ok && probe.kwp.rfc5649) {
+      return {
+        algorithm,
+        supported: true,
+        method: `composed: CKM_AES_KEY_WRAP_KWP + ${oaepMethod}`,
+        reason: `CKM_AES_KEY_WRAP_KWP produced RFC 5649 output and ${oaepMethod} works.${note}`,
+        probed: true,
+      };
+    }
+    if (probe.pad?.ok && probe.pad.rfc5649) {
+      return {
+        algorithm,
+        supported: true,
+        method: `composed: CKM_AES_KEY_WRAP_PAD (RFC 5649 here) + ${oaepMethod}`,
+        reason: `CKM_AES_KEY_WRAP_PAD produced RFC 5649 output (${probe.pad.length} bytes for a 32-byte key) and ${oaepMethod} works.${note}`,
+        probed: true,
+      };
+    }
+    const why: string[] = [];
+    if (!kwpListed) why.push('CKM_AES_KEY_WRAP_KWP is not listed');
+    else if (probe.kwp && !probe.kwp.ok) why.push(`CKM_AES_KEY_WRAP_KWP failed (${probe.kwp.error ?? 'error'})`);
+    else if (probe.kwp) why.push('CKM_AES_KEY_WRAP_KWP output is not RFC 5649');
+    if (!padListed) why.push('CKM_AES_KEY_WRAP_PAD is not listed');
+    else if (probe.pad && !probe.pad.ok) why.push(`CKM_AES_KEY_WRAP_PAD failed (${probe.pad.error ?? 'error'})`);
+    else if (probe.pad) why.push(`CKM_AES_KEY_WRAP_PAD is not RFC 5649 here (${probe.pad.length} bytes for a 32-byte key, expected ${RFC5649_LENGTH_FOR_32})`);
+    return { algorithm, supported: false, reason: `No RFC 5649 wrap inside the token: ${why.join('; ')}.${note}`, probed: true };
+  });
+}
+
+// ---- the prober ----
+
+let probeKeyPair: { spki: Uint8Array; privateKey: KeyObject } | undefined;
+
+/** One RSA-2048 key pair per process: the probe only needs some public key the token will accept. */
+function probeKey(): { spki: Uint8Array; privateKey: KeyObject } {
+  if (!probeKeyPair) {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+    probeKeyPair = { spki: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })), privateKey };
+  }
+  return probeKeyPair;
+}
+
+function aesProbeTemplate(label: string, wrap: boolean): SecretKeyTemplate {
+  // Session objects, not private: no login needed and nothing is left on the token.
+  return {
+    label,
+    id: new Uint8Array(),
+    token: false,
+    private: false,
+    sensitive: true,
+    extractable: true,
+    encrypt: false,
+    decrypt: false,
+    sign: false,
+    verify: false,
+    wrap,
+    unwrap: false,
+    derive: false,
+  };
+}
+
+function errorCode(e: unknown): string {
+  return e instanceof TokenError ? e.code : e instanceof Error ? e.message : String(e);
+}
+
+function unwrapsAsRfc5649(kek: Buffer, wrapped: Uint8Array): boolean {
+  try {
+    const d = createDecipheriv('id-aes256-wrap-pad', kek, Buffer.from('A65959A6', 'hex'));
+    const out = Buffer.concat([d.update(wrapped), d.final()]);
+    return out.length === 32;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Probe a token through the TokenLayer interface and decide. Never throws for a token that cannot be
+ * probed (uninitialised, no session): the answer then comes from the mechanism list with probed=false.
+ */
+export async function probeKmsCapabilities(layer: TokenLayer, slot: SlotRef): Promise<KmsCapability[]> {
+  const mechanisms = await layer.listMechanisms(slot);
+  const oaepListed = listsForWrap(mechanisms, CKM_RSA_PKCS_OAEP);
+  const kwpListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_KWP);
+  const padListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_PAD);
+  if (!oaepListed) return decideKmsCapabilities(mechanisms, { oaep: {} });
+
+  let session: string;
+  try {
+    session = (await layer.openSession(slot, { readWrite: true })).session;
+  } catch (e) {
+    const msg = e instanceof TokenError ? `${e.code}: ${e.message}` : String(e);
+    return decideKmsCapabilities(mechanisms, null, `no session could be opened: ${msg}`);
+  }
+
+  const created: string[] = [];
+  try {
+    const { spki, privateKey } = probeKey();
+    let rsa: string, kek: string, material: string;
+    try {
+      rsa = await layer.createPublicKeyFromSpki(session, spki, { label: 'kc-probe-rsa', token: false, encrypt: true, wrap: true, verify: false });
+      created.push(rsa);
+      kek = await layer.generateSecretKey(session, { type: 'AES', bits: 256 }, aesProbeTemplate('kc-probe-kek', true));
+      created.push(kek);
+      material = await layer.generateSecretKey(session, { type: 'AES', bits: 256 }, aesProbeTemplate('kc-probe-material', false));
+      created.push(material);
+    } catch (e) {
+      const msg = e instanceof TokenError ? `${e.code}: ${e.message}` : String(e);
+      return decideKmsCapabilities(mechanisms, null, `probe objects could not be created: ${msg}`);
+    }
+
+    const results: CapabilityProbeResults = { oaep: {} };
+    let kekBytes: Buffer | undefined;
+    for (const hash of ['SHA-1', 'SHA-256'] as const) {
+      try {
+        const wrapped = await layer.wrapKey(session, { name: 'RSA_PKCS_OAEP', hash }, rsa, kek);
+        // The token must have used the hash we asked for: decrypt with it.
+        const plain = privateDecrypt(
+          { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash === 'SHA-1' ? 'sha1' : 'sha256' },
+          wrapped,
+        );
+        const ok = plain.length === 32;
+        results.oaep[hash] = ok ? { ok, length: wrapped.length } : { ok, error: `decrypted to ${plain.length} bytes, not 32` };
+        if (ok) kekBytes ??= plain;
+      } catch (e) {
+        results.oaep[hash] = { ok: false, error: e instanceof TokenError ? errorCode(e) : `node:crypto could not decrypt the output (${errorCode(e)})` };
+      }
+    }
+
+    const aesProbe = async (name: 'AES_KEY_WRAP_KWP' | 'AES_KEY_WRAP_PAD'): Promise<WrapProbe> => {
+      try {
+        const wrapped = await layer.wrapKey(session, { name }, kek, material);
+        const rfc5649 = kekBytes ? unwrapsAsRfc5649(kekBytes, wrapped) : wrapped.length === RFC5649_LENGTH_FOR_32;
+        return { ok: true, length: wrapped.length, rfc5649 };
+      } catch (e) {
+        return { ok: false, error: errorCode(e) };
+      }
+    };
+    if (kwpListed) results.kwp = await aesProbe('AES_KEY_WRAP_KWP');
+    if (padListed) results.pad = await aesProbe('AES_KEY_WRAP_PAD');
+    return decideKmsCapabilities(mechanisms, results);
+  } finally {
+    for (const o of created.reverse()) {
+      try {
+        await layer.destroyObject(session, o);
+      } catch {
+        // Session objects vanish with the session anyway.
+      }
+    }
+    try {
+      await layer.closeSession(session);
+    } catch {
+      // Already closed (module unloaded meanwhile).
+    }
+  }
+}
