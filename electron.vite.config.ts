@@ -1,9 +1,20 @@
+import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
+// The CLI is run directly (package.json "bin"), so the built file must be executable.
+const executableCli = {
+  name: 'keyceremony-executable-cli',
+  writeBundle() {
+    const cli = resolve('out/main/cli.js');
+    if (existsSync(cli)) chmodSync(cli, 0o755);
+  },
+};
+
 export default defineConfig({
   main: {
+    plugins: [executableCli],
     build: {
       outDir: 'out/main',
       rolldownOptions: {

@@ -36,10 +36,13 @@ export function formatInventory(inventory: Inventory): string {
       tokenState(s),
       ...KMS_WRAPPING_ALGORITHMS.map((a) => {
         const c = s.capabilities.find((x) => x.algorithm === a);
-        return !c ? '-' : c.supported ? 'yes' : 'no';
+        return !c ? '-' : !c.supported ? 'no' : c.probed ? 'yes' : 'listed?';
       }),
     ]);
   lines.push(rows.length > 0 ? table([header, ...rows]).replace(/^/gm, '  ') : '  (none)');
+  if (inventory.slots.some((s) => s.capabilities.some((c) => c.supported && !c.probed))) {
+    lines.push('', "  listed? = the token lists the mechanism but was not probed (blank token, or no session); initialize it to know.");
+  }
   const problems = inventory.slots.filter((s) => s.error);
   for (const s of problems) lines.push(`  slot ${s.slotId}: ${s.error!.message}`);
   return `${lines.join('\n')}\n`;

@@ -4,7 +4,7 @@
 import type { TokenLayer } from '../../hsm/token.js';
 import type { ErrorData, KmsCapability, ModuleStatus, SlotInfo, SlotRef } from '../../hsm/types.js';
 import { TokenError } from '../../hsm/errors.js';
-import { tokenUri } from './token-uri.js';
+import { formatTokenUri } from '../../hsm/uri.js';
 
 export interface SlotEntry extends SlotInfo {
   uri?: string;
@@ -42,7 +42,7 @@ export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe): 
     for (const slot of moduleSlots) {
       const entry: SlotEntry = { ...slot, capabilities: [] };
       if (slot.token) {
-        entry.uri = tokenUri(slot.token);
+        entry.uri = formatTokenUri(slot.token);
         try {
           entry.mechanismCount = (await layer.listMechanisms(slot)).length;
           entry.capabilities = await probe(layer, slot);
