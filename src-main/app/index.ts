@@ -56,7 +56,7 @@ if (!app.requestSingleInstanceLock()) {
     services.airGap.start();
 
     const location = rendererLocation(here, devServerUrl);
-    registerIpc(services.handlers, () => window?.webContents, location.file ? pathToFileURL(location.file).href : location.url);
+    registerIpc(services.handlers, () => window?.webContents, location.file ? pathToFileURL(location.file).href : new URL('/', location.url).href);
     window = createMainWindow(join(here, '../preload/index.cjs'));
     window.once('ready-to-show', () => window?.show());
     window.on('closed', () => {

@@ -1,15 +1,9 @@
 // Every ipcMain registration goes through here: the sender must be our window's main frame showing our
 // own renderer, and the payload then takes the contract's dispatch path.
-import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import { ipcMain, type WebContents } from 'electron';
+import { isTrustedSender } from './sender.js';
 import { METHOD_NAMES, channelFor } from '../../src-preload/contract.js';
 import { dispatch, type Handlers } from '../ipc/dispatch.js';
-
-export function isTrustedSender(event: IpcMainInvokeEvent, window: WebContents | undefined, rendererUrl: string): boolean {
-  const frame = event.senderFrame;
-  if (!window || event.sender !== window || !frame || frame !== window.mainFrame) return false;
-  const url = frame.url.split('#')[0]?.split('?')[0] ?? '';
-  return url === rendererUrl || url.startsWith(rendererUrl);
-}
 
 export function registerIpc(handlers: Handlers, window: () => WebContents | undefined, rendererUrl: string): void {
   for (const method of METHOD_NAMES) {
