@@ -210,7 +210,11 @@ export function ckrOf(e: unknown): number | undefined {
   const err = e as { name?: unknown; code?: unknown; message?: unknown };
   // Pkcs11Error keeps the name in .message ("CKR_PIN_INCORRECT") and the value in .code; a NativeError
   // has code 0 and no CKR_ prefix.
-  if (typeof err.code === 'number' && typeof err.message === 'string' && err.message.startsWith('CKR_')) return err.code;
+  if (typeof err.message !== 'string') return undefined;
+  // Some pkcs11js paths (e.g. C_SetAttributeValue) throw an unparsed "CKR_NAME:value" message.
+  const raw = /^(CKR_[A-Z0-9_]+):(\d+)/.exec(err.message);
+  if (raw) return Number(raw[2]);
+  if (typeof err.code === 'number' && err.message.startsWith('CKR_')) return err.code;
   return undefined;
 }
 

@@ -89,3 +89,10 @@ describe('toTokenError', () => {
     expect(toTokenError(original, where)).toBe(original);
   });
 });
+
+describe('raw pkcs11js messages', () => {
+  it('an unparsed "CKR_NAME:value" error is still recognised', () => {
+    const e = toTokenError(new Error('CKR_ATTRIBUTE_READ_ONLY:16'), where);
+    expect(e.code).toBe('CKR_ATTRIBUTE_READ_ONLY');
+  });
+});
