@@ -1,17 +1,13 @@
 import type { ErrorData } from './types.js';
 
-/**
- * The one error type the token layer throws. `code` is a CKR_* name for errors a token returned, or one of
- * our own codes for everything else; `message` names the module or slot and says what happened in words a
- * custodian understands; `remedy` says what to do.
- */
-export class TokenError extends Error {
+/** An error that carries a code, a sentence and a remedy, and crosses process boundaries as plain data. */
+export class CodedError extends Error {
   readonly code: string;
   readonly remedy: string | undefined;
 
   constructor(code: string, message: string, remedy?: string) {
     super(message);
-    this.name = 'TokenError';
+    this.name = new.target.name;
     this.code = code;
     this.remedy = remedy;
   }
@@ -22,6 +18,13 @@ export class TokenError extends Error {
       : { code: this.code, message: this.message, remedy: this.remedy };
   }
 }
+
+/**
+ * The one error type the token layer throws. `code` is a CKR_* name for errors a token returned, or one of
+ * our own codes for everything else; `message` names the module or slot and says what happened in words a
+ * custodian understands; `remedy` says what to do.
+ */
+export class TokenError extends CodedError {}
 
 /** Our own codes, for failures that are not a CK_RV. */
 export const ErrorCodes = {

@@ -1,20 +1,17 @@
+import { CodedError } from '../hsm/errors.js';
 import type { ErrorData } from '../hsm/types.js';
 
 /** A failure of the app's own logic (settings, files, input), carried across IPC as data like TokenError. */
-export class AppError extends Error {
-  readonly code: string;
-  readonly remedy: string | undefined;
+export class AppError extends CodedError {}
 
-  constructor(code: string, message: string, remedy?: string) {
-    super(message);
-    this.name = 'AppError';
-    this.code = code;
-    this.remedy = remedy;
-  }
-
-  toData(): ErrorData {
-    return this.remedy === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, remedy: this.remedy };
-  }
+/** Any failure as data for the UI or the CLI; something uncoded is a bug of ours and says so. */
+export function toErrorData(error: unknown): ErrorData {
+  if (error instanceof CodedError) return error.toData();
+  // Say what failed without leaking internals such as stacks.
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: 'INTERNAL',
+    message: `Unexpected failure in the main process: ${message}`,
+    remedy: 'Note what you were doing and report it; the ceremony state was not changed by this call.',
+  };
 }

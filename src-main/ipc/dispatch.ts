@@ -2,9 +2,8 @@
 // run the handler, validate what it returns, and turn every failure into data. Electron-free, so the
 // Playwright harness bridges exactly this function into Chromium.
 import type { z } from 'zod';
-import { contract, type ErrorData, type MethodName, type Request, type Response, type Result } from '../../src-preload/contract.js';
-import { TokenError } from '../../hsm/errors.js';
-import { AppError } from '../errors.js';
+import { contract, type MethodName, type Request, type Response, type Result } from '../../src-preload/contract.js';
+import { toErrorData } from '../errors.js';
 
 export type Handlers = { [M in MethodName]: (request: z.output<(typeof contract)[M]['request']>) => Promise<Response<M>> | Response<M> };
 
@@ -19,17 +18,6 @@ function describeIssues(error: z.ZodError): string {
       return `${path}: ${issue.message}`;
     })
     .join('; ');
-}
-
-export function toErrorData(error: unknown): ErrorData {
-  if (error instanceof TokenError || error instanceof AppError) return error.toData();
-  // Anything else is a bug on our side: say so without leaking internals such as file paths or stacks.
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    code: 'INTERNAL',
-    message: `Unexpected failure in the main process: ${message}`,
-    remedy: 'Note what you were doing and report it; the ceremony state was not changed by this call.',
-  };
 }
 
 export async function dispatch<M extends MethodName>(handlers: Handlers, method: M, payload: unknown): Promise<Result<Response<M>>> {

@@ -3,7 +3,7 @@
 // in place; it never hides the others.
 import type { TokenLayer } from '../../hsm/token.js';
 import type { ErrorData, KmsCapability, ModuleStatus, SlotInfo, SlotRef } from '../../hsm/types.js';
-import { TokenError } from '../../hsm/errors.js';
+import { toErrorData } from '../errors.js';
 import { formatTokenUri } from '../../hsm/uri.js';
 
 export interface SlotEntry extends SlotInfo {
@@ -21,11 +21,6 @@ export interface Inventory {
 
 export type CapabilityProbe = (layer: TokenLayer, slot: SlotRef) => Promise<KmsCapability[]>;
 
-function asErrorData(error: unknown): ErrorData {
-  if (error instanceof TokenError) return error.toData();
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
-
 export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe): Promise<Inventory> {
   const modules = await layer.listModules();
   const slots: SlotEntry[] = [];
@@ -36,7 +31,7 @@ export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe): 
       moduleSlots = await layer.listSlots(module.id);
     } catch (error) {
       // The module loaded but cannot list its slots now (e.g. a reader unplugged): report it on the module.
-      module.error = asErrorData(error);
+      module.error = toErrorData(error);
       continue;
     }
     for (const slot of moduleSlots) {
@@ -47,7 +42,7 @@ export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe): 
           entry.mechanismCount = (await layer.listMechanisms(slot)).length;
           entry.capabilities = await probe(layer, slot);
         } catch (error) {
-          entry.error = asErrorData(error);
+          entry.error = toErrorData(error);
         }
       }
       slots.push(entry);
