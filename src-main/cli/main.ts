@@ -1,4 +1,5 @@
 import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
+import { verifyCommand } from './verify-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -6,6 +7,7 @@ const MAIN_HELP = `Usage: keyceremony <command> [options]
 Air-gapped key ceremonies with hardware tokens. Commands:
   tokens    List PKCS#11 modules, slots and tokens, with the AWS KMS wrapping
             algorithms each token can perform inside itself.
+  verify    Verify exported transcript bundles (hash chain, signature, audit key).
 
 Run 'keyceremony <command> --help' for a command's options.
 `;
@@ -21,6 +23,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
   switch (command) {
     case 'tokens':
       return tokensCommand(rest, out);
+    case 'verify':
+      return verifyCommand(rest, out);
     default:
       out.stderr.write(`keyceremony: unknown command '${command}'.\n\n${MAIN_HELP}`);
       return EXIT.usage;
