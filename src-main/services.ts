@@ -7,10 +7,15 @@ import { SettingsStore } from './settings/settings-store.js';
 import { takeInventory, type CapabilityProbe } from './tokens/inventory.js';
 import { createDemoToken } from './tokens/demo-token.js';
 import { SerialQueue } from './util/serial-queue.js';
+import { Selections } from './files/selections.js';
+import { verifyBundles } from './transcript/verify.js';
+import { verifyView } from './transcript-view.js';
 
 export interface Dialogs {
   /** Ask the user for a PKCS#11 library file; null when they cancel. */
   chooseModuleFile(): Promise<string | null>;
+  /** Ask the user for one or more transcript bundle folders; null when they cancel. */
+  chooseBundleFolders(): Promise<string[] | null>;
 }
 
 export interface ServiceOptions {
@@ -39,6 +44,7 @@ export function createServices(options: ServiceOptions): Services {
   const airGap = options.airGap ?? new AirGapMonitor();
 
   const tokens = new SerialQueue();
+  const selections = new Selections();
 
   const reloadModules = async (): Promise<void> => {
     await tokens.run(() => layer.configureModules(settings.modules()));
@@ -67,6 +73,12 @@ export function createServices(options: ServiceOptions): Services {
     },
     chooseModuleFile: async () => ({ path: await dialogs.chooseModuleFile() }),
     createDemoToken: () => tokens.run(() => createDemoToken(layer)),
+    chooseBundleFolders: async () => {
+      const folders = await dialogs.chooseBundleFolders();
+      if (!folders || folders.length === 0) return { selection: null };
+      return { selection: { id: selections.add('bundle-folders', folders), folders } };
+    },
+    verifyBundles: async ({ selectionId }) => verifyView(await verifyBundles(selections.get('bundle-folders', selectionId))),
   };
 
   return {

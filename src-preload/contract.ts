@@ -124,6 +124,37 @@ const appInfo = z.object({
   softHsmConf: z.string().optional(),
 });
 
+const verifyCheck = z.object({
+  id: z.string(),
+  status: z.enum(['pass', 'fail', 'skipped']),
+  detail: z.string(),
+  bundle: z.string().optional(),
+  seq: z.number().optional(),
+});
+
+const timelineEntry = z.object({
+  seq: z.number(),
+  time: z.string(),
+  ceremonyId: z.string(),
+  step: z.string(),
+  kind: z.string(),
+  actor: z.string(),
+  hash: z.string(),
+  prev: z.string(),
+  /** Canonical JSON of the entry's data, cut at a few kilobytes for display. */
+  data: z.string(),
+});
+
+const verifyResult = z.object({
+  ok: z.boolean(),
+  checks: z.array(verifyCheck),
+  firstFailure: verifyCheck.nullable(),
+  bundles: z.array(
+    z.object({ path: z.string(), ceremonyIds: z.array(z.string()), first: z.number().nullable(), last: z.number().nullable(), head: z.string().nullable() }),
+  ),
+  entries: z.array(timelineEntry),
+});
+
 export const contract = {
   getAppInfo: { request: none, response: appInfo },
   getInventory: { request: none, response: inventory },
@@ -133,6 +164,11 @@ export const contract = {
   removeModule: { request: z.object({ path: z.string().min(1, 'path is required') }).strict(), response: z.array(moduleSetting) },
   chooseModuleFile: { request: none, response: z.object({ path: z.string().nullable() }) },
   createDemoToken: { request: none, response: demoToken },
+  chooseBundleFolders: {
+    request: none,
+    response: z.object({ selection: z.object({ id: z.string(), folders: z.array(z.string()) }).nullable() }),
+  },
+  verifyBundles: { request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(), response: verifyResult },
 } as const;
 
 export type Contract = typeof contract;
@@ -158,3 +194,5 @@ export type SlotEntry = Inventory['slots'][number];
 export type AirGapStatus = Response<'getAirGapStatus'>;
 export type ModuleSetting = Response<'listModuleSettings'>[number];
 export type KmsCapabilityView = z.output<typeof kmsCapability>;
+export type VerifyResult = Response<'verifyBundles'>;
+export type TimelineEntry = VerifyResult['entries'][number];

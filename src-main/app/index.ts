@@ -45,6 +45,11 @@ if (!app.requestSingleInstanceLock()) {
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
           return result.canceled ? null : (result.filePaths[0] ?? null);
         },
+        chooseBundleFolders: async () => {
+          const options = { title: 'Choose transcript bundle folders', properties: ['openDirectory' as const, 'multiSelections' as const] };
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+          return result.canceled ? null : result.filePaths;
+        },
       },
     });
     try {

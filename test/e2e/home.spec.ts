@@ -96,9 +96,13 @@ test('a module that fails to load is reported with its path and reason while Sof
 test('the home screen works from the keyboard', async ({ page }) => {
   await page.goto(harness.url);
   await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
-  // Skip link first, then the projector toggle, then Refresh: all reachable with Tab.
+  // Skip link first, then the screen tabs, the projector toggle and Refresh: all reachable with Tab.
   await page.keyboard.press('Tab');
-  await expect(page.getByRole('link', { name: 'Skip to tokens' })).toBeFocused();
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Home' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Verify a transcript' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(page.getByLabel('Projector mode')).toBeFocused();
   await page.keyboard.press('Space');

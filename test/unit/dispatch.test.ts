@@ -19,6 +19,8 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     removeModule: () => settings,
     chooseModuleFile: () => ({ path: null }),
     createDemoToken: fail,
+    chooseBundleFolders: () => ({ selection: null }),
+    verifyBundles: fail,
     ...overrides,
   };
 }
@@ -56,6 +58,7 @@ describe('dispatch', () => {
     ['addModule', { path: '/x.so', initParameters: 'x'.repeat(4097) }, 'addModule: initParameters: initParameters is longer than 4096 characters'],
     ['removeModule', { path: 7 }, 'removeModule: path: Invalid input: expected string, received number'],
     ['getInventory', { anything: true }, 'getInventory: request: Unrecognized key: "anything"'],
+    ['verifyBundles', { selectionId: '/etc/passwd' }, 'verifyBundles: selectionId: selectionId must come from chooseBundleFolders'],
   ] as const)('rejects %s(%j) naming the field', async (method, payload, message) => {
     const called: string[] = [];
     const result = await dispatch(handlers({ addModule: () => (called.push('add'), settings), removeModule: () => (called.push('remove'), settings) }), method, payload);

@@ -1,0 +1,37 @@
+import type { VerifyResult } from '../../../src-preload/contract';
+import { api, toShownError, unwrap, type ShownError } from './api';
+
+export class VerifyState {
+  folders = $state<string[]>([]);
+  result = $state<VerifyResult | undefined>(undefined);
+  error = $state<ShownError | undefined>(undefined);
+  busy = $state(false);
+  private selectionId: string | undefined;
+
+  async choose(): Promise<void> {
+    try {
+      const { selection } = unwrap(await api().chooseBundleFolders({}));
+      if (!selection) return;
+      this.selectionId = selection.id;
+      this.folders = selection.folders;
+      this.result = undefined;
+      await this.verify();
+    } catch (error) {
+      this.error = toShownError(error);
+    }
+  }
+
+  /** Verify (again) the folders last chosen, e.g. after a bundle was replaced on the stick. */
+  async verify(): Promise<void> {
+    if (!this.selectionId) return;
+    this.busy = true;
+    try {
+      this.result = unwrap(await api().verifyBundles({ selectionId: this.selectionId }));
+      this.error = undefined;
+    } catch (error) {
+      this.error = toShownError(error);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
