@@ -66,7 +66,7 @@ test('the renderer cannot make main read a folder it did not choose', async ({ p
   await harness.attach(page);
   await page.goto(harness.url);
   const answer = await page.evaluate(() =>
-    (window as unknown as { keyceremony: { verifyBundles(r: unknown): Promise<unknown> } }).keyceremony.verifyBundles({ selectionId: '00000000-0000-4000-8000-000000000000' }),
+    (globalThis as unknown as { keyceremony: { verifyBundles(r: unknown): Promise<unknown> } }).keyceremony.verifyBundles({ selectionId: '00000000-0000-4000-8000-000000000000' }),
   );
   expect(answer).toMatchObject({ ok: false, error: { code: 'SELECTION_UNKNOWN' } });
 });
