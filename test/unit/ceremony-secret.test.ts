@@ -88,7 +88,7 @@ describe('split and combine', () => {
     expect(proof.allOk).toBe(true);
     expect(proof.subsets.map((s) => s.custodians.join('+'))).toEqual(['alice+bob+carol', 'alice+bob+dave', 'alice+carol+dave', 'bob+carol+dave']);
     const damaged = shares.map((s) => ({ ...s, share: Uint8Array.from(s.share) }));
-    damaged[3]!.share[0] ^= 1;
+    damaged[3]!.share[0]! ^= 1;
     const bad = await proveSubsets(damaged, 3, 'cer-1', check);
     expect(bad.allOk).toBe(false);
     expect(bad.subsets.filter((s) => !s.ok).length).toBe(3);

@@ -115,7 +115,7 @@ describe('share code', () => {
   it('checks the payload: whole-code check byte, version, contents', () => {
     const p = encodeSharePayload({ ceremonyId: 'cer-1', index: 2, threshold: 3, share: SHARE });
     const flipped = Uint8Array.from(p);
-    flipped[20] ^= 1;
+    flipped[20]! ^= 1;
     expect(() => decodeSharePayload(flipped)).toThrow('share code: every group checks but the code as a whole does not');
     expect(() => decodeSharePayload(p.subarray(0, 44))).toThrow('share: expected 45 bytes, got 44');
     expect(decodeSharePayload(p).index).toBe(2);
