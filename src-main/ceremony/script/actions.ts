@@ -1,0 +1,52 @@
+// The actions a ceremony script may name. The engine implements each one; a script naming anything else is
+// refused when it is loaded, long before a token is touched. To add an action: add it here (with its
+// properties), implement it in the engine, and document it in docs/ceremony-scripts.md.
+
+export interface ActionSpec {
+  /** One line for the docs and the UI. */
+  summary: string;
+  /** The action talks to the token (the engine writes intent and result entries around it). */
+  touchesToken: boolean;
+  /** Cannot be undone: the step must carry a `confirm` word the administrator types. */
+  irreversible: boolean;
+  /** never: a quorum makes no sense here; optional: the script decides; required: the step must declare `approvals: quorum`. */
+  quorum: 'never' | 'optional' | 'required';
+}
+
+export const ACTIONS = {
+  // Any ceremony
+  announce: { summary: 'Read the instructions to the room and record that they were read.', touchesToken: false, irreversible: false, quorum: 'optional' },
+  'record-participants': { summary: 'Record who is present: administrator, custodians, witnesses.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'check-airgap': { summary: 'Check that no network interface is up and record the result.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'select-token': { summary: 'Choose the token (module, slot, serial) and record what it reports.', touchesToken: true, irreversible: false, quorum: 'never' },
+  'quorum-login': { summary: 'Collect M approvals, rebuild the secret, derive the user PIN, log in, wipe.', touchesToken: true, irreversible: false, quorum: 'required' },
+  'witness-sign-off': { summary: 'Record each witness confirming what they saw.', touchesToken: false, irreversible: false, quorum: 'optional' },
+  'write-chain-head': { summary: 'Sign and record the transcript head with the audit key.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  'export-bundle': { summary: 'Write the transcript bundle to removable media and read it back.', touchesToken: false, irreversible: false, quorum: 'optional' },
+  logout: { summary: 'Log out of the token and close the session.', touchesToken: true, irreversible: false, quorum: 'never' },
+  // init-token
+  'enroll-custodians': { summary: 'Record the custodians, the threshold and each custodian\'s approval public key.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'generate-secret': { summary: 'Generate the ceremony secret and split it M-of-N; nothing is shown.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'init-token': { summary: 'Initialize the token with the chosen label and the SO PIN derived from the secret; erases the token.', touchesToken: true, irreversible: true, quorum: 'never' },
+  'set-pins': { summary: 'Set the user PIN derived from the secret.', touchesToken: true, irreversible: false, quorum: 'never' },
+  'generate-audit-key': { summary: 'Generate the transcript audit key pair inside the token.', touchesToken: true, irreversible: false, quorum: 'never' },
+  'write-genesis': { summary: 'Write the first transcript entry: the token, the audit key, the script hash.', touchesToken: true, irreversible: false, quorum: 'never' },
+  'distribute-shares': { summary: 'Hand out the shares one custodian at a time (share file and share sheet).', touchesToken: false, irreversible: false, quorum: 'never' },
+  'prove-subsets': { summary: 'Show that every M-subset of shares rebuilds the secret, without revealing it.', touchesToken: false, irreversible: false, quorum: 'never' },
+  // kms-import
+  'load-import-parameters': { summary: 'Read the KMS import parameters (wrapping public key, import token) from removable media.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'generate-key': { summary: 'Generate the key material inside the token (non-extractable except by wrapping).', touchesToken: true, irreversible: false, quorum: 'optional' },
+  'wrap-key': { summary: 'Wrap the key inside the token under the KMS wrapping key.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  'export-wrapped-key': { summary: 'Write the wrapped key and import token to removable media.', touchesToken: false, irreversible: false, quorum: 'optional' },
+} as const satisfies Record<string, ActionSpec>;
+
+export type ActionName = keyof typeof ACTIONS;
+export const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];
+
+export function isActionName(name: unknown): name is ActionName {
+  return typeof name === 'string' && Object.hasOwn(ACTIONS, name);
+}
+
+export function actionSpec(name: ActionName): ActionSpec {
+  return ACTIONS[name];
+}

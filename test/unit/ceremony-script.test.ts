@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ACTION_NAMES, ACTIONS } from '../../src-main/ceremony/script/actions.js';
+import { loadScriptFile, parseScript, ScriptError } from '../../src-main/ceremony/script/load.js';
+import { fillPlaceholders } from '../../src-main/ceremony/script/rules.js';
+
+// A small valid script; each case below edits one line, so line numbers in messages are stable.
+const BASE = `format: keyceremony-script/1
+kind: test-ceremony
+version: 2
+title: Test {{label}}
+rehearsal: true
+roles:
+  administrator:
+    description: Drives.
+  custodians:
+    description: Hold shares.
+    source: parameters
+  witnesses:
+    description: Watch.
+    min: 0
+parameters:
+  label:
+    type: string
+    description: A label.
+  custodians:
+    type: custodians
+    description: Who.
+  threshold:
+    type: integer
+    description: How many.
+    min: 2
+steps:
+  - id: first
+    title: First
+    instructions: Read {{label}} aloud.
+    action: announce
+    approvals: none
+  - id: init
+    title: Init
+    instructions: Erase.
+    action: init-token
+    approvals: none
+    confirm:
+      prompt: Type ERASE.
+      word: ERASE
+  - id: shares
+    title: Shares
+    instructions: Hand out.
+    action: distribute-shares
+    approvals: none
+  - id: login
+    title: Login
+    instructions: Present shares.
+    action: quorum-login
+    approvals: quorum
+`;
+
+const lines = BASE.split('\n');
+/** Replace line n (1-based) with `text` (may hold several lines, or none). */
+const edit = (n: number, text: string | null) => {
+  const copy = [...lines];
+  copy.splice(n - 1, 1, ...(text === null ? [] : [text]));
+  return copy.join('\n');
+};
+const parse = (yaml: string) => parseScript(Buffer.from(yaml), 'test.yaml');
+const messageOf = (yaml: string) => {
+  try {
+    parse(yaml);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScriptError);
+    return (e as Error).message;
+  }
+  return 'no error';
+};
+
+describe('ceremony script parser', () => {
+  it('parses the base script and hashes the exact bytes', () => {
+    const r = parse(BASE);
+    expect(r.sha256).toBe(createHash('sha256').update(BASE).digest('hex'));
+    expect(r.script.steps.map((s) => s.action)).toEqual(['announce', 'init-token', 'distribute-shares', 'quorum-login']);
+    expect(r.script.rehearsal).toBe(true);
+    expect(parse(`${BASE}\n`).sha256).not.toBe(r.sha256);
+  });
+
+  const cases: [string, string, string][] = [
+    ['an unknown top-level key', edit(5, 'rehearsal: true\nrehersal: false'), 'test.yaml: rehersal: unknown key (line 6)'],
+    ['an unknown step key', edit(31, '    approvals: none\n    aprovals: quorum'), 'test.yaml: steps[0].aprovals: unknown key (line 32)'],
+    ['a wrong type', edit(39, '      word: 12'), 'test.yaml: steps[1].confirm.word: expected a string (line 39)'],
+    ['a list for a string', edit(28, '    title: [a, b]'), 'test.yaml: steps[0].title: expected a string (line 28)'],
+    ['an empty value', edit(28, '    title:'), 'test.yaml: steps[0].title: is empty; expected a string (line 28)'],
+    ['a missing field', edit(29, null), 'test.yaml: steps[0].instructions: is missing (line 27)'],
+    ['a missing top-level field', edit(5, null), 'test.yaml: rehearsal: is missing (line 1)'],
+    ['an unknown action', edit(30, '    action: format-disk'), `test.yaml: steps[0].action: unknown action 'format-disk'; known actions: ${ACTION_NAMES.join(', ')} (line 30)`],
+    ['a bad approvals value', edit(31, '    approvals: all'), 'test.yaml: steps[0].approvals: expected one of "none", "quorum" (line 31)'],
+    ['a string for a boolean', edit(5, 'rehearsal: yes'), 'test.yaml: rehearsal: expected true or false (line 5)'],
+    ['a fractional version', edit(3, 'version: 1.5'), 'test.yaml: version: expected an integer (line 3)'],
+    ['another format', edit(1, 'format: keyceremony-script/2'), 'test.yaml: format: expected "keyceremony-script/1" (line 1)'],
+    ['an unknown parameter type', edit(17, '    type: text'), 'test.yaml: parameters.label.type: expected one of string, integer, boolean, custodians (line 17)'],
+    ['a bad step id', edit(27, '  - id: First'), 'test.yaml: steps[0].id: must be 1-64 characters of a-z 0-9 - starting with a letter (line 27)'],
+    ['no steps', `${lines.slice(0, 25).join('\n')}\nsteps: []\n`, 'test.yaml: steps: must have at least 1 item (line 26)'],
+    ['a duplicate step id', edit(32, '  - id: first'), "test.yaml: steps[1].id: 'first' is already the id of steps[0] (line 32)"],
+    ['an irreversible step without confirm', lines.filter((_, i) => i < 36 || i > 38).join('\n'), 'test.yaml: steps[1].confirm: is missing: action init-token cannot be undone, so the step needs a confirmation word (line 32)'],
+    ['a lowercase confirm word', edit(39, '      word: erase'), 'test.yaml: steps[1].confirm.word: must be 3-32 capital letters or dashes, such as INITIALIZE (line 39)'],
+    ['quorum-login without quorum', edit(49, '    approvals: none'), 'test.yaml: steps[3].approvals: action quorum-login needs approvals: quorum (line 49)'],
+    ['a quorum before shares exist', edit(31, '    approvals: quorum'), 'test.yaml: steps[0].approvals: a quorum needs shares, and no earlier step has action distribute-shares (line 31)'],
+    ['a quorum on an action that takes none', edit(44, '    approvals: quorum'), 'test.yaml: steps[2].approvals: action distribute-shares does not take a quorum; use approvals: none (line 44)'],
+    ['an unknown placeholder', edit(29, '    instructions: Read {{lable}} aloud.'), 'test.yaml: steps[0].instructions: unknown placeholder {{lable}}; use a parameter (label, custodians, threshold, ceremonyId) (line 29)'],
+    ['no custodians parameter', edit(19, '  people:'), "test.yaml: parameters: needs a 'custodians' parameter of type custodians, because roles.custodians.source is parameters (line 16)"],
+    ['a duplicate key', edit(5, 'rehearsal: true\nrehearsal: false'), 'test.yaml: YAML: Map keys must be unique (line 6)'],
+    ['broken YAML', edit(28, '    title: "unterminated'), 'test.yaml: YAML: Missing closing "quote (line 50)'], // yaml reports where it gave up
+    ['a tab in the indentation', edit(28, '\ttitle: First'), 'test.yaml: YAML: Tabs are not allowed as indentation (line 28)'],
+    ['not a mapping', '- a\n- b\n', 'test.yaml: expected a mapping at the top level'],
+    ['an empty file', '', 'test.yaml: the file is empty'],
+  ];
+  it.each(cases)('refuses %s', (_name, yaml, message) => {
+    expect(messageOf(yaml)).toBe(message);
+  });
+
+  it('reports every problem, each with its line', () => {
+    let error: ScriptError | undefined;
+    try {
+      parse(edit(30, '    action: nope\n    extra: 1'));
+    } catch (e) {
+      error = e as ScriptError;
+    }
+    expect(error?.problems.map((p) => [p.path, p.line])).toEqual([
+      ['steps[0].action', 30],
+      ['steps[0].extra', 31],
+    ]);
+    expect(error?.code).toBe('script-invalid');
+  });
+
+  it('refuses bytes that are not UTF-8', () => {
+    expect(() => parseScript(Uint8Array.from([0xff, 0xfe, 0x00]), 'x.yaml')).toThrow('x.yaml: not UTF-8 text');
+  });
+
+  it('fills placeholders', () => {
+    expect(fillPlaceholders('Token {{ tokenLabel }} for {{custodians}}, {{unknown}}', { tokenLabel: 'root', custodians: ['a', 'b'] })).toBe(
+      'Token root for a, b, {{unknown}}',
+    );
+  });
+});
+
+describe('shipped ceremonies', () => {
+  it('init-token loads, and its hash is over the file bytes', async () => {
+    const r = await loadScriptFile('ceremonies/init-token.yaml');
+    expect(r.source).toBe('init-token.yaml');
+    expect(r.sha256).toBe(createHash('sha256').update(readFileSync('ceremonies/init-token.yaml')).digest('hex'));
+    expect(r.script.kind).toBe('init-token');
+    expect(r.script.rehearsal).toBe(false);
+    expect(r.script.steps.map((s) => s.action)).toEqual([
+      'record-participants', 'check-airgap', 'select-token', 'generate-secret', 'init-token', 'set-pins', 'generate-audit-key',
+      'write-genesis', 'enroll-custodians', 'distribute-shares', 'prove-subsets', 'witness-sign-off', 'write-chain-head', 'export-bundle',
+    ]);
+    const irreversible = r.script.steps.filter((s) => ACTIONS[s.action].irreversible);
+    expect(irreversible.map((s) => s.confirm?.word)).toEqual(['INITIALIZE']);
+    expect(r.script.steps.filter((s) => s.approvals === 'quorum').map((s) => s.id)).toEqual(['head']);
+  });
+
+  it('a missing file is a clear error', async () => {
+    await expect(loadScriptFile('ceremonies/nope.yaml')).rejects.toThrow('nope.yaml: cannot be read (ENOENT)');
+  });
+});
