@@ -163,3 +163,33 @@ describe('shipped ceremonies', () => {
     await expect(loadScriptFile('ceremonies/nope.yaml')).rejects.toThrow('nope.yaml: cannot be read (ENOENT)');
   });
 });
+
+describe('parameters', async () => {
+  const { resolveParameters } = await import('../../src-main/ceremony/script/parameters.js');
+  const { script } = await loadScriptFile('ceremonies/init-token.yaml');
+  const good = { tokenLabel: 'KMS root 1', custodians: ['alice', 'bob', 'carol'], threshold: 2 };
+  it('accepts good values and defaults booleans to false', () => {
+    expect(resolveParameters(script, good)).toEqual({ ...good, allowReinitialize: false });
+  });
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['an unknown parameter', { ...good, label: 'x' }, 'parameters.label: not a parameter of init-token (its parameters: tokenLabel, custodians, threshold, allowReinitialize)'],
+    ['a missing label', { custodians: good.custodians, threshold: 2 }, 'parameters.tokenLabel: is missing'],
+    ['a long label', { ...good, tokenLabel: 'x'.repeat(33) }, 'parameters.tokenLabel: must be at most 32 characters'],
+    ['a label off the pattern', { ...good, tokenLabel: ' lead' }, 'parameters.tokenLabel: must match [A-Za-z0-9][A-Za-z0-9 ._-]*'],
+    ['a string threshold', { ...good, threshold: '2' }, 'parameters.threshold: expected an integer'],
+    ['threshold above N', { ...good, threshold: 4 }, 'parameters.threshold: 4 is not allowed with 3 custodians; it must be an integer from 2 to 3'],
+    ['a duplicate custodian', { ...good, custodians: ['alice', 'ALICE'] }, "parameters.custodians[1]: 'ALICE' is already custodians[0] ('alice'); names must be unique (ignoring case)"],
+    ['a bad custodian name', { ...good, custodians: ['alice', 'b c'] }, 'parameters.custodians[1]: must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit'],
+    ['one custodian', { ...good, custodians: ['alice'] }, 'parameters.custodians: 1 named; at least 2 are needed'],
+    ['a string boolean', { ...good, allowReinitialize: 'yes' }, 'parameters.allowReinitialize: expected true or false'],
+  ];
+  it.each(cases)('refuses %s', (_n, input, message) => {
+    let got = 'no error';
+    try {
+      resolveParameters(script, input);
+    } catch (e) {
+      got = (e as Error).message;
+    }
+    expect(got).toBe(message);
+  });
+});
