@@ -10,9 +10,12 @@ export interface ChainLink {
   time: string;
 }
 
-/** Problems with one entry on its own: its hash, and the genesis rules. Undefined when it is sound. */
-export function entryProblem(entry: Entry): string | undefined {
-  const computed = computeEntryHash(entry);
+/**
+ * Problems with one entry on its own: its hash, and the genesis rules. Undefined when it is sound.
+ * `computedHash` may be given when the caller already hashed the entry's canonical text.
+ */
+export function entryProblem(entry: Entry, computedHash?: string): string | undefined {
+  const computed = computedHash ?? computeEntryHash(entry);
   if (computed !== entry.hash) return `hash ${entry.hash} does not match the entry's content, which hashes to ${computed}`;
   if (entry.seq === 0) {
     if (entry.kind !== KINDS.genesis) return `seq 0 must be the genesis entry (kind 'genesis'), not kind '${entry.kind}'`;

@@ -2,9 +2,9 @@
 // fdatasync'ed before an append is acknowledged. Each line carries its own SHA-256 (the entry hash) and the
 // previous entry's hash, so a torn or damaged record cannot be read back as a valid entry.
 import { open, readFile, stat, truncate, type FileHandle } from 'node:fs/promises';
-import { canonicalJson } from './canonical.js';
-import { entryProblem, linkOf, linkProblem, type ChainLink } from './chain.js';
-import { parseEntry, type Entry } from './entry.js';
+import { linkOf, linkProblem, type ChainLink } from './chain.js';
+import type { Entry } from './entry.js';
+import { parseEntryLine } from './line.js';
 import { TranscriptError, TranscriptErrorCodes } from './errors.js';
 import { fsyncDirectory, writeAll } from './fs-durable.js';
 import { dirname } from 'node:path';
@@ -27,24 +27,15 @@ export interface JournalScan {
 }
 
 /** Why one journal line is not a valid continuation of the chain; undefined when it is. */
-function lineProblem(text: string, before: ChainLink | null): { problem?: string; entry?: Entry } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { problem: 'is not valid JSON' };
-  }
-  const parsed = parseEntry(value);
-  if (!parsed.ok) return { problem: parsed.error };
-  const entry = parsed.value;
-  if (canonicalJson(entry) !== text) return { problem: 'is not in canonical (RFC 8785) form' };
-  const own = entryProblem(entry);
-  if (own) return { problem: own };
+function lineProblem(text: string, before: ChainLink | null, lineNo: number): { problem?: string; entry?: Entry } {
+  const r = parseEntryLine(text, `line ${lineNo}`);
+  if (!r.ok) return { problem: r.problem };
+  const entry = r.entry;
   if (before === null) {
-    if (entry.seq !== 0) return { problem: `the first entry has seq ${entry.seq}; expected seq 0` };
+    if (entry.seq !== 0) return { problem: `line ${lineNo}: the first entry has seq ${entry.seq}; expected seq 0` };
   } else {
     const link = linkProblem(before, entry);
-    if (link) return { problem: link };
+    if (link) return { problem: `line ${lineNo} (seq ${entry.seq}): ${link}` };
   }
   return { entry };
 }
@@ -72,18 +63,18 @@ export function scanJournal(bytes: Uint8Array, file: string): JournalScan {
       };
     }
     const text = buffer.toString('utf8', offset, newline);
-    const { problem, entry } = lineProblem(text, before);
+    const { problem, entry } = lineProblem(text, before, lineNo);
     if (problem !== undefined || entry === undefined) {
       if (newline + 1 === buffer.length) {
         return {
           entries,
           validBytes: offset,
-          repair: { offset, droppedBytes: buffer.length - offset, lastValidSeq: lastSeq, reason: `the last line (line ${lineNo}) ${problem ?? 'is invalid'}` },
+          repair: { offset, droppedBytes: buffer.length - offset, lastValidSeq: lastSeq, reason: `the last line is damaged: ${problem ?? 'invalid'}` },
         };
       }
       throw new TranscriptError(
         TranscriptErrorCodes.JOURNAL_DAMAGED,
-        `The transcript journal ${file} is damaged at line ${lineNo}${lastSeq === null ? '' : ` (after seq ${lastSeq})`}: it ${problem ?? 'is invalid'}, and further records follow, which a crash cannot cause.`,
+        `The transcript journal ${file} is damaged${lastSeq === null ? '' : ` after seq ${lastSeq}`}: ${problem ?? `line ${lineNo} is invalid`}; further records follow, which a crash cannot cause.`,
         'Keep the file for investigation; do not run a ceremony on this store. Restore the transcript from its exported bundles, or start a new store and import them.',
       );
     }

@@ -11,8 +11,41 @@ export function isWellFormed(s: string): boolean {
   return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
+/** Whether a value is acceptable entry data: the fast path of jsonProblem, building no strings. */
+function isJsonValue(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(value);
+    case 'string':
+      return isWellFormed(value);
+    case 'object': {
+      if (depth >= MAX_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (const item of value) if (!isJsonValue(item, depth + 1)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        if (!isWellFormed(key) || !isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /** The first problem with a value as entry data, as `path: problem`, or undefined when it is acceptable. */
 export function jsonProblem(value: unknown, path: string, depth = 0): string | undefined {
+  if (isJsonValue(value, depth)) return undefined;
+  return describeProblem(value, path, depth);
+}
+
+function describeProblem(value: unknown, path: string, depth: number): string | undefined {
   if (depth > MAX_DEPTH) return `${path} is nested deeper than ${MAX_DEPTH} levels`;
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') {
@@ -23,7 +56,7 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i += 1) {
-      const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1);
+      const problem = describeProblem(value[i], `${path}[${i}]`, depth + 1);
       if (problem) return problem;
     }
     return undefined;
@@ -31,7 +64,7 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     for (const [key, child] of Object.entries(value)) {
       if (!isWellFormed(key)) return `${path} has a key with a lone UTF-16 surrogate`;
-      const problem = jsonProblem(child, `${path}.${key}`, depth + 1);
+      const problem = describeProblem(child, `${path}.${key}`, depth + 1);
       if (problem) return problem;
     }
     return undefined;

@@ -4,8 +4,9 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import { entryProblem, linkOf, linkProblem, type ChainLink } from './chain.js';
-import { KINDS, parseEntry, parseGenesisData, type Entry } from './entry.js';
+import { linkOf, linkProblem, type ChainLink } from './chain.js';
+import { parseEntryLine } from './line.js';
+import { KINDS, parseGenesisData, type Entry } from './entry.js';
 import { BUNDLE_FILES, DIGESTED_FILES, FILES, parseManifest, type Manifest } from './manifest.js';
 import { p384SpkiFromPem, sameBytes } from './public-key.js';
 import { verifyAuditSignature } from './signer.js';
@@ -229,33 +230,13 @@ export function parseTranscript(bytes: Uint8Array): TranscriptParse {
   const lines = text.slice(0, -1).split('\n');
   let before: ChainLink | null = null;
   for (let i = 0; i < lines.length; i += 1) {
-    const line = lines[i] as string;
-    const where = `transcript.jsonl line ${i + 1}`;
     const expectedSeq: number | undefined = before === null ? undefined : (before as ChainLink).seq + 1;
-    const fail = (message: string, seq?: number): TranscriptParse => ({ entries, problem: seq === undefined ? { message } : { message, seq } });
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return fail(`${where}${expectedSeq === undefined ? '' : ` (expected seq ${expectedSeq})`} is not valid JSON`, expectedSeq);
-    }
-    const parsed = parseEntry(value);
-    const seqOf = (v: unknown) => {
-      const s = (v as { seq?: unknown } | null)?.seq;
-      return typeof s === 'number' && Number.isSafeInteger(s) ? s : expectedSeq;
-    };
-    if (!parsed.ok) {
-      const seq = seqOf(value);
-      return fail(`${where}${seq === undefined ? '' : ` (seq ${seq})`}: ${parsed.error}`, seq);
-    }
-    const entry = parsed.value;
-    const at = `${where} (seq ${entry.seq})`;
-    if (canonicalJson(entry) !== line) return fail(`${at} is not in canonical JSON (RFC 8785) form`, entry.seq);
-    const own = entryProblem(entry);
-    if (own) return fail(`${at}: ${own}`, entry.seq);
+    const r = parseEntryLine(lines[i] as string, `transcript.jsonl line ${i + 1}`, expectedSeq);
+    if (!r.ok) return { entries, problem: r.seq === undefined ? { message: r.problem } : { message: r.problem, seq: r.seq } };
+    const entry = r.entry;
     if (before) {
       const link = linkProblem(before, entry);
-      if (link) return fail(`${at}: ${link}`, entry.seq);
+      if (link) return { entries, problem: { message: `transcript.jsonl line ${i + 1} (seq ${entry.seq}): ${link}`, seq: entry.seq } };
     }
     entries.push(entry);
     before = linkOf(entry);

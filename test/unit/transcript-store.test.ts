@@ -90,7 +90,7 @@ describe('TranscriptStore', () => {
     const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n');
     await appendFile(join(dir, JOURNAL_FILE), `${lines[1]}\n`);
     const { store: again, report } = await TranscriptStore.open(dir, { clock });
-    expect(report.tailRepair?.reason).toBe('the last line (line 4) seq 1 follows seq 2; expected seq 3');
+    expect(report.tailRepair?.reason).toBe('the last line is damaged: line 4 (seq 1): seq 1 follows seq 2; expected seq 3');
     await again.close();
   });
 
@@ -101,7 +101,7 @@ describe('TranscriptStore', () => {
     const text = await readFile(path, 'utf8');
     await writeFile(path, text.replace('"step":"s2"', '"step":"s9"'));
     await expect(TranscriptStore.open(dir, { clock })).rejects.toMatchObject({ code: 'TRANSCRIPT_JOURNAL_DAMAGED' });
-    await expect(TranscriptStore.open(dir, { clock })).rejects.toThrow(/is damaged at line 3 \(after seq 1\): it hash [0-9a-f]{64} does not match/);
+    await expect(TranscriptStore.open(dir, { clock })).rejects.toThrow(/is damaged after seq 1: line 3 \(seq 2\): hash [0-9a-f]{64} does not match the entry's content, which hashes to [0-9a-f]{64}; further records follow, which a crash cannot cause\.$/);
   });
 
   it('rebuilds a database that does not match the journal', async () => {
