@@ -193,3 +193,11 @@ describe('parameters', async () => {
     expect(got).toBe(message);
   });
 });
+
+describe('docs', () => {
+  it('docs/ceremony-scripts.md lists every action', () => {
+    const doc = readFileSync('docs/ceremony-scripts.md', 'utf8').split('## Actions')[1] ?? '';
+    const listed = [...doc.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    expect(listed).toEqual(ACTION_NAMES);
+  });
+});
