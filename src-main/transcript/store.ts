@@ -192,8 +192,9 @@ export class TranscriptStore {
       const entry = sealEntry(parsed.value);
       const problem = entryProblem(entry) ?? (before ? linkProblem(before, entry) : undefined);
       if (problem) {
-        const remedy = entry.seq === 0 ? 'The first entry of a store must be the genesis entry: use appendGenesis.' : 'Fix the caller; nothing was written.';
-        throw new TranscriptError(entry.seq === 0 ? TranscriptErrorCodes.NOT_GENESIS : TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${problem}.`, remedy);
+        const notGenesis = entry.seq === 0 && entry.kind !== KINDS.genesis;
+        const remedy = notGenesis ? 'The first entry of a store must be the genesis entry: use appendGenesis.' : 'Fix the caller; nothing was written.';
+        throw new TranscriptError(notGenesis ? TranscriptErrorCodes.NOT_GENESIS : TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${problem}.`, remedy);
       }
       try {
         await this.journal.append(entryLine(entry));

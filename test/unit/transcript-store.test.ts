@@ -48,6 +48,16 @@ describe('TranscriptStore', () => {
     await store.close();
   });
 
+  it('refuses a genesis entry without the token and audit key', async () => {
+    const { store } = await TranscriptStore.open(dir, { clock });
+    await expect(store.append({ ceremonyId: 'c1', step: 'genesis', kind: 'genesis', actor: 'a', data: { format: 'keyceremony-transcript/1' } })).rejects.toMatchObject({
+      code: 'TRANSCRIPT_ENTRY_INVALID',
+      message: "The transcript entry was refused: genesis field 'data.token' is missing or not an object.",
+    });
+    expect(store.size).toBe(0);
+    await store.close();
+  });
+
   it('refuses bad input naming the field, and writes nothing', async () => {
     const store = await filled(2);
     await expect(store.append({ ceremonyId: 'c1', step: 's', kind: 'intent', actor: '', data: {} })).rejects.toThrow(
