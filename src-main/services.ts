@@ -10,12 +10,17 @@ import { SerialQueue } from './util/serial-queue.js';
 import { Selections } from './files/selections.js';
 import { verifyBundles } from './transcript/verify.js';
 import { verifyView } from './transcript-view.js';
+import { ceremonyHandlers } from './ceremony-handlers.js';
 
 export interface Dialogs {
   /** Ask the user for a PKCS#11 library file; null when they cancel. */
   chooseModuleFile(): Promise<string | null>;
   /** Ask the user for one or more transcript bundle folders; null when they cancel. */
   chooseBundleFolders(): Promise<string[] | null>;
+  /** Ask for a folder to write into (a custodian's USB stick, the bundle destination); null when cancelled. */
+  chooseFolder(purpose: 'share-destination' | 'bundle-destination'): Promise<string | null>;
+  /** Ask for a custodian's share file; null when cancelled. */
+  chooseShareFile(): Promise<string | null>;
 }
 
 export interface ServiceOptions {
@@ -79,6 +84,7 @@ export function createServices(options: ServiceOptions): Services {
       return { selection: { id: selections.add('bundle-folders', folders), folders } };
     },
     verifyBundles: async ({ selectionId }) => verifyView(await verifyBundles(selections.get('bundle-folders', selectionId))),
+    ...ceremonyHandlers(selections, dialogs),
   };
 
   return {

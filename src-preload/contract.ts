@@ -155,6 +155,59 @@ const verifyResult = z.object({
   entries: z.array(timelineEntry),
 });
 
+const scriptParameter = z.object({
+  name: z.string(),
+  type: z.enum(['string', 'integer', 'boolean', 'custodians']),
+  description: z.string(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  minLength: z.number().optional(),
+  maxLength: z.number().optional(),
+  pattern: z.string().optional(),
+});
+
+const scriptSummary = z.object({
+  name: z.string(),
+  kind: z.string(),
+  version: z.number(),
+  title: z.string(),
+  description: z.string().optional(),
+  rehearsal: z.boolean(),
+  sha256: z.string(),
+  parameters: z.array(scriptParameter),
+  steps: z.array(z.object({ id: z.string(), title: z.string(), action: z.string(), approvals: z.enum(['none', 'quorum']) })),
+});
+
+const ceremonyStep = z.object({
+  id: z.string(),
+  title: z.string(),
+  instructions: z.string(),
+  action: z.string(),
+  approvals: z.enum(['none', 'quorum']),
+  confirm: z.object({ prompt: z.string(), word: z.string() }).optional(),
+  status: z.enum(['pending', 'current', 'done', 'failed']),
+  summary: z.string().optional(),
+});
+
+const tailEntry = z.object({ seq: z.number().optional(), time: z.string(), step: z.string(), kind: z.string(), actor: z.string(), hash: z.string() });
+
+const ceremonyView = z.object({
+  ceremonyId: z.string(),
+  script: z.object({ name: z.string(), kind: z.string(), version: z.number(), title: z.string(), sha256: z.string(), rehearsal: z.boolean() }),
+  status: z.enum(['running', 'completed', 'aborted', 'interrupted']),
+  steps: z.array(ceremonyStep),
+  currentStepId: z.string().nullable(),
+  quorum: z.object({ threshold: z.number(), enrolled: z.array(z.string()), approved: z.array(z.string()), remaining: z.number() }).optional(),
+  /** Custodians still waiting for their share at a distribution step. */
+  pendingCustodians: z.array(z.string()).optional(),
+  tail: z.array(tailEntry),
+  outputs: z.array(z.object({ kind: z.string(), path: z.string(), sha256: z.string() })),
+  lastError: errorData.optional(),
+});
+
+/** A path the user chose through main's dialog stands in a step's input as { "$selection": id }. */
+const stepInput = z.record(z.string(), z.unknown());
+
 export const contract = {
   getAppInfo: { request: none, response: appInfo },
   getInventory: { request: none, response: inventory },
@@ -168,6 +221,25 @@ export const contract = {
     request: none,
     response: z.object({ selection: z.object({ id: z.string(), folders: z.array(z.string()) }).nullable() }),
   },
+  listCeremonyScripts: { request: none, response: z.array(scriptSummary) },
+  startCeremony: {
+    request: z.object({ script: z.string().min(1, 'script is required'), parameters: z.record(z.string(), z.unknown()), rehearsal: z.boolean().optional() }).strict(),
+    response: ceremonyView,
+  },
+  getCeremony: { request: z.object({ ceremonyId: z.string().min(1) }).strict(), response: ceremonyView },
+  performStep: {
+    request: z.object({ ceremonyId: z.string().min(1), stepId: z.string().min(1), input: stepInput }).strict(),
+    response: z.object({ view: ceremonyView, reveal: z.object({ custodian: z.string(), shareCode: z.string() }).optional() }),
+  },
+  abortCeremony: {
+    request: z.object({ ceremonyId: z.string().min(1), reason: z.string().min(3, 'reason: say why the ceremony is aborted (at least 3 characters)').max(2000) }).strict(),
+    response: ceremonyView,
+  },
+  chooseFolder: {
+    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination']) }).strict(),
+    response: z.object({ selection: z.object({ id: z.string(), folder: z.string() }).nullable() }),
+  },
+  chooseShareFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   verifyBundles: { request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(), response: verifyResult },
 } as const;
 
@@ -196,3 +268,6 @@ export type ModuleSetting = Response<'listModuleSettings'>[number];
 export type KmsCapabilityView = z.output<typeof kmsCapability>;
 export type VerifyResult = Response<'verifyBundles'>;
 export type TimelineEntry = VerifyResult['entries'][number];
+export type CeremonyView = Response<'getCeremony'>;
+export type CeremonyStepView = CeremonyView['steps'][number];
+export type ScriptSummary = Response<'listCeremonyScripts'>[number];

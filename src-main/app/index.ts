@@ -50,6 +50,17 @@ if (!app.requestSingleInstanceLock()) {
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
           return result.canceled ? null : result.filePaths;
         },
+        chooseFolder: async (purpose) => {
+          const title = purpose === 'share-destination' ? "Choose the custodian's USB stick" : 'Choose where to write the transcript bundle';
+          const options = { title, properties: ['openDirectory' as const, 'createDirectory' as const] };
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+          return result.canceled ? null : (result.filePaths[0] ?? null);
+        },
+        chooseShareFile: async () => {
+          const options = { title: 'Choose your share file', properties: ['openFile' as const], filters: [{ name: 'Key Ceremony share', extensions: ['share'] }] };
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+          return result.canceled ? null : (result.filePaths[0] ?? null);
+        },
       },
     });
     try {

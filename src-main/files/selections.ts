@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 
-export type SelectionKind = 'bundle-folders';
+export type SelectionKind = 'bundle-folders' | 'chosen-path';
 
 interface Selection {
   kind: SelectionKind;

@@ -21,6 +21,13 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     createDemoToken: fail,
     chooseBundleFolders: () => ({ selection: null }),
     verifyBundles: fail,
+    listCeremonyScripts: fail,
+    startCeremony: fail,
+    getCeremony: fail,
+    performStep: fail,
+    abortCeremony: fail,
+    chooseFolder: fail,
+    chooseShareFile: fail,
     ...overrides,
   };
 }
