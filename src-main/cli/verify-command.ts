@@ -75,7 +75,7 @@ export function formatReport(report: VerifyReport, anchoredByCaller: boolean): s
   lines.push('');
   if (report.ok) {
     const last = report.entries.at(-1);
-    lines.push(`OK: ${report.entries.length} entries verified${last ? `, head seq ${last.seq} ${last.hash}` : ''}.`);
+    lines.push(`OK: ${report.entries.length} ${report.entries.length === 1 ? 'entry' : 'entries'} verified${last ? `, head seq ${last.seq} ${last.hash}` : ''}.`);
     if (!anchoredByCaller) lines.push('Note: the audit key was checked against the genesis entry in these bundles only; pass --expect-audit-key with the key recorded at the key ceremony to check it against a key you trust.');
   } else {
     const f = report.firstFailure as Check;

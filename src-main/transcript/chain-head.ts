@@ -103,7 +103,7 @@ export function compareChainHead(token: TokenChainHead | null, store: ChainView)
   if (token === null) {
     return {
       status: 'token-empty',
-      message: `The token holds no chain head, but the local transcript has ${(local as { seq: number }).seq + 1} entries (head seq ${(local as { seq: number }).seq}): either the first ceremony on this token ended before its head was written, or this transcript belongs to another token (check its genesis entry).`,
+      message: `The token holds no chain head, but the local transcript has entries up to seq ${(local as { seq: number }).seq}: either the first ceremony on this token ended before its head was written, or this transcript belongs to another token (check its genesis entry).`,
     };
   }
   if (local === null) {

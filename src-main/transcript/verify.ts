@@ -142,7 +142,7 @@ function checkBundle(bundle: LoadedBundle): BundleOutcome {
     if (r.problem) add('entries', 'fail', r.problem.message, r.problem.seq);
     else {
       entriesOk = true;
-      add('entries', 'pass', `${r.entries.length} entries, seq ${r.entries[0]?.seq}-${r.entries.at(-1)?.seq}: every hash, prev link, seq and time in order`);
+      add('entries', 'pass', `${r.entries.length} ${r.entries.length === 1 ? 'entry' : 'entries'}, seq ${r.entries[0]?.seq}-${r.entries.at(-1)?.seq}: every hash, prev link, seq and time in order`);
     }
     if (r.entries.length > 0) {
       const ids: string[] = [];

@@ -7,7 +7,7 @@ if (!dir) throw new Error('usage: child STORE_DIR');
 const spki = Buffer.from(process.argv[3] ?? '', 'base64');
 
 const { store, report } = await TranscriptStore.open(dir, { checkpointEvery: 7 });
-process.stdout.write(`ready ${report.entries}\n`);
+process.stdout.write(`ready ${report.entries} ${Math.round(process.uptime() * 1000)}\n`);
 if (store.size === 0) {
   const g = await store.appendGenesis('crash', 'administrator', { manufacturer: 'm', model: 'x', serial: '1', label: 'crash' }, spki);
   process.stdout.write(`ack ${g.seq} ${g.hash}\n`);

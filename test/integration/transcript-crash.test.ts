@@ -10,6 +10,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeAuditSigner } from '../../src-main/transcript/signer.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../src-main/transcript/store.js';
+import { scanJournal } from '../../src-main/transcript/journal.js';
 
 const ROUNDS = Number(process.env.KC_CRASH_ROUNDS ?? 200);
 const LANES = 2;
@@ -42,6 +43,8 @@ afterAll(async () => {
 interface Round {
   acked: Map<number, string>;
   ready: boolean;
+  /** The child's uptime when its store was open. */
+  readyMs?: number;
 }
 
 /** Kill `delayMs` after spawn (early), or `delayMs` after the child acknowledged `afterAcks` appends. */
@@ -68,6 +71,7 @@ function runAndKill(dir: string, spki: string, early: boolean, afterAcks: number
         const [word, seq, hash] = line.split(' ');
         if (word === 'ready') {
           round.ready = true;
+          round.readyMs = Number(seq);
           maybeKill();
         } else if (word === 'ack') {
           round.acked.set(Number(seq), hash as string);
@@ -89,7 +93,7 @@ function runAndKill(dir: string, spki: string, early: boolean, afterAcks: number
 describe('crash safety', () => {
   it(`keeps every acknowledged entry across ${ROUNDS} SIGKILLs`, async () => {
     const spki = Buffer.from(NodeAuditSigner.generate().spkiDer()).toString('base64');
-    const stats = { childMs: 0, reopenMs: 0, kills: 0, acked: 0, repairsReported: 0, tornInjected: 0, killedBeforeReady: 0 };
+    const stats = { childReadyMs: [] as number[], fullOpens: 0, tailsSeenByScan: 0, childMs: 0, reopenMs: 0, kills: 0, acked: 0, repairsReported: 0, tornInjected: 0, killedBeforeReady: 0 };
     const lane = async (n: number) => {
       const dir = join(work, `lane-${n}`);
       await mkdir(dir);
@@ -100,6 +104,7 @@ describe('crash safety', () => {
         const round = await runAndKill(dir, spki, early, Math.floor(Math.random() * 12), early ? Math.random() * 300 : Math.random() * 4);
         const t1 = performance.now();
         stats.childMs += t1 - t0;
+        if (round.readyMs !== undefined) stats.childReadyMs.push(round.readyMs);
         stats.kills += 1;
         if (!round.ready) stats.killedBeforeReady += 1;
         for (const [seq, hash] of round.acked) acked.set(seq, hash);
@@ -115,16 +120,26 @@ describe('crash safety', () => {
             injected = true;
           }
         }
-        const { store, report } = await TranscriptStore.open(dir);
-        if (report.tailRepair) stats.repairsReported += 1;
-        if (injected) expect(report.tailRepair?.reason).toMatch(/^line \d+ is incomplete \(\d+ bytes without a newline\): a write torn by a crash$/);
-        // Every acknowledged entry is there, with the hash the child was told.
-        const head = store.head();
-        const maxAcked = Math.max(-1, ...acked.keys());
-        expect(head?.seq ?? -1).toBeGreaterThanOrEqual(maxAcked);
-        for (const [seq, hash] of acked) expect(store.hashAt(seq), `seq ${seq}`).toBe(hash);
-        expect(store.size).toBe((head?.seq ?? -1) + 1);
-        await store.close();
+        // Every acknowledged entry is there, with the hash the child was told. A full open (which cuts and
+        // reports a damaged tail) runs after every injected tear and every 10th round; otherwise a read-only
+        // scan of the journal (the same checks, no repair) keeps the rounds fast. The next child's open
+        // repairs whatever the scan saw.
+        let entries: Map<number, string>;
+        if (injected || r % 10 === 0) {
+          const { store, report } = await TranscriptStore.open(dir);
+          if (report.tailRepair) stats.repairsReported += 1;
+          if (injected) expect(report.tailRepair?.reason).toMatch(/^line \d+ is incomplete \(\d+ bytes without a newline\): a write torn by a crash$/);
+          const head = store.head();
+          expect(store.size).toBe((head?.seq ?? -1) + 1);
+          entries = new Map(store.entries(0, head?.seq ?? -1).map((e) => [e.seq, e.hash]));
+          await store.close();
+          stats.fullOpens += 1;
+        } else {
+          const scan = scanJournal(await readFile(join(dir, JOURNAL_FILE)).catch(() => new Uint8Array(0)), JOURNAL_FILE);
+          if (scan.repair) stats.tailsSeenByScan += 1;
+          entries = new Map(scan.entries.map((e) => [e.seq, e.hash]));
+        }
+        for (const [seq, hash] of acked) expect(entries.get(seq), `seq ${seq}`).toBe(hash);
         stats.reopenMs += performance.now() - t1;
       }
     };
@@ -136,7 +151,9 @@ describe('crash safety', () => {
       if (store.size > 0) expect(store.entryAt(0)?.kind).toBe('genesis');
       await store.close();
     }
-    console.log(`crash test: ${JSON.stringify(stats)}`);
+    const ready = [...stats.childReadyMs].sort((a, b) => a - b);
+    const { childReadyMs: _r, ...rest } = stats;
+    console.log(`crash test: ${JSON.stringify({ ...rest, childMs: Math.round(rest.childMs), reopenMs: Math.round(rest.reopenMs), medianChildReadyMs: ready[Math.floor(ready.length / 2)] })}`);
     expect(stats.kills).toBe(ROUNDS);
     expect(stats.acked).toBeGreaterThan(ROUNDS);
     expect(stats.repairsReported).toBeGreaterThanOrEqual(stats.tornInjected);

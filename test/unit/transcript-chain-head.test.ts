@@ -27,7 +27,7 @@ describe('chain head object', () => {
   it('explains every way the store and the token can differ', () => {
     expect(compareChainHead(null, view([])).status).toBe('both-empty');
     expect(compareChainHead(null, view([h('a')])).message).toBe(
-      'The token holds no chain head, but the local transcript has 1 entries (head seq 0): either the first ceremony on this token ended before its head was written, or this transcript belongs to another token (check its genesis entry).',
+      'The token holds no chain head, but the local transcript has entries up to seq 0: either the first ceremony on this token ended before its head was written, or this transcript belongs to another token (check its genesis entry).',
     );
     expect(compareChainHead({ seq: 2, hash: h('c') }, view([]))).toEqual({
       status: 'store-empty',
