@@ -102,6 +102,8 @@ test('the home screen works from the keyboard', async ({ page }) => {
   await page.keyboard.press('Tab');
   await expect(page.getByRole('button', { name: 'Home' })).toBeFocused();
   await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Ceremony' })).toBeFocused();
+  await page.keyboard.press('Tab');
   await expect(page.getByRole('button', { name: 'Verify a transcript' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(page.getByLabel('Projector mode')).toBeFocused();
