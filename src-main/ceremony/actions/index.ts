@@ -1,0 +1,34 @@
+// One implementation per action name. The engine refuses to start a script naming an action that is not here.
+import type { ActionName } from '../script/index.js';
+import type { ActionImpl } from '../engine/types.js';
+import { announce, checkAirgap, exportBundle, logoutAction, quorumLoginAction, recordParticipants, witnessSignOff, writeChainHeadAction } from './general.js';
+import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, initTokenAction, proveSubsetsAction, selectToken, setPins, writeGenesis } from './init-token.js';
+
+export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
+  announce,
+  'record-participants': recordParticipants,
+  'check-airgap': checkAirgap,
+  'select-token': selectToken,
+  'generate-secret': generateSecret,
+  'init-token': initTokenAction,
+  'set-pins': setPins,
+  'generate-audit-key': generateAuditKey,
+  'write-genesis': writeGenesis,
+  'enroll-custodians': enrollCustodians,
+  'distribute-shares': distributeShares,
+  'prove-subsets': proveSubsetsAction,
+  'witness-sign-off': witnessSignOff,
+  'write-chain-head': writeChainHeadAction,
+  'export-bundle': exportBundle,
+  'quorum-login': quorumLoginAction,
+  logout: logoutAction,
+} as Partial<Record<ActionName, ActionImpl<never>>>;
+
+export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {
+  return ACTION_IMPLEMENTATIONS[name] as ActionImpl<unknown> | undefined;
+}
+
+export { presentShareInput, openPresentedShare, type PresentShareInput } from './presented-share.js';
+export { recordParticipantsInput, witnessSignOffInput, exportBundleInput, noInput } from './general.js';
+export { selectTokenInput, distributeSharesInput } from './init-token.js';
+export { enrolmentFromEntries, loginWithShares, quorumLogin, ENROLMENT_KIND, type RecordedEnrolment } from './quorum-login.js';

@@ -1,0 +1,90 @@
+// Quorum login: what every ceremony after init-token does to unlock the token. M shares, each decoded
+// against the enrolment's binding and identified by its enrolled approval key BEFORE anything is combined
+// (the Shamir library silently returns a wrong secret for too few shares); then S is rebuilt, compared with
+// the recorded secret check, the user PIN derived with the enrolment id, C_Login, and everything wiped.
+import type { TokenLayer } from '../../../hsm/token.js';
+import type { SessionHandle } from '../../../hsm/types.js';
+import { AppError } from '../../errors.js';
+import type { Entry } from '../../transcript/entry.js';
+import { combineShares, derivePins, identifyShare, secretMatchesCheck, wipe, type Enrolment } from '../quorum/index.js';
+import { checkEnrolment } from '../quorum/quorum.js';
+import { openPresentedShare, type PresentShareInput } from './presented-share.js';
+
+/** The enrolment recorded by init-token, with the public check of S. */
+export interface RecordedEnrolment {
+  enrolment: Enrolment;
+  secretCheck: string;
+}
+
+export const ENROLMENT_KIND = 'enrolment';
+
+/** The enrolment entry of a chain (the last one, if a chain somehow holds several). */
+export function enrolmentFromEntries(entries: readonly Entry[]): RecordedEnrolment | undefined {
+  for (let i = entries.length - 1; i >= 0; i -= 1) {
+    const e = entries[i] as Entry;
+    if (e.kind !== ENROLMENT_KIND) continue;
+    const d = e.data as unknown as RecordedEnrolment;
+    if (!d || typeof d !== 'object' || typeof d.secretCheck !== 'string' || !d.enrolment) continue;
+    return { enrolment: d.enrolment, secretCheck: d.secretCheck };
+  }
+  return undefined;
+}
+
+/**
+ * Rebuild S from already decoded shares and log in as the user. Refuses, before combining, fewer than M
+ * distinct enrolled custodians. Wipes the shares it was given and everything it derives.
+ */
+export async function loginWithShares(
+  layer: TokenLayer,
+  session: SessionHandle,
+  recorded: RecordedEnrolment,
+  shares: Uint8Array[],
+  limits: { minPinLength?: number; maxPinLength?: number } = {},
+): Promise<{ custodians: string[] }> {
+  const { enrolment, secretCheck } = recorded;
+  let secret: Uint8Array | undefined;
+  try {
+    checkEnrolment(enrolment);
+    const byCustodian = new Map<string, Uint8Array>();
+    for (const share of shares) {
+      const who = identifyShare(enrolment, share);
+      if (!byCustodian.has(who.name)) byCustodian.set(who.name, share);
+    }
+    const custodians = [...byCustodian.keys()];
+    if (custodians.length < enrolment.threshold) {
+      const r = enrolment.threshold - custodians.length;
+      throw new AppError(
+        'quorum-not-reached',
+        `quorum login: ${custodians.length} distinct custodian${custodians.length === 1 ? '' : 's'} (${custodians.join(', ') || 'none'}) presented a share; the threshold is ${enrolment.threshold}`,
+        `${r} more custodian${r === 1 ? '' : 's'} must present their share; nothing was combined.`,
+      );
+    }
+    secret = await combineShares([...byCustodian.values()].slice(0, enrolment.threshold), enrolment.threshold);
+    if (!secretMatchesCheck(secret, enrolment.ceremonyId, secretCheck)) {
+      throw new AppError('quorum-secret-mismatch', 'quorum login: the shares rebuilt a secret that does not match the recorded check', 'One of the shares is damaged; use the printed share sheet of each custodian instead.');
+    }
+    const pins = derivePins(secret, enrolment.ceremonyId, limits);
+    await layer.login(session, 'user', pins.userPin);
+    return { custodians: custodians.slice(0, enrolment.threshold) };
+  } finally {
+    wipe(secret, ...shares);
+  }
+}
+
+/** Quorum login from presented share files or codes (the CLI's --share FILE[:PASSPHRASE_FILE]). */
+export async function quorumLogin(
+  layer: TokenLayer,
+  session: SessionHandle,
+  recorded: RecordedEnrolment,
+  presented: readonly PresentShareInput[],
+  limits: { minPinLength?: number; maxPinLength?: number } = {},
+): Promise<{ custodians: string[] }> {
+  const shares: Uint8Array[] = [];
+  try {
+    for (const p of presented) shares.push((await openPresentedShare(p, recorded.enrolment.ceremonyId)).share);
+  } catch (error) {
+    wipe(...shares);
+    throw error;
+  }
+  return loginWithShares(layer, session, recorded, shares, limits);
+}

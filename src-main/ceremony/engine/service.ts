@@ -1,0 +1,280 @@
+// The ceremony service: what the app shell wires to IPC and the CLI drives. Plain data in and out; files are
+// absolute paths. It owns the running ceremonies, and on start (or when asked) finds ceremonies a crash left
+// unfinished, records them as interrupted and voids the shares they had handed out.
+import { access, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError } from '../../errors.js';
+import type { Entry } from '../../transcript/entry.js';
+import type { JsonObject } from '../../transcript/json-value.js';
+import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
+import { chainDirOf } from '../actions/init-token.js';
+import { loadScriptFile, type LoadedScript } from '../script/index.js';
+import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
+import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
+import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
+
+export interface CeremonyServiceOptions extends EngineDeps {
+  /** The folder of shipped (or chosen) ceremony scripts, e.g. ceremonies/. */
+  scriptsDir: string;
+}
+
+export interface ScriptParameterSummary {
+  name: string;
+  type: 'string' | 'integer' | 'boolean' | 'custodians';
+  description: string;
+  min?: number;
+  max?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+}
+
+export interface ScriptSummary {
+  name: string;
+  kind: string;
+  version: number;
+  title: string;
+  description?: string;
+  rehearsal: boolean;
+  sha256: string;
+  parameters: ScriptParameterSummary[];
+  steps: { id: string; title: string; action: string; approvals: 'none' | 'quorum' }[];
+}
+
+export interface StartRequest {
+  /** A script name from listScripts() (its file name without .yaml). */
+  script: string;
+  parameters: Record<string, unknown>;
+  rehearsal?: boolean;
+}
+
+export interface InterruptedCeremony {
+  ceremonyId: string;
+  kind: string;
+  /** Where the attempt's record lives: only the pre-genesis log, or a chain. */
+  recordedIn: 'pre-genesis-log' | 'chain';
+  /** Custodians whose shares were voided. */
+  sharesVoid: string[];
+  token?: { serial: string; label: string };
+  /** True when this call recorded the interruption; false when an earlier call had. */
+  newlyRecorded: boolean;
+}
+
+const SCRIPT_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+const RECOVERY_ACTOR = 'keyceremony';
+
+interface Scanned {
+  ceremonyId: string;
+  kind: string;
+  status: CeremonyStatus;
+  terminalKind?: string;
+  token?: { serial: string; label: string };
+  sharesIssued: string[];
+  sharesVoided: boolean;
+  records: PreGenesisRecord[];
+  chainEntries: Entry[];
+  chainDir: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class CeremonyService {
+  private readonly runs = new Map<string, CeremonyRun>();
+
+  constructor(private readonly options: CeremonyServiceOptions) {}
+
+  private deps(): EngineDeps {
+    return { ...this.options, priorAttempts: () => this.priorAttempts() };
+  }
+
+  async listScripts(): Promise<ScriptSummary[]> {
+    const names = (await readdir(this.options.scriptsDir)).filter((n) => n.endsWith('.yaml')).sort();
+    const out: ScriptSummary[] = [];
+    for (const file of names) {
+      const loaded = await loadScriptFile(join(this.options.scriptsDir, file));
+      out.push(summarize(file.slice(0, -'.yaml'.length), loaded));
+    }
+    return out;
+  }
+
+  private async loadScript(name: string): Promise<LoadedScript> {
+    if (typeof name !== 'string' || !SCRIPT_NAME.test(name)) throw new AppError('ceremony-script', `script: '${String(name)}' is not a script name`, 'Choose a script from the list.');
+    const path = join(this.options.scriptsDir, `${name}.yaml`);
+    if (!(await exists(path))) throw new AppError('ceremony-script', `script: there is no ceremony script '${name}'`, 'Choose a script from the list.');
+    return loadScriptFile(path);
+  }
+
+  /** Start a ceremony (after recording any interrupted ones). */
+  async start(request: StartRequest): Promise<CeremonyView> {
+    const loaded = await this.loadScript(request.script);
+    await this.interrupted();
+    const run = await CeremonyRun.start(this.deps(), { loaded, scriptName: request.script, parameters: request.parameters ?? {}, rehearsal: request.rehearsal === true });
+    this.runs.set(run.ceremonyId, run);
+    return run.view();
+  }
+
+  private run(ceremonyId: string): CeremonyRun {
+    const run = this.runs.get(ceremonyId);
+    if (!run) throw new AppError('ceremony-unknown', `ceremony ${ceremonyId} is not running in this app`, 'Start the ceremony, or look at its transcript.');
+    return run;
+  }
+
+  view(ceremonyId: string): CeremonyView {
+    return this.run(ceremonyId).view();
+  }
+
+  async perform(ceremonyId: string, stepId: string, input: unknown): Promise<PerformResult> {
+    const run = this.run(ceremonyId);
+    const reveal = await run.perform(stepId, input);
+    return reveal ? { view: run.view(), reveal } : { view: run.view() };
+  }
+
+  async abort(ceremonyId: string, reason: string): Promise<CeremonyView> {
+    if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is aborted (at least 3 characters)', 'Type the reason the room agreed on.');
+    const run = this.run(ceremonyId);
+    await run.abort(reason.trim());
+    return run.view();
+  }
+
+  /** Every earlier ceremony in the data directory that is not running here, with its status. */
+  async priorAttempts(): Promise<PriorAttempt[]> {
+    return (await this.scan()).map((s) => {
+      const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
+      if (s.token) a.token = s.token;
+      return a;
+    });
+  }
+
+  /**
+   * Find ceremonies that started but never ended (no completed, abort or interrupted record; or a
+   * pre-genesis log without genesis), record each as interrupted and void the shares it handed out.
+   * Returns every interrupted ceremony, including those recorded earlier.
+   */
+  async interrupted(): Promise<InterruptedCeremony[]> {
+    const out: InterruptedCeremony[] = [];
+    for (const s of await this.scan()) {
+      if (s.status !== 'interrupted') continue;
+      const newly = s.terminalKind === undefined;
+      const recordedIn = s.chainEntries.length > 0 ? 'chain' : 'pre-genesis-log';
+      if (newly || (s.sharesIssued.length > 0 && !s.sharesVoided)) {
+        const last = s.chainEntries.at(-1) ?? s.records.at(-1);
+        const entries: { kind: string; data: JsonObject }[] = [];
+        if (newly) {
+          entries.push({
+            kind: ENGINE_KINDS.interrupted,
+            data: {
+              reason: 'the ceremony was found unfinished when the app started again (a crash or power loss)',
+              lastRecord: last ? { kind: last.kind, step: last.step, time: last.time, hash: last.hash } : null,
+              preGenesisLog: PRE_GENESIS_FILE,
+            },
+          });
+        }
+        if (s.sharesIssued.length > 0 && !s.sharesVoided) {
+          entries.push({ kind: ENGINE_KINDS.sharesVoid, data: { custodians: s.sharesIssued, reason: 'the ceremony was interrupted; these shares open nothing and must be destroyed' } });
+        }
+        await this.recordFor(s, recordedIn, entries);
+      }
+      const i: InterruptedCeremony = { ceremonyId: s.ceremonyId, kind: s.kind, recordedIn, sharesVoid: s.sharesIssued, newlyRecorded: newly };
+      if (s.token) i.token = s.token;
+      out.push(i);
+    }
+    return out;
+  }
+
+  private async recordFor(s: Scanned, where: 'chain' | 'pre-genesis-log', entries: { kind: string; data: JsonObject }[]): Promise<void> {
+    if (where === 'chain') {
+      const { store } = await TranscriptStore.open(s.chainDir);
+      try {
+        for (const e of entries) await store.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+      } finally {
+        await store.close();
+      }
+    } else {
+      const log = await PreGenesisLog.reopen(preGenesisPathOf(this.options.dataDir, s.ceremonyId), this.options.clock);
+      try {
+        for (const e of entries) await log.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+      } finally {
+        await log.close();
+      }
+    }
+  }
+
+  private async scan(): Promise<Scanned[]> {
+    const root = join(this.options.dataDir, 'ceremonies');
+    let ids: string[];
+    try {
+      ids = (await readdir(root)).sort();
+    } catch {
+      return [];
+    }
+    const out: Scanned[] = [];
+    for (const ceremonyId of ids) {
+      if (this.runs.has(ceremonyId)) continue;
+      const path = join(root, ceremonyId, PRE_GENESIS_FILE);
+      if (!(await exists(path))) continue;
+      const { records } = await readPreGenesisLog(path);
+      const start = records[0];
+      if (!start) continue;
+      const startData = start.data as { script?: { kind?: string }; chain?: string };
+      const chainDir = chainDirOf(this.options.dataDir, typeof startData.chain === 'string' ? startData.chain : ceremonyId);
+      let chainEntries: Entry[] = [];
+      if (await exists(join(chainDir, JOURNAL_FILE))) {
+        if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) continue;
+        const { store } = await TranscriptStore.open(chainDir);
+        try {
+          const c = store.ceremonies().find((x) => x.ceremonyId === ceremonyId);
+          if (c) chainEntries = store.entries(c.firstSeq, c.lastSeq).filter((e) => e.ceremonyId === ceremonyId);
+        } finally {
+          await store.close();
+        }
+      }
+      const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
+      const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
+      const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+      const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+      const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
+      let token: Scanned['token'];
+      for (const e of all) {
+        const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
+        if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
+      }
+      const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, sharesIssued, sharesVoided, records, chainEntries, chainDir };
+      if (terminal) s.terminalKind = terminal.kind;
+      if (token) s.token = token;
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Wipe every running ceremony's secrets, close sessions, logs and chains. */
+  async close(): Promise<void> {
+    for (const run of this.runs.values()) {
+      await run.cleanup();
+      await run.dispose();
+    }
+    this.runs.clear();
+  }
+}
+
+function summarize(name: string, loaded: LoadedScript): ScriptSummary {
+  const { script } = loaded;
+  const s: ScriptSummary = {
+    name,
+    kind: script.kind,
+    version: script.version,
+    title: script.title,
+    rehearsal: script.rehearsal,
+    sha256: loaded.sha256,
+    parameters: Object.entries(script.parameters).map(([pname, p]) => ({ name: pname, ...p }) as ScriptParameterSummary),
+    steps: script.steps.map((st) => ({ id: st.id, title: st.title, action: st.action, approvals: st.approvals })),
+  };
+  if (script.description !== undefined) s.description = script.description;
+  return s;
+}

@@ -1,0 +1,174 @@
+// The engine's vocabulary: what an action implementation receives and returns, and the plain-data view the
+// UI and the CLI read. Nothing here holds a secret except RunSecrets, which the engine wipes.
+import type { z } from 'zod';
+import type { TokenLayer } from '../../../hsm/token.js';
+import type { ErrorData, SlotRef, TokenInfo } from '../../../hsm/types.js';
+import type { AirGapStatus } from '../../airgap/airgap.js';
+import type { JsonObject } from '../../transcript/json-value.js';
+import type { TranscriptStore } from '../../transcript/store.js';
+import type { TokenAuditSigner } from '../../transcript/token-signer.js';
+import type { CustodianShare, Enrolment, QuorumCollector, TokenPins } from '../quorum/index.js';
+import type { ScryptCost } from '../quorum/share-file.js';
+import type { ActionName, LoadedScript, ParameterValues, ScriptStep } from '../script/index.js';
+
+/** An earlier ceremony found in the data directory, as recovery sees it. */
+export interface PriorAttempt {
+  ceremonyId: string;
+  kind: string;
+  status: CeremonyStatus;
+  /** The token as it was after init-token (its new serial), when the attempt got that far. */
+  token?: { serial: string; label: string };
+  /** Custodians who received a share in that attempt. */
+  sharesIssued: string[];
+}
+
+export interface EngineDeps {
+  layer: TokenLayer;
+  /** The app data directory: chains/<enrolment id>/ and ceremonies/<ceremony id>/ live under it. */
+  dataDir: string;
+  /** Is this laptop offline? Injected so tests and rehearsals can say what they checked. */
+  airGap: () => AirGapStatus;
+  appVersion: string;
+  /** scrypt cost of the share files written (tests lower it; the default is the library's). */
+  scrypt?: ScryptCost;
+  clock?: () => Date;
+  /** Earlier attempts (for select-token: an interrupted init-token may be restarted on its token). */
+  priorAttempts?: () => Promise<PriorAttempt[]>;
+  /** Called after each share file is written and recorded (the CLI's crash test hooks in here). */
+  onShareIssued?: (custodian: string) => Promise<void> | void;
+}
+
+export type CeremonyStatus = 'running' | 'completed' | 'aborted' | 'interrupted';
+
+export interface RecordedRef {
+  /** Absent for a pre-genesis record (it has a position `n` in the log instead). */
+  seq?: number;
+  time: string;
+  step: string;
+  kind: string;
+  actor: string;
+  hash: string;
+}
+
+export interface RunSecrets {
+  /** S: wiped once the PINs are set. */
+  secret?: Uint8Array;
+  /** The shares: wiped once every custodian has theirs and every subset was proved. */
+  shares?: CustodianShare[];
+  pins?: TokenPins;
+}
+
+export interface RunToken {
+  slot?: SlotRef;
+  info?: TokenInfo;
+  session?: string;
+  loggedIn?: 'user' | 'so';
+  signer?: TokenAuditSigner;
+}
+
+export interface QuorumState {
+  step: string;
+  headHash: string;
+  collector: QuorumCollector;
+  /** Presented shares, kept only for actions that rebuild S (quorum-login); wiped after the step. */
+  shares: Uint8Array[];
+}
+
+export interface OutputRecord {
+  kind: string;
+  path: string;
+  sha256: string;
+}
+
+export interface RunState {
+  participants?: { administrator: string; witnesses: string[] };
+  issued: Map<string, { index: number; fileSha256: string; path: string }>;
+  secretCheck?: string;
+  enrolment?: Enrolment;
+  quorum?: QuorumState;
+  outputs: OutputRecord[];
+}
+
+export interface ActionContext {
+  readonly ceremonyId: string;
+  readonly loaded: LoadedScript;
+  /** The script's file name without .yaml (what start() was given). */
+  readonly scriptName: string;
+  readonly parameters: ParameterValues;
+  readonly rehearsal: boolean;
+  readonly step: ScriptStep;
+  readonly deps: EngineDeps;
+  readonly secrets: RunSecrets;
+  readonly token: RunToken;
+  readonly state: RunState;
+  /** The administrator's name (from record-participants), the default actor. */
+  readonly administrator: string;
+  /** Record an entry for this step: in the pre-genesis log before genesis, in the chain after. */
+  record(kind: string, data: JsonObject, actor?: string): Promise<RecordedRef>;
+  /** The chain, once genesis was written. */
+  chain(): TranscriptStore | undefined;
+  /** write-genesis: the chain now exists; everything after goes there. */
+  startChain(store: TranscriptStore): void;
+  /** Every record of the pre-genesis log so far. */
+  preGenesisRecords(): Promise<{ records: JsonObject[]; sha256: string; file: string }>;
+}
+
+export interface ActionOutcome {
+  /** Data of the step's `result` entry; absent when the action recorded its own entries. */
+  data?: JsonObject;
+  /** The step is complete (distribute-shares takes one call per custodian). */
+  done: boolean;
+  /** Shown once to the one custodian at the screen, never kept in any view. */
+  reveal?: { custodian: string; shareCode: string };
+}
+
+export interface ActionImpl<I = unknown> {
+  name: ActionName;
+  /** Checked before anything happens; the error names the field. */
+  input: z.ZodType<I>;
+  /** What the intent and refusal entries may say about the input: never a secret. */
+  describe?(input: I): JsonObject;
+  perform(ctx: ActionContext, input: I): Promise<ActionOutcome>;
+  /** A quorum step of this action needs the presented shares themselves (to rebuild S). */
+  needsShares?: boolean;
+}
+
+// ---- The view: plain data for the UI (see src-preload/contract.ts ceremonyView) ----
+
+export interface StepView {
+  id: string;
+  title: string;
+  instructions: string;
+  action: string;
+  approvals: 'none' | 'quorum';
+  confirm?: { prompt: string; word: string };
+  status: 'pending' | 'current' | 'done' | 'failed';
+}
+
+export interface TailEntryView {
+  seq?: number;
+  time: string;
+  step: string;
+  kind: string;
+  actor: string;
+  hash: string;
+}
+
+export interface CeremonyView {
+  ceremonyId: string;
+  script: { name: string; kind: string; version: number; title: string; sha256: string; rehearsal: boolean };
+  status: CeremonyStatus;
+  steps: StepView[];
+  currentStepId: string | null;
+  quorum?: { threshold: number; enrolled: string[]; approved: string[]; remaining: number };
+  /** Custodians still waiting for their share at a distribute-shares step. */
+  pendingCustodians?: string[];
+  tail: TailEntryView[];
+  outputs: OutputRecord[];
+  lastError?: ErrorData;
+}
+
+export interface PerformResult {
+  view: CeremonyView;
+  reveal?: { custodian: string; shareCode: string };
+}

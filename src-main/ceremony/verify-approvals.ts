@@ -1,0 +1,105 @@
+// The verifier's check of custodian approvals (issue 4): pure, over a chain's entries. Every `approval`
+// entry must belong to a quorum that was opened (`quorum-open`, whose headHash must be the hash of the entry
+// before it), its signature must verify with the custodian's enrolled key, and every quorum step that went on
+// to act (an intent or result entry of that step after the quorum opened) must have had M distinct valid
+// approvals of that ceremony, step and head (checkQuorum). The enrolment comes from the `enrolment` entry
+// among the entries, or from the caller (a later ceremony verified without its init-token bundle).
+import type { Entry } from '../transcript/entry.js';
+import { checkQuorum, type Enrolment } from './quorum/index.js';
+import { enrolmentFromEntries } from './actions/quorum-login.js';
+
+export type ApprovalCheckStatus = 'pass' | 'fail' | 'skipped';
+
+export interface ApprovalStepReport {
+  ceremonyId: string;
+  step: string;
+  headHash: string;
+  /** seq of the quorum-open entry. */
+  openedAt: number;
+  approvers: string[];
+  held: boolean;
+  /** The step acted after its quorum opened (so the quorum had to hold). */
+  acted: boolean;
+  problems: string[];
+  notes: string[];
+}
+
+export interface ApprovalsReport {
+  status: ApprovalCheckStatus;
+  /** One sentence: what passed, or the first problem. */
+  detail: string;
+  /** The first entry at fault, when there is one. */
+  seq?: number;
+  steps: ApprovalStepReport[];
+}
+
+export interface VerifyApprovalsOptions {
+  /** The enrolment, when the entries do not include the init-token ceremony's `enrolment` entry. */
+  enrolment?: Enrolment;
+}
+
+const key = (ceremonyId: string, step: string) => `${ceremonyId}\u0000${step}`;
+
+export function verifyApprovals(entries: readonly Entry[], options: VerifyApprovalsOptions = {}): ApprovalsReport {
+  const approvals = entries.filter((e) => e.kind === 'approval');
+  const opens = entries.filter((e) => e.kind === 'quorum-open');
+  if (approvals.length === 0 && opens.length === 0) return { status: 'skipped', detail: 'no quorum steps and no custodian approvals in these entries', steps: [] };
+  const enrolment = options.enrolment ?? enrolmentFromEntries(entries)?.enrolment;
+  if (!enrolment) {
+    const first = opens[0] ?? approvals[0];
+    const r: ApprovalsReport = { status: 'fail', detail: 'these entries hold custodian approvals but no enrolment to check them against; verify them together with the init-token bundle', steps: [] };
+    if (first) r.seq = first.seq;
+    return r;
+  }
+  const fail = (detail: string, seq: number, steps: ApprovalStepReport[]): ApprovalsReport => ({ status: 'fail', detail, seq, steps });
+  const steps: ApprovalStepReport[] = [];
+  const bySeq = new Map(entries.map((e) => [e.seq, e]));
+  const openFor = new Map<string, Entry>();
+  for (const o of opens) {
+    const k = key(o.ceremonyId, o.step);
+    if (openFor.has(k)) return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} was opened twice`, o.seq, steps);
+    const headHash = (o.data as { headHash?: unknown }).headHash;
+    if (typeof headHash !== 'string') return fail(`seq ${o.seq}: quorum-open has no headHash`, o.seq, steps);
+    const before = bySeq.get(o.seq - 1);
+    if (o.prev !== headHash || (before && before.hash !== headHash)) return fail(`seq ${o.seq}: quorum-open says headHash ${headHash.slice(0, 16)}…, but the head when it opened was ${o.prev.slice(0, 16)}…`, o.seq, steps);
+    openFor.set(k, o);
+  }
+  for (const a of approvals) {
+    if (!openFor.has(key(a.ceremonyId, a.step))) return fail(`seq ${a.seq}: an approval of step ${a.step} of ceremony ${a.ceremonyId}, whose quorum was never opened`, a.seq, steps);
+    const o = openFor.get(key(a.ceremonyId, a.step)) as Entry;
+    if (a.seq < o.seq) return fail(`seq ${a.seq}: an approval recorded before its quorum opened (seq ${o.seq})`, a.seq, steps);
+    const who = (a.data as { custodian?: unknown }).custodian;
+    if (a.actor !== who) return fail(`seq ${a.seq}: the approval's actor '${a.actor}' is not its custodian '${String(who)}'`, a.seq, steps);
+  }
+  for (const o of opens) {
+    const headHash = (o.data as { headHash: string }).headHash;
+    const mine = approvals.filter((a) => a.ceremonyId === o.ceremonyId && a.step === o.step);
+    const acted = entries.some((e) => e.seq > o.seq && e.ceremonyId === o.ceremonyId && e.step === o.step && (e.kind === 'intent' || e.kind === 'result'));
+    const check = checkQuorum(enrolment, { ceremonyId: o.ceremonyId, step: o.step, headHash }, mine.map((a) => a.data));
+    const report: ApprovalStepReport = { ceremonyId: o.ceremonyId, step: o.step, headHash, openedAt: o.seq, approvers: check.approvers, held: check.held, acted, problems: check.problems, notes: check.notes };
+    steps.push(report);
+    // An invalid approval is always a failure; too few approvals only when the step went on to act.
+    const invalid = check.problems.filter((p) => p.startsWith('approvals['));
+    if (invalid.length > 0) {
+      const m = /^approvals\[(\d+)\]/.exec(invalid[0] as string);
+      const at = mine[Number(m?.[1] ?? 0)]?.seq ?? o.seq;
+      return fail(`step ${o.step} of ceremony ${o.ceremonyId}: ${invalid[0]}`, at, steps);
+    }
+    if (acted && !check.held) {
+      const firstAct = entries.find((e) => e.seq > o.seq && e.ceremonyId === o.ceremonyId && e.step === o.step && (e.kind === 'intent' || e.kind === 'result')) as Entry;
+      return fail(`step ${o.step} of ceremony ${o.ceremonyId} acted at seq ${firstAct.seq} with ${check.approvers.length} distinct valid approval${check.approvers.length === 1 ? '' : 's'}; the threshold is ${enrolment.threshold}`, firstAct.seq, steps);
+    }
+  }
+  const held = steps.filter((s) => s.acted);
+  return {
+    status: 'pass',
+    detail: `${approvals.length} approval${approvals.length === 1 ? '' : 's'} verified against the enrolled keys; ${held.length} quorum step${held.length === 1 ? '' : 's'} had ${enrolment.threshold} distinct custodians (${held.map((s) => `${s.step}: ${s.approvers.join(', ')}`).join('; ') || 'none acted'})`,
+    steps,
+  };
+}
+
+/** The same check in the shape of the transcript verifier's checkApprovals: [status, detail, seq?]. */
+export function checkApprovalEntries(entries: Entry[], options: VerifyApprovalsOptions = {}): [ApprovalCheckStatus, string, number?] {
+  const r = verifyApprovals(entries, options);
+  return r.seq === undefined ? [r.status, r.detail] : [r.status, r.detail, r.seq];
+}
