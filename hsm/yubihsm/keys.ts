@@ -1,5 +1,5 @@
 // Conversions between the device's raw key encodings and DER (SPKI / PKCS#8) via node:crypto JWK.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Algorithm } from './constants.js';
 
 export const RSA_ALGORITHMS: Record<number, number> = { [Algorithm.RSA_2048]: 2048, [Algorithm.RSA_3072]: 3072, [Algorithm.RSA_4096]: 4096 };
@@ -62,4 +62,3 @@ export function rawPrivateKey(key: KeyObject): { algorithm: number; raw: Uint8Ar
   return { algorithm, raw: leftPad(unb64u(jwk.d), ec.bytes) };
 }
 
-export { createPrivateKey };
