@@ -1,5 +1,6 @@
 import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
 import { verifyCommand } from './verify-command.js';
+import { initTokenCommand } from './init-token-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -8,6 +9,8 @@ Air-gapped key ceremonies with hardware tokens. Commands:
   tokens    List PKCS#11 modules, slots and tokens, with the AWS KMS wrapping
             algorithms each token can perform inside itself.
   verify    Verify exported transcript bundles (hash chain, signature, audit key).
+  init-token  Initialize a token and enrol its M-of-N custodians (writes share
+            files and the transcript bundle).
 
 Run 'keyceremony <command> --help' for a command's options.
 `;
@@ -25,6 +28,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return tokensCommand(rest, out);
     case 'verify':
       return verifyCommand(rest, out);
+    case 'init-token':
+      return initTokenCommand(rest, out);
     default:
       out.stderr.write(`keyceremony: unknown command '${command}'.\n\n${MAIN_HELP}`);
       return EXIT.usage;

@@ -28,7 +28,8 @@ import {
 } from '../quorum/index.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
-import { ENROLMENT_KIND } from './quorum-login.js';
+import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
+import { presentShareInput } from './presented-share.js';
 
 export const chainDirOf = (dataDir: string, enrolmentId: string) => join(dataDir, 'chains', enrolmentId);
 
@@ -97,7 +98,9 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
           );
         }
         reinitialize = { reason: 'interrupted-attempt', interruptedCeremonyId: attempt.ceremonyId, voidShares: attempt.sharesIssued };
+        ctx.state.reinitialize = { reason: 'interrupted-attempt', attempt };
       }
+      if (ctx.parameters.allowReinitialize === true) ctx.state.reinitialize = { reason: 'allowReinitialize' };
     }
     ctx.token.slot = ref;
     ctx.token.info = info;
@@ -142,10 +145,58 @@ function findInitialized(before: SlotInfo[], after: SlotInfo[], old: SlotRef, la
   return candidates[0] as SlotInfo;
 }
 
-export const initTokenAction: ActionImpl<Record<string, never>> = {
+export const initTokenInput = z.strictObject({
+  /** Re-initializing the token of an interrupted attempt: M of that attempt's (void) shares rebuild its SO PIN. */
+  previousShares: z.array(presentShareInput, { error: 'must be a list of shares' }).min(1, { error: 'must list at least one share' }).max(255).optional(),
+  /** Re-initializing a token initialized elsewhere (allowReinitialize): its current SO PIN. */
+  currentSoPin: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' }).optional(),
+});
+type InitTokenInput = z.infer<typeof initTokenInput>;
+
+/** The SO PIN the token has now, which C_InitToken demands before it erases an initialized token. */
+async function currentSoPin(ctx: ActionContext, input: InitTokenInput): Promise<{ pin: string; how: JsonObject } | undefined> {
+  const re = ctx.state.reinitialize;
+  if (!re) {
+    if (input.previousShares || input.currentSoPin) throw new AppError('ceremony-input', `step '${ctx.step.id}': the token is blank; previousShares and currentSoPin are not needed`, 'Run the step without them.');
+    return undefined;
+  }
+  if (re.reason === 'allowReinitialize') {
+    if (input.currentSoPin === undefined) throw new AppError('token-so-pin-needed', `step '${ctx.step.id}': the token is initialized; erasing it needs its current SO PIN (input.currentSoPin)`, 'The security officer of this token enters its SO PIN.');
+    return { pin: input.currentSoPin, how: { reinitialize: 'allowReinitialize', soPin: 'entered by the security officer' } };
+  }
+  const { attempt } = re;
+  if (!attempt.enrolment) {
+    throw new AppError(
+      'token-reset-needed',
+      `step '${ctx.step.id}': the interrupted attempt ${attempt.ceremonyId} initialized this token but enrolled nobody, so nothing can rebuild its SO PIN`,
+      "Reset the token with its vendor's tool (SoftHSM: softhsm2-util --delete-token), then start init-token again on the blank token.",
+    );
+  }
+  if (!input.previousShares) {
+    throw new AppError(
+      'token-so-pin-needed',
+      `step '${ctx.step.id}': the token was initialized by the interrupted attempt ${attempt.ceremonyId}; erasing it needs ${attempt.enrolment.enrolment.threshold} of that attempt's shares (input.previousShares), which rebuild its SO PIN`,
+      attempt.sharesIssued.length >= attempt.enrolment.enrolment.threshold
+        ? `Custodians ${attempt.sharesIssued.join(', ')} present the share files of the interrupted attempt (they stay void).`
+        : `Only ${attempt.sharesIssued.length} share${attempt.sharesIssued.length === 1 ? ' was' : 's were'} handed out: reset the token with its vendor's tool (SoftHSM: softhsm2-util --delete-token), then start again.`,
+    );
+  }
+  const shares = await openPresentedShares(input.previousShares, attempt.enrolment.enrolment.ceremonyId);
+  const { secret, custodians } = await rebuildSecret(attempt.enrolment, shares, `re-initialization of the token of ${attempt.ceremonyId}`);
+  try {
+    const info = ctx.token.info;
+    const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
+    return { pin: pins.soPin, how: { reinitialize: 'interrupted-attempt', interruptedCeremonyId: attempt.ceremonyId, soPinRebuiltBy: custodians } };
+  } finally {
+    wipe(secret);
+  }
+}
+
+export const initTokenAction: ActionImpl<InitTokenInput> = {
   name: 'init-token',
-  input: noInput,
-  async perform(ctx) {
+  input: initTokenInput,
+  describe: (input) => ({ previousShares: input.previousShares?.length ?? 0, currentSoPin: input.currentSoPin === undefined ? 'not given' : 'given' }),
+  async perform(ctx, input) {
     const { layer } = ctx.deps;
     const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
     const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
@@ -156,12 +207,27 @@ export const initTokenAction: ActionImpl<Record<string, never>> = {
     }
     ctx.secrets.pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
     const label = labelOf(ctx);
+    const current = await currentSoPin(ctx, input);
     const before = await layer.listSlots(slot.moduleId);
-    await layer.initToken(slot, ctx.secrets.pins.soPin, label);
+    // C_InitToken takes the CURRENT SO PIN (any PIN for a blank token); the new SO PIN is set with C_SetPIN.
+    await layer.initToken(slot, current?.pin ?? ctx.secrets.pins.soPin, label);
     const found = findInitialized(before, await layer.listSlots(slot.moduleId), slot, label);
     ctx.token.slot = { moduleId: slot.moduleId, slotId: found.slotId };
     ctx.token.info = found.token as TokenInfo;
-    return { done: true, data: { moduleId: slot.moduleId, previousSlotId: slot.slotId, slotId: found.slotId, token: tokenRecord(found.token as TokenInfo) } };
+    const data: JsonObject = { moduleId: slot.moduleId, previousSlotId: slot.slotId, slotId: found.slotId, token: tokenRecord(found.token as TokenInfo) };
+    if (current) {
+      // The token kept the old SO PIN: set the new one now.
+      const { session } = await layer.openSession(ctx.token.slot, { readWrite: true });
+      try {
+        await layer.login(session, 'so', current.pin);
+        await layer.setPin(session, current.pin, ctx.secrets.pins.soPin);
+        await layer.logout(session);
+      } finally {
+        await layer.closeSession(session);
+      }
+      data.reinitialized = current.how;
+    }
+    return { done: true, data };
   },
 };
 

@@ -34,15 +34,13 @@ export function enrolmentFromEntries(entries: readonly Entry[]): RecordedEnrolme
  * Rebuild S from already decoded shares and log in as the user. Refuses, before combining, fewer than M
  * distinct enrolled custodians. Wipes the shares it was given and everything it derives.
  */
-export async function loginWithShares(
-  layer: TokenLayer,
-  session: SessionHandle,
-  recorded: RecordedEnrolment,
-  shares: Uint8Array[],
-  limits: { minPinLength?: number; maxPinLength?: number } = {},
-): Promise<{ custodians: string[] }> {
+/**
+ * Rebuild S from decoded shares: each identified by its enrolled approval key, at least M distinct
+ * custodians BEFORE combining, the result compared with the recorded check. Wipes the shares it was given;
+ * the caller wipes the returned S.
+ */
+export async function rebuildSecret(recorded: RecordedEnrolment, shares: Uint8Array[], what = 'quorum login'): Promise<{ secret: Uint8Array; custodians: string[] }> {
   const { enrolment, secretCheck } = recorded;
-  let secret: Uint8Array | undefined;
   try {
     checkEnrolment(enrolment);
     const byCustodian = new Map<string, Uint8Array>();
@@ -55,20 +53,48 @@ export async function loginWithShares(
       const r = enrolment.threshold - custodians.length;
       throw new AppError(
         'quorum-not-reached',
-        `quorum login: ${custodians.length} distinct custodian${custodians.length === 1 ? '' : 's'} (${custodians.join(', ') || 'none'}) presented a share; the threshold is ${enrolment.threshold}`,
+        `${what}: ${custodians.length} distinct custodian${custodians.length === 1 ? '' : 's'} (${custodians.join(', ') || 'none'}) presented a share; the threshold is ${enrolment.threshold}`,
         `${r} more custodian${r === 1 ? '' : 's'} must present their share; nothing was combined.`,
       );
     }
-    secret = await combineShares([...byCustodian.values()].slice(0, enrolment.threshold), enrolment.threshold);
+    const secret = await combineShares([...byCustodian.values()].slice(0, enrolment.threshold), enrolment.threshold);
     if (!secretMatchesCheck(secret, enrolment.ceremonyId, secretCheck)) {
-      throw new AppError('quorum-secret-mismatch', 'quorum login: the shares rebuilt a secret that does not match the recorded check', 'One of the shares is damaged; use the printed share sheet of each custodian instead.');
+      wipe(secret);
+      throw new AppError('quorum-secret-mismatch', `${what}: the shares rebuilt a secret that does not match the recorded check`, 'One of the shares is damaged; use the printed share sheet of each custodian instead.');
     }
-    const pins = derivePins(secret, enrolment.ceremonyId, limits);
-    await layer.login(session, 'user', pins.userPin);
-    return { custodians: custodians.slice(0, enrolment.threshold) };
+    return { secret, custodians: custodians.slice(0, enrolment.threshold) };
   } finally {
-    wipe(secret, ...shares);
+    wipe(...shares);
   }
+}
+
+export async function loginWithShares(
+  layer: TokenLayer,
+  session: SessionHandle,
+  recorded: RecordedEnrolment,
+  shares: Uint8Array[],
+  limits: { minPinLength?: number; maxPinLength?: number } = {},
+): Promise<{ custodians: string[] }> {
+  const { secret, custodians } = await rebuildSecret(recorded, shares);
+  try {
+    const pins = derivePins(secret, recorded.enrolment.ceremonyId, limits);
+    await layer.login(session, 'user', pins.userPin);
+    return { custodians };
+  } finally {
+    wipe(secret);
+  }
+}
+
+/** Decode presented shares against an enrolment's binding; on any failure the ones decoded are wiped. */
+export async function openPresentedShares(presented: readonly PresentShareInput[], enrolmentCeremonyId: string): Promise<Uint8Array[]> {
+  const shares: Uint8Array[] = [];
+  try {
+    for (const p of presented) shares.push((await openPresentedShare(p, enrolmentCeremonyId)).share);
+  } catch (error) {
+    wipe(...shares);
+    throw error;
+  }
+  return shares;
 }
 
 /** Quorum login from presented share files or codes (the CLI's --share FILE[:PASSPHRASE_FILE]). */
@@ -79,12 +105,6 @@ export async function quorumLogin(
   presented: readonly PresentShareInput[],
   limits: { minPinLength?: number; maxPinLength?: number } = {},
 ): Promise<{ custodians: string[] }> {
-  const shares: Uint8Array[] = [];
-  try {
-    for (const p of presented) shares.push((await openPresentedShare(p, recorded.enrolment.ceremonyId)).share);
-  } catch (error) {
-    wipe(...shares);
-    throw error;
-  }
+  const shares = await openPresentedShares(presented, recorded.enrolment.ceremonyId);
   return loginWithShares(layer, session, recorded, shares, limits);
 }

@@ -8,6 +8,7 @@ import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
 import { chainDirOf } from '../actions/init-token.js';
+import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -148,6 +149,8 @@ export class CeremonyService {
     return (await this.scan()).map((s) => {
       const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
       if (s.token) a.token = s.token;
+      const recorded = enrolmentFromEntries(s.chainEntries);
+      if (recorded) a.enrolment = recorded;
       return a;
     });
   }

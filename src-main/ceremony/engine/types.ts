@@ -10,6 +10,7 @@ import type { TokenAuditSigner } from '../../transcript/token-signer.js';
 import type { CustodianShare, Enrolment, QuorumCollector, TokenPins } from '../quorum/index.js';
 import type { ScryptCost } from '../quorum/share-file.js';
 import type { ActionName, LoadedScript, ParameterValues, ScriptStep } from '../script/index.js';
+import type { RecordedEnrolment } from '../actions/quorum-login.js';
 
 /** An earlier ceremony found in the data directory, as recovery sees it. */
 export interface PriorAttempt {
@@ -20,6 +21,8 @@ export interface PriorAttempt {
   token?: { serial: string; label: string };
   /** Custodians who received a share in that attempt. */
   sharesIssued: string[];
+  /** Its enrolment, when it got that far: M of its (void) shares rebuild its SO PIN to re-initialize the token. */
+  enrolment?: RecordedEnrolment;
 }
 
 export interface EngineDeps {
@@ -87,6 +90,8 @@ export interface RunState {
   enrolment?: Enrolment;
   quorum?: QuorumState;
   outputs: OutputRecord[];
+  /** Set by select-token for a token that is already initialized: how its current SO PIN will be obtained. */
+  reinitialize?: { reason: 'interrupted-attempt'; attempt: PriorAttempt } | { reason: 'allowReinitialize' };
 }
 
 export interface ActionContext {

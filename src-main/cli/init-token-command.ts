@@ -1,0 +1,381 @@
+// `keyceremony init-token`: the init-token ceremony, non-interactively, through the same engine the app uses.
+// Passphrases come only from files (never argv). The quorum step is approved with the share files it just
+// wrote. A failure aborts the ceremony (recorded) and exits 1.
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
+import { CeremonyService } from '../ceremony/engine/service.js';
+import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
+import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/index.js';
+import type { ScryptCost } from '../ceremony/quorum/share-file.js';
+import { toErrorData } from '../errors.js';
+import { parseArgs } from 'node:util';
+import { UsageError } from './args.js';
+import type { Output } from './output.js';
+
+export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
+         (--slot N | --token URI) --token-label LABEL
+         --custodians NAME,NAME,... --threshold M
+         --shares-out DIR --out BUNDLE_PARENT_DIR
+         (--passphrase-file NAME=FILE ... | --insecure-plain-shares)
+         --witness NAME... [--administrator NAME] [--data-dir DIR]
+         [--previous-share FILE[:PASSPHRASE_FILE]]...
+         [--allow-reinitialize --current-so-pin-file FILE] [--rehearsal] [--json]
+
+Runs the init-token ceremony (ceremonies/init-token.yaml) without the app:
+initializes the token with LABEL and PINs derived from a new secret, splits the
+secret M-of-N among the custodians, writes DIR/<custodian>.share for each,
+proves every M-subset, has M custodians approve (with the share files just
+written) before the chain head is written, and exports the transcript bundle
+into BUNDLE_PARENT_DIR. Every step is recorded in the transcript.
+
+Options:
+  --module PATH              The PKCS#11 library of the token.
+  --init-parameters STR      C_Initialize library parameters for that module.
+  --slot N                   The slot of the token (see 'keyceremony tokens').
+  --token URI                Or the token as a PKCS#11 URI (pkcs11:token=...).
+  --token-label LABEL        The label to write into the token (at most 32 bytes).
+  --custodians LIST          Comma-separated custodian names, in share order.
+  --threshold M              How many custodians unlock the token (2..N).
+  --shares-out DIR           Existing folder for the share files (never overwritten).
+  --out DIR                  Existing folder the transcript bundle is created in.
+  --passphrase-file N=FILE   The passphrase for custodian N's share file, read
+                             from FILE (one trailing newline is ignored). One per
+                             custodian. Passphrases are never taken from argv.
+  --insecure-plain-shares    Write unencrypted share files (rehearsals only).
+  --witness NAME             A witness present; repeat for each.
+  --administrator NAME       Who drives the ceremony (default: administrator).
+  --data-dir DIR             Where transcripts live (default:
+                             $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
+  --previous-share FILE[:PASSPHRASE_FILE]
+                             Restarting after an interrupted init-token on the
+                             same token: M share files of the interrupted attempt
+                             (void, but they rebuild the SO PIN that erasing the
+                             token requires). Repeat for each.
+  --allow-reinitialize       Erase a token that is already initialized (the room
+                             agreed to it); needs --current-so-pin-file.
+  --current-so-pin-file FILE The token's current SO PIN, read from FILE.
+  --rehearsal                A rehearsal: the air gap is checked and recorded but
+                             not enforced.
+  --json                     Print the outcome as JSON.
+  -h, --help                 Show this help.
+
+Exit status: 0 when the ceremony completed, 1 when it failed (it is recorded as
+aborted, with the reason), 2 for a usage error.
+`;
+
+export interface InitTokenArgs {
+  module: string;
+  initParameters?: string;
+  token: { slotId: string } | { uri: string };
+  tokenLabel: string;
+  custodians: string[];
+  threshold: number;
+  sharesOut: string;
+  out: string;
+  passphraseFiles: Map<string, string>;
+  insecurePlain: boolean;
+  witnesses: string[];
+  administrator: string;
+  dataDir: string;
+  allowReinitialize: boolean;
+  previousShares: { file: string; passphraseFile?: string }[];
+  currentSoPinFile?: string;
+  rehearsal: boolean;
+  json: boolean;
+}
+
+/** Hooks for tests and the crash test: lower scrypt cost, a fixed air-gap answer, a pause after a share. */
+export interface InitTokenOverrides {
+  scrypt?: ScryptCost;
+  airGap?: () => AirGapStatus;
+  onShareIssued?: (custodian: string) => Promise<void> | void;
+  scriptsDir?: string;
+}
+
+function defaultDataDir(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.local', 'share'), 'keyceremony');
+}
+
+function existingDir(flag: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`${flag} is required.`);
+  const path = resolve(value);
+  let ok = false;
+  try {
+    ok = statSync(path).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError(`${flag} ${value}: not an existing folder.`);
+  return path;
+}
+
+export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
+    module: { type: 'string' },
+    'init-parameters': { type: 'string' },
+    slot: { type: 'string' },
+    token: { type: 'string' },
+    'token-label': { type: 'string' },
+    custodians: { type: 'string' },
+    threshold: { type: 'string' },
+    'shares-out': { type: 'string' },
+    out: { type: 'string' },
+    'passphrase-file': { type: 'string', multiple: true },
+    'insecure-plain-shares': { type: 'boolean' },
+    witness: { type: 'string', multiple: true },
+    administrator: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'allow-reinitialize': { type: 'boolean' },
+    'previous-share': { type: 'string', multiple: true },
+    'current-so-pin-file': { type: 'string' },
+    rehearsal: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return 'help';
+  if (!values.module) throw new UsageError('--module PATH is required (the PKCS#11 library of the token).');
+  if (values.slot !== undefined && values.token !== undefined) throw new UsageError('give either --slot or --token, not both.');
+  let token: InitTokenArgs['token'];
+  if (values.slot !== undefined) {
+    if (!/^\d{1,20}$/.test(values.slot)) throw new UsageError(`--slot ${values.slot}: expected a slot number (see 'keyceremony tokens').`);
+    token = { slotId: values.slot };
+  } else if (values.token !== undefined) {
+    if (!values.token.startsWith('pkcs11:')) throw new UsageError(`--token ${values.token}: expected a PKCS#11 URI such as pkcs11:token=NAME.`);
+    token = { uri: values.token };
+  } else throw new UsageError('--slot N or --token URI is required (which token to initialize).');
+  if (!values['token-label']) throw new UsageError('--token-label LABEL is required.');
+  if (!values.custodians) throw new UsageError('--custodians NAME,NAME,... is required.');
+  const custodians = values.custodians.split(',').map((c) => c.trim());
+  custodians.forEach((c) => {
+    const problem = custodianNameProblem(c);
+    if (problem) throw new UsageError(`--custodians: '${c}' ${problem.replace(/^custodian name:? ?/, '')}`);
+  });
+  if (values.threshold === undefined) throw new UsageError('--threshold M is required.');
+  if (!/^\d{1,3}$/.test(values.threshold)) throw new UsageError(`--threshold ${values.threshold}: expected a whole number.`);
+  const threshold = Number(values.threshold);
+  if (threshold < 2 || threshold > custodians.length) throw new UsageError(`--threshold ${threshold}: must be between 2 and the number of custodians (${custodians.length}).`);
+  const sharesOut = existingDir('--shares-out', values['shares-out']);
+  const out = existingDir('--out', values.out);
+  const insecurePlain = values['insecure-plain-shares'] === true;
+  const passphraseFiles = new Map<string, string>();
+  for (const spec of values['passphrase-file'] ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1) throw new UsageError(`--passphrase-file ${spec}: expected NAME=FILE.`);
+    const name = spec.slice(0, eq);
+    if (!custodians.includes(name)) throw new UsageError(`--passphrase-file ${name}=...: ${name} is not one of --custodians (${custodians.join(', ')}).`);
+    if (passphraseFiles.has(name)) throw new UsageError(`--passphrase-file: ${name} is given twice.`);
+    passphraseFiles.set(name, resolve(spec.slice(eq + 1)));
+  }
+  if (insecurePlain && passphraseFiles.size > 0) throw new UsageError('give either --passphrase-file for each custodian or --insecure-plain-shares, not both.');
+  if (!insecurePlain) {
+    const missing = custodians.filter((c) => !passphraseFiles.has(c));
+    if (missing.length > 0) throw new UsageError(`--passphrase-file is missing for ${missing.join(', ')} (or pass --insecure-plain-shares for a rehearsal).`);
+  }
+  const witnesses = values.witness ?? [];
+  if (witnesses.length === 0) throw new UsageError('--witness NAME is required: the init-token ceremony needs at least one witness.');
+  const args: InitTokenArgs = {
+    module: values.module,
+    token,
+    tokenLabel: values['token-label'],
+    custodians,
+    threshold,
+    sharesOut,
+    out,
+    passphraseFiles,
+    insecurePlain,
+    witnesses,
+    administrator: values.administrator ?? 'administrator',
+    dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
+    allowReinitialize: values['allow-reinitialize'] === true,
+    previousShares: (values['previous-share'] ?? []).map((spec) => {
+      const colon = spec.lastIndexOf(':');
+      if (spec === '' || colon === 0) throw new UsageError(`--previous-share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
+      return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
+    }),
+    rehearsal: values.rehearsal === true,
+    json: values.json === true,
+  };
+  if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
+  if (values['current-so-pin-file'] !== undefined) {
+    if (!args.allowReinitialize) throw new UsageError('--current-so-pin-file is only for --allow-reinitialize.');
+    args.currentSoPinFile = resolve(values['current-so-pin-file']);
+  }
+  return args;
+}
+
+async function readSecretFile(flag: string, file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+}
+
+async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {};
+  if (args.previousShares.length > 0) {
+    const shares = [];
+    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile('--previous-share', p.passphraseFile) } : { shareFile: p.file });
+    input.previousShares = shares;
+  }
+  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile);
+  return input;
+}
+
+async function readPassphrases(args: InitTokenArgs): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [name, file] of args.passphraseFiles) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--passphrase-file ${name}=${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+    }
+    const passphrase = text.replace(/\r?\n$/, '');
+    const problem = passphraseProblem(passphrase);
+    if (problem) throw new UsageError(`--passphrase-file ${name}=${file}: ${problem}.`);
+    out.set(name, passphrase);
+  }
+  return out;
+}
+
+function shippedScriptsDir(): string {
+  const beside = fileURLToPath(new URL('../../ceremonies/', import.meta.url));
+  if (existsSync(join(beside, 'init-token.yaml'))) return beside;
+  return resolve('ceremonies');
+}
+
+export async function initTokenCommand(argv: string[], out: Output, overrides: InitTokenOverrides = {}): Promise<number> {
+  let args: InitTokenArgs;
+  let passphrases: Map<string, string>;
+  let initInput: Record<string, unknown>;
+  try {
+    const parsed = initTokenArgs(argv);
+    if (parsed === 'help') {
+      out.stdout.write(INIT_TOKEN_HELP);
+      return 0;
+    }
+    args = parsed;
+    passphrases = await readPassphrases(args);
+    initInput = await initStepInput(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    out.stderr.write(`keyceremony init-token: ${error.message}\n\nRun 'keyceremony init-token --help' for the options.\n`);
+    return 2;
+  }
+
+  const layer = new Pkcs11TokenLayer();
+  const moduleConfig = args.initParameters === undefined ? { path: args.module, source: 'user' as const } : { path: args.module, initParameters: args.initParameters, source: 'user' as const };
+  const [status] = await layer.configureModules([moduleConfig]);
+  if (!status?.loaded) {
+    out.stderr.write(`keyceremony init-token: --module ${args.module}: ${status?.error?.message ?? 'could not be loaded'}${status?.error?.remedy ? ` ${status.error.remedy}` : ''}\n`);
+    await layer.close();
+    return 1;
+  }
+  const service = new CeremonyService({
+    layer,
+    dataDir: args.dataDir,
+    scriptsDir: overrides.scriptsDir ?? shippedScriptsDir(),
+    airGap: overrides.airGap ?? (() => checkAirGap()),
+    appVersion: process.env.npm_package_version ?? '0.1.0',
+    ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}),
+    ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}),
+  });
+  const say = (line: string) => {
+    if (!args.json) out.stdout.write(`${line}\n`);
+  };
+  let view: CeremonyView | undefined;
+  let interrupted: InterruptedCeremony[] = [];
+  try {
+    interrupted = await service.interrupted();
+    for (const i of interrupted.filter((x) => x.newlyRecorded)) {
+      say(`Recorded ceremony ${i.ceremonyId} (${i.kind}) as interrupted${i.sharesVoid.length > 0 ? `; its shares for ${i.sharesVoid.join(', ')} are void` : ''}.`);
+    }
+    const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
+    if (args.allowReinitialize) parameters.allowReinitialize = true;
+    view = await service.start({ script: 'init-token', parameters, rehearsal: args.rehearsal });
+    const id = view.ceremonyId;
+    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
+    while (view.status === 'running' && view.currentStepId !== null) {
+      const currentId: string = view.currentStepId;
+      const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);
+      if (!step) break;
+      const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
+      if (step.approvals === 'quorum') {
+        for (const c of args.custodians.slice(0, args.threshold)) {
+          const input = args.insecurePlain ? { shareFile: join(args.sharesOut, `${c}.share`) } : { shareFile: join(args.sharesOut, `${c}.share`), passphrase: passphrases.get(c) };
+          view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
+          say(`  ${step.id}: ${c} approved`);
+        }
+        say(`  ${step.id}: ${step.title} - done`);
+        continue;
+      }
+      switch (step.action) {
+        case 'record-participants':
+          view = (await service.perform(id, step.id, { administrator: args.administrator, witnesses: args.witnesses, ...confirm })).view;
+          break;
+        case 'select-token':
+          view = (await service.perform(id, step.id, { ...('uri' in args.token ? { uri: args.token.uri } : { moduleId: args.module, slotId: args.token.slotId }), ...confirm })).view;
+          break;
+        case 'distribute-shares':
+          const waiting: string[] = [...(view.pendingCustodians ?? args.custodians)];
+          for (const c of waiting) {
+            const input: Record<string, unknown> = args.insecurePlain ? { custodian: c, insecurePlain: true, destinationDir: args.sharesOut } : { custodian: c, passphrase: passphrases.get(c), destinationDir: args.sharesOut };
+            view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
+            say(`  ${step.id}: wrote ${join(args.sharesOut, `${c}.share`)}`);
+          }
+          break;
+        case 'witness-sign-off':
+          view = (await service.perform(id, step.id, { witnesses: args.witnesses.map((name) => ({ name, statement: 'Signed off on the command line.' })), ...confirm })).view;
+          break;
+        case 'init-token':
+          view = (await service.perform(id, step.id, { ...initInput, ...confirm })).view;
+          break;
+        case 'export-bundle':
+          view = (await service.perform(id, step.id, { destinationDir: args.out, ...confirm })).view;
+          break;
+        default:
+          view = (await service.perform(id, step.id, { ...confirm })).view;
+      }
+      say(`  ${step.id}: ${step.title} - done`);
+    }
+    const bundle = view.outputs.find((o) => o.kind === 'bundle');
+    const shares = view.outputs.filter((o) => o.kind === 'share-file');
+    if (args.json) {
+      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, shares, bundle: bundle ?? null, interrupted, dataDir: args.dataDir }, null, 2)}\n`);
+    } else {
+      say(`Completed. Bundle: ${bundle?.path ?? '(none)'}`);
+      say('Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.');
+    }
+    return view.status === 'completed' ? 0 : 1;
+  } catch (error) {
+    const data = toErrorData(error);
+    const at = view?.currentStepId ?? 'start';
+    out.stderr.write(`keyceremony init-token: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
+    if (view) {
+      try {
+        await service.abort(view.ceremonyId, `keyceremony init-token failed at step ${at}: ${data.message}`);
+        out.stderr.write(`keyceremony init-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
+      } catch {
+        // Already ended; nothing more to record.
+      }
+    }
+    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
+    return 1;
+  } finally {
+    await service.close();
+    await layer.close();
+  }
+}
