@@ -79,6 +79,8 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     const report: ApprovalStepReport = { ceremonyId: o.ceremonyId, step: o.step, headHash, openedAt: o.seq, approvers: check.approvers, held: check.held, acted, problems: check.problems, notes: check.notes };
     steps.push(report);
     // An invalid approval is always a failure; too few approvals only when the step went on to act.
+    const enrolmentProblem = check.problems.find((p) => p.startsWith('enrolment:'));
+    if (enrolmentProblem) return fail(`the enrolment is not acceptable: ${enrolmentProblem}`, o.seq, steps);
     const invalid = check.problems.filter((p) => p.startsWith('approvals['));
     if (invalid.length > 0) {
       const m = /^approvals\[(\d+)\]/.exec(invalid[0] as string);

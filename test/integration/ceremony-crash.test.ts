@@ -122,7 +122,10 @@ describe('init-token killed during share distribution', () => {
     expect(tail[1]?.data.custodians).toEqual(['alice', 'bob']);
     const ids = (await import('node:fs')).readdirSync(join(work, 'data', 'ceremonies')).filter((d) => d !== firstId).sort();
     expect(ids).toHaveLength(2);
-    secondId = ids[1] as string;
+    // The refused attempt was aborted before genesis: only the restarted one has a chain.
+    const { existsSync } = await import('node:fs');
+    secondId = ids.find((id) => existsSync(join(work, 'data', 'chains', id))) as string;
+    expect(ids.filter((id) => existsSync(join(work, 'data', 'chains', id)))).toEqual([secondId]);
     const { records } = await readPreGenesisLog(join(work, 'data', 'ceremonies', secondId, 'pre-genesis.jsonl'));
     const select = records.find((r) => r.step === 'token' && r.kind === 'result');
     expect(select?.data.reinitialize).toEqual({ reason: 'interrupted-attempt', interruptedCeremonyId: firstId, voidShares: ['alice', 'bob'] });

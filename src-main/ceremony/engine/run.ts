@@ -265,7 +265,7 @@ export class CeremonyRun {
     const presented = describePresented(parsed.data);
     let share: Uint8Array | undefined;
     try {
-      share = (await openPresentedShare(parsed.data, q.collector.context.ceremonyId === this.ceremonyId ? this.enrolmentId() : this.enrolmentId())).share;
+      share = (await openPresentedShare(parsed.data, this.enrolmentId())).share;
       const { approval, result } = q.collector.approveWithShare(share);
       if (result.status === 'duplicate') {
         await this.write(step.id, ENGINE_KINDS.approvalRepeated, { custodian: result.custodian, message: result.message }, result.custodian);
