@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { SlotInfo, TokenInfo } from '../../hsm/types.js';
 import { CeremonyRun } from '../../src-main/ceremony/engine/run.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { readPreGenesisLog, preGenesisHash } from '../../src-main/ceremony/engine/pre-genesis-log.js';
 import type { EngineDeps, PriorAttempt } from '../../src-main/ceremony/engine/types.js';
 import { isWiped } from '../../src-main/ceremony/quorum/index.js';
@@ -196,6 +197,20 @@ describe('abort', () => {
     await expectRefused(run, 'init', { confirm: 'INITIALIZE' }, 'ceremony-not-running', 'ceremony init-token-unit is aborted; no step can run');
     await expect(run.abort('again')).rejects.toThrow('ceremony init-token-unit is aborted; it cannot be aborted');
     expect(run.view()).toMatchObject({ status: 'aborted', currentStepId: null });
+  });
+});
+
+describe('recovery', () => {
+  it('records a ceremony that crashed before genesis as interrupted, in its pre-genesis log, once', async () => {
+    const run = await start();
+    await run.perform('participants', PARTICIPANTS);
+    // A second app instance over the same data directory: the first one "crashed".
+    const service = new CeremonyService({ layer: fakeLayer(token(), calls), dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: 'test' });
+    expect(await service.interrupted()).toEqual([{ ceremonyId: 'init-token-unit', kind: 'init-token', recordedIn: 'pre-genesis-log', sharesVoid: [], newlyRecorded: true }]);
+    expect((await log()).records.at(-1)).toMatchObject({ kind: 'interrupted', step: 'recovery', actor: 'keyceremony' });
+    expect(await service.interrupted()).toEqual([{ ceremonyId: 'init-token-unit', kind: 'init-token', recordedIn: 'pre-genesis-log', sharesVoid: [], newlyRecorded: false }]);
+    expect((await service.priorAttempts())[0]).toMatchObject({ ceremonyId: 'init-token-unit', status: 'interrupted' });
+    await service.close();
   });
 });
 
