@@ -3,7 +3,7 @@
 // ceremony is refused, the bundle verifies (verifier and openssl) and the approvals check holds, and stops
 // holding when an approval is dropped.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,18 @@ describe('init-token through the engine', () => {
     expect(r.stdout.trim()).toBe('Verified OK');
     const entries = (await readFile(join(bundle, 'transcript.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Entry);
     expect(verifyApprovals(entries).status).toBe('pass');
+  });
+
+  it('a bundle with an approval line removed no longer verifies', async () => {
+    const copy = join(work, 'tampered');
+    await cp(bundle, copy, { recursive: true });
+    const lines = (await readFile(join(copy, 'transcript.jsonl'), 'utf8')).split('\n');
+    const at = lines.findIndex((l) => l.includes('"kind":"approval"'));
+    lines.splice(at, 1);
+    await writeFile(join(copy, 'transcript.jsonl'), lines.join('\n'));
+    const report = await verifyBundles([copy]);
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(expect.arrayContaining(['digests', 'signature']));
   });
 
   it('fails the approvals check when one approval is dropped, even with the chain recomputed', () => {

@@ -30,5 +30,5 @@ export function actionImplementation(name: ActionName): ActionImpl<unknown> | un
 
 export { presentShareInput, openPresentedShare, type PresentShareInput } from './presented-share.js';
 export { recordParticipantsInput, witnessSignOffInput, exportBundleInput, noInput } from './general.js';
-export { selectTokenInput, distributeSharesInput } from './init-token.js';
+export { selectTokenInput, distributeSharesInput, initTokenInput } from './init-token.js';
 export { enrolmentFromEntries, loginWithShares, quorumLogin, ENROLMENT_KIND, type RecordedEnrolment } from './quorum-login.js';

@@ -10,6 +10,7 @@ export {
   exportBundleInput,
   selectTokenInput,
   distributeSharesInput,
+  initTokenInput,
   noInput,
   quorumLogin,
   loginWithShares,
