@@ -4,11 +4,13 @@ import { AppError } from './errors.js';
 import type { Handlers } from './ipc/dispatch.js';
 import type { Selections } from './files/selections.js';
 import type { Dialogs } from './services.js';
+import type { CeremonyService } from './ceremony/engine/service.js';
+import type { SerialQueue } from './util/serial-queue.js';
 
 type CeremonyMethods = 'listCeremonyScripts' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile';
 
 const notYet = (): never => {
-  throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies cannot be run from the app in this version.', 'Use the keyceremony command line for now.');
+  throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies are not set up in this window (no scripts folder was given).', 'Start the app with npm start, or use the keyceremony command line.');
 };
 
 const LOOKS_LIKE_PATH = /^(\/|~|\.\.?([\\/]|$)|[A-Za-z]:[\\/]|\\\\)/;
@@ -17,11 +19,12 @@ const LOOKS_LIKE_PATH = /^(\/|~|\.\.?([\\/]|$)|[A-Za-z]:[\\/]|\\\\)/;
  * Replace every { "$selection": id } in a step input by the path the user chose for that id. A path typed
  * into the input by the renderer is refused: main only writes to or reads from places chosen in its dialog.
  */
-export function resolveSelections(input: unknown, selections: Selections, where = 'input'): unknown {
-  if (typeof input === 'string' && LOOKS_LIKE_PATH.test(input)) {
+export function resolveSelections(input: unknown, selections: Selections, isModuleId: (s: string) => boolean = () => false, where = 'input'): unknown {
+  // A token is named by its module's id, which is the module's path: those are listed, not typed.
+  if (typeof input === 'string' && LOOKS_LIKE_PATH.test(input) && !isModuleId(input)) {
     throw new AppError('INVALID_REQUEST', `${where}: a file or folder must be chosen in the dialog, not typed.`, 'Use the Choose… button for this field.');
   }
-  if (Array.isArray(input)) return input.map((v, i) => resolveSelections(v, selections, `${where}[${i}]`));
+  if (Array.isArray(input)) return input.map((v, i) => resolveSelections(v, selections, isModuleId, `${where}[${i}]`));
   if (input !== null && typeof input === 'object') {
     const record = input as Record<string, unknown>;
     const keys = Object.keys(record);
@@ -31,18 +34,29 @@ export function resolveSelections(input: unknown, selections: Selections, where 
       const [path] = selections.get('chosen-path', id);
       return path;
     }
-    return Object.fromEntries(keys.map((k) => [k, resolveSelections(record[k], selections, `${where}.${k}`)]));
+    return Object.fromEntries(keys.map((k) => [k, resolveSelections(record[k], selections, isModuleId, `${where}.${k}`)]));
   }
   return input;
 }
 
-export function ceremonyHandlers(selections: Selections, dialogs: Dialogs): Pick<Handlers, CeremonyMethods> {
+/**
+ * Token work of a ceremony step runs in the same queue as the inventory's probes, so a Refresh on the home
+ * screen never opens a session in the middle of C_InitToken.
+ */
+export function ceremonyHandlers(
+  selections: Selections,
+  dialogs: Dialogs,
+  ceremonies: CeremonyService | undefined,
+  tokens: SerialQueue,
+  isModuleId: (s: string) => boolean,
+): Pick<Handlers, CeremonyMethods> {
+  const service = (): CeremonyService => ceremonies ?? notYet();
   return {
-    listCeremonyScripts: notYet,
-    startCeremony: notYet,
-    getCeremony: notYet,
-    performStep: notYet,
-    abortCeremony: notYet,
+    listCeremonyScripts: () => service().listScripts(),
+    startCeremony: ({ script, parameters, rehearsal }) => tokens.run(() => service().start(rehearsal === undefined ? { script, parameters } : { script, parameters, rehearsal })),
+    getCeremony: ({ ceremonyId }) => service().view(ceremonyId),
+    performStep: ({ ceremonyId, stepId, input }) => tokens.run(() => service().perform(ceremonyId, stepId, resolveSelections(input, selections, isModuleId))),
+    abortCeremony: ({ ceremonyId, reason }) => tokens.run(() => service().abort(ceremonyId, reason)),
     chooseFolder: async ({ purpose }) => {
       const folder = await dialogs.chooseFolder(purpose);
       return { selection: folder ? { id: selections.add('chosen-path', [folder]), folder } : null };

@@ -11,6 +11,7 @@ import { Selections } from './files/selections.js';
 import { verifyBundles } from './transcript/verify.js';
 import { verifyView } from './transcript-view.js';
 import { ceremonyHandlers } from './ceremony-handlers.js';
+import { CeremonyService } from './ceremony/engine/service.js';
 
 export interface Dialogs {
   /** Ask the user for a PKCS#11 library file; null when they cancel. */
@@ -32,6 +33,8 @@ export interface ServiceOptions {
   airGap?: AirGapMonitor;
   appVersion: string;
   softHsmConf?: string;
+  /** Where the shipped ceremony scripts are; without it the ceremony methods answer 'unavailable'. */
+  scriptsDir?: string;
 }
 
 export interface Services {
@@ -50,6 +53,9 @@ export function createServices(options: ServiceOptions): Services {
 
   const tokens = new SerialQueue();
   const selections = new Selections();
+  const ceremonies = options.scriptsDir
+    ? new CeremonyService({ layer, dataDir: options.appDataDir, airGap: () => airGap.current(), appVersion: options.appVersion, scriptsDir: options.scriptsDir })
+    : undefined;
 
   const reloadModules = async (): Promise<void> => {
     await tokens.run(() => layer.configureModules(settings.modules()));
@@ -84,7 +90,7 @@ export function createServices(options: ServiceOptions): Services {
       return { selection: { id: selections.add('bundle-folders', folders), folders } };
     },
     verifyBundles: async ({ selectionId }) => verifyView(await verifyBundles(selections.get('bundle-folders', selectionId))),
-    ...ceremonyHandlers(selections, dialogs),
+    ...ceremonyHandlers(selections, dialogs, ceremonies, tokens, (path) => settings.modules().some((m) => m.path === path)),
   };
 
   return {

@@ -39,6 +39,8 @@ if (!app.requestSingleInstanceLock()) {
       probe: probeKmsCapabilities,
       appVersion: app.getVersion(),
       softHsmConf,
+      // Shipped next to out/: the scripts are data the transcript hashes, not code to bundle.
+      scriptsDir: join(here, '../../ceremonies'),
       dialogs: {
         chooseModuleFile: async () => {
           const options = { title: 'Choose a PKCS#11 library', properties: ['openFile' as const], filters: [{ name: 'PKCS#11 library', extensions: ['so', 'dylib', 'dll'] }] };

@@ -10,6 +10,7 @@ import { KINDS, parseGenesisData, type Entry } from './entry.js';
 import { BUNDLE_FILES, DIGESTED_FILES, FILES, parseManifest, type Manifest } from './manifest.js';
 import { p384SpkiFromPem, sameBytes } from './public-key.js';
 import { verifyAuditSignature } from './signer.js';
+import { checkApprovalEntries } from '../ceremony/verify-approvals.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
 
@@ -337,12 +338,9 @@ export function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptions = {
 }
 
 /**
- * Custodian approvals and quorum rules (issue 4). Until that engine exists this verifier cannot check an
- * approval's signature or a quorum rule, so a bundle holding approval entries fails rather than passing
- * unchecked; a bundle without any is reported as not checked.
+ * Custodian approvals and quorum rules: every approval's signature against the enrolled key, and M distinct
+ * approvals of the same head for every quorum step that acted (src-main/ceremony/verify-approvals.ts).
  */
 export function checkApprovals(entries: Entry[]): [CheckStatus, string, number?] {
-  const approval = entries.find((e) => e.kind === KINDS.approval);
-  if (approval) return ['fail', `seq ${approval.seq} is a custodian approval, which this verifier cannot check yet (quorum rules arrive with issue 4)`, approval.seq];
-  return ['skipped', 'no custodian approval entries; approvals and quorum rules are not verified by this version'];
+  return checkApprovalEntries(entries);
 }

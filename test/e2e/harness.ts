@@ -29,7 +29,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { appDataDir: string; defaultModules: string[]; airGapIntervalMs?: number }): Promise<Harness> {
+export async function startHarness(options: { appDataDir: string; defaultModules: string[]; airGapIntervalMs?: number; scriptsDir?: string }): Promise<Harness> {
   const server: Server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     const file = join(RENDERER_DIR, path === '/' ? 'index.html' : path);
@@ -60,6 +60,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
     settings: new SettingsStore(options.appDataDir, () => options.defaultModules),
     airGap,
     appVersion: 'e2e',
+    scriptsDir: options.scriptsDir ?? resolve('ceremonies'),
     dialogs: {
       chooseModuleFile: async () => nextDialogAnswer.path,
       chooseBundleFolders: async () => nextDialogAnswer.folders,

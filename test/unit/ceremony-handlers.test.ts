@@ -26,6 +26,13 @@ describe('step input selections', () => {
     expect(resolveSelections({ name: 'alice', note: 'see /etc later' }, selections)).toEqual({ name: 'alice', note: 'see /etc later' });
   });
 
+  it('accepts a configured module id (a path) where a token is named', () => {
+    const selections = new Selections();
+    const isModule = (s: string) => s === '/usr/lib/softhsm/libsofthsm2.so';
+    expect(resolveSelections({ moduleId: '/usr/lib/softhsm/libsofthsm2.so', slotId: '0' }, selections, isModule)).toEqual({ moduleId: '/usr/lib/softhsm/libsofthsm2.so', slotId: '0' });
+    expect(() => resolveSelections({ destinationDir: '/usr/lib' }, selections, isModule)).toThrow('input.destinationDir: a file or folder must be chosen');
+  });
+
   it('forgets the oldest selections beyond its limit', () => {
     const selections = new Selections(2);
     const first = selections.add('chosen-path', ['/a']);

@@ -76,7 +76,7 @@ describe('verifier', () => {
       const more = extendChain(chain.at(-1) as Entry, [{ ceremonyId: 'c2', step: 'approve', kind: 'approval', actor: 'custodian:alice', data: {} }], () => t(10));
       const nb = await bundle([...chain, ...more]);
       b.files = nb.files;
-    }, 'approvals', 'seq 5 is a custodian approval, which this verifier cannot check yet (quorum rules arrive with issue 4)', 5],
+    }, 'approvals', 'these entries hold custodian approvals but no enrolment to check them against; verify them together with the init-token bundle', 5],
   ];
   it.each(cases)('reports %s', async (_name, mutate, id, detail, seq) => {
     const b = await bundle(chain);

@@ -1,0 +1,121 @@
+// The init-token ceremony run from the app alone, on a blank SoftHSM token: 3 custodians, threshold 2.
+// The real engine and token sit behind the bridged IPC; dialogs are answered with temp "USB sticks".
+import { test, expect, type Page } from '@playwright/test';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHarness, type Harness } from './harness.js';
+import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { verifyBundles } from '../../src-main/transcript/verify.js';
+
+const CUSTODIANS = ['alice', 'bob', 'carol'];
+const PASSPHRASE: Record<string, string> = { alice: 'alice correct horse', bob: 'bob battery staple', carol: 'carol tr0ub4dor &3' };
+
+let env: SoftHsmEnv;
+let work: string;
+let harness: Harness;
+const stick = (name: string) => join(work, `usb-${name}`);
+
+test.beforeAll(async () => {
+  env = createSoftHsmEnv();
+  work = mkdtempSync(join(tmpdir(), 'kc-e2e-init-'));
+  for (const name of [...CUSTODIANS, 'bundle']) mkdirSync(stick(name));
+  harness = await startHarness({ appDataDir: join(work, 'appdata'), defaultModules: [SOFTHSM_MODULE] });
+});
+
+test.afterAll(async () => {
+  await harness?.close();
+  env?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function doStep(page: Page, title: RegExp | string) {
+  await expect(page.locator('#step-title')).toHaveText(title);
+  await page.getByRole('button', { name: 'Do this step' }).click();
+}
+
+test('init-token from the app: shares handed out one at a time, quorum seals, bundle verifies', async ({ page }) => {
+  test.setTimeout(120_000);
+  // An offline laptop: only loopback.
+  harness.interfaces.table = { lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }] };
+  await harness.attach(page);
+  await page.goto(harness.url);
+  await expect(page.getByTestId('airgap-offline')).toBeVisible();
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: /Initialize token/ }).click();
+  await page.getByLabel('tokenLabel').fill('e2e-root');
+  await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
+  await page.getByLabel('threshold').fill('2');
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+
+  await expect(page.locator('#step-title')).toBeFocused();
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /\(blank\)/ }).first().check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Generate the ceremony secret');
+
+  await expect(page.locator('#step-title')).toHaveText('Initialize token e2e-root');
+  await page.screenshot({ path: 'test-results/screenshots/runner-confirm.png', fullPage: true });
+  const confirm = page.getByRole('button', { name: 'INITIALIZE' });
+  await expect(confirm).toBeDisabled();
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await confirm.click();
+
+  await doStep(page, 'Set the user PIN');
+  await doStep(page, 'Create the audit key');
+  await doStep(page, 'Start the transcript');
+  await doStep(page, 'Enrol the custodians');
+
+  for (const name of CUSTODIANS) {
+    await expect(page.locator('#step-title')).toHaveText('Hand out the shares');
+    await page.getByLabel('Custodian at the laptop').selectOption(name);
+    harness.nextDialogAnswer.folder = stick(name);
+    await page.getByRole('button', { name: 'Choose USB stick…' }).click();
+    await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name]!);
+    await page.getByLabel('Passphrase again').fill(PASSPHRASE[name]!);
+    await page.getByRole('button', { name: 'Do this step' }).click();
+    const reveal = page.getByTestId('share-reveal');
+    await expect(reveal).toContainText(`Share of ${name}`);
+    // Only this custodian's share is on screen.
+    await expect(page.getByTestId('share-reveal')).toHaveCount(1);
+    if (name === 'alice') await page.screenshot({ path: 'test-results/screenshots/runner-share-reveal.png', fullPage: true });
+    await page.getByRole('button', { name: 'Done, hide my share' }).click();
+    await expect(reveal).toHaveCount(0);
+    expect(readdirSync(stick(name))).toEqual([`${name}.share`]);
+  }
+
+  await doStep(page, 'Prove every combination works');
+  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  await page.getByLabel(/Witness statements/).fill('Dana: I saw every step and no network cable.');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+
+  await expect(page.locator('#step-title')).toHaveText('Custodians approve and seal the transcript');
+  for (const name of ['alice', 'carol']) {
+    harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
+    await page.getByRole('button', { name: 'Choose share file…' }).click();
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE[name]!);
+    await page.getByRole('button', { name: 'Add my approval' }).click();
+    if (name === 'alice') {
+      await expect(page.getByTestId('quorum-panel')).toContainText('1 of 2 approvals');
+      await page.screenshot({ path: 'test-results/screenshots/runner-quorum.png', fullPage: true });
+    }
+  }
+
+  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
+  harness.nextDialogAnswer.folder = stick('bundle');
+  await page.getByRole('button', { name: 'Choose destination…' }).click();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
+  await expect(page.getByTestId('transcript-tail')).toContainText('approval');
+  await page.screenshot({ path: 'test-results/screenshots/runner-completed.png', fullPage: true });
+
+  const [bundle] = readdirSync(stick('bundle'));
+  const report = await verifyBundles([join(stick('bundle'), bundle!)]);
+  expect(report.firstFailure).toBeNull();
+  expect(report.ok).toBe(true);
+});
