@@ -190,30 +190,50 @@ export class TranscriptStore {
       const parsed = parseEntryBody({ ...input, seq: before ? before.seq + 1 : 0, time, prev: before ? before.hash : GENESIS_PREV });
       if (!parsed.ok) throw new TranscriptError(TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${parsed.error}.`, 'Fix the caller; nothing was written.');
       const entry = sealEntry(parsed.value);
-      const problem = entryProblem(entry) ?? (before ? linkProblem(before, entry) : undefined);
-      if (problem) {
-        const notGenesis = entry.seq === 0 && entry.kind !== KINDS.genesis;
-        const remedy = notGenesis ? 'The first entry of a store must be the genesis entry: use appendGenesis.' : 'Fix the caller; nothing was written.';
-        throw new TranscriptError(notGenesis ? TranscriptErrorCodes.NOT_GENESIS : TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${problem}.`, remedy);
-      }
-      try {
-        await this.journal.append(entryLine(entry));
-      } catch (error) {
-        // The journal may now end in a partial record: refuse further appends; the next open cuts it off.
-        this.failed = error as Error;
-        throw new TranscriptError(
-          TranscriptErrorCodes.JOURNAL_DAMAGED,
-          `Writing transcript entry seq ${entry.seq} failed: ${(error as Error).message}. The entry is not recorded.`,
-          'Check the disk, then close and reopen the transcript store; the open report will say what was cut off.',
-        );
-      }
-      this.headLink = linkOf(entry);
-      this.count += 1;
-      insertEntry(this.db, entry);
-      this.sinceCheckpoint += 1;
-      if (this.sinceCheckpoint >= Math.max(this.checkpointEvery, Math.floor(this.count / 4))) await this.checkpointNow();
+      await this.writeChecked(entry);
       return entry;
     });
+  }
+
+  /**
+   * Append entries that were sealed elsewhere (another laptop's bundle for this token), exactly as they are:
+   * each must continue the chain (seq, prev, hash, time). Used by the bundle import, after verification.
+   */
+  importEntries(entries: readonly Entry[]): Promise<number> {
+    return this.queue.run(async () => {
+      this.assertUsable();
+      for (const entry of entries) await this.writeChecked(entry);
+      return entries.length;
+    });
+  }
+
+  /** Check one sealed entry against the head, write it durably, and only then make it the head. */
+  private async writeChecked(entry: Entry): Promise<void> {
+    const before = this.headLink;
+    const problem =
+      entryProblem(entry) ??
+      (before ? linkProblem(before, entry) : entry.seq !== 0 || entry.prev !== GENESIS_PREV ? `the first entry of a store must have seq 0 and prev ${GENESIS_PREV}` : undefined);
+    if (problem) {
+      const notGenesis = entry.seq === 0 && entry.kind !== KINDS.genesis;
+      const remedy = notGenesis ? 'The first entry of a store must be the genesis entry: use appendGenesis.' : 'Fix the caller; nothing was written.';
+      throw new TranscriptError(notGenesis ? TranscriptErrorCodes.NOT_GENESIS : TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${problem}.`, remedy);
+    }
+    try {
+      await this.journal.append(entryLine(entry));
+    } catch (error) {
+      // The journal may now end in a partial record: refuse further appends; the next open cuts it off.
+      this.failed = error as Error;
+      throw new TranscriptError(
+        TranscriptErrorCodes.JOURNAL_DAMAGED,
+        `Writing transcript entry seq ${entry.seq} failed: ${(error as Error).message}. The entry is not recorded.`,
+        'Check the disk, then close and reopen the transcript store; the open report will say what was cut off.',
+      );
+    }
+    this.headLink = linkOf(entry);
+    this.count += 1;
+    insertEntry(this.db, entry);
+    this.sinceCheckpoint += 1;
+    if (this.sinceCheckpoint >= Math.max(this.checkpointEvery, Math.floor(this.count / 4))) await this.checkpointNow();
   }
 
   entryAt(seq: number): Entry | undefined {

@@ -1,0 +1,61 @@
+// Bringing a token's history from other laptops into this one: bundles are verified first (signature,
+// chain, approvals), must be signed by this chain's audit key, and must continue exactly where the local
+// store ends. Entries already held locally must be identical; anything else is a divergence and nothing
+// is imported.
+import { spkiToPem } from './ecdsa.js';
+import { parseGenesisData, type Entry } from './entry.js';
+import { TranscriptError, TranscriptErrorCodes } from './errors.js';
+import type { TranscriptStore } from './store.js';
+import { verifyBundles } from './verify.js';
+
+export interface ImportResult {
+  imported: number;
+  /** Entries the bundles held that the store already had (identical). */
+  alreadyHeld: number;
+  head: { seq: number; hash: string } | null;
+}
+
+export async function importBundles(store: TranscriptStore, paths: string[]): Promise<ImportResult> {
+  const genesis = store.entryAt(0);
+  const known = genesis ? parseGenesisData(genesis.data) : undefined;
+  const expectAuditKeyPem = known?.ok ? spkiToPem(Buffer.from(known.value.auditKey.spki, 'base64')) : undefined;
+  const report = await verifyBundles(paths, expectAuditKeyPem ? { expectAuditKeyPem } : {});
+  if (!report.ok) {
+    const f = report.firstFailure;
+    throw new TranscriptError(
+      TranscriptErrorCodes.CHAIN_BROKEN,
+      `The bundles do not verify${f ? `: ${f.seq !== undefined ? `entry ${f.seq}: ` : ''}${f.detail}` : ''}. Nothing was imported.`,
+      'Import only the bundles exported from this token, as they were written; check them in the Verify screen.',
+    );
+  }
+  const head = store.head();
+  const incoming: Entry[] = report.entries;
+  let alreadyHeld = 0;
+  const fresh: Entry[] = [];
+  for (const entry of incoming) {
+    if (head && entry.seq <= head.seq) {
+      const local = store.hashAt(entry.seq);
+      if (local !== entry.hash) {
+        throw new TranscriptError(
+          TranscriptErrorCodes.CHAIN_BROKEN,
+          `Entry ${entry.seq} of the bundles (${entry.hash}) differs from the local entry ${entry.seq} (${local}): the histories diverged. Nothing was imported.`,
+          'Find out which laptop holds the true history before any further ceremony on this token; keep both transcripts.',
+        );
+      }
+      alreadyHeld += 1;
+    } else {
+      fresh.push(entry);
+    }
+  }
+  const first = fresh[0];
+  const expectedSeq = head ? head.seq + 1 : 0;
+  if (first && first.seq !== expectedSeq) {
+    throw new TranscriptError(
+      TranscriptErrorCodes.CHAIN_BROKEN,
+      `The bundles continue at entry ${first.seq}, but the local transcript ends at ${head ? `entry ${head.seq}` : 'nothing (it is empty)'}: entries ${expectedSeq}-${first.seq - 1} are missing. Nothing was imported.`,
+      `Add the bundle holding entry ${expectedSeq} and import again.`,
+    );
+  }
+  const imported = fresh.length > 0 ? await store.importEntries(fresh) : 0;
+  return { imported, alreadyHeld, head: store.head() };
+}
