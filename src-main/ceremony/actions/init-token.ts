@@ -361,7 +361,7 @@ export const distributeShares: ActionImpl<DistributeInput> = {
     if (ctx.state.issued.has(mine.custodian)) throw new AppError('share-already-issued', `input.custodian: ${mine.custodian} already has their share; a share is handed out once`, `Go on with ${pending(ctx).join(', ') || 'the next step'}.`);
     if ('passphrase' in input) {
       const problem = passphraseProblem(input.passphrase);
-      if (problem) throw new AppError('share-passphrase', problem.startsWith('passphrase') ? problem : `input.passphrase: ${problem}`, `${mine.custodian} chooses a longer passphrase.`);
+      if (problem) throw new AppError('share-passphrase', `input.${problem.startsWith('passphrase') ? problem : `passphrase: ${problem}`}`, `${mine.custodian} chooses a longer passphrase.`);
     }
     const options = 'passphrase' in input ? (ctx.deps.scrypt ? { passphrase: input.passphrase, scrypt: ctx.deps.scrypt } : { passphrase: input.passphrase }) : { insecurePlain: true as const };
     const file = await createShareFile({ ceremonyId: ctx.ceremonyId, custodian: mine.custodian, index: mine.index, threshold: thresholdOf(ctx), share: mine.share }, options);
