@@ -1,0 +1,224 @@
+// Key material for a KMS import, generated inside the token and checked after the fact: the token's own
+// answers (CKA_LOCAL, CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_EXTRACTABLE, size, curve) are read back and
+// compared with what we asked for, because a template is a request, not a guarantee. A key that fails is
+// destroyed, never left for someone to use.
+import { createHash, createPublicKey } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { TokenError } from '../../hsm/errors.js';
+import type { TokenLayer } from '../../hsm/token.js';
+import type { AttributeName, AttributeValue, KeyPairSpec, MechanismInfo, ObjectHandle, SessionHandle, SlotRef } from '../../hsm/types.js';
+import { CKM_CODES, KEY_SPECS } from './keyspecs.js';
+import { tokenPublicKeySpki } from './spki.js';
+import type { KmsKeySpec } from './types.js';
+
+export const KEYGEN_ERROR = 'KMS_KEYGEN';
+export const KEY_CHECK_ERROR = 'KMS_KEY_CHECK_FAILED';
+
+/** CKK_* values (PKCS#11 2.40). */
+const CKK = { RSA: 0x0, EC: 0x3, GENERIC_SECRET: 0x10, AES: 0x1f } as const;
+
+/** What the transcript records about a generated key: plain data, no handles that outlive the session. */
+export interface GeneratedKmsKey {
+  keySpec: KmsKeySpec;
+  label: string;
+  /** CKA_ID, hex: 16 bytes from the token's RNG. */
+  idHex: string;
+  /** Handles for this session: the secret or private key, and the public key of a pair. */
+  handle: ObjectHandle;
+  publicHandle?: ObjectHandle;
+  /** The attributes read back and checked, as plain data (byte values in hex). */
+  attributes: Record<string, boolean | number | string | null>;
+  /** Public half of a key pair, DER SubjectPublicKeyInfo. */
+  publicKeySpkiDer?: Uint8Array;
+  publicKeySpkiSha256?: string;
+}
+
+function names(mechs: readonly MechanismInfo[]): string {
+  return mechs.length === 0 ? 'none' : [...new Set(mechs.map((m) => m.name))].join(', ');
+}
+
+/**
+ * Before anything is generated: can this token make and check this key spec? From the mechanism list,
+ * plus, for secp256k1 (which a mechanism list cannot show), a throw-away session key pair.
+ */
+export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, keySpec: KmsKeySpec, session?: SessionHandle): Promise<void> {
+  const info = KEY_SPECS[keySpec];
+  const mechs = await layer.listMechanisms(slot);
+  const has = (code: number, flag: keyof MechanismInfo['flags']) => mechs.find((m) => m.code === code && m.flags[flag]);
+  const refuse = (what: string, remedy: string) => {
+    throw new AppError(KEYGEN_ERROR, `The token in slot ${slot.slotId} cannot generate ${keySpec}: ${what}`, remedy);
+  };
+  const relevant = mechs.filter((m) => m.flags.generate || m.flags.generateKeyPair);
+  if (info.kind === 'aes') {
+    if (!has(CKM_CODES.AES_KEY_GEN, 'generate')) refuse(`it does not offer CKM_AES_KEY_GEN (it offers ${names(relevant)}).`, 'Use a token that generates AES keys.');
+    if (!has(CKM_CODES.AES_CMAC, 'sign')) {
+      // The fallback (AES-ECB of a zero block) needs an encrypt call the TokenLayer does not have yet.
+      refuse('it does not offer CKM_AES_CMAC, and the AES-ECB check value is not implemented.', 'Use a token that offers CKM_AES_CMAC.');
+    }
+  } else if (info.kind === 'hmac') {
+    // Key sizes of these two mechanisms are in bytes. NSS generates generic secrets of at most 32 bytes;
+    // SoftHSM's CKM_SHA256_HMAC takes keys of at least 32 bytes (so no HMAC_224 check value there).
+    const gen = has(CKM_CODES.GENERIC_SECRET_KEY_GEN, 'generate');
+    if (!gen) refuse(`it does not offer CKM_GENERIC_SECRET_KEY_GEN (it offers ${names(relevant)}).`, 'Use a token that generates generic secret keys.');
+    else if (gen.maxKeySize > 0 && (info.bytes < gen.minKeySize || info.bytes > gen.maxKeySize)) {
+      refuse(`its CKM_GENERIC_SECRET_KEY_GEN makes keys of ${gen.minKeySize}-${gen.maxKeySize} bytes, and ${keySpec} is ${info.bytes}.`, 'Choose another HMAC key spec or another token.');
+    }
+    const mac = has(CKM_CODES.SHA256_HMAC, 'sign');
+    if (!mac) refuse('it does not offer CKM_SHA256_HMAC, which the check value needs.', 'Use a token that offers CKM_SHA256_HMAC.');
+    else if (mac.maxKeySize > 0 && (info.bytes < mac.minKeySize || info.bytes > mac.maxKeySize)) {
+      refuse(
+        `its CKM_SHA256_HMAC takes keys of ${mac.minKeySize}-${mac.maxKeySize} bytes, so the check value (HMAC-SHA-256 for every HMAC key spec) cannot be computed for a ${info.bytes}-byte key.`,
+        'Choose another HMAC key spec or another token.',
+      );
+    }
+  } else if (info.kind === 'rsa') {
+    const m = has(CKM_CODES.RSA_PKCS_KEY_PAIR_GEN, 'generateKeyPair');
+    if (!m) refuse(`it does not offer CKM_RSA_PKCS_KEY_PAIR_GEN (it offers ${names(relevant)}).`, 'Use a token that generates RSA keys.');
+    else if (m.maxKeySize > 0 && m.maxKeySize < info.bits) refuse(`its RSA keys are at most ${m.maxKeySize} bits.`, 'Choose a smaller RSA key spec or another token.');
+  } else {
+    const m = has(CKM_CODES.EC_KEY_PAIR_GEN, 'generateKeyPair');
+    if (!m) refuse(`it does not offer CKM_EC_KEY_PAIR_GEN (it offers ${names(relevant)}).`, 'Use a token that generates EC keys.');
+    else if (m.maxKeySize > 0 && (info.fieldBits > m.maxKeySize || info.fieldBits < m.minKeySize)) {
+      refuse(`its EC keys are ${m.minKeySize}-${m.maxKeySize} bits.`, 'Choose another curve or another token.');
+    }
+    if (info.curve === 'secp256k1') {
+      if (!session) refuse('whether it offers secp256k1 can only be told in a session.', 'Open a session first.');
+      // A session pair, destroyed at once: the only way to ask a token about a curve.
+      try {
+        const pair = await layer.generateKeyPair(
+          session as SessionHandle,
+          { type: 'EC', curve: 'secp256k1' },
+          { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false },
+          { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, private: true, sensitive: true, extractable: false, decrypt: false, sign: false, unwrap: false, derive: false },
+        );
+        await layer.destroyObject(session as SessionHandle, pair.privateKey).catch(() => undefined);
+        await layer.destroyObject(session as SessionHandle, pair.publicKey).catch(() => undefined);
+      } catch (e) {
+        refuse(`it refused a secp256k1 key pair (${e instanceof TokenError ? e.code : String(e)}).`, 'Choose ECC_NIST_P256 or another token.');
+      }
+    }
+  }
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function plain(a: Record<string, AttributeValue>): Record<string, boolean | number | string | null> {
+  const out: Record<string, boolean | number | string | null> = {};
+  for (const [k, v] of Object.entries(a)) out[k] = v instanceof Uint8Array ? hex(v) : v;
+  return out;
+}
+
+const COMMON: AttributeName[] = ['CKA_CLASS', 'CKA_KEY_TYPE', 'CKA_TOKEN', 'CKA_PRIVATE', 'CKA_LOCAL', 'CKA_SENSITIVE', 'CKA_ALWAYS_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_NEVER_EXTRACTABLE'];
+
+/**
+ * Generate persistent, private, sensitive key material that is extractable only so that it can be wrapped.
+ * Secret keys may sign (the check value is a MAC computed with them); nothing may encrypt, decrypt, wrap,
+ * unwrap or derive: the material's use is in KMS, not here.
+ */
+export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, keySpec: KmsKeySpec, label: string): Promise<GeneratedKmsKey> {
+  if (label.trim() === '' || Buffer.byteLength(label, 'utf8') > 64) {
+    throw new AppError(KEYGEN_ERROR, `label ${JSON.stringify(label)} must be 1-64 bytes of text.`, 'Choose a short label that names the KMS key, e.g. "kms-prod-payments-2026".');
+  }
+  const info = KEY_SPECS[keySpec];
+  const id = await layer.random(session, 16);
+  const created: ObjectHandle[] = [];
+  try {
+    let handle: ObjectHandle;
+    let publicHandle: ObjectHandle | undefined;
+    if (info.kind === 'aes' || info.kind === 'hmac') {
+      handle = await layer.generateSecretKey(session, info.kind === 'aes' ? { type: 'AES', bits: 256 } : { type: 'GENERIC_SECRET', bytes: info.bytes }, {
+        label,
+        id,
+        token: true,
+        private: true,
+        sensitive: true,
+        extractable: true,
+        encrypt: false,
+        decrypt: false,
+        sign: true,
+        verify: false,
+        wrap: false,
+        unwrap: false,
+        derive: false,
+      });
+      created.push(handle);
+    } else {
+      const spec: KeyPairSpec = info.kind === 'rsa' ? { type: 'RSA', bits: info.bits } : { type: 'EC', curve: info.curve };
+      const pair = await layer.generateKeyPair(
+        session,
+        spec,
+        { label, id, token: true, encrypt: false, verify: false, wrap: false },
+        { label, id, token: true, private: true, sensitive: true, extractable: true, decrypt: false, sign: false, unwrap: false, derive: false },
+      );
+      created.push(pair.privateKey, pair.publicKey);
+      handle = pair.privateKey;
+      publicHandle = pair.publicKey;
+    }
+
+    const extra: AttributeName[] = info.kind === 'aes' || info.kind === 'hmac' ? ['CKA_VALUE_LEN', 'CKA_VALUE'] : info.kind === 'ec' ? ['CKA_EC_PARAMS'] : ['CKA_MODULUS'];
+    const a = await layer.getAttributes(session, handle, [...COMMON, ...extra]);
+    const failures: string[] = [];
+    const expect = (name: AttributeName, want: AttributeValue, why: string) => {
+      const got = (a as Record<string, AttributeValue>)[name];
+      if (got !== want) failures.push(`${name} is ${JSON.stringify(got instanceof Uint8Array ? hex(got) : got)}, expected ${JSON.stringify(want)} (${why})`);
+    };
+    expect('CKA_TOKEN', true, 'persistent, for re-export later');
+    expect('CKA_PRIVATE', true, 'readable only after login');
+    expect('CKA_LOCAL', true, 'generated inside the token');
+    expect('CKA_SENSITIVE', true, 'the value never leaves in plaintext');
+    expect('CKA_ALWAYS_SENSITIVE', true, 'it never was readable');
+    expect('CKA_EXTRACTABLE', true, 'so that it can be wrapped');
+    let publicKeySpkiDer: Uint8Array | undefined;
+    let publicAttrs: Record<string, AttributeValue> = {};
+    if (info.kind === 'aes' || info.kind === 'hmac') {
+      expect('CKA_KEY_TYPE', info.kind === 'aes' ? CKK.AES : CKK.GENERIC_SECRET, 'the key type asked for');
+      expect('CKA_VALUE_LEN', info.bytes, `${keySpec} is ${info.bytes} bytes`);
+      // The token must refuse to reveal the value of a sensitive key.
+      expect('CKA_VALUE', null, 'the value must be unreadable');
+    } else {
+      expect('CKA_KEY_TYPE', info.kind === 'rsa' ? CKK.RSA : CKK.EC, 'the key type asked for');
+      if (info.kind === 'ec') {
+        const p = a.CKA_EC_PARAMS;
+        if (!(p instanceof Uint8Array) || hex(p) !== info.oidDer) failures.push(`CKA_EC_PARAMS is ${p instanceof Uint8Array ? hex(p) : JSON.stringify(p)}, expected ${info.oidDer} (${info.curve})`);
+      }
+      publicAttrs = await layer.getAttributes(session, publicHandle as ObjectHandle, ['CKA_TOKEN', 'CKA_LOCAL', 'CKA_KEY_TYPE', ...(info.kind === 'rsa' ? (['CKA_MODULUS_BITS', 'CKA_PUBLIC_EXPONENT'] as const) : (['CKA_EC_PARAMS'] as const))]);
+      if (info.kind === 'rsa') {
+        const e = publicAttrs.CKA_PUBLIC_EXPONENT;
+        if (!(e instanceof Uint8Array) || BigInt('0x' + (hex(e) || '0')) !== 65537n) failures.push(`public CKA_PUBLIC_EXPONENT is ${e instanceof Uint8Array ? hex(e) : JSON.stringify(e)}, expected 010001`);
+      } else if (!(publicAttrs.CKA_EC_PARAMS instanceof Uint8Array) || hex(publicAttrs.CKA_EC_PARAMS) !== info.oidDer) {
+        failures.push(`public CKA_EC_PARAMS does not name ${info.curve}`);
+      }
+      publicKeySpkiDer = await tokenPublicKeySpki(layer, session, publicHandle as ObjectHandle, keySpec);
+      if (info.kind === 'rsa') {
+        // The modulus length as the SPKI carries it: CKA_MODULUS_BITS alone is the token's word.
+        const bits = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength;
+        if (bits !== info.bits) failures.push(`the modulus is ${bits} bits, expected ${info.bits}`);
+        if (publicAttrs.CKA_MODULUS_BITS !== info.bits) failures.push(`public CKA_MODULUS_BITS is ${JSON.stringify(publicAttrs.CKA_MODULUS_BITS)}, expected ${info.bits}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new AppError(
+        KEY_CHECK_ERROR,
+        `The ${keySpec} key the token generated failed its checks and was destroyed: ${failures.join('; ')}.`,
+        'Do not use this token for the import; report the token model and firmware with this message.',
+      );
+    }
+    const attributes = plain(a);
+    // Drop the value entry (always null here) and the modulus (public; in the SPKI) from the record.
+    delete attributes.CKA_VALUE;
+    delete attributes.CKA_MODULUS;
+    for (const [k, v] of Object.entries(plain(publicAttrs))) attributes[`public.${k}`] = v;
+    return {
+      keySpec,
+      label,
+      idHex: hex(id),
+      handle,
+      ...(publicHandle ? { publicHandle } : {}),
+      attributes,
+      ...(publicKeySpkiDer ? { publicKeySpkiDer, publicKeySpkiSha256: createHash('sha256').update(publicKeySpkiDer).digest('hex') } : {}),
+    };
+  } catch (e) {
+    for (const h of created) await layer.destroyObject(session, h).catch(() => undefined);
+    throw e;
+  }
+}
