@@ -10,6 +10,8 @@ export interface ModuleConfig {
   initParameters?: string;
   /** Where this entry came from, for the settings screen. */
   source?: 'default' | 'user' | 'demo';
+  /** Which driver: a PKCS#11 library (the default), or a YubiHSM 2 (`path` is `yubihsm:usb` or `yubihsm:http://127.0.0.1:PORT`). */
+  kind?: 'pkcs11' | 'yubihsm';
 }
 
 export interface ErrorData {
@@ -219,7 +221,13 @@ export type WrapMechanism =
   /** CKM_AES_KEY_WRAP_PAD (0x210A): RFC 5649 on SoftHSM, RFC 3394 + PKCS#7 on NSS. Judge by output length. */
   | { name: 'AES_KEY_WRAP_PAD' }
   /** CKM_AES_KEY_WRAP_KWP (0x210B): RFC 5649. */
-  | { name: 'AES_KEY_WRAP_KWP' };
+  | { name: 'AES_KEY_WRAP_KWP' }
+  /**
+   * The KMS RSA_AES_KEY_WRAP_SHA_* format in one step: RSA-OAEP (hash, MGF1 over the same hash, empty label)
+   * of a fresh AES-256 key || AES-KWP (RFC 5649) of the material. What YubiHSM WRAP_KEY_RSA emits; the
+   * PKCS#11 driver refuses it (pkcs11js cannot pass CK_RSA_AES_KEY_WRAP_PARAMS; use the composed path).
+   */
+  | { name: 'RSA_AES_KEY_WRAP'; hash: HashName };
 
 export type SignMechanism =
   /** Raw ECDSA over a digest the caller computed; the signature is r||s. */

@@ -33,6 +33,12 @@ export function wrapMechanism(m: WrapMechanism): Mechanism {
       return { mechanism: CKM.AES_KEY_WRAP_PAD };
     case 'AES_KEY_WRAP_KWP':
       return { mechanism: CKM.AES_KEY_WRAP_KWP };
+    case 'RSA_AES_KEY_WRAP':
+      throw new TokenError(
+        'CKR_MECHANISM_INVALID',
+        'RSA_AES_KEY_WRAP in one step is not available through a PKCS#11 module here: pkcs11js cannot pass CK_RSA_AES_KEY_WRAP_PARAMS.',
+        'Use the composed path (AES_KEY_WRAP_KWP under a fresh AES key, then RSA_PKCS_OAEP of that key), or a YubiHSM 2, which does it in the device.',
+      );
     default:
       throw badArgument(`mechanism.name "${String((m as { name?: unknown })?.name)}" is not a wrapping mechanism`, 'Use RSA_PKCS_OAEP, AES_KEY_WRAP, AES_KEY_WRAP_PAD or AES_KEY_WRAP_KWP.');
   }

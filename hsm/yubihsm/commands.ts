@@ -146,6 +146,20 @@ export async function putSymmetricKey(s: YubiHsmSession, o: NewObject & { algori
   return readId(await s.send(Command.PUT_SYMMETRIC_KEY, concat(header(o, o.algorithm), o.key)), 'PUT_SYMMETRIC_KEY');
 }
 
+/** PUT_OPAQUE: an opaque data object (algorithm OPAQUE_DATA), e.g. a label or a transcript chain head. */
+export async function putOpaque(s: YubiHsmSession, o: NewObject & { data: Uint8Array; algorithm?: number }): Promise<number> {
+  return readId(await s.send(Command.PUT_OPAQUE, concat(header(o, o.algorithm ?? Algorithm.OPAQUE_DATA), o.data)), 'PUT_OPAQUE');
+}
+
+export async function getOpaque(s: YubiHsmSession, id: number): Promise<Uint8Array> {
+  return s.send(Command.GET_OPAQUE, u16(id));
+}
+
+/** ENCRYPT_ECB (firmware 2.3+) with an AES key object; `data` is a multiple of 16 bytes. */
+export async function encryptEcb(s: YubiHsmSession, keyId: number, data: Uint8Array): Promise<Uint8Array> {
+  return s.send(Command.ENCRYPT_ECB, concat(u16(keyId), data));
+}
+
 export async function generateHmacKey(s: YubiHsmSession, o: NewObject & { algorithm: number }): Promise<number> {
   return readId(await s.send(Command.GENERATE_HMAC_KEY, header(o, o.algorithm)), 'GENERATE_HMAC_KEY');
 }
