@@ -28,6 +28,8 @@ export interface GeneratedKmsKey {
   publicHandle?: ObjectHandle;
   /** The attributes read back and checked, as plain data (byte values in hex). */
   attributes: Record<string, boolean | number | string | null>;
+  /** Checks the caller waived for this token, each with the reason: for the transcript. */
+  waivers: string[];
   /** Public half of a key pair, DER SubjectPublicKeyInfo. */
   publicKeySpkiDer?: Uint8Array;
   publicKeySpkiSha256?: string;
@@ -115,7 +117,16 @@ const COMMON: AttributeName[] = ['CKA_CLASS', 'CKA_KEY_TYPE', 'CKA_TOKEN', 'CKA_
  * Secret keys may sign (the check value is a MAC computed with them); nothing may encrypt, decrypt, wrap,
  * unwrap or derive: the material's use is in KMS, not here.
  */
-export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, keySpec: KmsKeySpec, label: string): Promise<GeneratedKmsKey> {
+export interface KeyCheckWaivers {
+  /**
+   * Accept CKA_LOCAL != true, with the reason the room was given. Only for tokens known not to report it
+   * (NSS softoken 3.87 answers false even for keys it just generated); the waiver is part of the result, so
+   * the transcript says the evidence was missing rather than pretending it was there.
+   */
+  CKA_LOCAL?: string;
+}
+
+export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, keySpec: KmsKeySpec, label: string, waivers: KeyCheckWaivers = {}): Promise<GeneratedKmsKey> {
   if (label.trim() === '' || Buffer.byteLength(label, 'utf8') > 64) {
     throw new AppError(KEYGEN_ERROR, `label ${JSON.stringify(label)} must be 1-64 bytes of text.`, 'Choose a short label that names the KMS key, e.g. "kms-prod-payments-2026".');
   }
@@ -164,7 +175,11 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
     };
     expect('CKA_TOKEN', true, 'persistent, for re-export later');
     expect('CKA_PRIVATE', true, 'readable only after login');
-    expect('CKA_LOCAL', true, 'generated inside the token');
+    const applied: string[] = [];
+    if (waivers.CKA_LOCAL !== undefined && a.CKA_LOCAL !== true) {
+      if (waivers.CKA_LOCAL.trim() === '') throw new AppError(KEYGEN_ERROR, 'waivers.CKA_LOCAL needs a reason.', 'Say why this token does not report CKA_LOCAL.');
+      applied.push(`CKA_LOCAL is ${JSON.stringify(a.CKA_LOCAL)}, accepted: ${waivers.CKA_LOCAL}`);
+    } else expect('CKA_LOCAL', true, 'generated inside the token');
     expect('CKA_SENSITIVE', true, 'the value never leaves in plaintext');
     expect('CKA_ALWAYS_SENSITIVE', true, 'it never was readable');
     expect('CKA_EXTRACTABLE', true, 'so that it can be wrapped');
@@ -193,7 +208,8 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
         // The modulus length as the SPKI carries it: CKA_MODULUS_BITS alone is the token's word.
         const bits = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength;
         if (bits !== info.bits) failures.push(`the modulus is ${bits} bits, expected ${info.bits}`);
-        if (publicAttrs.CKA_MODULUS_BITS !== info.bits) failures.push(`public CKA_MODULUS_BITS is ${JSON.stringify(publicAttrs.CKA_MODULUS_BITS)}, expected ${info.bits}`);
+        // null: not reported (NSS); the SPKI check above is the one that counts.
+        if (publicAttrs.CKA_MODULUS_BITS !== null && publicAttrs.CKA_MODULUS_BITS !== info.bits) failures.push(`public CKA_MODULUS_BITS is ${JSON.stringify(publicAttrs.CKA_MODULUS_BITS)}, expected ${info.bits}`);
       }
     }
     if (failures.length > 0) {
@@ -215,6 +231,7 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
       handle,
       ...(publicHandle ? { publicHandle } : {}),
       attributes,
+      waivers: applied,
       ...(publicKeySpkiDer ? { publicKeySpkiDer, publicKeySpkiSha256: createHash('sha256').update(publicKeySpkiDer).digest('hex') } : {}),
     };
   } catch (e) {

@@ -6,11 +6,13 @@
 //     RSA-OAEP wraps that AES key; the output is the RSA part followed by the AES part.
 // Which RFC 5649 mechanism comes from probeKmsCapabilities' method (it checked the output), never from a
 // mechanism's name: CKM_AES_KEY_WRAP_PAD is RFC 5649 on SoftHSM and RFC 3394 + PKCS#7 on NSS.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { TokenError } from '../../hsm/errors.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import type { TokenLayer } from '../../hsm/token.js';
+import { isAsymmetric } from './rules.js';
+import type { KmsKeySpec } from './types.js';
 import type { KmsCapability, KmsWrappingAlgorithm, ObjectHandle, SessionHandle, SlotRef, WrapMechanism } from '../../hsm/types.js';
 
 export const WRAP_ERROR = 'KMS_WRAP';
@@ -25,10 +27,13 @@ function describe(c: KmsCapability): string {
  * Ask the token, before any key is generated, whether it can do `algorithm`; the ceremony calls this
  * first. Returns the capability (its method says how); throws an error listing what the token can do.
  */
-export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algorithm: KmsWrappingAlgorithm): Promise<KmsCapability> {
+export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algorithm: KmsWrappingAlgorithm, keySpec?: KmsKeySpec): Promise<KmsCapability> {
   const caps = await probeKmsCapabilities(layer, slot);
   const cap = caps.find((c) => c.algorithm === algorithm);
-  if (cap?.supported) return cap;
+  if (cap?.supported) {
+    if (keySpec && isAsymmetric(keySpec) && !algorithm.startsWith('RSA_AES')) await probeOaepOfPrivateKey(layer, slot, algorithm, keySpec);
+    return cap;
+  }
   const can = caps.filter((c) => c.supported);
   throw new AppError(
     WRAP_ERROR,
@@ -38,6 +43,38 @@ export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algori
       ? `Request new import parameters with ${can.map((c) => c.algorithm).join(' or ')}, or use a token that can do ${algorithm}.`
       : 'Use a token that can do RSA-OAEP wrapping inside itself (e.g. one that offers CKM_RSA_PKCS_OAEP and CKM_AES_KEY_WRAP_KWP).',
   );
+}
+
+/**
+ * probeKmsCapabilities wraps a secret key; some tokens RSA-OAEP-wrap only secret keys (SoftHSM), so for a
+ * private key under RSAES_OAEP_* we try a throw-away session P-256 pair before the real key exists.
+ */
+async function probeOaepOfPrivateKey(layer: TokenLayer, slot: SlotRef, algorithm: KmsWrappingAlgorithm, keySpec: KmsKeySpec): Promise<void> {
+  const hash = algorithm.endsWith('SHA_1') ? 'SHA-1' : 'SHA-256';
+  const { session } = await layer.openSession(slot, { readWrite: true });
+  const made: ObjectHandle[] = [];
+  try {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' });
+    const pub = await layer.createPublicKeyFromSpki(session, new Uint8Array(rsa), { label: 'kc-probe-oaep', token: false, encrypt: true, wrap: true, verify: false });
+    made.push(pub);
+    const pair = await layer.generateKeyPair(
+      session,
+      { type: 'EC', curve: 'P-256' },
+      { label: 'kc-probe-oaep-ec', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false },
+      { label: 'kc-probe-oaep-ec', id: new Uint8Array(), token: false, private: false, sensitive: true, extractable: true, decrypt: false, sign: false, unwrap: false, derive: false },
+    );
+    made.push(pair.privateKey, pair.publicKey);
+    await layer.wrapKey(session, { name: 'RSA_PKCS_OAEP', hash }, pub, pair.privateKey);
+  } catch (e) {
+    throw new AppError(
+      WRAP_ERROR,
+      `The token in slot ${slot.slotId} cannot wrap a private key with ${algorithm} (it refused a probe: ${e instanceof TokenError ? e.code : String(e)}), so it cannot export ${keySpec} that way.`,
+      'Request new import parameters with RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256 (if the token can do it), or use another token.',
+    );
+  } finally {
+    for (const h of made.reverse()) await layer.destroyObject(session, h).catch(() => undefined);
+    await layer.closeSession(session).catch(() => undefined);
+  }
 }
 
 /** The RFC 5649 mechanism the capability's probe found. */

@@ -70,12 +70,15 @@ describe('KMS import on SoftHSM', () => {
     checkRecovered('ECC_SECG_P256K1', independentUnwrap(kms2048, 'RSA_AES_KEY_WRAP_SHA_1', r.encrypted), r.checkValue, r.key.publicKeySpkiDer);
   });
 
-  it('an EC private key under RSAES_OAEP_SHA_1: SoftHSM OAEP-wraps only secret keys; the wrap fails cleanly', async () => {
+  it('an EC private key under RSAES_OAEP_SHA_1: SoftHSM OAEP-wraps only secret keys, refused before generation', async () => {
+    const before = (await layer.findAll(session, {})).length;
     const e = await runFlow(layer, slot, session, kms2048, 'RSAES_OAEP_SHA_1', 'ECC_NIST_P256', out).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AppError);
-    expect((e as AppError).message).toMatch(/^C_WrapKey with CKM_RSA_PKCS_OAEP \(SHA-1\) failed in the token: CKR_/);
+    expect((e as AppError).message).toMatch(
+      new RegExp(`^The token in slot ${slot.slotId} cannot wrap a private key with RSAES_OAEP_SHA_1 \\(it refused a probe: CKR_[A-Z_]+\\), so it cannot export ECC_NIST_P256 that way\\.$`),
+    );
+    expect((await layer.findAll(session, {})).length).toBe(before);
     expect(readdirSync(out).filter((n) => n.endsWith('.partial'))).toEqual([]);
-    expect(await layer.findAll(session, { label: 'kms-wrapping-key' })).toEqual([]);
   });
 
   const cases: [KmsKeySpec, KmsWrappingAlgorithm][] = [
