@@ -138,6 +138,10 @@ interface Device {
   known: { factory?: boolean; label?: string; operatorKey?: boolean };
   login?: { userType: UserType; yh: YubiHsmSession; keepAlive?: ReturnType<typeof setInterval> };
   sessions: Set<SessionHandle>;
+  /** Unplugged (or the connector lost it): sessions opened before are dead; listSlots tries to reach it again. */
+  gone: boolean;
+  /** Increases each time the device is reached again after being gone; sessions remember theirs. */
+  generation: number;
 }
 
 interface Module {
@@ -148,6 +152,7 @@ interface Module {
 
 interface Session {
   device: Device;
+  generation: number;
   readWrite: boolean;
   /** Objects made with token: false: deleted when the session closes (the device has no session objects). */
   temporary: Set<string>;
@@ -172,6 +177,13 @@ function asTokenError(e: unknown, what: string): TokenError {
   if (e instanceof TokenError) return e;
   return new TokenError('YUBIHSM_FAILED', `${what} failed: ${e instanceof Error ? e.message : String(e)}.`, 'Check the YubiHSM connection and try again.');
 }
+
+const unpluggedError = (d: Device) =>
+  new TokenError(
+    'CKR_DEVICE_REMOVED',
+    `The YubiHSM was unplugged (serial ${d.serial}); the sessions open on it ended, and the step that was running did not complete.`,
+    'Plug it back in, choose it again from the token list, open a new session and log in again; then repeat the step.',
+  );
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -214,16 +226,17 @@ export class YubiHsmTokenLayer implements TokenLayer {
     if (moduleId === YUBIHSM_USB_MODULE && !this.options.transports?.[moduleId]) await this.discover(m);
     const out: SlotInfo[] = [];
     for (const d of m.devices.values()) {
-      out.push({
-        moduleId,
-        slotId: d.serial,
-        description: d.description,
-        manufacturer: 'Yubico',
-        tokenPresent: true,
-        removable: true,
-        hardware: true,
-        token: await this.tokenInfo(d),
-      });
+      if (d.gone) await this.reach(d);
+      const slot: SlotInfo = { moduleId, slotId: d.serial, description: d.description, manufacturer: 'Yubico', tokenPresent: !d.gone, removable: true, hardware: true };
+      if (!d.gone) {
+        try {
+          slot.token = await this.tokenInfo(d);
+        } catch (e) {
+          if (!this.noteGone(d, e)) throw asTokenError(e, `Reading the YubiHSM (serial ${d.serial})`);
+          slot.tokenPresent = false;
+        }
+      }
+      out.push(slot);
     }
     return out;
   }
@@ -299,6 +312,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
       d.known = { factory: false, label, operatorKey: false };
     } catch (e) {
       d.known = {};
+      if (this.noteGone(d, e)) throw unpluggedError(d);
       throw asTokenError(e, `Initialising the YubiHSM (serial ${d.serial})`);
     }
   }
@@ -308,15 +322,23 @@ export class YubiHsmTokenLayer implements TokenLayer {
       throw new TokenError(ErrorCodes.URI_INVALID, 'The YubiHSM token layer addresses devices by module and slot (serial), not by PKCS#11 URI.', 'Choose the YubiHSM from the token list.');
     const d = this.device(target);
     const handle = `yubihsm-session-${this.nextSession++}`;
-    this.sessions.set(handle, { device: d, readWrite: options?.readWrite === true, temporary: new Set() });
+    if (d.gone) throw unpluggedError(d);
+    this.sessions.set(handle, { device: d, generation: d.generation, readWrite: options?.readWrite === true, temporary: new Set() });
     d.sessions.add(handle);
-    return { session: handle, moduleId: d.moduleId, slotId: d.serial, token: await this.tokenInfo(d) };
+    try {
+      return { session: handle, moduleId: d.moduleId, slotId: d.serial, token: await this.tokenInfo(d) };
+    } catch (e) {
+      this.sessions.delete(handle);
+      d.sessions.delete(handle);
+      if (this.noteGone(d, e)) throw unpluggedError(d);
+      throw asTokenError(e, `Opening a session on the YubiHSM (serial ${d.serial})`);
+    }
   }
 
   async closeSession(session: SessionHandle): Promise<void> {
-    const s = this.session(session);
+    const s = this.session(session, true);
     try {
-      if (s.temporary.size > 0 && s.device.login) {
+      if (s.temporary.size > 0 && s.device.login && s.generation === s.device.generation && !s.device.gone) {
         for (const h of s.temporary) await this.deleteAddress(s.device.login.yh, decodeHandle(h)).catch(() => undefined);
       }
     } finally {
@@ -346,6 +368,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
     try {
       yh = await d.hsm.openSession(keyId, pin);
     } catch (e) {
+      if (this.noteGone(d, e)) throw unpluggedError(d);
       if (e instanceof TokenError && e.code === YubiHsmErrorCodes.WRONG_PASSWORD)
         throw new TokenError('CKR_PIN_INCORRECT', `The YubiHSM (serial ${d.serial}) did not accept the ${who} PIN.`, 'Re-enter the PIN. The device does not lock after wrong attempts, but its log records them.');
       if (e instanceof TokenError && e.code === 'YUBIHSM_OBJECT_NOT_FOUND')
@@ -753,7 +776,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
   private async addDevice(m: Module, t: YubiHsmTransport, reconnect: () => Promise<YubiHsmTransport>): Promise<void> {
     const hsm = await YubiHsm.connect(t);
     const serial = String(hsm.info?.serial ?? 0);
-    m.devices.set(serial, { moduleId: m.config.path, serial, hsm, reconnect, description: `YubiHSM 2 serial ${serial} (${t.description})`, known: {}, sessions: new Set() });
+    m.devices.set(serial, { moduleId: m.config.path, serial, hsm, reconnect, description: `YubiHSM 2 serial ${serial} (${t.description})`, known: {}, sessions: new Set(), gone: false, generation: 0 });
   }
 
   private usb(): Promise<UsbLike> {
@@ -846,10 +869,43 @@ export class YubiHsmTokenLayer implements TokenLayer {
     return d;
   }
 
-  private session(handle: SessionHandle): Session {
+  /** The session, which must still be on the device it was opened on (unless `evenIfGone`, for closing it). */
+  private session(handle: SessionHandle, evenIfGone = false): Session {
     const s = this.sessions.get(handle);
     if (!s) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(handle)} is not open on any YubiHSM.`, 'Open a new session.');
+    if (!evenIfGone && (s.device.gone || s.generation !== s.device.generation)) throw unpluggedError(s.device);
     return s;
+  }
+
+  /** After an error: was it the device going away? Then mark it gone and end its login. */
+  private noteGone(d: Device, e: unknown): boolean {
+    const gone = e instanceof TokenError && (e.code === YubiHsmErrorCodes.UNPLUGGED || e.code === YubiHsmErrorCodes.CONNECTOR_UNREACHABLE);
+    if (gone && !d.gone) {
+      d.gone = true;
+      d.known = {};
+      const login = d.login;
+      d.login = undefined;
+      if (login?.keepAlive) clearInterval(login.keepAlive);
+      login?.yh.markClosed();
+    }
+    return gone;
+  }
+
+  /** Try to reach a gone device again (replugged); it stays gone when that fails. */
+  private async reach(d: Device): Promise<void> {
+    try {
+      const t = await d.reconnect();
+      const hsm = await YubiHsm.connect(t);
+      if (String(hsm.info?.serial) !== d.serial) {
+        await hsm.close().catch(() => undefined);
+        return;
+      }
+      d.hsm = hsm;
+      d.gone = false;
+      d.generation++;
+    } catch {
+      // Still unplugged.
+    }
   }
 
   private loggedInAny(s: Session): YubiHsmSession {
@@ -887,6 +943,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
       return await fn();
     } catch (e) {
       const err = asTokenError(e, `${what} on the YubiHSM (serial ${d.serial})`);
+      if (this.noteGone(d, err)) throw unpluggedError(d);
       if (d.login && !d.login.yh.isOpen) {
         await this.endLogin(d);
         if (err.code === YubiHsmErrorCodes.SESSION_CLOSED || err.code === 'YUBIHSM_INVALID_SESSION')

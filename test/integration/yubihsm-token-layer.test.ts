@@ -11,6 +11,7 @@ import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { TokenError } from '../../hsm/errors.js';
 import { ObjectType } from '../../hsm/yubihsm/constants.js';
 import { YubiHsm } from '../../hsm/yubihsm/session.js';
+import { unplugged } from '../../hsm/yubihsm/errors.js';
 import { verifyLogChain } from '../../hsm/yubihsm/log.js';
 import { YubiHsmTokenLayer, kmsCapabilitiesOf, type DeviceLog } from '../../hsm/yubihsm/token-layer.js';
 import { decodeHandle } from '../../hsm/yubihsm/token-layer-map.js';
@@ -284,6 +285,53 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
     await layer.login(s, 'so', SO_PIN);
     expect(await layer.findAll(s, {})).toEqual([]);
     await layer.closeSession(s);
+  });
+});
+
+/** A simulator on a cable that can be pulled: while unplugged, every transfer fails as node-usb's does. */
+class Cable extends SimulatorTransport {
+  plugged = true;
+  override async send(frame: Uint8Array): Promise<Uint8Array> {
+    if (!this.plugged) throw unplugged();
+    return super.send(frame);
+  }
+}
+
+describe('YubiHsmTokenLayer when the device is unplugged and plugged back in', () => {
+  const sim = new YubiHsmSimulator({ serial: 99 });
+  const cable = new Cable(sim);
+  const layer = new YubiHsmTokenLayer({ transports: { [MODULE]: () => [cable] }, keepAliveMs: 0 });
+  const slot = { moduleId: MODULE, slotId: '99' };
+  afterAll(() => layer.close());
+
+  it('says the YubiHSM was unplugged, shows the slot without a token, and works again after a replug with a new login', async () => {
+    await layer.configureModules([{ path: MODULE }]);
+    await layer.initToken(slot, SO_PIN, 'replug');
+    const { session } = await layer.openSession(slot, { readWrite: true });
+    await layer.login(session, 'so', SO_PIN);
+    await layer.initUserPin(session, USER_PIN);
+    await layer.logout(session);
+    await layer.login(session, 'user', USER_PIN);
+    await layer.random(session, 4);
+
+    cable.plugged = false;
+    const failed = layer.random(session, 4);
+    await expect(failed).rejects.toThrow('The YubiHSM was unplugged (serial 99)');
+    expect(await code(layer.random(session, 4))).toBe('CKR_DEVICE_REMOVED');
+    expect(await layer.listSlots(MODULE)).toMatchObject([{ slotId: '99', tokenPresent: false }]);
+    expect(await code(layer.openSession(slot, { readWrite: true }))).toBe('CKR_DEVICE_REMOVED');
+
+    sim.powerCycle();
+    cable.plugged = true;
+    expect(await layer.listSlots(MODULE)).toMatchObject([{ slotId: '99', tokenPresent: true, token: { initialized: true } }]);
+    // The old session ended with the device; a new one needs a new login.
+    expect(await code(layer.random(session, 4))).toBe('CKR_DEVICE_REMOVED');
+    await layer.closeSession(session);
+    const again = (await layer.openSession(slot, { readWrite: true })).session;
+    expect(await code(layer.random(again, 4))).toBe('CKR_USER_NOT_LOGGED_IN');
+    await layer.login(again, 'user', USER_PIN);
+    expect(await layer.random(again, 4)).toHaveLength(4);
+    await layer.closeSession(again);
   });
 });
 
