@@ -194,6 +194,17 @@ describe('console download', () => {
     expect(p).toMatchObject({ keyArn: ARN, source: { kind: 'console-folder', publicKeyFrom: join(d, 'WrappingPublicKey.bin') } });
   });
 
+  it('the CLI JSON file itself, and a file that is neither JSON nor zip', async () => {
+    writeFileSync(join(dir, 'params.json'), cliJson());
+    expect((await readImportParameters({ path: join(dir, 'params.json') }, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', now })).keyArn).toBe(ARN);
+    writeFileSync(join(dir, 'notes.txt'), 'hello');
+    const e = await rejected(readImportParameters({ path: join(dir, 'notes.txt') }, opts));
+    expect(e.message).toBe(`${join(dir, 'notes.txt')} is neither the JSON printed by get-parameters-for-import nor a console zip.`);
+    writeFileSync(join(dir, 'big.bin'), new Uint8Array(1024 * 1024 + 1));
+    expect((await rejected(readImportParameters({ path: join(dir, 'big.bin') }, opts))).message).toBe(`${join(dir, 'big.bin')} is ${1024 * 1024 + 1} bytes (limit 1048576).`);
+    expect((await rejected(readImportParameters({ path: join(dir, 'missing.json') }, opts))).message).toBe(`${join(dir, 'missing.json')} cannot be read (ENOENT).`);
+  });
+
   it('a folder with the CLI JSON in it', async () => {
     const d = join(dir, 'json-folder');
     mkdirSync(d);
