@@ -1,0 +1,191 @@
+// One TokenLayer over two drivers: PKCS#11 modules and YubiHSM connectors side by side, so the app's module
+// list and inventory can hold both. Modules are routed by path (`yubihsm:...` or kind 'yubihsm'), sessions
+// by the driver that opened them; object handles travel with their session.
+import { probeKmsCapabilities } from '../capabilities.js';
+import { ErrorCodes, TokenError } from '../errors.js';
+import type { TokenLayer } from '../token.js';
+import type {
+  AttributeName,
+  AttributeValue,
+  Bytes,
+  DataObjectTemplate,
+  HashName,
+  KeyPairHandles,
+  KeyPairSpec,
+  KmsCapability,
+  MechanismInfo,
+  ModuleConfig,
+  ModuleStatus,
+  ObjectHandle,
+  ObjectQuery,
+  OpenSessionOptions,
+  OpenedSession,
+  PrivateKeyTemplate,
+  PublicKeyObjectTemplate,
+  PublicKeyTemplate,
+  SecretKeySpec,
+  SecretKeyTemplate,
+  SessionHandle,
+  SessionTarget,
+  SignMechanism,
+  SlotInfo,
+  SlotRef,
+  UserType,
+  WrapMechanism,
+} from '../types.js';
+import type { LogEntry } from './log.js';
+import { YUBIHSM_MODULE_PREFIX, type DeviceLog, type YubiHsmTokenLayer } from './token-layer.js';
+
+export const isYubiHsmModule = (m: Pick<ModuleConfig, 'path' | 'kind'>) => m.kind === 'yubihsm' || m.path.startsWith(YUBIHSM_MODULE_PREFIX);
+
+export class RoutingTokenLayer implements TokenLayer {
+  /** Session handle -> the driver that issued it (handles are prefixed so two drivers cannot collide). */
+  private readonly owner = new Map<SessionHandle, { layer: TokenLayer; inner: SessionHandle }>();
+  private next = 1;
+
+  constructor(
+    readonly pkcs11: TokenLayer,
+    readonly yubihsm: YubiHsmTokenLayer,
+  ) {}
+
+  async configureModules(modules: ModuleConfig[]): Promise<ModuleStatus[]> {
+    this.owner.clear();
+    const yh = modules.filter(isYubiHsmModule).map((m) => ({ ...m, path: m.path.startsWith(YUBIHSM_MODULE_PREFIX) ? m.path : `${YUBIHSM_MODULE_PREFIX}${m.path}` }));
+    const p11 = modules.filter((m) => !isYubiHsmModule(m));
+    const [a, b] = await Promise.all([this.pkcs11.configureModules(p11), this.yubihsm.configureModules(yh)]);
+    return [...a, ...b];
+  }
+
+  async listModules(): Promise<ModuleStatus[]> {
+    return [...(await this.pkcs11.listModules()), ...(await this.yubihsm.listModules())];
+  }
+
+  async listSlots(moduleId: string): Promise<SlotInfo[]> {
+    return this.byModule(moduleId).listSlots(moduleId);
+  }
+
+  async listMechanisms(slot: SlotRef): Promise<MechanismInfo[]> {
+    return this.byModule(slot.moduleId).listMechanisms(slot);
+  }
+
+  /** The YubiHSM answers for itself; PKCS#11 tokens are probed. */
+  async kmsCapabilities(slot: SlotRef): Promise<KmsCapability[]> {
+    return this.byModule(slot.moduleId) === this.yubihsm ? this.yubihsm.kmsCapabilities(slot) : probeKmsCapabilities(this, slot);
+  }
+
+  async initToken(slot: SlotRef, soPin: string, label: string): Promise<void> {
+    return this.byModule(slot.moduleId).initToken(slot, soPin, label);
+  }
+
+  async openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession> {
+    // PKCS#11 URIs name PKCS#11 tokens; a YubiHSM is chosen by module and slot.
+    const layer = 'uri' in target ? this.pkcs11 : this.byModule(target.moduleId);
+    const opened = await layer.openSession(target, options);
+    const handle = `${layer === this.yubihsm ? 'y' : 'p'}${this.next++}:${opened.session}`;
+    this.owner.set(handle, { layer, inner: opened.session });
+    return { ...opened, session: handle };
+  }
+
+  async closeSession(session: SessionHandle): Promise<void> {
+    const { layer, inner } = this.route(session);
+    try {
+      await layer.closeSession(inner);
+    } finally {
+      this.owner.delete(session);
+    }
+  }
+
+  async login(session: SessionHandle, userType: UserType, pin: string): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.login(inner, userType, pin);
+  }
+  async logout(session: SessionHandle): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.logout(inner);
+  }
+  async initUserPin(session: SessionHandle, pin: string): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.initUserPin(inner, pin);
+  }
+  async setPin(session: SessionHandle, oldPin: string, newPin: string): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.setPin(inner, oldPin, newPin);
+  }
+  async generateSecretKey(session: SessionHandle, spec: SecretKeySpec, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    return layer.generateSecretKey(inner, spec, template);
+  }
+  async generateKeyPair(session: SessionHandle, spec: KeyPairSpec, publicTemplate: PublicKeyTemplate, privateTemplate: PrivateKeyTemplate): Promise<KeyPairHandles> {
+    const { layer, inner } = this.route(session);
+    return layer.generateKeyPair(inner, spec, publicTemplate, privateTemplate);
+  }
+  async createPublicKeyFromSpki(session: SessionHandle, spki: Bytes, template: PublicKeyObjectTemplate): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    return layer.createPublicKeyFromSpki(inner, spki, template);
+  }
+  async getAttributes<N extends AttributeName>(session: SessionHandle, object: ObjectHandle, names: readonly N[]): Promise<Record<N, AttributeValue>> {
+    const { layer, inner } = this.route(session);
+    return layer.getAttributes(inner, object, names);
+  }
+  async findOne(session: SessionHandle, query: ObjectQuery): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    return layer.findOne(inner, query);
+  }
+  async findAll(session: SessionHandle, query: ObjectQuery): Promise<ObjectHandle[]> {
+    const { layer, inner } = this.route(session);
+    return layer.findAll(inner, query);
+  }
+  async destroyObject(session: SessionHandle, object: ObjectHandle): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.destroyObject(inner, object);
+  }
+  async wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    return layer.wrapKey(inner, mechanism, wrappingKey, key);
+  }
+  async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    return layer.sign(inner, mechanism, key, data);
+  }
+  async digest(session: SessionHandle, hash: HashName, data: Bytes): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    return layer.digest(inner, hash, data);
+  }
+  async random(session: SessionHandle, length: number): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    return layer.random(inner, length);
+  }
+  async createDataObject(session: SessionHandle, template: DataObjectTemplate, value: Bytes): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    return layer.createDataObject(inner, template, value);
+  }
+  async readDataObject(session: SessionHandle, label: string): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    return layer.readDataObject(inner, label);
+  }
+  async replaceDataObject(session: SessionHandle, label: string, value: Bytes): Promise<void> {
+    const { layer, inner } = this.route(session);
+    return layer.replaceDataObject(inner, label, value);
+  }
+
+  /** The YubiHSM's own log, for a session on a YubiHSM; null for a PKCS#11 session (no such log). */
+  async deviceLog(session: SessionHandle, options: { previous?: LogEntry; markConsumed?: boolean } = {}): Promise<DeviceLog | null> {
+    const { layer, inner } = this.route(session);
+    return layer === this.yubihsm ? this.yubihsm.deviceLog(inner, options) : null;
+  }
+
+  async close(): Promise<void> {
+    this.owner.clear();
+    await Promise.allSettled([this.pkcs11.close(), this.yubihsm.close()]);
+  }
+
+  private byModule(moduleId: string): TokenLayer {
+    return typeof moduleId === 'string' && moduleId.startsWith(YUBIHSM_MODULE_PREFIX) ? this.yubihsm : this.pkcs11;
+  }
+
+  private route(session: SessionHandle): { layer: TokenLayer; inner: SessionHandle } {
+    const r = this.owner.get(session);
+    if (!r) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(session)} is not open.`, 'Open a new session.');
+    return r;
+  }
+}
