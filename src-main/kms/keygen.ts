@@ -239,3 +239,15 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
     throw e;
   }
 }
+
+/** The generated key as JSON-safe data for the transcript: no handles, the SPKI as base64. */
+export function keyRecord(key: GeneratedKmsKey): Record<string, unknown> {
+  return {
+    keySpec: key.keySpec,
+    label: key.label,
+    id: key.idHex,
+    attributes: key.attributes,
+    waivers: key.waivers,
+    ...(key.publicKeySpkiDer ? { publicKeySpki: Buffer.from(key.publicKeySpkiDer).toString('base64'), publicKeySpkiSha256: key.publicKeySpkiSha256 } : {}),
+  };
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import type { SlotRef } from '../../hsm/types.js';
 import { AppError } from '../../src-main/errors.js';
-import { checkTokenCanGenerate, checkTokenCanWrap, type KmsKeySpec, type KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
+import { checkTokenCanGenerate, checkTokenCanWrap, findKmsKey, keyRecord, wrapForKms, type KmsKeySpec, type KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
 import { SOFTHSM_MODULE, createSoftHsmEnv, initSoftHsmToken, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { checkRecovered, independentUnwrap, kmsLikeKey, runFlow } from '../fixtures/kms/harness.js';
 
@@ -116,5 +116,33 @@ describe('KMS import on SoftHSM', () => {
     expect(await layer.findAll(session, { label: 'kms-wrapping-key' })).toEqual([]);
     expect(await layer.findAll(session, { label: 'kms-ephemeral-aes' })).toEqual([]);
     expect((await layer.findAll(session, { label: r.key.label })).length).toBe(keySpec.startsWith('RSA') || keySpec.startsWith('ECC') ? 2 : 1);
+  });
+
+  it('re-export: the key found by label, its check value recomputed; a different value is refused', async () => {
+    const first = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', 'SYMMETRIC_DEFAULT', out);
+    const found = await findKmsKey(layer, session, 'SYMMETRIC_DEFAULT', first.key.label, first.checkValue);
+    expect(found.checkValue).toEqual(first.checkValue);
+    expect(found.key.idHex).toBe(first.key.idHex);
+    // New parameters (another wrapping key): the same material comes out.
+    const other = kmsLikeKey(2048);
+    const cap = await checkTokenCanWrap(layer, slot, 'RSAES_OAEP_SHA_1', 'SYMMETRIC_DEFAULT');
+    const again = await wrapForKms(layer, session, { capability: cap, wrappingPublicKeySpkiDer: other.spki, key: found.key.handle });
+    expect(independentUnwrap(other, 'RSAES_OAEP_SHA_1', again.encryptedKeyMaterial)).toEqual(independentUnwrap(kms2048, 'RSA_AES_KEY_WRAP_SHA_1', first.encrypted));
+    const e = (await findKmsKey(layer, session, 'SYMMETRIC_DEFAULT', first.key.label, { value: '000000', method: 'AES-CMAC-ZERO-BLOCK' }).catch((x: unknown) => x)) as AppError;
+    expect(e.message).toBe(
+      `The key labelled "${first.key.label}" has check value ${first.checkValue.value} (AES-CMAC-ZERO-BLOCK), but 000000 (AES-CMAC-ZERO-BLOCK) was recorded at generation: it is not the same key material.`,
+    );
+    const missing = (await findKmsKey(layer, session, 'SYMMETRIC_DEFAULT', 'no-such-key', first.checkValue).catch((x: unknown) => x)) as AppError;
+    expect(missing.code).toBe('KMS_KEY_MISMATCH');
+    // The transcript record is JSON-safe and holds no handle.
+    const rec = keyRecord(first.key);
+    expect(JSON.parse(JSON.stringify(rec))).toEqual(rec);
+    expect(Object.keys(rec).sort()).toEqual(['attributes', 'id', 'keySpec', 'label', 'waivers']);
+  });
+
+  it('re-export of an EC key: the check value is the SPKI hash', async () => {
+    const first = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', 'ECC_NIST_P256', out);
+    const found = await findKmsKey(layer, session, 'ECC_NIST_P256', first.key.label, first.checkValue);
+    expect(Buffer.from(found.key.publicKeySpkiDer as Uint8Array)).toEqual(Buffer.from(first.key.publicKeySpkiDer as Uint8Array));
   });
 });
