@@ -169,7 +169,10 @@ export function secretKeyCapabilities(kind: 'AES' | 'HMAC' | 'WRAP', t: SecretKe
   if (t.derive) throw unsupported('A YubiHSM secret key cannot derive other keys.', 'Set derive: false.');
   let caps = 0n;
   if (kind === 'AES') {
-    if (t.sign || t.verify) throw unsupported('A YubiHSM AES key cannot compute a CMAC.', 'Set sign and verify to false.');
+    // The device has no CMAC: this layer computes AES-CMAC with the device's AES-ECB (ENCRYPT_ECB), one
+    // block at a time, chaining on the host; so sign needs ENCRYPT_ECB, and the key can then also encrypt.
+    if (t.verify) throw unsupported('A YubiHSM AES key cannot verify a CMAC.', 'Set verify to false; compute the CMAC with sign and compare.');
+    if (t.sign) caps |= Capability.ENCRYPT_ECB;
     if (t.encrypt) caps |= capabilities('ENCRYPT_ECB', 'ENCRYPT_CBC');
     if (t.decrypt) caps |= capabilities('DECRYPT_ECB', 'DECRYPT_CBC');
   } else if (kind === 'HMAC') {
@@ -332,6 +335,7 @@ export function attributeOf(
     case 'CKA_DECRYPT':
       return isKey && !isPublic ? has(caps, Capability.DECRYPT_ECB, Capability.DECRYPT_CBC, Capability.DECRYPT_OAEP, Capability.DECRYPT_PKCS) : isPublic ? false : null;
     case 'CKA_SIGN':
+      if (a.type === ObjectType.SYMMETRIC_KEY) return has(caps, Capability.ENCRYPT_ECB); // AES-CMAC through AES-ECB
       return isKey && !isPublic ? has(caps, Capability.SIGN_ECDSA, Capability.SIGN_PKCS, Capability.SIGN_PSS, Capability.SIGN_HMAC) : isPublic ? false : null;
     case 'CKA_VERIFY':
       if (isPublic) return a.publicHalf ? has(caps, Capability.SIGN_ECDSA, Capability.SIGN_PKCS, Capability.SIGN_PSS) : false;
@@ -391,6 +395,8 @@ export function yubiHsmMechanisms(firmware24: boolean): MechanismInfo[] {
     mech('CKM_ECDSA_SHA256', 0x1044, 256, 521, { sign: true }),
     mech('CKM_ECDSA_SHA384', 0x1045, 256, 521, { sign: true }),
     mech('CKM_SHA256_HMAC', 0x251, 1, 64, { sign: true }),
+    // Computed with the device's AES-ECB, chaining on the host (the device has no CMAC command).
+    mech('CKM_AES_CMAC', 0x108a, 16, 32, { sign: true }),
     mech('CKM_SHA_1', 0x220, 0, 0, { hw: false, digest: true }),
     mech('CKM_SHA256', 0x250, 0, 0, { hw: false, digest: true }),
     mech('CKM_SHA384', 0x260, 0, 0, { hw: false, digest: true }),
@@ -424,4 +430,44 @@ export function yubiHsmKmsCapabilities(version: { major: number; minor: number; 
         }
       : { algorithm, supported: false, reason: `Firmware ${v} predates WRAP_KEY_RSA (firmware 2.4).`, probed: false };
   return [oaep('RSAES_OAEP_SHA_1'), oaep('RSAES_OAEP_SHA_256'), rsaAes('RSA_AES_KEY_WRAP_SHA_1', 'SHA-1'), rsaAes('RSA_AES_KEY_WRAP_SHA_256', 'SHA-256')];
+}
+
+// ---- AES-CMAC (RFC 4493) over a block cipher we can only call: the device's AES-ECB ----
+
+function dbl(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  let carry = 0;
+  for (let i = 15; i >= 0; i--) {
+    const v = b[i] as number;
+    out[i] = ((v << 1) | carry) & 0xff;
+    carry = v >> 7;
+  }
+  if (((b[0] as number) & 0x80) !== 0) out[15] = (out[15] as number) ^ 0x87;
+  return out;
+}
+
+/**
+ * AES-CMAC of `message` with a key we cannot see, given `encryptBlock` (one 16-byte AES-ECB encryption by
+ * the device). The host sees E_K(0) and the CBC chain values, never the key.
+ */
+export async function aesCmacWith(encryptBlock: (block: Uint8Array) => Promise<Uint8Array>, message: Uint8Array): Promise<Uint8Array> {
+  const l = await encryptBlock(new Uint8Array(16));
+  const k1 = dbl(l);
+  const k2 = dbl(k1);
+  const n = Math.max(1, Math.ceil(message.length / 16));
+  const complete = message.length > 0 && message.length % 16 === 0;
+  let x: Uint8Array = new Uint8Array(16);
+  for (let i = 0; i < n; i++) {
+    const block = new Uint8Array(16);
+    const part = message.subarray(i * 16, i * 16 + 16);
+    block.set(part);
+    if (i === n - 1) {
+      if (!complete) block[part.length] = 0x80;
+      const k = complete ? k1 : k2;
+      for (let j = 0; j < 16; j++) block[j] = (block[j] as number) ^ (k[j] as number);
+    }
+    for (let j = 0; j < 16; j++) block[j] = (block[j] as number) ^ (x[j] as number);
+    x = await encryptBlock(block);
+  }
+  return x;
 }

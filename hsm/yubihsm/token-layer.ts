@@ -60,6 +60,7 @@ import {
   OPERATOR_CAPABILITIES,
   RSA_ALGORITHM,
   TYPES_OF_CLASS,
+  aesCmacWith,
   attributeOf,
   checkLabel,
   classOf,
@@ -633,6 +634,10 @@ export class YubiHsmTokenLayer implements TokenLayer {
           const digest = mechanism.name === 'ECDSA' ? data : new Uint8Array(createHash(mechanism.name === 'ECDSA_SHA256' ? 'sha256' : 'sha384').update(data).digest());
           return derSignatureToRaw(await cmd.signEcdsa(yh, k.id, digest), ec.bytes);
         }
+        case 'AES_CMAC': {
+          if (k.type !== ObjectType.SYMMETRIC_KEY) throw new TokenError('CKR_KEY_TYPE_INCONSISTENT', 'AES_CMAC needs an AES key.', 'Choose the AES key.');
+          return aesCmacWith(async (block) => cmd.encryptEcb(yh, k.id, block), data);
+        }
         case 'SHA256_HMAC': {
           if (k.type !== ObjectType.HMAC_KEY) throw new TokenError('CKR_KEY_TYPE_INCONSISTENT', 'SHA256_HMAC needs an HMAC key.', 'Choose the HMAC key.');
           const info = await cmd.getObjectInfo(yh, k.id, ObjectType.HMAC_KEY);
@@ -640,7 +645,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
           return cmd.signHmac(yh, k.id, data);
         }
         default:
-          throw new TokenError('CKR_MECHANISM_INVALID', `The YubiHSM token layer does not sign with ${String(mechanism?.name)}.`, 'Use ECDSA, ECDSA_SHA256, ECDSA_SHA384 or SHA256_HMAC.');
+          throw new TokenError('CKR_MECHANISM_INVALID', `The YubiHSM token layer does not sign with ${String(mechanism?.name)}.`, 'Use ECDSA, ECDSA_SHA256, ECDSA_SHA384, AES_CMAC or SHA256_HMAC.');
       }
     });
   }

@@ -23,6 +23,8 @@ import { TranscriptStore } from '../../src-main/transcript/store.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { spkiToPem } from '../../src-main/transcript/ecdsa.js';
 import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
+import { aesCmac } from '../../hsm/yubihsm/crypto.js';
+import { ZERO_BLOCK, checkTokenCanGenerate, checkValueFromMac, computeCheckValue, generateKmsKey } from '../../src-main/kms/index.js';
 import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
 
 const SO_PIN = 'so-password-from-the-ceremony-secret';
@@ -186,6 +188,31 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
     logs.push(await layer.deviceLog(slot, { previous: logs[0]?.entries.at(-1), markConsumed: true }));
   });
 
+  it('the KMS core (src-main/kms) generates and checks SYMMETRIC_DEFAULT and ECC_NIST_P384 on the adapter; WRAP_KEY_RSA exports them', async () => {
+    const kms = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+    const wrapping = await layer.createPublicKeyFromSpki(session, new Uint8Array(kms.publicKey.export({ type: 'spki', format: 'der' })), { label: 'kms-2048', token: false, encrypt: true, wrap: true, verify: false });
+    const unwrap = (wrapped: Uint8Array) => {
+      const aesKey = privateDecrypt({ key: kms.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped.subarray(0, 256));
+      const d = createDecipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('A65959A6', 'hex'));
+      return Buffer.concat([d.update(wrapped.subarray(256)), d.final()]);
+    };
+
+    await checkTokenCanGenerate(layer, slot, 'SYMMETRIC_DEFAULT', session);
+    const aes = await generateKmsKey(layer, session, 'SYMMETRIC_DEFAULT', 'kms-aes');
+    const stored = Buffer.from(sim.inspectObject(decodeHandle(aes.handle).id, ObjectType.SYMMETRIC_KEY)?.secret as Uint8Array);
+    expect(await computeCheckValue(layer, session, aes)).toEqual(checkValueFromMac(aesCmac(stored, ZERO_BLOCK), 'AES-CMAC-ZERO-BLOCK'));
+    expect(unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, aes.handle)).equals(stored)).toBe(true);
+
+    await checkTokenCanGenerate(layer, slot, 'ECC_NIST_P384', session);
+    const ec = await generateKmsKey(layer, session, 'ECC_NIST_P384', 'kms-ec');
+    const pkcs8 = sim.inspectObject(decodeHandle(ec.handle).id, ObjectType.ASYMMETRIC_KEY)?.privateKey?.export({ type: 'pkcs8', format: 'der' }) as Buffer;
+    expect(unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, ec.handle)).equals(pkcs8)).toBe(true);
+    expect(createPublicKey({ key: Buffer.from(ec.publicKeySpkiDer as Uint8Array), format: 'der', type: 'spki' }).asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
+
+    // HMAC material cannot leave a YubiHSM for a KMS: refused before anything is generated.
+    await expect(generateKmsKey(layer, session, 'HMAC_256', 'kms-hmac')).rejects.toThrow('WRAP_KEY_RSA wraps only asymmetric and AES keys');
+  });
+
   it('EC P-384 audit key: ECDSA r||s verified by node:crypto against CKA_EC_POINT', async () => {
     const { publicKey, privateKey } = await layer.generateKeyPair(
       session,
@@ -271,8 +298,9 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
     expect(all.some((e) => e.commandName === 'DELETE_OBJECT' && e.targetKey === 1 && e.sessionKey === 2)).toBe(true);
     // Wrong passwords are on record too.
     expect(all.some((e) => e.commandName === 'AUTHENTICATE_SESSION' && e.result === 0x7f)).toBe(true);
-    // WRAP_KEY_RSA: twice, wrap key and object recorded.
-    expect(all.filter((e) => e.commandName === 'WRAP_KEY_RSA' && e.result === 0xf4)).toHaveLength(2);
+    // WRAP_KEY_RSA: SHA-1 and SHA-256 of the AES key, then the KMS core's AES and EC keys; failures recorded too.
+    expect(all.filter((e) => e.commandName === 'WRAP_KEY_RSA' && e.result === 0xf4)).toHaveLength(4);
+    expect(all.filter((e) => e.commandName === 'WRAP_KEY_RSA' && e.result === 0x7f).length).toBeGreaterThan(0);
   });
 
   it('initToken again needs the SO PIN, and resets the device', async () => {

@@ -1,11 +1,12 @@
 // Pure rules of the YubiHSM token layer: handles, ids, labels, templates -> capabilities, encodings, the
 // KMS answer; and the PKCS#11 driver's refusal of RSA_AES_KEY_WRAP in one step.
-import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createCipheriv, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decideKmsCapabilities } from '../../hsm/capabilities.js';
 import { wrapMechanism } from '../../hsm/pkcs11/crypto.js';
 import { Capability, ObjectType, capabilities } from '../../hsm/yubihsm/constants.js';
 import {
+  aesCmacWith,
   checkLabel,
   decodeHandle,
   derSignatureToRaw,
@@ -72,7 +73,9 @@ describe('templates -> capabilities', () => {
   it('refuses what the device cannot do, in words', () => {
     expect(() => secretKeyCapabilities('HMAC', secret({ extractable: true }))).toThrow('The YubiHSM cannot export an HMAC key for a KMS: WRAP_KEY_RSA wraps only asymmetric and AES keys.');
     expect(() => secretKeyCapabilities('AES', secret({ sensitive: false }))).toThrow('never reveals a key value');
-    expect(() => secretKeyCapabilities('AES', secret({ sign: true }))).toThrow('cannot compute a CMAC');
+    expect(() => secretKeyCapabilities('AES', secret({ verify: true }))).toThrow('cannot verify a CMAC');
+    // sign = AES-CMAC, computed through the device's AES-ECB.
+    expect(secretKeyCapabilities('AES', secret({ sign: true }))).toBe(Capability.ENCRYPT_ECB);
   });
 });
 
@@ -98,6 +101,27 @@ describe('encodings', () => {
   it('CKA_EC_POINT is a DER OCTET STRING around the uncompressed point (long form for P-521)', () => {
     expect([...ecPointAttribute(new Uint8Array(64)).subarray(0, 3)]).toEqual([0x04, 65, 0x04]);
     expect([...ecPointAttribute(new Uint8Array(132)).subarray(0, 4)]).toEqual([0x04, 0x81, 133, 0x04]);
+  });
+});
+
+describe('AES-CMAC through the device AES-ECB', () => {
+  it('matches RFC 4493 section 4 (empty, 16, 40 and 64 bytes)', async () => {
+    const key = Buffer.from('2b7e151628aed2a6abf7158809cf4f3c', 'hex');
+    const ecb = async (block: Uint8Array) => {
+      const c = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+      return new Uint8Array(Buffer.concat([c.update(block), c.final()]));
+    };
+    const m = Buffer.from(
+      '6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710',
+      'hex',
+    );
+    const cases: [number, string][] = [
+      [0, 'bb1d6929e95937287fa37d129b756746'],
+      [16, '070a16b46b4d4144f79bdd9dd04a287c'],
+      [40, 'dfa66747de9ae63030ca32611497c827'],
+      [64, '51f0bebf7e3b9d92fc49741779363cfe'],
+    ];
+    for (const [n, want] of cases) expect(Buffer.from(await aesCmacWith(ecb, m.subarray(0, n))).toString('hex')).toBe(want);
   });
 });
 
