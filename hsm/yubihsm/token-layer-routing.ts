@@ -70,7 +70,9 @@ export class RoutingTokenLayer implements TokenLayer {
 
   /** The YubiHSM answers for itself; PKCS#11 tokens are probed. */
   async kmsCapabilities(slot: SlotRef): Promise<KmsCapability[]> {
-    return this.byModule(slot.moduleId) === this.yubihsm ? this.yubihsm.kmsCapabilities(slot) : probeKmsCapabilities(this, slot);
+    // The PKCS#11 probe runs on the PKCS#11 layer itself (same module and slot ids), never back through
+    // this one, so probeKmsCapabilities may prefer a layer's own kmsCapabilities without recursing.
+    return this.byModule(slot.moduleId) === this.yubihsm ? this.yubihsm.kmsCapabilities(slot) : probeKmsCapabilities(this.pkcs11, slot);
   }
 
   async initToken(slot: SlotRef, soPin: string, label: string): Promise<void> {

@@ -363,6 +363,28 @@ describe('YubiHsmTokenLayer when the device is unplugged and plugged back in', (
   });
 });
 
+describe('YubiHsmTokenLayer and the idle timeout of device sessions', () => {
+  it('keeps a logged-in session alive with ECHO; without it the device drops the session and the layer says to log in again', async () => {
+    for (const keepAliveMs of [40, 0]) {
+      const sim = new YubiHsmSimulator({ serial: 5, sessionTimeoutMs: 150 });
+      const layer = new YubiHsmTokenLayer({ transports: { [MODULE]: () => [new SimulatorTransport(sim)] }, keepAliveMs });
+      await layer.configureModules([{ path: MODULE }]);
+      const ref = { moduleId: MODULE, slotId: '5' };
+      await layer.initToken(ref, SO_PIN, 'idle');
+      const { session } = await layer.openSession(ref, { readWrite: true });
+      await layer.login(session, 'so', SO_PIN);
+      await new Promise((r) => setTimeout(r, 400));
+      if (keepAliveMs > 0) expect(await layer.random(session, 4)).toHaveLength(4);
+      else {
+        const lost = layer.random(session, 4);
+        await expect(lost).rejects.toThrow('ended the session (timeout, reset or replug)');
+        expect(await code(layer.random(session, 4))).toBe('CKR_USER_NOT_LOGGED_IN');
+      }
+      await layer.close();
+    }
+  });
+});
+
 describe('YubiHsmTokenLayer over the connector HTTP protocol', () => {
   let server: ConnectorServer;
   const layer = new YubiHsmTokenLayer({ keepAliveMs: 0 });
