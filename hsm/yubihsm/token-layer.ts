@@ -36,7 +36,7 @@ import type {
 import { hex } from './bytes.js';
 import * as cmd from './commands.js';
 import { ALL_CAPABILITIES, Algorithm, AuditSetting, Command, ObjectType, capabilities, commandName, type ObjectTypeCode } from './constants.js';
-import { YubiHsmErrorCodes } from './errors.js';
+import { YubiHsmErrorCodes, unplugged } from './errors.js';
 import { EC_ALGORITHMS } from './keys.js';
 import type { LogEntry } from './log.js';
 import { YubiHsm, atLeast, type YubiHsmSession } from './session.js';
@@ -305,7 +305,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
       const admin = await d.hsm.openSession(ADMIN_AUTH_KEY_ID, soPin);
       try {
         await cmd.setCommandAudit(admin, new Map(AUDITED_COMMANDS.map((c) => [c, AuditSetting.FIXED])));
-        await cmd.putOpaque(admin, { id: LABEL_OBJECT_ID, label: LABEL_OBJECT_LABEL, domains: DOMAINS, capabilities: 0n, data: new TextEncoder().encode(label || ' ') });
+        await cmd.putOpaque(admin, { id: LABEL_OBJECT_ID, label: LABEL_OBJECT_LABEL, domains: DOMAINS, capabilities: 0n, data: label === '' ? Uint8Array.of(0) : new TextEncoder().encode(label) });
         await cmd.deleteObject(admin, FACTORY_AUTH_KEY_ID, ObjectType.AUTHENTICATION_KEY);
       } finally {
         await admin.close().catch(() => undefined);
@@ -389,7 +389,8 @@ export class YubiHsmTokenLayer implements TokenLayer {
     }
     try {
       const label = await cmd.getOpaque(yh, LABEL_OBJECT_ID).catch(() => undefined);
-      if (label) d.known.label = new TextDecoder().decode(label).trim();
+      // An empty label is stored as one zero byte (an opaque object cannot be empty).
+      if (label) d.known.label = label.length === 1 && label[0] === 0 ? '' : new TextDecoder().decode(label);
       d.known.factory = false;
       if (userType === 'so') d.known.operatorKey = (await cmd.listObjects(yh, { id: OPERATOR_AUTH_KEY_ID, type: ObjectType.AUTHENTICATION_KEY })).length > 0;
       else d.known.operatorKey = true;
@@ -761,13 +762,11 @@ export class YubiHsmTokenLayer implements TokenLayer {
       const usb = await this.usb();
       const serials = await WebUsbTransport.list(usb);
       for (const [serial, d] of m.devices) {
-        if (!serials.some((s) => Number(s) === Number(serial))) {
-          await this.forget(d);
-          m.devices.delete(serial);
-        }
+        // Unplugged: the slot stays (without a token) and its sessions say so; a replug is reached again.
+        if (!serials.some((s) => Number(s) === Number(serial))) this.noteGone(d, unplugged());
       }
       for (const serial of serials) {
-        if ([...m.devices.keys()].some((s) => Number(s) === Number(serial))) continue;
+        if ([...m.devices.keys()].some((s) => Number(s) === Number(serial))) continue; // known (a gone one is reached again by listSlots)
         const t = await WebUsbTransport.open(usb, serial);
         await this.addDevice(m, t, async () => WebUsbTransport.open(await this.usb(), serial));
       }

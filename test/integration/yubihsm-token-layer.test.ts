@@ -26,6 +26,7 @@ import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
 import { aesCmac } from '../../hsm/yubihsm/crypto.js';
 import { ZERO_BLOCK, checkTokenCanGenerate, checkValueFromMac, computeCheckValue, generateKmsKey } from '../../src-main/kms/index.js';
 import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
+import { FakeUsb, FakeYubiHsmUsb } from '../yubihsm-sim/fake-usb.js';
 
 const SO_PIN = 'so-password-from-the-ceremony-secret';
 const USER_PIN = 'operator-password-from-the-ceremony-secret';
@@ -360,6 +361,49 @@ describe('YubiHsmTokenLayer when the device is unplugged and plugged back in', (
     await layer.login(again, 'user', USER_PIN);
     expect(await layer.random(again, 4)).toHaveLength(4);
     await layer.closeSession(again);
+  });
+});
+
+describe('YubiHsmTokenLayer on yubihsm:usb (fake WebUSB devices backed by simulators)', () => {
+  it('enumerates the devices as slots, and follows an unplug and a replug', async () => {
+    const simA = new YubiHsmSimulator({ serial: 11 });
+    const simB = new YubiHsmSimulator({ serial: 22 });
+    const a = new FakeYubiHsmUsb('0000000011', simA);
+    const usb = new FakeUsb([a, new FakeYubiHsmUsb('0000000022', simB)]);
+    const layer = new YubiHsmTokenLayer({ usb: async () => usb, keepAliveMs: 0 });
+    try {
+      expect(await layer.configureModules([{ path: 'yubihsm:usb' }])).toMatchObject([{ id: 'yubihsm:usb', loaded: true, library: { description: 'YubiHSM 2 over USB' } }]);
+      expect((await layer.listSlots('yubihsm:usb')).map((s) => [s.slotId, s.tokenPresent, s.token?.initialized])).toEqual([
+        ['11', true, false],
+        ['22', true, false],
+      ]);
+      const ref = { moduleId: 'yubihsm:usb', slotId: '11' };
+      await layer.initToken(ref, SO_PIN, 'usb');
+      const { session } = await layer.openSession(ref, { readWrite: true });
+      await layer.login(session, 'so', SO_PIN);
+
+      usb.unplug(a);
+      usb.devices.splice(usb.devices.indexOf(a), 1);
+      await expect(layer.random(session, 4)).rejects.toThrow('The YubiHSM was unplugged (serial 11)');
+      expect((await layer.listSlots('yubihsm:usb')).map((s) => [s.slotId, s.tokenPresent])).toEqual([
+        ['11', false],
+        ['22', true],
+      ]);
+
+      simA.powerCycle();
+      usb.devices.push(new FakeYubiHsmUsb('0000000011', simA));
+      expect((await layer.listSlots('yubihsm:usb')).map((s) => [s.slotId, s.tokenPresent, s.token?.initialized])).toEqual([
+        ['11', true, true],
+        ['22', true, false],
+      ]);
+      expect(await code(layer.random(session, 4))).toBe('CKR_DEVICE_REMOVED');
+      await layer.closeSession(session);
+      const again = (await layer.openSession(ref, { readWrite: true })).session;
+      await layer.login(again, 'so', SO_PIN);
+      expect(await layer.random(again, 4)).toHaveLength(4);
+    } finally {
+      await layer.close();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { YubiHsm } from '../../hsm/yubihsm/session.js';
 import { HttpConnectorTransport, loopbackTarget, parseConnectorStatus } from '../../hsm/yubihsm/transport-http.js';
 import { WebUsbTransport, type UsbDeviceLike, type UsbLike } from '../../hsm/yubihsm/transport-usb.js';
 import { YubiHsmSimulator } from '../yubihsm-sim/index.js';
+import { FakeUsb, FakeYubiHsmUsb } from '../yubihsm-sim/fake-usb.js';
 
 describe('HTTP connector: loopback only', () => {
   it.each([
@@ -61,79 +62,6 @@ describe('HTTP connector: loopback only', () => {
 });
 
 /** A fake WebUSB device: bulk OUT collects packets until a short (or zero-length) one, then IN answers. */
-class FakeYubiHsmUsb implements UsbDeviceLike {
-  readonly vendorId = 0x1050;
-  readonly productId = 0x0030;
-  opened = false;
-  configuration: { configurationValue: number } | null = null;
-  claimed = false;
-  unplugged = false;
-  readonly writes: number[] = [];
-  private pending: Uint8Array[] = [];
-  private answer: Uint8Array | undefined;
-
-  constructor(
-    readonly serialNumber: string,
-    private readonly device: YubiHsmSimulator,
-  ) {}
-
-  async open() {
-    this.opened = true;
-  }
-  async close() {
-    this.opened = false;
-  }
-  async selectConfiguration(v: number) {
-    this.configuration = { configurationValue: v };
-  }
-  async claimInterface(n: number) {
-    expect(n).toBe(0);
-    this.claimed = true;
-  }
-  async releaseInterface() {
-    this.claimed = false;
-  }
-  async transferOut(endpoint: number, data: Uint8Array) {
-    if (this.unplugged) throw new Error('LIBUSB_ERROR_NO_DEVICE');
-    expect(endpoint).toBe(1);
-    this.writes.push(data.length);
-    this.pending.push(data.slice());
-    // USB bulk semantics: a transfer ending in a full 64-byte packet is not finished until a short packet.
-    if (data.length % 64 !== 0 || data.length === 0) {
-      const frame = Buffer.concat(this.pending);
-      this.pending = [];
-      this.answer = this.device.process(new Uint8Array(frame));
-    }
-    return { bytesWritten: data.length, status: 'ok' };
-  }
-  async transferIn(endpoint: number, length: number) {
-    if (this.unplugged) throw new Error('LIBUSB_ERROR_NO_DEVICE');
-    expect(endpoint).toBe(1);
-    expect(length).toBeGreaterThanOrEqual(3136);
-    if (!this.answer) throw new Error('LIBUSB_ERROR_TIMEOUT (the device is still waiting for the end of the message)');
-    const a = this.answer;
-    this.answer = undefined;
-    return { data: new DataView(a.buffer, a.byteOffset, a.byteLength), status: 'ok' };
-  }
-}
-
-class FakeUsb implements UsbLike {
-  listeners: ((ev: { device: unknown }) => void)[] = [];
-  constructor(readonly devices: UsbDeviceLike[]) {}
-  async getDevices() {
-    return this.devices;
-  }
-  addEventListener(_t: 'disconnect', l: (ev: { device: unknown }) => void) {
-    this.listeners.push(l);
-  }
-  removeEventListener(_t: 'disconnect', l: (ev: { device: unknown }) => void) {
-    this.listeners = this.listeners.filter((x) => x !== l);
-  }
-  unplug(device: FakeYubiHsmUsb) {
-    device.unplugged = true;
-    for (const l of this.listeners) l({ device });
-  }
-}
 
 describe('WebUSB transport (fake USBDevice backed by the simulator)', () => {
   it('opens configuration 1 / interface 0 and runs a session', async () => {
