@@ -322,13 +322,15 @@ export function attributeOf(
     case 'CKA_LOCAL':
       return isKey ? info.origin === Origin.GENERATED : null;
     case 'CKA_SENSITIVE':
-    case 'CKA_ALWAYS_SENSITIVE':
       return isKey ? !isPublic : null;
+    case 'CKA_ALWAYS_SENSITIVE':
+      // An imported key was outside the device before.
+      return isKey ? !isPublic && info.origin === Origin.GENERATED : null;
     case 'CKA_EXTRACTABLE':
       return isKey && !isPublic ? has(caps, Capability.EXPORTABLE_UNDER_WRAP) : isPublic ? true : null;
     case 'CKA_NEVER_EXTRACTABLE':
       // Capabilities cannot change after creation, so "not exportable now" is "never exportable".
-      return isKey && !isPublic ? !has(caps, Capability.EXPORTABLE_UNDER_WRAP) : isPublic ? false : null;
+      return isKey && !isPublic ? info.origin === Origin.GENERATED && !has(caps, Capability.EXPORTABLE_UNDER_WRAP) : isPublic ? false : null;
     case 'CKA_ENCRYPT':
       if (isPublic) return a.publicHalf ? has(caps, Capability.DECRYPT_OAEP, Capability.DECRYPT_PKCS) : false;
       return cls === 'SECRET_KEY' ? has(caps, Capability.ENCRYPT_ECB, Capability.ENCRYPT_CBC) : cls === 'PRIVATE_KEY' ? false : null;

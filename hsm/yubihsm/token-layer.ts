@@ -801,7 +801,9 @@ export class YubiHsmTokenLayer implements TokenLayer {
       await sleep(ms);
       try {
         const t = await d.reconnect();
+        const old = d.hsm;
         d.hsm = await YubiHsm.connect(t);
+        if (old.transport !== t) await old.transport.close().catch(() => undefined);
         return;
       } catch (e) {
         last = e;
@@ -904,6 +906,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
         await hsm.close().catch(() => undefined);
         return;
       }
+      if (d.hsm.transport !== t) await d.hsm.transport.close().catch(() => undefined);
       d.hsm = hsm;
       d.gone = false;
       d.generation++;
