@@ -80,9 +80,21 @@ export class RoutingTokenLayer implements TokenLayer {
   }
 
   async openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession> {
-    // PKCS#11 URIs name PKCS#11 tokens; a YubiHSM is chosen by module and slot.
-    const layer = 'uri' in target ? this.pkcs11 : this.byModule(target.moduleId);
-    const opened = await layer.openSession(target, options);
+    let layer = 'uri' in target ? this.pkcs11 : this.byModule(target.moduleId);
+    let opened: OpenedSession;
+    try {
+      opened = await layer.openSession(target, options);
+    } catch (e) {
+      // A URI is tried on the PKCS#11 tokens first, then on the YubiHSMs.
+      if (!('uri' in target) || !(e instanceof TokenError) || e.code !== ErrorCodes.TOKEN_NOT_FOUND) throw e;
+      layer = this.yubihsm;
+      try {
+        opened = await layer.openSession(target, options);
+      } catch (e2) {
+        if (e2 instanceof TokenError && e2.code === ErrorCodes.TOKEN_NOT_FOUND) throw new TokenError(e.code, `${e.message}; ${e2.message}`, e.remedy);
+        throw e2;
+      }
+    }
     const handle = `${layer === this.yubihsm ? 'y' : 'p'}${this.next++}:${opened.session}`;
     this.owner.set(handle, { layer, inner: opened.session });
     return { ...opened, session: handle };

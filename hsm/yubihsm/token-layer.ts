@@ -2,6 +2,7 @@
 // token interface", for every rule: modules and slots, roles, templates, attributes, what is refused.
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { ErrorCodes, TokenError } from '../errors.js';
+import { parsePkcs11Uri, uriMatches, type UriMatchTarget } from '../uri.js';
 import type { TokenLayer } from '../token.js';
 import type {
   AttributeName,
@@ -319,9 +320,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
   }
 
   async openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession> {
-    if ('uri' in target)
-      throw new TokenError(ErrorCodes.URI_INVALID, 'The YubiHSM token layer addresses devices by module and slot (serial), not by PKCS#11 URI.', 'Choose the YubiHSM from the token list.');
-    const d = this.device(target);
+    const d = 'uri' in target ? await this.resolveUri(target.uri) : this.device(target);
     const handle = `yubihsm-session-${this.nextSession++}`;
     if (d.gone) throw unpluggedError(d);
     this.sessions.set(handle, { device: d, generation: d.generation, readWrite: options?.readWrite === true, temporary: new Set() });
@@ -856,6 +855,33 @@ export class YubiHsmTokenLayer implements TokenLayer {
       maxPinLength: 255,
       flags,
     };
+  }
+
+  /**
+   * A PKCS#11 URI (RFC 7512) matched against the devices as listSlots shows them (manufacturer Yubico, model
+   * "YubiHSM 2", serial; the label only once this process has learned it). Object attributes are ignored.
+   */
+  private async resolveUri(uri: string): Promise<Device> {
+    const parsed = parsePkcs11Uri(uri);
+    const matches: Device[] = [];
+    const attached: string[] = [];
+    for (const m of this.modules.values()) {
+      if (!m.status.loaded) continue;
+      for (const slot of await this.listSlots(m.config.path)) {
+        attached.push(`YubiHSM serial ${slot.slotId}${slot.token?.label ? ` "${slot.token.label}"` : ''} (${m.config.path})`);
+        const target: UriMatchTarget = {
+          module: { path: m.config.path, manufacturer: 'Yubico', description: m.status.library?.description ?? '' },
+          slot: { slotId: slot.slotId, description: slot.description, manufacturer: slot.manufacturer },
+          ...(slot.token ? { token: slot.token } : {}),
+        };
+        if (slot.tokenPresent && uriMatches(parsed, target)) matches.push(this.device(slot));
+      }
+    }
+    if (matches.length === 0)
+      throw new TokenError(ErrorCodes.TOKEN_NOT_FOUND, `No YubiHSM matches ${uri}. Attached: ${attached.join('; ') || 'none'}`, 'Plug in the YubiHSM, or correct the token URI (serial=... names one device).');
+    if (matches.length > 1)
+      throw new TokenError(ErrorCodes.TOKEN_AMBIGUOUS, `${matches.length} YubiHSMs match ${uri}: serials ${matches.map((d) => d.serial).join(', ')}`, 'Add serial=... to the URI, or unplug the others.');
+    return matches[0] as Device;
   }
 
   private module(moduleId: string): Module {

@@ -35,7 +35,8 @@ describe('RoutingTokenLayer', () => {
 
     const soft = await layer.openSession({ uri: 'pkcs11:token=routing-test' }, { readWrite: true });
     await layer.login(soft.session, 'user', '12345678');
-    const y = await layer.openSession(ref, { readWrite: true });
+    const y = await layer.openSession({ uri: 'pkcs11:model=YubiHSM%202;serial=31337' }, { readWrite: true });
+    expect(y.moduleId).toBe('yubihsm:sim');
     await layer.login(y.session, 'so', 'so');
     await layer.initUserPin(y.session, 'user');
     await layer.logout(y.session);

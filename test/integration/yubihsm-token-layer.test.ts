@@ -87,6 +87,11 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
     await layer.initToken(slot, SO_PIN, 'ceremony-2026');
     const [after] = await layer.listSlots(MODULE);
     expect(after?.token).toMatchObject({ initialized: true, label: 'ceremony-2026' });
+    // PKCS#11 URIs name the device too.
+    const byUri = await layer.openSession({ uri: 'pkcs11:manufacturer=Yubico;model=YubiHSM%202;serial=7654321;token=ceremony-2026' }, { readWrite: false });
+    expect([byUri.moduleId, byUri.slotId]).toEqual([MODULE, '7654321']);
+    await layer.closeSession(byUri.session);
+    expect(await code(layer.openSession({ uri: 'pkcs11:serial=1' }, { readWrite: false }))).toBe('TOKEN_NOT_FOUND');
 
     const hsm = await YubiHsm.connect(new SimulatorTransport(sim));
     expect(await code(hsm.openSession(1, 'password'))).toBe('YUBIHSM_OBJECT_NOT_FOUND');
