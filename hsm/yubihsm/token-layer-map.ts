@@ -408,6 +408,9 @@ export function yubiHsmMechanisms(firmware24: boolean): MechanismInfo[] {
   return list;
 }
 
+/** KmsCapability.method of a one-step RSA_AES_KEY_WRAP starts with this (the WrapMechanism name). */
+export const ONE_STEP_RSA_AES_METHOD = 'RSA_AES_KEY_WRAP';
+
 export const OAEP_IMPOSSIBLE =
   'The YubiHSM 2 cannot wrap key material with RSA-OAEP alone: its RSA wrapping (WRAP_KEY_RSA) always adds an AES key wrap, so RSAES_OAEP_* is not possible on this device.';
 
@@ -426,7 +429,8 @@ export function yubiHsmKmsCapabilities(version: { major: number; minor: number; 
       ? {
           algorithm,
           supported: true,
-          method: `YubiHSM WRAP_KEY_RSA (RSA-OAEP ${hash}, MGF1-${hash}, AES-256 KWP), inside the device`,
+          // Starts with the WrapMechanism name: the caller does it with one wrapKey({ name: 'RSA_AES_KEY_WRAP', hash }).
+          method: `${ONE_STEP_RSA_AES_METHOD} (one step in the device: YubiHSM WRAP_KEY_RSA, RSA-OAEP ${hash}, MGF1-${hash}, AES-256 KWP)`,
           reason: `Firmware ${v} has WRAP_KEY_RSA, which emits exactly this format; AES and asymmetric keys only (not HMAC keys).`,
           probed: false,
         }

@@ -130,6 +130,7 @@ describe('the KMS answer', () => {
     const caps = yubiHsmKmsCapabilities({ major: 2, minor: 4, patch: 0 });
     expect(caps.map((c) => c.supported)).toEqual([false, false, true, true]);
     expect(caps[1]?.reason).toContain('RSAES_OAEP_* is not possible on this device');
+    expect(caps[3]?.method).toBe('RSA_AES_KEY_WRAP (one step in the device: YubiHSM WRAP_KEY_RSA, RSA-OAEP SHA-256, MGF1-SHA-256, AES-256 KWP)');
   });
 
   it('older firmware: nothing, with the reason', () => {
