@@ -12,6 +12,7 @@ import { verifyBundles } from './transcript/verify.js';
 import { verifyView } from './transcript-view.js';
 import { ceremonyHandlers } from './ceremony-handlers.js';
 import { CeremonyService } from './ceremony/engine/service.js';
+import { importIntoChain } from './chains/import-into-chain.js';
 
 export interface Dialogs {
   /** Ask the user for a PKCS#11 library file; null when they cancel. */
@@ -90,6 +91,10 @@ export function createServices(options: ServiceOptions): Services {
       return { selection: { id: selections.add('bundle-folders', folders), folders } };
     },
     verifyBundles: async ({ selectionId }) => verifyView(await verifyBundles(selections.get('bundle-folders', selectionId))),
+    importBundles: async ({ selectionId }) => {
+      const r = await importIntoChain(options.appDataDir, selections.get('bundle-folders', selectionId));
+      return { chain: r.chain, imported: r.imported, alreadyHeld: r.alreadyHeld, head: r.head ? { seq: r.head.seq, hash: r.head.hash } : null };
+    },
     ...ceremonyHandlers(selections, dialogs, ceremonies, tokens, (path) => settings.modules().some((m) => m.path === path)),
   };
 

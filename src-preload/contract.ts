@@ -240,6 +240,10 @@ export const contract = {
     response: z.object({ selection: z.object({ id: z.string(), folder: z.string() }).nullable() }),
   },
   chooseShareFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
+  importBundles: {
+    request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(),
+    response: z.object({ chain: z.string(), imported: z.number(), alreadyHeld: z.number(), head: z.object({ seq: z.number(), hash: z.string() }).nullable() }),
+  },
   verifyBundles: { request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(), response: verifyResult },
 } as const;
 

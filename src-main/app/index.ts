@@ -7,6 +7,7 @@ import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createServices, type Services } from '../services.js';
 import { ensureSoftHsmConf } from '../tokens/demo-token.js';
+import { defaultDataDir } from '../data-dir.js';
 import { hardenApp, hardenSession } from './security.js';
 import { registerIpc } from './ipc.js';
 import { createMainWindow, rendererLocation } from './window.js';
@@ -31,7 +32,8 @@ if (!app.requestSingleInstanceLock()) {
 
   app.whenReady().then(async () => {
     hardenSession(devServerUrl);
-    const appDataDir = app.getPath('userData');
+    // The same data directory as the CLI, so both see the same transcripts and tokens.
+    const appDataDir = defaultDataDir();
     const softHsmConf = ensureSoftHsmConf(appDataDir);
     services = createServices({
       appDataDir,

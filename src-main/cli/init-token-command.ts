@@ -3,7 +3,7 @@
 // wrote. A failure aborts the ceremony (recorded) and exits 1.
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
@@ -95,11 +95,6 @@ export interface InitTokenOverrides {
   airGap?: () => AirGapStatus;
   onShareIssued?: (custodian: string) => Promise<void> | void;
   scriptsDir?: string;
-}
-
-function defaultDataDir(): string {
-  const xdg = process.env.XDG_DATA_HOME;
-  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.local', 'share'), 'keyceremony');
 }
 
 function existingDir(flag: string, value: string | undefined): string {

@@ -47,6 +47,8 @@ test('a bundle verifies, and a flipped byte is caught with the broken entry name
   await expect(page.getByTestId('verify-checks')).toContainText('Audit signature over transcript.jsonl');
   await expect(page.getByTestId('verify-timeline').locator('li')).toHaveCount(7);
   await page.screenshot({ path: 'test-results/screenshots/verify-ok.png', fullPage: true });
+  await page.getByRole('button', { name: "Import into this laptop's transcript" }).click();
+  await expect(page.getByTestId('import-result')).toContainText('Imported 7 entries into the transcript of ceremony-e2e (0 already here); it now ends at entry 6.');
 
   // Flip one byte inside entry 3's data ("init-token" intent): its hash no longer matches.
   const file = join(bundle, 'transcript.jsonl');

@@ -21,6 +21,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     createDemoToken: fail,
     chooseBundleFolders: () => ({ selection: null }),
     verifyBundles: fail,
+    importBundles: fail,
     listCeremonyScripts: fail,
     startCeremony: fail,
     getCeremony: fail,

@@ -6,6 +6,7 @@ export class VerifyState {
   result = $state<VerifyResult | undefined>(undefined);
   error = $state<ShownError | undefined>(undefined);
   busy = $state(false);
+  imported = $state<string | undefined>(undefined);
   private selectionId: string | undefined;
 
   async choose(): Promise<void> {
@@ -15,9 +16,25 @@ export class VerifyState {
       this.selectionId = selection.id;
       this.folders = selection.folders;
       this.result = undefined;
+      this.imported = undefined;
       await this.verify();
     } catch (error) {
       this.error = toShownError(error);
+    }
+  }
+
+  /** Add the verified bundles to this laptop's transcript of their token (for a ceremony run elsewhere). */
+  async importChosen(): Promise<void> {
+    if (!this.selectionId) return;
+    this.busy = true;
+    try {
+      const r = unwrap(await api().importBundles({ selectionId: this.selectionId }));
+      this.imported = `Imported ${r.imported} entr${r.imported === 1 ? 'y' : 'ies'} into the transcript of ${r.chain} (${r.alreadyHeld} already here); it now ends at entry ${r.head?.seq ?? '—'}.`;
+      this.error = undefined;
+    } catch (error) {
+      this.error = toShownError(error);
+    } finally {
+      this.busy = false;
     }
   }
 
