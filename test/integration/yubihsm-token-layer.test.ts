@@ -445,7 +445,7 @@ describe('YubiHsmTokenLayer over the connector HTTP protocol', () => {
     await server?.close();
   });
 
-  it('init, login, EC key, signature, and a refused non-loopback connector', async () => {
+  it('init, login, setPin, EC key, signature, and a refused non-loopback connector', async () => {
     const moduleId = `yubihsm:${server.url}`;
     const statuses = await layer.configureModules([{ path: moduleId, kind: 'yubihsm' }, { path: 'yubihsm:http://192.0.2.1:12345' }]);
     expect(statuses[0]).toMatchObject({ loaded: true });
@@ -459,6 +459,12 @@ describe('YubiHsmTokenLayer over the connector HTTP protocol', () => {
     await layer.initUserPin(session, USER_PIN);
     await layer.logout(session);
     await layer.login(session, 'user', USER_PIN);
+    // setPin checks the old password itself (the device would not), then changes the operator key.
+    expect(await code(layer.setPin(session, 'not-the-old-pin', 'new-user-pin'))).toBe('CKR_PIN_INCORRECT');
+    await layer.setPin(session, USER_PIN, 'new-user-pin');
+    await layer.logout(session);
+    expect(await code(layer.login(session, 'user', USER_PIN))).toBe('CKR_PIN_INCORRECT');
+    await layer.login(session, 'user', 'new-user-pin');
     const { publicKey, privateKey } = await layer.generateKeyPair(
       session,
       { type: 'EC', curve: 'P-256' },
