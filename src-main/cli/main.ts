@@ -1,6 +1,7 @@
 import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
 import { verifyCommand } from './verify-command.js';
 import { initTokenCommand } from './init-token-command.js';
+import { importCommand } from './import-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -11,6 +12,7 @@ Air-gapped key ceremonies with hardware tokens. Commands:
   verify    Verify exported transcript bundles (hash chain, signature, audit key).
   init-token  Initialize a token and enrol its M-of-N custodians (writes share
             files and the transcript bundle).
+  import    Add a token's transcript bundles from another laptop to this one.
 
 Run 'keyceremony <command> --help' for a command's options.
 `;
@@ -30,6 +32,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return verifyCommand(rest, out);
     case 'init-token':
       return initTokenCommand(rest, out);
+    case 'import':
+      return importCommand(rest, out);
     default:
       out.stderr.write(`keyceremony: unknown command '${command}'.\n\n${MAIN_HELP}`);
       return EXIT.usage;

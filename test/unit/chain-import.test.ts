@@ -50,3 +50,26 @@ describe('importIntoChain', () => {
     expect(existsSync(join(here, 'chains', 'init-1'))).toBe(false);
   });
 });
+
+describe('keyceremony import', () => {
+  it('imports, then says the bundles are already held; refuses bad usage', async () => {
+    const { runCli } = await import('../../src-main/cli/main.js');
+    const { first } = await otherLaptop();
+    const run = async (args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(args, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+      return { code, stdout, stderr };
+    };
+    const here = join(dir, 'here');
+    const once = await run(['import', first, '--data-dir', here, '--json']);
+    expect(once.code).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({ ok: true, chain: 'init-1', imported: 2, alreadyHeld: 0 });
+    const twice = await run(['import', first, '--data-dir', here]);
+    expect(twice.stdout).toContain('Imported 0 entries into the transcript of init-1 (2 already held)');
+    expect((await run(['import', '--data-dir', here])).code).toBe(2);
+    const refused = await run(['import', join(dir, 'nope'), '--data-dir', here]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('keyceremony import: The chosen folders hold no readable transcript entries.');
+  });
+});
