@@ -288,8 +288,13 @@ export class YubiHsmTokenLayer implements TokenLayer {
         }
         await cmd.resetDevice(admin);
         await this.afterReset(d);
-        factory = await this.tryOpen(d, FACTORY_AUTH_KEY_ID, FACTORY_PASSWORD);
-        if (!factory) throw new TokenError('YUBIHSM_RESET_FAILED', `The YubiHSM (serial ${d.serial}) did not come back in factory state after the reset.`, 'Unplug it, plug it back in and initialise it again.');
+        factory = await this.reopenFactory(d);
+      } else if ((await cmd.listObjects(factory)).some((o) => !(o.type === ObjectType.AUTHENTICATION_KEY && o.id === FACTORY_AUTH_KEY_ID))) {
+        // Key 1 still opens but the device holds other objects: an initialisation that was interrupted, or
+        // someone else's objects. initToken erases the token, so: reset with key 1 (it may do everything).
+        await cmd.resetDevice(factory);
+        await this.afterReset(d);
+        factory = await this.reopenFactory(d);
       }
       try {
         await cmd.putAuthenticationKey(factory, {
@@ -809,6 +814,12 @@ export class YubiHsmTokenLayer implements TokenLayer {
       }
     }
     throw asTokenError(last, `Reaching the YubiHSM (serial ${d.serial}) after its reset`);
+  }
+
+  private async reopenFactory(d: Device): Promise<YubiHsmSession> {
+    const factory = await this.tryOpen(d, FACTORY_AUTH_KEY_ID, FACTORY_PASSWORD);
+    if (!factory) throw new TokenError('YUBIHSM_RESET_FAILED', `The YubiHSM (serial ${d.serial}) did not come back in factory state after the reset.`, 'Unplug it, plug it back in and initialise it again.');
+    return factory;
   }
 
   /** Open a session, or undefined when the key is absent or the password wrong. */

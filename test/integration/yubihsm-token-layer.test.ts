@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { TokenError } from '../../hsm/errors.js';
-import { ObjectType } from '../../hsm/yubihsm/constants.js';
+import { ObjectType, capabilities } from '../../hsm/yubihsm/constants.js';
+import * as yhc from '../../hsm/yubihsm/commands.js';
 import { YubiHsm } from '../../hsm/yubihsm/session.js';
 import { unplugged } from '../../hsm/yubihsm/errors.js';
 import { verifyLogChain } from '../../hsm/yubihsm/log.js';
@@ -366,6 +367,27 @@ describe('YubiHsmTokenLayer when the device is unplugged and plugged back in', (
     await layer.login(again, 'user', USER_PIN);
     expect(await layer.random(again, 4)).toHaveLength(4);
     await layer.closeSession(again);
+  });
+});
+
+describe('YubiHsmTokenLayer after an interrupted initialisation', () => {
+  it('a device whose key 1 still opens but which holds other objects is reset before it is set up', async () => {
+    const sim = new YubiHsmSimulator({ serial: 8 });
+    const raw = await YubiHsm.connect(new SimulatorTransport(sim));
+    const s1 = await raw.openSession(1, 'password');
+    await yhc.putAuthenticationKey(s1, { id: 2, label: 'half-done', domains: 1, capabilities: capabilities('GET_PSEUDO_RANDOM'), delegatedCapabilities: 0n, credential: 'old' });
+    await yhc.putOpaque(s1, { id: 5, label: 'stray', domains: 1, capabilities: 0n, data: Uint8Array.of(1) });
+    await s1.close();
+    const layer = new YubiHsmTokenLayer({ transports: { [MODULE]: () => [new SimulatorTransport(sim)] }, keepAliveMs: 0 });
+    try {
+      await layer.configureModules([{ path: MODULE }]);
+      await layer.initToken({ moduleId: MODULE, slotId: '8' }, SO_PIN, 'clean');
+      expect(sim.inspectObject(2, ObjectType.AUTHENTICATION_KEY)?.label).toBe('keyceremony-admin');
+      expect(sim.inspectObject(5, ObjectType.OPAQUE)).toBeUndefined();
+      expect(sim.inspectObject(1, ObjectType.AUTHENTICATION_KEY)).toBeUndefined();
+    } finally {
+      await layer.close();
+    }
   });
 });
 
