@@ -3,11 +3,13 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { exportFromStore } from '../../transcript/export.js';
+import { exportFromStore, type ExportRange } from '../../transcript/export.js';
+import type { TranscriptStore } from '../../transcript/store.js';
 import { writeChainHead } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, ActionOutcome } from '../engine/types.js';
 import { enrolmentFromEntries, loginWithShares } from './quorum-login.js';
+import { checkChainContinuity, continuesChain, openAuditKey } from './existing-chain.js';
 
 export const personName = z
   .string({ error: 'must be a name' })
@@ -101,6 +103,23 @@ export const writeChainHeadAction: ActionImpl<Record<string, never>> = {
   },
 };
 
+/**
+ * What export-bundle exports: the ceremony's entries; for a ceremony continuing a chain, from the first
+ * entry no earlier bundle of this laptop holds (the previous ceremony's entries written after its export),
+ * so the bundles of one token follow each other without gaps.
+ */
+function exportRange(ctx: ActionContext, store: TranscriptStore): { range: ExportRange; name?: string } {
+  if (!continuesChain(ctx)) return { range: { ceremonyId: ctx.ceremonyId } };
+  const mine = store.ceremonies().find((c) => c.ceremonyId === ctx.ceremonyId);
+  const head = store.head();
+  if (!mine || !head) return { range: { ceremonyId: ctx.ceremonyId } };
+  const exported = store.exports().reduce((m, e) => Math.max(m, e.lastSeq), -1);
+  const first = exported >= 0 && exported + 1 < mine.firstSeq ? exported + 1 : mine.firstSeq;
+  const safe = ctx.ceremonyId.replace(/[^A-Za-z0-9._-]/g, '_');
+  const pad = (n: number) => String(n).padStart(6, '0');
+  return { range: { first, last: head.seq }, name: `keyceremony-transcript-${safe}-${pad(first)}-${pad(head.seq)}` };
+}
+
 export const exportBundleInput = z.strictObject({ destinationDir: absoluteDir });
 
 export const exportBundle: ActionImpl<z.infer<typeof exportBundleInput>> = {
@@ -111,7 +130,7 @@ export const exportBundle: ActionImpl<z.infer<typeof exportBundleInput>> = {
     const store = requireChain(ctx);
     const signer = ctx.token.signer;
     if (!signer) throw new AppError('ceremony-no-audit-key', 'the audit key is not open', 'The script must generate or open the audit key before exporting.');
-    const result = await exportFromStore(store, signer, { parentDir: input.destinationDir, range: { ceremonyId: ctx.ceremonyId }, appVersion: ctx.deps.appVersion });
+    const result = await exportFromStore(store, signer, { parentDir: input.destinationDir, appVersion: ctx.deps.appVersion, ...exportRange(ctx, store) });
     ctx.state.outputs.push({ kind: 'bundle', path: result.path, sha256: result.manifestSha256 });
     return {
       done: true,
@@ -157,6 +176,16 @@ export const quorumLoginAction: ActionImpl<Record<string, never>> = {
     const { custodians } = await loginWithShares(ctx.deps.layer, session, recorded, [...shares], limits);
     if (ctx.state.quorum) ctx.state.quorum.shares = [];
     ctx.token.loggedIn = 'user';
-    return { done: true, data: { loggedIn: 'user', custodians } as JsonObject };
+    if (!continuesChain(ctx)) return { done: true, data: { loggedIn: 'user', custodians } as JsonObject };
+    // A ceremony on an enrolled token: the token's chain head must agree with this transcript before anything else.
+    try {
+      const chainHead = await checkChainContinuity(ctx, session);
+      const auditKey = await openAuditKey(ctx, session);
+      return { done: true, data: { loggedIn: 'user', custodians, chainHead, auditKey } as JsonObject };
+    } catch (error) {
+      await ctx.deps.layer.logout(session).catch(() => undefined);
+      ctx.token.loggedIn = undefined;
+      throw error;
+    }
   },
 };

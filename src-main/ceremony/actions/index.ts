@@ -2,13 +2,14 @@
 import type { ActionName } from '../script/index.js';
 import type { ActionImpl } from '../engine/types.js';
 import { announce, checkAirgap, exportBundle, logoutAction, quorumLoginAction, recordParticipants, witnessSignOff, writeChainHeadAction } from './general.js';
-import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, initTokenAction, proveSubsetsAction, selectToken, setPins, writeGenesis } from './init-token.js';
+import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, initTokenAction, proveSubsetsAction, setPins, writeGenesis } from './init-token.js';
+import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
   'record-participants': recordParticipants,
   'check-airgap': checkAirgap,
-  'select-token': selectToken,
+  'select-token': selectTokenAction,
   'generate-secret': generateSecret,
   'init-token': initTokenAction,
   'set-pins': setPins,
@@ -22,6 +23,10 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'export-bundle': exportBundle,
   'quorum-login': quorumLoginAction,
   logout: logoutAction,
+  'load-import-parameters': loadImportParameters,
+  'generate-key': generateKey,
+  'wrap-key': wrapKey,
+  'export-wrapped-key': exportWrappedKey,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {
@@ -31,4 +36,5 @@ export function actionImplementation(name: ActionName): ActionImpl<unknown> | un
 export { presentShareInput, openPresentedShare, type PresentShareInput } from './presented-share.js';
 export { recordParticipantsInput, witnessSignOffInput, exportBundleInput, noInput } from './general.js';
 export { selectTokenInput, distributeSharesInput, initTokenInput } from './init-token.js';
+export { loadImportParametersInput, exportWrappedKeyInput } from './kms-import.js';
 export { enrolmentFromEntries, loginWithShares, quorumLogin, ENROLMENT_KIND, type RecordedEnrolment } from './quorum-login.js';

@@ -226,7 +226,10 @@ export class CeremonyService {
       const start = records[0];
       if (!start) continue;
       const startData = start.data as { script?: { kind?: string }; chain?: string };
-      const chainDir = chainDirOf(this.options.dataDir, typeof startData.chain === 'string' ? startData.chain : ceremonyId);
+      // A ceremony on an existing token records the chain it continues (a later record naming `chain`).
+      const attached = [...records].reverse().find((r) => typeof (r.data as { chain?: unknown }).chain === 'string');
+      const chainName = attached ? String((attached.data as { chain: string }).chain) : ceremonyId;
+      const chainDir = chainDirOf(this.options.dataDir, chainName);
       let chainEntries: Entry[] = [];
       if (await exists(join(chainDir, JOURNAL_FILE))) {
         if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) continue;

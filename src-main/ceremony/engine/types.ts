@@ -11,6 +11,8 @@ import type { CustodianShare, Enrolment, QuorumCollector, TokenPins } from '../q
 import type { ScryptCost } from '../quorum/share-file.js';
 import type { ActionName, LoadedScript, ParameterValues, ScriptStep } from '../script/index.js';
 import type { RecordedEnrolment } from '../actions/quorum-login.js';
+import type { KmsCapability } from '../../../hsm/types.js';
+import type { CheckValue, GeneratedKmsKey, ImportParameters, WrapResult } from '../../kms/index.js';
 
 /** An earlier ceremony found in the data directory, as recovery sees it. */
 export interface PriorAttempt {
@@ -83,6 +85,15 @@ export interface OutputRecord {
   sha256: string;
 }
 
+/** What a kms-import keeps between steps: the parameters, the wrapping capability, the key and the wrap. */
+export interface KmsRunState {
+  params?: ImportParameters;
+  capability?: KmsCapability;
+  key?: GeneratedKmsKey;
+  checkValue?: CheckValue;
+  wrap?: WrapResult;
+}
+
 export interface RunState {
   participants?: { administrator: string; witnesses: string[] };
   issued: Map<string, { index: number; fileSha256: string; path: string }>;
@@ -90,6 +101,8 @@ export interface RunState {
   enrolment?: Enrolment;
   quorum?: QuorumState;
   outputs: OutputRecord[];
+  /** The KMS import ceremony's working state (src-main/ceremony/actions/kms-import.ts); nothing secret. */
+  kms?: KmsRunState;
   /** Set by select-token for a token that is already initialized: how its current SO PIN will be obtained. */
   reinitialize?: { reason: 'interrupted-attempt'; attempt: PriorAttempt } | { reason: 'allowReinitialize' };
 }

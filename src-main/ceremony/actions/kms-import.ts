@@ -1,0 +1,225 @@
+// The kms-import actions (ceremonies/kms-import.yaml): read the KMS import parameters and check the token
+// can wrap with the chosen algorithm BEFORE anything is generated; generate the key material in the token
+// and compute its check value there; wrap it in the token; export the import bundle to the stick. Nothing
+// secret is recorded: the key's attributes, its check value, the wrapping algorithm and file SHA-256s.
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import type { TokenInfo } from '../../../hsm/types.js';
+import { AppError } from '../../errors.js';
+import {
+  checkTokenCanGenerate,
+  checkTokenCanWrap,
+  computeCheckValue,
+  exportImportBundle,
+  generateKmsKey,
+  keyRecord,
+  parseKeySpec,
+  readImportParameters,
+  wrapForKms,
+  type KeyCheckWaivers,
+  type KmsKeySpec,
+} from '../../kms/index.js';
+import { sha256Hex } from '../../transcript/canonical.js';
+import type { JsonObject } from '../../transcript/json-value.js';
+import type { ActionContext, ActionImpl, KmsRunState } from '../engine/types.js';
+import { absoluteDir, noInput } from './general.js';
+import { selectToken, selectTokenInput } from './init-token.js';
+import { continuesChain, selectEnrolledToken } from './existing-chain.js';
+
+/** select-token for every script: init-token's (a blank token) or, for enrolment-source scripts, the enrolled token and its chain. */
+export const selectTokenAction: ActionImpl<z.infer<typeof selectTokenInput>> = {
+  name: 'select-token',
+  input: selectTokenInput,
+  describe: (input) => ({ ...input }),
+  perform: (ctx, input) => (continuesChain(ctx) ? selectEnrolledToken(ctx, input) : selectToken.perform(ctx, input)),
+};
+
+const absolutePath = z
+  .string({ error: 'must be the absolute path of a file or folder' })
+  .min(1, { error: 'must be the absolute path of a file or folder' })
+  .max(4096, { error: 'must be the absolute path of a file or folder' })
+  .refine(isAbsolute, { error: 'must be the absolute path of a file or folder' });
+
+function kmsState(ctx: ActionContext): KmsRunState {
+  ctx.state.kms ??= {};
+  return ctx.state.kms;
+}
+
+function need<T>(value: T | undefined, ctx: ActionContext, what: string, remedy: string): T {
+  if (value === undefined) throw new AppError('ceremony-state', `step '${ctx.step.id}': ${what}`, remedy);
+  return value;
+}
+
+function keySpecOf(ctx: ActionContext): KmsKeySpec {
+  return parseKeySpec(ctx.parameters.keySpec);
+}
+
+function loggedInSession(ctx: ActionContext): string {
+  const session = ctx.token.session;
+  if (!session || ctx.token.loggedIn !== 'user') throw new AppError('ceremony-no-session', `step '${ctx.step.id}': the token is not logged in`, 'The script must run quorum-login before this step.');
+  return session;
+}
+
+/** NSS softoken answers CKA_LOCAL false even for keys it just generated (docs/kms-import.md): only there is the check waived. */
+export function isNssSoftoken(moduleId: string, info: TokenInfo | undefined): boolean {
+  return /softokn3/i.test(moduleId) || /mozilla/i.test(info?.manufacturer ?? '');
+}
+export const NSS_CKA_LOCAL_WAIVER = 'NSS softoken does not set CKA_LOCAL on keys it generates (seen on NSS 3.87); the key was generated in this ceremony, as the intent and result entries show';
+
+export const loadImportParametersInput = z.strictObject({
+  /** The file (aws kms get-parameters-for-import --output json, or a console zip) or folder on the stick. */
+  path: absolutePath,
+  /** The algorithm requested from GetParametersForImport (the response does not name it); must be the ceremony's. */
+  wrappingAlgorithm: z.string({ error: 'must be a wrapping algorithm name' }).min(1).max(64),
+  /** The key ARN when the input lacks it (console downloads), or to cross-check it. */
+  keyArn: z.string({ error: 'must be a key ARN' }).min(1).max(2048).optional(),
+  /** ParametersValidTo when the input lacks it (what the console showed), ISO 8601. */
+  validTo: z.string({ error: 'must be an ISO 8601 time' }).min(1).max(64).optional(),
+});
+
+export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParametersInput>> = {
+  name: 'load-import-parameters',
+  input: loadImportParametersInput,
+  describe: (input) => ({ ...input }),
+  async perform(ctx, input) {
+    const keySpec = keySpecOf(ctx);
+    const chosen = ctx.parameters.wrappingAlgorithm;
+    if (typeof chosen === 'string' && input.wrappingAlgorithm !== chosen) {
+      throw new AppError('kms-algorithm-mismatch', `input.wrappingAlgorithm: ${input.wrappingAlgorithm} is not the algorithm this ceremony was started with (${chosen})`, 'Load the parameters that were requested with the ceremony\'s algorithm, or start the ceremony again with the right one.');
+    }
+    const clock = ctx.deps.clock ?? (() => new Date());
+    const params = await readImportParameters(
+      { path: input.path },
+      { wrappingAlgorithm: input.wrappingAlgorithm, keySpec, now: clock, ...(input.keyArn !== undefined ? { keyRef: input.keyArn } : {}), ...(input.validTo !== undefined ? { validTo: input.validTo } : {}) },
+    );
+    const slot = ctx.token.slot;
+    const data: JsonObject = {
+      keyArn: params.keyArn ?? null,
+      keyId: params.keyId,
+      partition: params.partition ?? null,
+      region: params.region ?? null,
+      account: params.account ?? null,
+      keySpec,
+      wrappingAlgorithm: params.wrappingAlgorithm,
+      wrappingKeySpec: params.wrappingKeySpec,
+      wrappingPublicKeySha256: sha256Hex(params.publicKeySpkiDer),
+      importTokenSha256: sha256Hex(params.importToken),
+      importTokenLength: params.importToken.length,
+      validTo: params.validTo,
+      source: { ...params.source },
+      warnings: [...params.warnings],
+    };
+    const kms = kmsState(ctx);
+    kms.params = params;
+    kms.capability = undefined;
+    if (slot) {
+      // Refuse now, before any quorum login or key generation, when the token cannot do it.
+      const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec);
+      await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session);
+      kms.capability = capability;
+      data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec };
+    }
+    return { done: true, data };
+  },
+};
+
+export const generateKey: ActionImpl<Record<string, never>> = {
+  name: 'generate-key',
+  input: noInput,
+  async perform(ctx) {
+    const session = loggedInSession(ctx);
+    const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
+    const kms = kmsState(ctx);
+    const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
+    if (kms.key) throw new AppError('ceremony-state', `step '${ctx.step.id}': a key was already generated in this ceremony (${kms.key.label})`, 'Go on with the next step.');
+    const keySpec = keySpecOf(ctx);
+    const label = String(ctx.parameters.keyLabel);
+    const { layer } = ctx.deps;
+    // Checked again right before generating: nothing is generated that cannot be wrapped.
+    kms.capability = await checkTokenCanWrap(layer, slot, params.wrappingAlgorithm, keySpec);
+    await checkTokenCanGenerate(layer, slot, keySpec, session);
+    for (const cls of ['SECRET_KEY', 'PRIVATE_KEY'] as const) {
+      const same = await layer.findAll(session, { class: cls, label });
+      if (same.length > 0) throw new AppError('kms-label-taken', `parameters.keyLabel: the token already holds a key labelled '${label}'`, 'Choose another key label (kms-rewrap re-exports an existing key).');
+    }
+    const waivers: KeyCheckWaivers = isNssSoftoken(slot.moduleId, ctx.token.info) ? { CKA_LOCAL: NSS_CKA_LOCAL_WAIVER } : {};
+    const key = await generateKmsKey(layer, session, keySpec, label, waivers);
+    kms.key = key;
+    const checkValue = await computeCheckValue(layer, session, key);
+    kms.checkValue = checkValue;
+    const data: JsonObject = { key: keyRecord(key) as JsonObject, checkValue: { ...checkValue } as unknown as JsonObject };
+    if (waivers.CKA_LOCAL) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL };
+    return { done: true, data };
+  },
+};
+
+export const wrapKey: ActionImpl<Record<string, never>> = {
+  name: 'wrap-key',
+  input: noInput,
+  async perform(ctx) {
+    const session = loggedInSession(ctx);
+    const kms = kmsState(ctx);
+    const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
+    const key = need(kms.key, ctx, 'no key was generated', 'Run generate-key first.');
+    const capability = need(kms.capability, ctx, 'the token was not checked for the wrapping algorithm', 'Run generate-key first.');
+    const wrap = await wrapForKms(ctx.deps.layer, session, { capability, wrappingPublicKeySpkiDer: params.publicKeySpkiDer, key: key.handle });
+    kms.wrap = wrap;
+    const data: JsonObject = {
+      algorithm: wrap.algorithm,
+      method: wrap.method,
+      wrappingPublicKeySha256: sha256Hex(params.publicKeySpkiDer),
+      encryptedKeyMaterial: { bytes: wrap.encryptedKeyMaterial.length, sha256: sha256Hex(wrap.encryptedKeyMaterial) },
+      rsaPartLength: wrap.rsaPartLength,
+    };
+    if (wrap.aesPartLength !== undefined) data.aesPartLength = wrap.aesPartLength;
+    return { done: true, data };
+  },
+};
+
+export const exportWrappedKeyInput = z.strictObject({
+  /** The folder on the stick the bundle folder is created in. */
+  destinationDir: absoluteDir,
+  /** The bundle folder's name; default kms-import-<key label>-<ceremony id>. */
+  name: z.string({ error: 'must be a folder name' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: 'must be a plain folder name (letters, digits, dot, dash, underscore)' }).optional(),
+});
+
+export const exportWrappedKey: ActionImpl<z.infer<typeof exportWrappedKeyInput>> = {
+  name: 'export-wrapped-key',
+  input: exportWrappedKeyInput,
+  describe: (input) => ({ ...input }),
+  async perform(ctx, input) {
+    const kms = kmsState(ctx);
+    const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
+    const key = need(kms.key, ctx, 'no key was generated', 'Run generate-key first.');
+    const checkValue = need(kms.checkValue, ctx, 'no check value was computed', 'Run generate-key first.');
+    const wrap = need(kms.wrap, ctx, 'the key was not wrapped', 'Run wrap-key first.');
+    const head = ctx.chain()?.head();
+    const name = input.name ?? `kms-import-${key.label}-${ctx.ceremonyId}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128);
+    const bundle = await exportImportBundle({
+      parentDir: input.destinationDir,
+      name,
+      params,
+      keySpec: key.keySpec,
+      keyLabel: key.label,
+      keyIdHex: key.idHex,
+      checkValue,
+      wrap,
+      ceremonyId: ctx.ceremonyId,
+      ...(head ? { transcriptHead: head.hash } : {}),
+      createdAt: (ctx.deps.clock ?? (() => new Date()))(),
+    });
+    const manifest = bundle.files.find((f) => f.name === 'import-manifest.json');
+    ctx.state.outputs.push({ kind: 'kms-import', path: bundle.dir, sha256: manifest?.sha256 ?? '' });
+    return {
+      done: true,
+      data: {
+        path: bundle.dir,
+        files: bundle.files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })),
+        checkValue: { ...checkValue } as unknown as JsonObject,
+        keyArn: params.keyArn ?? null,
+        keyId: params.keyId,
+        transcriptHead: head?.hash ?? null,
+      },
+    };
+  },
+};

@@ -1,0 +1,289 @@
+// kms-import through the engine API on a fresh SoftHSM token that init-token enrolled (3 custodians,
+// threshold 2): SYMMETRIC_DEFAULT wrapped with RSAES_OAEP_SHA_1 and RSA_AES_KEY_WRAP_SHA_1 from an
+// `aws kms get-parameters-for-import --output json`-shaped file; the exported EncryptedKeyMaterial.bin is
+// unwrapped independently (openssl, python cryptography) and matched with the check value in the transcript
+// and the manifest; the transcript bundles verify with their approvals; one share alone opens nothing; a
+// laptop whose transcript lacks the chain, is behind the token, or holds an unexplained entry is refused
+// before any key is generated; SoftHSM asked for RSAES_OAEP_SHA_256 is refused with what it can do.
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
+import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+import type { KmsKeySpec, KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
+import type { Entry } from '../../src-main/transcript/entry.js';
+import { importBundles } from '../../src-main/transcript/import.js';
+import { TranscriptStore } from '../../src-main/transcript/store.js';
+import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
+import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+
+const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
+const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
+const LABEL = 'kms-token-A';
+
+let env: SoftHsmEnv;
+let layer: Pkcs11TokenLayer;
+let work: string;
+let dataDir: string;
+let sharesDir: string;
+let initBundle: string;
+let enrolmentId: string;
+let slotId: string;
+let kms: KmsLikeKey;
+
+const step = async (service: CeremonyService, id: string, s: string, input: Record<string, unknown>) => (await service.perform(id, s, input)).view;
+const share = (c: keyof typeof PASS) => ({ shareFile: join(sharesDir, `${c}.share`), passphrase: PASS[c] });
+const newService = (dir: string) => new CeremonyService({ layer, dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+
+async function paramsFile(name: string, algorithm: KmsWrappingAlgorithm): Promise<string> {
+  const path = join(work, 'stick', `${name}.json`);
+  await writeFile(
+    path,
+    JSON.stringify(
+      {
+        KeyId: ARN,
+        ImportToken: Buffer.from(`import-token-${name}-${algorithm}`).toString('base64'),
+        PublicKey: Buffer.from(kms.spki).toString('base64'),
+        ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString(),
+      },
+      null,
+      2,
+    ),
+  );
+  return path;
+}
+
+async function secretKeyCount(): Promise<number> {
+  const { session } = await layer.openSession({ moduleId: SOFTHSM_MODULE, slotId }, { readWrite: false });
+  try {
+    return (await layer.findAll(session, { class: 'SECRET_KEY' })).length;
+  } finally {
+    await layer.closeSession(session);
+  }
+}
+
+interface KmsRun {
+  service: CeremonyService;
+  id: string;
+  view: CeremonyView;
+}
+
+/** Run kms-import up to (not including) step `until`, or to the end. */
+async function runKmsImport(dir: string, o: { keySpec: KmsKeySpec; algorithm: KmsWrappingAlgorithm; label: string; params: string; until?: string; shares?: (keyof typeof PASS)[] }): Promise<KmsRun> {
+  const service = newService(dir);
+  let view = await service.start({ script: 'kms-import', parameters: { keySpec: o.keySpec, keyLabel: o.label, wrappingAlgorithm: o.algorithm } });
+  const id = view.ceremonyId;
+  const inputs: Record<string, () => Record<string, unknown>[]> = {
+    participants: () => [{ administrator: 'admin', witnesses: ['wendy'] }],
+    airgap: () => [{}],
+    token: () => [{ moduleId: SOFTHSM_MODULE, slotId }],
+    parameters: () => [{ path: o.params, wrappingAlgorithm: o.algorithm }],
+    login: () => (o.shares ?? ['alice', 'bob']).map(share),
+    generate: () => [{ confirm: 'GENERATE' }],
+    wrap: () => [{}],
+    'export-key': () => [{ destinationDir: join(work, 'stick') }],
+    'sign-off': () => [{ witnesses: [{ name: 'wendy' }] }],
+    head: () => [{}],
+    export: () => [{ destinationDir: join(work, 'out') }],
+    logout: () => [{}],
+  };
+  while (view.status === 'running' && view.currentStepId && view.currentStepId !== o.until) {
+    const s = view.currentStepId;
+    for (const input of (inputs[s] as () => Record<string, unknown>[])()) view = await step(service, id, s, input);
+    if (view.currentStepId === s) break;
+  }
+  return { service, id, view };
+}
+
+function chainEntries(dir: string): Promise<Entry[]> {
+  return readFile(join(dir, 'chains', enrolmentId, 'journal.jsonl'), 'utf8').then((t) => t.trim().split('\n').map((l) => JSON.parse(l) as Entry));
+}
+
+beforeAll(async () => {
+  env = createSoftHsmEnv();
+  layer = new Pkcs11TokenLayer();
+  await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+  work = await mkdtemp(join(tmpdir(), 'kc-kms-ceremony-'));
+  dataDir = join(work, 'data');
+  sharesDir = join(work, 'usb');
+  for (const d of ['usb', 'out', 'stick']) await mkdir(join(work, d));
+  kms = kmsLikeKey(2048);
+  // init-token: 3 custodians, threshold 2.
+  const service = newService(dataDir);
+  try {
+    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: LABEL, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
+    const id = view.ceremonyId;
+    enrolmentId = id;
+    const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized);
+    view = await step(service, id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+    view = await step(service, id, 'airgap', {});
+    view = await step(service, id, 'token', { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId });
+    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) view = await step(service, id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
+    for (const c of ['alice', 'bob', 'carol'] as const) view = await step(service, id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: sharesDir });
+    view = await step(service, id, 'prove', {});
+    view = await step(service, id, 'sign-off', { witnesses: [{ name: 'wendy' }] });
+    view = await step(service, id, 'head', share('alice'));
+    view = await step(service, id, 'head', share('bob'));
+    view = await step(service, id, 'export', { destinationDir: join(work, 'out') });
+    expect(view.status).toBe('completed');
+    initBundle = view.outputs.find((o) => o.kind === 'bundle')!.path;
+  } finally {
+    await service.close();
+  }
+  slotId = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token?.label.trim() === LABEL)!.slotId;
+  // A laptop that saw only init-token (used below: its transcript falls behind the token).
+  await cp(dataDir, join(work, 'data-after-init'), { recursive: true });
+});
+
+afterAll(async () => {
+  await layer?.close();
+  env?.cleanup();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const bundles: string[] = [];
+
+describe('kms-import through the engine', () => {
+  for (const algorithm of ['RSAES_OAEP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_1'] as const) {
+    it(`SYMMETRIC_DEFAULT with ${algorithm}: the exported material unwraps independently to the recorded check value`, async () => {
+      const label = `aes-${algorithm}`;
+      const run = await runKmsImport(dataDir, { keySpec: 'SYMMETRIC_DEFAULT', algorithm, label, params: await paramsFile(label, algorithm) });
+      try {
+        expect(run.view.lastError).toBeUndefined();
+        expect(run.view.status).toBe('completed');
+        const out = run.view.outputs.find((o) => o.kind === 'kms-import')!;
+        const manifest = JSON.parse(await readFile(join(out.path, 'import-manifest.json'), 'utf8')) as { checkValue: { value: string; method: string }; ceremonyId: string; kmsKey: { keyArn: string }; wrappingAlgorithm: string; transcriptHead: string };
+        expect(manifest).toMatchObject({ ceremonyId: run.id, kmsKey: { keyArn: ARN }, wrappingAlgorithm: algorithm });
+        // The transcript: one chain, the kms-import entries after init-token's.
+        const entries = await chainEntries(dataDir);
+        const mine = entries.filter((e) => e.ceremonyId === run.id);
+        const generated = mine.find((e) => e.step === 'generate' && e.kind === 'result')!.data as { checkValue: { value: string; method: string }; key: { attributes: Record<string, unknown> } };
+        expect(generated.checkValue).toEqual(manifest.checkValue);
+        expect(generated.key.attributes).toMatchObject({ CKA_LOCAL: true, CKA_SENSITIVE: true, CKA_EXTRACTABLE: true });
+        expect(mine.map((e) => `${e.step}:${e.kind}`)).toEqual(expect.arrayContaining(['token:pre-chain', 'token:result', 'login:quorum-open', 'login:approval', 'login:intent', 'login:result', 'generate:intent', 'generate:result', 'wrap:intent', 'wrap:result', 'export-key:result', 'head:result', 'export:result', 'end:completed']));
+        const login = mine.find((e) => e.step === 'login' && e.kind === 'result')!.data as { chainHead: { status: string } };
+        expect(login.chainHead.status).toBe('store-ahead');
+        // Independent unwrap (openssl pkeyutl, python cryptography) and check value (node:crypto).
+        const encrypted = new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin')));
+        const material = independentUnwrap(kms, algorithm, encrypted);
+        checkRecovered('SYMMETRIC_DEFAULT', material, generated.checkValue as never);
+        // The plaintext is nowhere in what the app wrote.
+        for (const root of [dataDir, join(work, 'out'), join(work, 'stick')]) {
+          for (const file of await listFiles(root)) {
+            const bytes = await readFile(file);
+            expect(bytes.includes(material), file).toBe(false);
+            expect(bytes.includes(Buffer.from(material.toString('hex'))), file).toBe(false);
+            expect(bytes.includes(Buffer.from(material.toString('base64'))), file).toBe(false);
+          }
+        }
+        // The bundle verifies, approvals included, together with the init-token bundle (the enrolment).
+        const bundle = run.view.outputs.find((o) => o.kind === 'bundle')!.path;
+        bundles.push(bundle);
+        const report = await verifyBundles([initBundle, ...bundles]);
+        expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+        expect(report.checks.find((c) => c.id === 'approvals')?.status).toBe('pass');
+      } finally {
+        await run.service.close();
+      }
+    });
+  }
+
+  it('one share alone opens nothing (the same custodian twice counts once)', async () => {
+    const before = await secretKeyCount();
+    const run = await runKmsImport(dataDir, { keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_1', label: 'one-share', params: await paramsFile('one-share', 'RSAES_OAEP_SHA_1'), shares: ['alice', 'alice'] });
+    try {
+      expect(run.view.currentStepId).toBe('login');
+      expect(run.view.quorum).toMatchObject({ approved: ['alice'], remaining: 1 });
+      await expect(run.service.perform(run.id, 'generate', { confirm: 'GENERATE' })).rejects.toThrow("step 'generate' cannot run yet: the current step is 'login'");
+      expect(await secretKeyCount()).toBe(before);
+      await run.service.abort(run.id, 'only one custodian came');
+    } finally {
+      await run.service.close();
+    }
+  });
+
+  it('refuses RSAES_OAEP_SHA_256 on SoftHSM at the parameters step, listing what it can do', async () => {
+    const run = await runKmsImport(dataDir, { keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_256', label: 'sha256', params: await paramsFile('sha256', 'RSAES_OAEP_SHA_256'), until: 'parameters' });
+    try {
+      const error = await run.service.perform(run.id, 'parameters', { path: join(work, 'stick', 'sha256.json'), wrappingAlgorithm: 'RSAES_OAEP_SHA_256' }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.message).toMatch(/cannot wrap with RSAES_OAEP_SHA_256/);
+      expect(error?.message).toMatch(/It can do: .*RSAES_OAEP_SHA_1/);
+      expect(run.service.view(run.id).currentStepId).toBe('parameters');
+      await run.service.abort(run.id, 'the token cannot do SHA-256');
+    } finally {
+      await run.service.close();
+    }
+  });
+
+  it('refuses a laptop without the token chain at select-token', async () => {
+    const empty = join(work, 'data-empty');
+    await mkdir(empty);
+    const service = newService(empty);
+    try {
+      const view = await service.start({ script: 'kms-import', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'nochain', wrappingAlgorithm: 'RSAES_OAEP_SHA_1' } });
+      await step(service, view.ceremonyId, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+      await step(service, view.ceremonyId, 'airgap', {});
+      await expect(service.perform(view.ceremonyId, 'token', { moduleId: SOFTHSM_MODULE, slotId })).rejects.toThrow(`token '${LABEL}' (serial`);
+      expect(service.view(view.ceremonyId).lastError?.remedy).toMatch(/Import this token's transcript bundles/);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('refuses a laptop whose transcript is behind the token, before generating', async () => {
+    const behind = join(work, 'data-after-init');
+    const before = await secretKeyCount();
+    const run = await runKmsImport(behind, { keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_1', label: 'behind', params: await paramsFile('behind', 'RSAES_OAEP_SHA_1'), until: 'login' });
+    try {
+      await step(run.service, run.id, 'login', share('alice'));
+      const error = await run.service.perform(run.id, 'login', share('carol')).then(
+        () => undefined,
+        (e: Error & { remedy?: string }) => e,
+      );
+      expect(error?.message).toMatch(/do not agree \(store-behind\): The token's chain head is seq \d+ .* are missing here/);
+      expect(error?.remedy).toMatch(/^Import the transcript bundles holding entries \d+-\d+/);
+      expect(await secretKeyCount()).toBe(before);
+      await run.service.abort(run.id, 'the transcript is behind the token');
+    } finally {
+      await run.service.close();
+    }
+    const entries = await chainEntries(behind);
+    expect(entries.some((e) => e.step === 'login' && e.kind === 'failure' && JSON.stringify(e.data).includes('store-behind'))).toBe(true);
+    expect(entries.some((e) => e.step === 'generate')).toBe(false);
+  });
+
+  it('refuses a local transcript holding an entry of a ceremony that never ended', async () => {
+    const { store } = await TranscriptStore.open(join(dataDir, 'chains', enrolmentId));
+    await store.append({ ceremonyId: 'forged-1', step: 'x', kind: 'note', actor: 'mallory', data: { note: 'not from any ceremony' } });
+    await store.close();
+    const before = await secretKeyCount();
+    const run = await runKmsImport(dataDir, { keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_1', label: 'forged', params: await paramsFile('forged', 'RSAES_OAEP_SHA_1'), until: 'login' });
+    try {
+      await step(run.service, run.id, 'login', share('bob'));
+      await expect(run.service.perform(run.id, 'login', share('carol'))).rejects.toThrow(/store-ahead.*forged-1, which never ended/);
+      expect(run.service.view(run.id).currentStepId).toBe('login');
+      expect(await secretKeyCount()).toBe(before);
+    } finally {
+      await run.service.close();
+    }
+  });
+});
+
+async function listFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(root)) {
+    const p = join(root, name);
+    if ((await stat(p)).isDirectory()) out.push(...(await listFiles(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+void importBundles;
