@@ -1,6 +1,7 @@
 import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
 import { verifyCommand } from './verify-command.js';
 import { initTokenCommand } from './init-token-command.js';
+import { kmsImportCommand } from './kms-import-command.js';
 import { importCommand } from './import-command.js';
 import type { Output } from './output.js';
 
@@ -12,6 +13,8 @@ Air-gapped key ceremonies with hardware tokens. Commands:
   verify    Verify exported transcript bundles (hash chain, signature, audit key).
   init-token  Initialize a token and enrol its M-of-N custodians (writes share
             files and the transcript bundle).
+  kms-import  Generate key material in an enrolled token, wrap it there for
+            AWS KMS import and write the import bundle (M custodians' shares).
   import    Add a token's transcript bundles from another laptop to this one.
 
 Run 'keyceremony <command> --help' for a command's options.
@@ -32,6 +35,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return verifyCommand(rest, out);
     case 'init-token':
       return initTokenCommand(rest, out);
+    case 'kms-import':
+      return kmsImportCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     default:

@@ -1,0 +1,327 @@
+// `keyceremony kms-import`: the kms-import ceremony (ceremonies/kms-import.yaml), non-interactively, through
+// the same engine the app uses, on a token enrolled by init-token whose transcript is in --data-dir.
+// Passphrases come only from files. The quorum step is approved with the --share files, in order. A
+// failure aborts the ceremony (recorded) and exits 1; a usage error exits 2.
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
+import { CeremonyService } from '../ceremony/engine/service.js';
+import type { CeremonyView } from '../ceremony/engine/index.js';
+import { toErrorData } from '../errors.js';
+import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
+import { parseArgs } from 'node:util';
+import { UsageError } from './args.js';
+import type { Output } from './output.js';
+
+export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--init-parameters STR]
+         (--slot N | --token URI) --params FILE_OR_DIR
+         --wrapping-algorithm ALG --key-spec SPEC --key-label LABEL [--key-arn ARN]
+         [--valid-to ISO_TIME] --share FILE[:PASSPHRASE_FILE]...
+         --out DIR --bundle-out DIR --witness NAME... [--administrator NAME]
+         [--data-dir DIR] [--rehearsal] [--json]
+
+Runs the kms-import ceremony (ceremonies/kms-import.yaml) without the app, on a
+token enrolled by init-token whose transcript is in the data directory: reads
+the AWS KMS import parameters, checks the token can wrap SPEC with ALG before
+anything is generated, opens the token with the custodians' shares (and checks
+its chain head against the local transcript), generates the key material in
+the token, computes its check value there, wraps it there, and writes the
+import bundle (EncryptedKeyMaterial.bin, ImportToken.bin, IMPORT.md,
+import-manifest.json) into DIR and the transcript bundle into --bundle-out.
+
+Options:
+  --module PATH              The PKCS#11 library of the token.
+  --init-parameters STR      C_Initialize library parameters for that module.
+  --slot N                   The slot of the token (see 'keyceremony tokens').
+  --token URI                Or the token as a PKCS#11 URI (pkcs11:token=...).
+  --params FILE_OR_DIR       The import parameters: the JSON printed by
+                             'aws kms get-parameters-for-import --output json',
+                             or the console download (zip or folder).
+  --wrapping-algorithm ALG   The algorithm requested from GetParametersForImport:
+                             ${KMS_WRAPPING_ALGORITHMS.join(', ')}.
+  --key-spec SPEC            The KMS key spec: ${KMS_KEY_SPECS.join(', ')}.
+  --key-label LABEL          The label of the key in the token.
+  --key-arn ARN              The key ARN, when the parameters do not carry it
+                             (console downloads), or to cross-check it.
+  --valid-to ISO_TIME        ParametersValidTo, when the parameters do not carry it.
+  --share FILE[:PASSPHRASE_FILE]
+                             A custodian's share file (and the file holding its
+                             passphrase). Repeat until the threshold is reached.
+  --out DIR                  Existing folder the import bundle is created in.
+  --bundle-out DIR           Existing folder the transcript bundle is created in.
+  --witness NAME             A witness present; repeat for each.
+  --administrator NAME       Who drives the ceremony (default: administrator).
+  --data-dir DIR             Where transcripts live (default:
+                             $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
+  --rehearsal                A rehearsal: the air gap is checked and recorded but
+                             not enforced.
+  --json                     Print the outcome as JSON.
+  -h, --help                 Show this help.
+
+Exit status: 0 when the ceremony completed, 1 when it failed (it is recorded as
+aborted, with the reason), 2 for a usage error.
+`;
+
+export interface KmsImportArgs {
+  module: string;
+  initParameters?: string;
+  token: { slotId: string } | { uri: string };
+  params: string;
+  wrappingAlgorithm: string;
+  keySpec: string;
+  keyLabel: string;
+  keyArn?: string;
+  validTo?: string;
+  shares: { file: string; passphraseFile?: string }[];
+  out: string;
+  bundleOut: string;
+  witnesses: string[];
+  administrator: string;
+  dataDir: string;
+  rehearsal: boolean;
+  json: boolean;
+}
+
+export interface KmsImportOverrides {
+  airGap?: () => AirGapStatus;
+  scriptsDir?: string;
+}
+
+function defaultDataDir(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.local', 'share'), 'keyceremony');
+}
+
+function existingDir(flag: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`${flag} DIR is required.`);
+  const path = resolve(value);
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new UsageError(`${flag} ${value}: not an existing folder.`);
+  return path;
+}
+
+const OPTIONS = {
+    module: { type: 'string' },
+    'init-parameters': { type: 'string' },
+    slot: { type: 'string' },
+    token: { type: 'string' },
+    params: { type: 'string' },
+    'wrapping-algorithm': { type: 'string' },
+    'key-spec': { type: 'string' },
+    'key-label': { type: 'string' },
+    'key-arn': { type: 'string' },
+    'valid-to': { type: 'string' },
+    share: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    'bundle-out': { type: 'string' },
+    witness: { type: 'string', multiple: true },
+    administrator: { type: 'string' },
+    'data-dir': { type: 'string' },
+    rehearsal: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return 'help';
+  if (!values.module) throw new UsageError('--module PATH is required (the PKCS#11 library of the token).');
+  if (values.slot !== undefined && values.token !== undefined) throw new UsageError('give either --slot or --token, not both.');
+  let token: KmsImportArgs['token'];
+  if (values.slot !== undefined) {
+    if (!/^\d{1,20}$/.test(values.slot)) throw new UsageError(`--slot ${values.slot}: expected a slot number (see 'keyceremony tokens').`);
+    token = { slotId: values.slot };
+  } else if (values.token !== undefined) {
+    if (!values.token.startsWith('pkcs11:')) throw new UsageError(`--token ${values.token}: expected a PKCS#11 URI such as pkcs11:token=NAME.`);
+    token = { uri: values.token };
+  } else throw new UsageError('--slot N or --token URI is required (which token holds the key).');
+  if (!values.params) throw new UsageError('--params FILE_OR_DIR is required (the AWS KMS import parameters).');
+  const params = resolve(values.params);
+  if (!existsSync(params)) throw new UsageError(`--params ${values.params}: no such file or folder.`);
+  const alg = values['wrapping-algorithm'];
+  if (!alg) throw new UsageError('--wrapping-algorithm ALG is required (the response does not name it).');
+  if (!(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
+  const spec = values['key-spec'];
+  if (!spec) throw new UsageError('--key-spec SPEC is required.');
+  if (!(KMS_KEY_SPECS as readonly string[]).includes(spec)) throw new UsageError(`--key-spec ${spec}: expected one of ${KMS_KEY_SPECS.join(', ')}.`);
+  const label = values['key-label'];
+  if (!label) throw new UsageError('--key-label LABEL is required.');
+  const shares = (values.share ?? []).map((s) => {
+    const colon = s.lastIndexOf(':');
+    if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);
+    return colon > 0 ? { file: resolve(s.slice(0, colon)), passphraseFile: resolve(s.slice(colon + 1)) } : { file: resolve(s) };
+  });
+  if (shares.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required: the custodians present their shares to open the token.');
+  const witnesses = values.witness ?? [];
+  if (witnesses.length === 0) throw new UsageError('--witness NAME is required: the kms-import ceremony needs at least one witness.');
+  const args: KmsImportArgs = {
+    module: values.module,
+    token,
+    params,
+    wrappingAlgorithm: alg,
+    keySpec: spec,
+    keyLabel: label,
+    shares,
+    out: existingDir('--out', values.out),
+    bundleOut: existingDir('--bundle-out', values['bundle-out']),
+    witnesses,
+    administrator: values.administrator ?? 'administrator',
+    dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
+    rehearsal: values.rehearsal === true,
+    json: values.json === true,
+  };
+  if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
+  if (values['key-arn'] !== undefined) args.keyArn = values['key-arn'];
+  if (values['valid-to'] !== undefined) args.validTo = values['valid-to'];
+  return args;
+}
+
+async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const s of args.shares) {
+    if (!s.passphraseFile) {
+      out.push({ shareFile: s.file });
+      continue;
+    }
+    let text: string;
+    try {
+      text = await readFile(s.passphraseFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--share ${s.file}:${s.passphraseFile}: the passphrase file cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+    }
+    out.push({ shareFile: s.file, passphrase: text.replace(/\r?\n$/, '') });
+  }
+  return out;
+}
+
+function shippedScriptsDir(): string {
+  const beside = fileURLToPath(new URL('../../ceremonies/', import.meta.url));
+  if (existsSync(join(beside, 'kms-import.yaml'))) return beside;
+  return resolve('ceremonies');
+}
+
+export async function kmsImportCommand(argv: string[], out: Output, overrides: KmsImportOverrides = {}): Promise<number> {
+  let args: KmsImportArgs;
+  let shares: Record<string, unknown>[];
+  try {
+    const parsed = kmsImportArgs(argv);
+    if (parsed === 'help') {
+      out.stdout.write(KMS_IMPORT_HELP);
+      return 0;
+    }
+    args = parsed;
+    shares = await readShares(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    out.stderr.write(`keyceremony kms-import: ${error.message}\n\nRun 'keyceremony kms-import --help' for the options.\n`);
+    return 2;
+  }
+
+  const layer = new Pkcs11TokenLayer();
+  const moduleConfig = args.initParameters === undefined ? { path: args.module, source: 'user' as const } : { path: args.module, initParameters: args.initParameters, source: 'user' as const };
+  const [status] = await layer.configureModules([moduleConfig]);
+  if (!status?.loaded) {
+    out.stderr.write(`keyceremony kms-import: --module ${args.module}: ${status?.error?.message ?? 'could not be loaded'}${status?.error?.remedy ? ` ${status.error.remedy}` : ''}\n`);
+    await layer.close();
+    return 1;
+  }
+  const service = new CeremonyService({
+    layer,
+    dataDir: args.dataDir,
+    scriptsDir: overrides.scriptsDir ?? shippedScriptsDir(),
+    airGap: overrides.airGap ?? (() => checkAirGap()),
+    appVersion: process.env.npm_package_version ?? '0.1.0',
+  });
+  const say = (line: string) => {
+    if (!args.json) out.stdout.write(`${line}\n`);
+  };
+  let view: CeremonyView | undefined;
+  try {
+    view = await service.start({ script: 'kms-import', parameters: { keySpec: args.keySpec, keyLabel: args.keyLabel, wrappingAlgorithm: args.wrappingAlgorithm }, rehearsal: args.rehearsal });
+    const id = view.ceremonyId;
+    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
+    while (view.status === 'running' && view.currentStepId !== null) {
+      const currentId: string = view.currentStepId;
+      const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);
+      if (!step) break;
+      const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
+      if (step.approvals === 'quorum') {
+        for (const input of shares) {
+          view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
+          if (view.currentStepId !== step.id) break;
+        }
+        if (view.currentStepId === step.id) {
+          const q = view.quorum;
+          throw new Error(`the quorum was not reached: ${q?.approved.length ?? 0} distinct custodian(s) (${q?.approved.join(', ') || 'none'}) presented a share; ${q?.threshold ?? '?'} are needed. Nothing was generated.`);
+        }
+        say(`  ${step.id}: ${step.title} - done`);
+        continue;
+      }
+      let input: Record<string, unknown>;
+      switch (step.action) {
+        case 'record-participants':
+          input = { administrator: args.administrator, witnesses: args.witnesses };
+          break;
+        case 'select-token':
+          input = 'uri' in args.token ? { uri: args.token.uri } : { moduleId: args.module, slotId: args.token.slotId };
+          break;
+        case 'load-import-parameters':
+          input = { path: args.params, wrappingAlgorithm: args.wrappingAlgorithm, ...(args.keyArn ? { keyArn: args.keyArn } : {}), ...(args.validTo ? { validTo: args.validTo } : {}) };
+          break;
+        case 'export-wrapped-key':
+          input = { destinationDir: args.out };
+          break;
+        case 'witness-sign-off':
+          input = { witnesses: args.witnesses.map((name) => ({ name, statement: 'Signed off on the command line.' })) };
+          break;
+        case 'export-bundle':
+          input = { destinationDir: args.bundleOut };
+          break;
+        default:
+          input = {};
+      }
+      view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
+      say(`  ${step.id}: ${step.title} - done`);
+    }
+    const kmsOut = view.outputs.find((o) => o.kind === 'kms-import');
+    const bundle = view.outputs.find((o) => o.kind === 'bundle');
+    const manifest = kmsOut ? (JSON.parse(await readFile(join(kmsOut.path, 'import-manifest.json'), 'utf8')) as { checkValue?: unknown; files?: unknown; importCommand?: string }) : undefined;
+    if (args.json) {
+      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
+    } else {
+      const cv = manifest?.checkValue as { value?: string; method?: string } | undefined;
+      say(`Key check value: ${cv?.value ?? '(none)'} (${cv?.method ?? ''})`);
+      say(`Import bundle: ${kmsOut?.path ?? '(none)'}`);
+      for (const [name, f] of Object.entries((manifest?.files ?? {}) as Record<string, { bytes: number; sha256: string }>)) say(`  ${name}  ${f.bytes} bytes  sha256 ${f.sha256}`);
+      say(`Transcript bundle: ${bundle?.path ?? '(none)'}`);
+      if (manifest?.importCommand) say(`On a connected machine, in the import bundle folder:\n  ${manifest.importCommand}`);
+    }
+    return view.status === 'completed' ? 0 : 1;
+  } catch (error) {
+    const data = toErrorData(error);
+    const at = view?.currentStepId ?? 'start';
+    out.stderr.write(`keyceremony kms-import: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
+    if (view) {
+      try {
+        await service.abort(view.ceremonyId, `keyceremony kms-import failed at step ${at}: ${data.message}`);
+        out.stderr.write(`keyceremony kms-import: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
+      } catch {
+        // Already ended; nothing more to record.
+      }
+    }
+    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
+    return 1;
+  } finally {
+    await service.close();
+    await layer.close();
+  }
+}

@@ -1,0 +1,123 @@
+// `keyceremony kms-import` on a fresh SoftHSM token enrolled by `keyceremony init-token` (3 custodians,
+// threshold 2): usage errors exit 2 naming the flag; a full run exits 0, prints the check value, writes the
+// import bundle, whose EncryptedKeyMaterial.bin unwraps independently (openssl) to that check value, and a
+// transcript bundle that verifies with the init-token bundle, approvals included; one share exits 1 with
+// nothing generated; RSAES_OAEP_SHA_256 on SoftHSM exits 1 with what the token can do.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
+import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { runCli } from '../../src-main/cli/main.js';
+import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
+import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+
+const pass = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
+const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
+let env: SoftHsmEnv;
+let work: string;
+let kms: KmsLikeKey;
+let initBundle: string;
+
+function io() {
+  const o = { stdout: '', stderr: '' };
+  return { o, out: { stdout: { write: (t: string) => (o.stdout += t) }, stderr: { write: (t: string) => (o.stderr += t) } } };
+}
+
+async function writeParams(name: string): Promise<string> {
+  const path = join(work, 'stick', `${name}.json`);
+  // AWS CLI v1 prints ParametersValidTo as epoch seconds.
+  await writeFile(path, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`token-${name}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
+  return path;
+}
+
+const share = (c: keyof typeof pass) => ['--share', `${join(work, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`];
+const base = (o: { params: string; alg?: string; label: string; out: string }) => [
+  '--module', SOFTHSM_MODULE, '--token', 'pkcs11:token=kms-cli', '--params', o.params, '--wrapping-algorithm', o.alg ?? 'RSAES_OAEP_SHA_1',
+  '--key-spec', 'SYMMETRIC_DEFAULT', '--key-label', o.label, '--out', o.out, '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'),
+];
+
+beforeAll(async () => {
+  env = createSoftHsmEnv();
+  work = await mkdtemp(join(tmpdir(), 'kc-kms-cli-'));
+  for (const d of ['usb', 'out', 'secrets', 'data', 'stick', 'kms-out']) await mkdir(join(work, d));
+  for (const [name, p] of Object.entries(pass)) await writeFile(join(work, 'secrets', name), `${p}\n`);
+  kms = kmsLikeKey(2048);
+  const { o, out } = io();
+  const code = await initTokenCommand(
+    [
+      '--module', SOFTHSM_MODULE, '--slot', '0', '--token-label', 'kms-cli', '--custodians', 'alice,bob,carol', '--threshold', '2',
+      '--shares-out', join(work, 'usb'), '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json',
+      ...Object.keys(pass).flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'secrets', c)}`]),
+    ],
+    out,
+    { scrypt: { N: 2 ** 10, r: 8, p: 1 }, airGap: offline },
+  );
+  expect(o.stderr).toBe('');
+  expect(code).toBe(0);
+  initBundle = (JSON.parse(o.stdout) as { bundle: { path: string } }).bundle.path;
+});
+
+afterAll(async () => {
+  env?.cleanup();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('keyceremony kms-import', () => {
+  it('prints its help, and is listed', async () => {
+    const { o, out } = io();
+    expect(await runCli(['kms-import', '--help'], out)).toBe(0);
+    expect(o.stdout).toContain('Usage: keyceremony kms-import --module PATH');
+    const main = io();
+    await runCli(['--help'], main.out);
+    expect(main.o.stdout).toContain('kms-import');
+  });
+
+  it.each([
+    ['no --params', (a: string[]) => a.filter((_, i) => a[i] !== '--params' && a[i - 1] !== '--params'), '--params FILE_OR_DIR is required'],
+    ['a bad algorithm', (a: string[]) => [...a, '--wrapping-algorithm', 'RSAES_PKCS1_V1_5'], '--wrapping-algorithm RSAES_PKCS1_V1_5: expected one of'],
+    ['a bad key spec', (a: string[]) => [...a, '--key-spec', 'AES_128'], '--key-spec AES_128: expected one of'],
+    ['no share', (a: string[]) => a, '--share FILE[:PASSPHRASE_FILE] is required'],
+    ['an unknown flag', (a: string[]) => [...a, '--pin', '1234'], "Unknown option '--pin'"],
+  ])('refuses %s with exit 2', async (_name, edit, message) => {
+    const { o, out } = io();
+    const a = edit(base({ params: join(work, 'secrets', 'alice'), label: 'x', out: join(work, 'kms-out') }));
+    expect(await runCli(['kms-import', ...a], out)).toBe(2);
+    expect(o.stderr).toContain(message);
+  });
+
+  it('runs the ceremony: the check value printed is the one the independently unwrapped material gives', async () => {
+    const { o, out } = io();
+    const args = [...base({ params: await writeParams('ok'), label: 'cli-aes', out: join(work, 'kms-out') }), ...share('alice'), ...share('carol'), '--json'];
+    const code = await kmsImportCommand(args, out, { airGap: offline });
+    expect(o.stderr).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(o.stdout) as { status: string; checkValue: { value: string; method: string }; importBundle: { path: string; files: Record<string, unknown> }; bundle: { path: string } };
+    expect(result.status).toBe('completed');
+    expect(Object.keys(result.importBundle.files).sort()).toEqual(['EncryptedKeyMaterial.bin', 'IMPORT.md', 'ImportToken.bin', 'WrappingPublicKey.bin']);
+    const encrypted = new Uint8Array(await readFile(join(result.importBundle.path, 'EncryptedKeyMaterial.bin')));
+    checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, 'RSAES_OAEP_SHA_1', encrypted), result.checkValue as never);
+    const report = await verifyBundles([initBundle, result.bundle.path]);
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(report.checks.find((c) => c.id === 'approvals')?.status).toBe('pass');
+  });
+
+  it('exits 1 with one share, generating nothing', async () => {
+    const { o, out } = io();
+    const before = (await readdir(join(work, 'kms-out'))).length;
+    const code = await kmsImportCommand([...base({ params: await writeParams('one'), label: 'cli-one', out: join(work, 'kms-out') }), ...share('bob')], out, { airGap: offline });
+    expect(code).toBe(1);
+    expect(o.stderr).toContain('the quorum was not reached: 1 distinct custodian(s) (bob) presented a share; 2 are needed');
+    expect(o.stderr).toContain('was aborted and the abort recorded');
+    expect((await readdir(join(work, 'kms-out'))).length).toBe(before);
+  });
+
+  it('exits 1 for RSAES_OAEP_SHA_256 on SoftHSM, before any login, listing what the token can do', async () => {
+    const { o, out } = io();
+    const code = await kmsImportCommand([...base({ params: await writeParams('sha256'), alg: 'RSAES_OAEP_SHA_256', label: 'cli-256', out: join(work, 'kms-out') }), ...share('alice'), ...share('bob')], out, { airGap: offline });
+    expect(code).toBe(1);
+    expect(o.stderr).toMatch(/step parameters: .*cannot wrap with RSAES_OAEP_SHA_256.*It can do: .*RSAES_OAEP_SHA_1/s);
+  });
+});
