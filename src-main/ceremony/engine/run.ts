@@ -87,6 +87,7 @@ export class CeremonyRun {
   private readonly done = new Set<string>();
   private failedStep: string | undefined;
   private store: TranscriptStore | undefined;
+  private finalTail: TailEntryView[] | undefined;
   private readonly preTail: TailEntryView[] = [];
   readonly secrets: RunSecrets = {};
   readonly token: RunToken = {};
@@ -145,6 +146,7 @@ export class CeremonyRun {
 
   /** Record an entry: to the chain once it exists, to the pre-genesis log before. */
   async write(step: string, kind: string, data: JsonObject, actor: string = this.administrator): Promise<RecordedRef> {
+    if (this.finalTail) throw new AppError('ceremony-finished', `ceremony ${this.ceremonyId} is ${this.status}; its transcript is closed`, 'Start a new ceremony.');
     if (this.store) {
       const e = await this.store.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
       return { seq: e.seq, time: e.time, step, kind, actor, hash: e.hash };
@@ -325,6 +327,7 @@ export class CeremonyRun {
       await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[] });
       this.status = 'completed';
       await this.cleanup();
+      await this.releaseChain();
       return;
     }
     if (next.approvals === 'quorum' && this.store) await this.openQuorum(next);
@@ -341,7 +344,20 @@ export class CeremonyRun {
     } finally {
       this.status = 'aborted';
       await this.cleanup();
+      await this.releaseChain();
     }
+  }
+
+  /**
+   * A finished ceremony lets go of its token's chain at once, so the next ceremony on the same token opens
+   * the only writer of that journal. Its view keeps the last entries it saw.
+   */
+  private async releaseChain(): Promise<void> {
+    const store = this.store;
+    if (!store) return;
+    this.finalTail = store.tail(20).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, hash: e.hash }));
+    this.store = undefined;
+    await store.close();
   }
 
   /** Wipe every secret and leave the token logged out with no session open. */
@@ -381,7 +397,9 @@ export class CeremonyRun {
       if (s.confirm) v.confirm = { prompt: this.fill(s.confirm.prompt), word: s.confirm.word };
       return v;
     });
-    const tail: TailEntryView[] = this.store
+    const tail: TailEntryView[] = this.finalTail
+      ? this.finalTail.map((e) => ({ ...e }))
+      : this.store
       ? this.store.tail(20).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, hash: e.hash }))
       : this.preTail.slice(-20).map((e) => ({ ...e }));
     const view: CeremonyView = {
