@@ -182,6 +182,9 @@ function unwrapsAsRfc5649(kek: Buffer, wrapped: Uint8Array): boolean {
  * probed (uninitialised, no session): the answer then comes from the mechanism list with probed=false.
  */
 export async function probeKmsCapabilities(layer: TokenLayer, slot: SlotRef): Promise<KmsCapability[]> {
+  // A driver that knows its device better than a mechanism list can answer itself (the YubiHSM does
+  // RSA_AES_KEY_WRAP in one command and has no OAEP wrap at all).
+  if (layer.kmsCapabilities) return layer.kmsCapabilities(slot);
   const mechanisms = await layer.listMechanisms(slot);
   const oaepListed = listsForWrap(mechanisms, CKM_RSA_PKCS_OAEP);
   const kwpListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_KWP);

@@ -5,6 +5,7 @@ import type {
   DataObjectTemplate,
   HashName,
   KeyPairHandles,
+  KmsCapability,
   KeyPairSpec,
   MechanismInfo,
   ModuleConfig,
@@ -85,6 +86,12 @@ export interface TokenLayer {
    * leaves none.
    */
   replaceDataObject(session: SessionHandle, label: string, value: Bytes): Promise<void>;
+
+  /**
+   * Optional: which AWS KMS wrapping algorithms this slot's device can perform inside itself, for drivers
+   * whose devices are not described by PKCS#11 mechanisms (the YubiHSM). Absent: probeKmsCapabilities probes.
+   */
+  kmsCapabilities?(slot: SlotRef): Promise<KmsCapability[]>;
 
   /** Close every session and finalize every module. */
   close(): Promise<void>;

@@ -48,6 +48,8 @@ describe('RoutingTokenLayer', () => {
 
     const yCaps = await kmsCapabilitiesOf(layer, ref, probeKmsCapabilities);
     expect(yCaps.map((c) => c.supported)).toEqual([false, false, true, true]);
+    // The inventory's prober asks the layer itself, so the home screen shows the device's own answer.
+    expect((await probeKmsCapabilities(layer, ref)).map((c) => c.supported)).toEqual([false, false, true, true]);
     const softSlot = { moduleId: soft.moduleId, slotId: soft.slotId };
     const sCaps = await layer.kmsCapabilities(softSlot);
     // SoftHSM: OAEP with SHA-1 only (FACTS.md).
