@@ -7,7 +7,7 @@ import type { Dialogs } from './services.js';
 import type { CeremonyService } from './ceremony/engine/service.js';
 import type { SerialQueue } from './util/serial-queue.js';
 
-type CeremonyMethods = 'listCeremonyScripts' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile';
+type CeremonyMethods = 'listCeremonyScripts' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile';
 
 const notYet = (): never => {
   throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies are not set up in this window (no scripts folder was given).', 'Start the app with npm start, or use the keyceremony command line.');
@@ -63,6 +63,10 @@ export function ceremonyHandlers(
     },
     chooseShareFile: async () => {
       const file = await dialogs.chooseShareFile();
+      return { selection: file ? { id: selections.add('chosen-path', [file]), file } : null };
+    },
+    chooseImportParametersFile: async () => {
+      const file = await dialogs.chooseImportParametersFile();
       return { selection: file ? { id: selections.add('chosen-path', [file]), file } : null };
     },
   };

@@ -236,10 +236,11 @@ export const contract = {
     response: ceremonyView,
   },
   chooseFolder: {
-    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination']) }).strict(),
+    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'import-parameters']) }).strict(),
     response: z.object({ selection: z.object({ id: z.string(), folder: z.string() }).nullable() }),
   },
   chooseShareFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
+  chooseImportParametersFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   importBundles: {
     request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(),
     response: z.object({ chain: z.string(), imported: z.number(), alreadyHeld: z.number(), head: z.object({ seq: z.number(), hash: z.string() }).nullable() }),

@@ -55,8 +55,23 @@ if (!app.requestSingleInstanceLock()) {
           return result.canceled ? null : result.filePaths;
         },
         chooseFolder: async (purpose) => {
-          const title = purpose === 'share-destination' ? "Choose the custodian's USB stick" : 'Choose where to write the transcript bundle';
+          const titles = {
+            'share-destination': "Choose the custodian's USB stick",
+            'bundle-destination': 'Choose where to write the transcript bundle',
+            'key-destination': 'Choose the USB stick for the wrapped key material',
+            'import-parameters': 'Choose the folder holding the KMS import parameters',
+          } as const;
+          const title = titles[purpose];
           const options = { title, properties: ['openDirectory' as const, 'createDirectory' as const] };
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+          return result.canceled ? null : (result.filePaths[0] ?? null);
+        },
+        chooseImportParametersFile: async () => {
+          const options = {
+            title: 'Choose the KMS import parameters',
+            properties: ['openFile' as const],
+            filters: [{ name: 'AWS import parameters', extensions: ['json', 'zip', 'bin', 'pem', 'b64', 'txt'] }, { name: 'All files', extensions: ['*'] }],
+          };
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
           return result.canceled ? null : (result.filePaths[0] ?? null);
         },

@@ -22,7 +22,7 @@ export interface Harness {
   url: string;
   services: Services;
   /** What the stand-ins for Electron's open dialogs answer next. */
-  nextDialogAnswer: { path: string | null; folders: string[] | null; folder: string | null; shareFile: string | null };
+  nextDialogAnswer: { path: string | null; folders: string[] | null; folder: string | null; shareFile: string | null; paramsFile: string | null };
   /** Replace the network-interface table the air-gap monitor reads. */
   interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
   attach(page: Page): Promise<void>;
@@ -49,7 +49,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('harness server has no port');
 
-  const nextDialogAnswer: Harness['nextDialogAnswer'] = { path: null, folders: null, folder: null, shareFile: null };
+  const nextDialogAnswer: Harness['nextDialogAnswer'] = { path: null, folders: null, folder: null, shareFile: null, paramsFile: null };
   const interfaces: Harness['interfaces'] = { table: undefined };
   const { networkInterfaces } = await import('node:os');
   const airGap = new AirGapMonitor(() => interfaces.table ?? networkInterfaces(), options.airGapIntervalMs ?? 250);
@@ -66,6 +66,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
       chooseBundleFolders: async () => nextDialogAnswer.folders,
       chooseFolder: async () => nextDialogAnswer.folder,
       chooseShareFile: async () => nextDialogAnswer.shareFile,
+      chooseImportParametersFile: async () => nextDialogAnswer.paramsFile,
     },
   });
   await services.reloadModules();

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { startHarness, type Harness } from './harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
+import { aesCmac } from '../helpers/aes-cmac.js';
 
 const CUSTODIANS = ['alice', 'bob', 'carol'];
 const PASSPHRASE: Record<string, string> = { alice: 'alice correct horse', bob: 'bob battery staple', carol: 'carol tr0ub4dor &3' };
@@ -98,6 +101,7 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   for (const name of ['alice', 'carol']) {
     harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
     await page.getByRole('button', { name: 'Choose share file…' }).click();
+    await expect(page.getByText(`${name}.share`)).toBeVisible();
     await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE[name]!);
     await page.getByRole('button', { name: 'Add my approval' }).click();
     if (name === 'alice') {
@@ -118,4 +122,85 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   const report = await verifyBundles([join(stick('bundle'), bundle!)]);
   expect(report.firstFailure).toBeNull();
   expect(report.ok).toBe(true);
+});
+
+test('kms-import from the app on that token: the key material unwraps to the check value shown', async ({ page }) => {
+  test.setTimeout(120_000);
+  // Parameters as `aws kms get-parameters-for-import --output json` prints them, for a wrapping key the test holds.
+  const kms = kmsLikeKey(2048);
+  const params = join(work, 'usb-params.json');
+  writeFileSync(
+    params,
+    JSON.stringify({
+      KeyId: ARN,
+      ImportToken: Buffer.from('e2e-import-token').toString('base64'),
+      PublicKey: Buffer.from(kms.spki).toString('base64'),
+      ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString(),
+    }),
+  );
+  mkdirSync(stick('key'));
+  mkdirSync(stick('bundle2'));
+  await harness.attach(page);
+  await page.goto(harness.url);
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: /wrap it for AWS KMS/ }).click();
+  await page.getByLabel('keySpec').fill('SYMMETRIC_DEFAULT');
+  await page.getByLabel('keyLabel').fill('e2e-aes');
+  await page.getByLabel('wrappingAlgorithm').fill('RSAES_OAEP_SHA_1');
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /e2e-root/ }).check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+
+  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  harness.nextDialogAnswer.paramsFile = params;
+  await page.getByRole('button', { name: 'Choose file…' }).click();
+  await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSAES_OAEP_SHA_1');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+
+  await expect(page.locator('#step-title')).toHaveText('Custodians open the token');
+  for (const name of ['bob', 'carol']) {
+    harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
+    await page.getByRole('button', { name: 'Choose share file…' }).click();
+    await expect(page.getByText(`${name}.share`)).toBeVisible();
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE[name]!);
+    await page.getByRole('button', { name: 'Add my approval' }).click();
+    if (name === 'bob') await expect(page.getByTestId('quorum-panel')).toContainText('bob: approved');
+  }
+
+  await expect(page.locator('#step-title')).toHaveText('Generate the key material in the token');
+  await page.getByLabel('Confirmation word: type GENERATE').fill('GENERATE');
+  await page.getByRole('button', { name: 'GENERATE' }).click();
+  await doStep(page, 'Wrap the key in the token');
+  await expect(page.locator('#step-title')).toHaveText('Write the import bundle to the USB stick');
+  harness.nextDialogAnswer.folder = stick('key');
+  await page.getByRole('button', { name: 'Choose USB stick…' }).click();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  await page.getByLabel(/Witness statements/).fill('Dana: I saw the key generated and wrapped inside the token.');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Seal the transcript on the token');
+  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
+  harness.nextDialogAnswer.folder = stick('bundle2');
+  await page.getByRole('button', { name: 'Choose destination…' }).click();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Close the token');
+  await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
+  await page.screenshot({ path: 'test-results/screenshots/runner-kms-completed.png', fullPage: true });
+
+  // Unwrap with the wrapping key's private half (openssl), and recompute the AES-CMAC check value.
+  const [exported] = readdirSync(stick('key'));
+  const dir = join(stick('key'), exported!);
+  const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', readFileSync(join(dir, 'EncryptedKeyMaterial.bin')));
+  expect(material).toHaveLength(32);
+  const manifest = JSON.parse(readFileSync(join(dir, 'import-manifest.json'), 'utf8'));
+  const kcv = aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase();
+  expect(JSON.stringify(manifest)).toContain(kcv);
+  // Nothing the app wrote holds the plaintext.
+  expect(readFileSync(join(dir, 'import-manifest.json')).includes(material)).toBe(false);
 });

@@ -29,6 +29,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     abortCeremony: fail,
     chooseFolder: fail,
     chooseShareFile: fail,
+    chooseImportParametersFile: fail,
     ...overrides,
   };
 }
