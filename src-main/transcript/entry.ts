@@ -16,7 +16,7 @@ export const KINDS = {
   intent: 'intent',
   /** Written after it, with what the token returned. */
   result: 'result',
-  /** Reserved for issue 4: a custodian's signed approval of the transcript state. Not checked yet. */
+  /** A custodian's signed approval of the transcript state; checked by src-main/ceremony/verify-approvals.ts. */
   approval: 'approval',
 } as const;
 

@@ -324,7 +324,7 @@ export function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptions = {
     } else add('audit-key', 'pass', `every bundle is signed by the audit key named by ${anchors.join(' and ')}`);
   }
 
-  // approvals: the hook for issue 4 (custodian approvals and quorum rules). Not faked: nothing is claimed.
+  // approvals: every custodian approval and every quorum rule (src-main/ceremony/verify-approvals.ts).
   add('approvals', ...checkApprovals(outcomes.flatMap((o) => o.summary.entries)));
 
   const firstFailure = checks.find((c) => c.status === 'fail') ?? null;
