@@ -164,6 +164,20 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByRole('button', { name: 'Do this step' }).click();
 
   await expect(page.locator('#step-title')).toHaveText('Custodians open the token');
+  // A wrong passphrase, then a mistyped share code: each refused with words, nothing counted, and the
+  // custodians go on.
+  harness.nextDialogAnswer.shareFile = join(stick('bob'), 'bob.share');
+  await page.getByRole('button', { name: 'Choose share file…' }).click();
+  await expect(page.getByText('bob.share')).toBeVisible();
+  await page.getByLabel('Passphrase', { exact: true }).fill('not bobs passphrase');
+  await page.getByRole('button', { name: 'Add my approval' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText(/passphrase/i);
+  await expect(page.getByTestId('transcript-tail')).toContainText('refused');
+  await page.getByLabel('…or share code').fill('AAAAA-BBBBB-CCCCC');
+  await page.getByRole('button', { name: 'Add my approval' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText(/share code/i);
+  await expect(page.getByTestId('quorum-panel')).toContainText('0 of 2 approvals');
+  await page.screenshot({ path: 'test-results/screenshots/runner-wrong-share.png', fullPage: true });
   for (const name of ['bob', 'carol']) {
     harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
     await page.getByRole('button', { name: 'Choose share file…' }).click();

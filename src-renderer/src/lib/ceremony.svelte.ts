@@ -31,15 +31,21 @@ export class CeremonyState {
     });
   }
 
-  perform(input: Record<string, unknown>): Promise<boolean> {
+  async perform(input: Record<string, unknown>): Promise<boolean> {
     const view = this.view;
     const step = this.current;
-    if (!view || !step) return Promise.resolve(false);
-    return this.run(async () => {
+    if (!view || !step) return false;
+    const done = await this.run(async () => {
       const answer = unwrap(await api().performStep({ ceremonyId: view.ceremonyId, stepId: step.id, input }));
       this.view = answer.view;
       this.reveal = answer.reveal;
     });
+    if (!done) {
+      // A refusal is recorded in the transcript: show it in the tail, keeping the error on screen.
+      const latest = await api().getCeremony({ ceremonyId: view.ceremonyId });
+      if (latest.ok) this.view = latest.value;
+    }
+    return done;
   }
 
   async refresh(): Promise<void> {
