@@ -86,7 +86,16 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     await expect(reveal).toContainText(`Share of ${name}`);
     // Only this custodian's share is on screen.
     await expect(page.getByTestId('share-reveal')).toHaveCount(1);
-    if (name === 'alice') await page.screenshot({ path: 'test-results/screenshots/runner-share-reveal.png', fullPage: true });
+    if (name === 'alice') {
+      await page.screenshot({ path: 'test-results/screenshots/runner-share-reveal.png', fullPage: true });
+      // The printed share sheet holds this custodian's share and nothing else of the screen.
+      await page.emulateMedia({ media: 'print' });
+      await expect(reveal).toBeVisible();
+      await expect(page.getByRole('list', { name: 'Ceremony steps' })).toBeHidden();
+      await expect(page.getByTestId('transcript-tail')).toBeHidden();
+      await page.pdf({ path: 'test-results/share-sheet-alice.pdf', format: 'A4' });
+      await page.emulateMedia({ media: 'screen' });
+    }
     await page.getByRole('button', { name: 'Done, hide my share' }).click();
     await expect(reveal).toHaveCount(0);
     expect(readdirSync(stick(name))).toEqual([`${name}.share`]);
@@ -116,7 +125,14 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   await page.getByRole('button', { name: 'Do this step' }).click();
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
   await expect(page.getByTestId('transcript-tail')).toContainText('approval');
+  const record = page.getByTestId('ceremony-record');
+  for (const name of CUSTODIANS) await expect(record).toContainText(`${name}.share`);
   await page.screenshot({ path: 'test-results/screenshots/runner-completed.png', fullPage: true });
+  await page.emulateMedia({ media: 'print' });
+  await expect(record).toBeVisible();
+  await expect(page.getByTestId('transcript-tail')).toBeHidden();
+  await page.pdf({ path: 'test-results/ceremony-record-init-token.pdf', format: 'A4' });
+  await page.emulateMedia({ media: 'screen' });
 
   const [bundle] = readdirSync(stick('bundle'));
   const report = await verifyBundles([join(stick('bundle'), bundle!)]);
