@@ -21,7 +21,10 @@ const CKK = { RSA: 0x0, EC: 0x3, GENERIC_SECRET: 0x10, AES: 0x1f } as const;
 export interface GeneratedKmsKey {
   keySpec: KmsKeySpec;
   label: string;
-  /** CKA_ID, hex: 16 bytes from the token's RNG. */
+  /**
+   * CKA_ID, hex, as the token kept it (read back after generation): we ask for 16 bytes from the token's
+   * RNG; a YubiHSM keeps its 2-byte object id instead.
+   */
   idHex: string;
   /** Handles for this session: the secret or private key, and the public key of a pair. */
   handle: ObjectHandle;
@@ -219,6 +222,9 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
         'Do not use this token for the import; report the token model and firmware with this message.',
       );
     }
+    // The CKA_ID the token kept, not the one asked for: a YubiHSM's objects have 2-byte ids.
+    const keptId = (await layer.getAttributes(session, handle, ['CKA_ID'])).CKA_ID;
+    const idHex = keptId instanceof Uint8Array && keptId.length > 0 ? hex(keptId) : hex(id);
     const attributes = plain(a);
     // Drop the value entry (always null here) and the modulus (public; in the SPKI) from the record.
     delete attributes.CKA_VALUE;
@@ -227,7 +233,7 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
     return {
       keySpec,
       label,
-      idHex: hex(id),
+      idHex,
       handle,
       ...(publicHandle ? { publicHandle } : {}),
       attributes,

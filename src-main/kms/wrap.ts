@@ -4,6 +4,9 @@
 //   RSA_AES_KEY_WRAP_SHA_1/_256: composed in the token (pkcs11js cannot pass CKM_RSA_AES_KEY_WRAP's
 //     parameters): a fresh AES-256 session key wraps the material with the token's RFC 5649 mechanism, then
 //     RSA-OAEP wraps that AES key; the output is the RSA part followed by the AES part.
+//   A device that does the whole RSA_AES_KEY_WRAP format in one command (the YubiHSM 2's WRAP_KEY_RSA)
+//     says so with a capability method starting with RSA_AES_KEY_WRAP: one wrapKey({ name:
+//     'RSA_AES_KEY_WRAP', hash }) under the imported KMS wrapping key, no ephemeral key in between.
 // Which RFC 5649 mechanism comes from probeKmsCapabilities' method (it checked the output), never from a
 // mechanism's name: CKM_AES_KEY_WRAP_PAD is RFC 5649 on SoftHSM and RFC 3394 + PKCS#7 on NSS.
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
@@ -77,6 +80,11 @@ async function probeOaepOfPrivateKey(layer: TokenLayer, slot: SlotRef, algorithm
   }
 }
 
+/** The capability's method says the token does RSA_AES_KEY_WRAP_* in one wrapKey call (e.g. a YubiHSM 2). */
+export function isOneStepRsaAes(cap: KmsCapability): boolean {
+  return (cap.method ?? '').startsWith('RSA_AES_KEY_WRAP');
+}
+
 /** The RFC 5649 mechanism the capability's probe found. */
 export function rfc5649Mechanism(cap: KmsCapability): WrapMechanism {
   const m = cap.method ?? '';
@@ -120,7 +128,9 @@ export async function wrapForKms(
   const algorithm = cap.algorithm;
   const hash = algorithm.endsWith('SHA_1') ? 'SHA-1' : 'SHA-256';
   const modulusBytes = Math.ceil((createPublicKey({ key: Buffer.from(args.wrappingPublicKeySpkiDer), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-  const composed = algorithm.startsWith('RSA_AES');
+  const rsaAes = algorithm.startsWith('RSA_AES');
+  const oneStep = rsaAes && isOneStepRsaAes(cap);
+  const composed = rsaAes && !oneStep;
   const aesMech = composed ? rfc5649Mechanism(cap) : undefined;
 
   const made: ObjectHandle[] = [];
@@ -131,7 +141,14 @@ export async function wrapForKms(
     made.push(kmsKey);
     let out: Uint8Array;
     let aesPartLength: number | undefined;
-    if (!composed) {
+    if (oneStep) {
+      out = await step(`Wrapping with RSA_AES_KEY_WRAP (${hash}) in one step`, () => layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash }, kmsKey, args.key));
+      const aesPart = out.length - modulusBytes;
+      if (aesPart < 16 || aesPart % 8 !== 0) {
+        throw new AppError(WRAP_ERROR, `The token's RSA_AES_KEY_WRAP output is ${out.length} bytes: not the modulus length ${modulusBytes} followed by an RFC 5649 part (a multiple of 8 of at least 16).`, 'Do not use this output; report the token model.');
+      }
+      aesPartLength = aesPart;
+    } else if (!composed) {
       out = await step(`C_WrapKey with CKM_RSA_PKCS_OAEP (${hash})`, () => layer.wrapKey(session, { name: 'RSA_PKCS_OAEP', hash }, kmsKey, args.key));
       if (out.length !== modulusBytes) throw new AppError(WRAP_ERROR, `The token's RSA-OAEP output is ${out.length} bytes, not the modulus length ${modulusBytes}.`, 'Do not use this output; report the token model.');
     } else {
