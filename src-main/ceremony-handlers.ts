@@ -7,7 +7,7 @@ import type { Dialogs } from './services.js';
 import type { CeremonyService } from './ceremony/engine/service.js';
 import type { SerialQueue } from './util/serial-queue.js';
 
-type CeremonyMethods = 'listCeremonyScripts' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile';
+type CeremonyMethods = 'listCeremonyScripts' | 'listPastCeremonies' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile';
 
 const notYet = (): never => {
   throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies are not set up in this window (no scripts folder was given).', 'Start the app with npm start, or use the keyceremony command line.');
@@ -53,6 +53,8 @@ export function ceremonyHandlers(
   const service = (): CeremonyService => ceremonies ?? notYet();
   return {
     listCeremonyScripts: () => service().listScripts(),
+    // Without a scripts folder there are no ceremonies to list; that is not an error on the home screen.
+    listPastCeremonies: () => (ceremonies ? tokens.run(() => ceremonies.history()) : []),
     startCeremony: ({ script, parameters, rehearsal }) => tokens.run(() => service().start(rehearsal === undefined ? { script, parameters } : { script, parameters, rehearsal })),
     getCeremony: ({ ceremonyId }) => service().view(ceremonyId),
     performStep: ({ ceremonyId, stepId, input }) => tokens.run(() => service().perform(ceremonyId, stepId, resolveSelections(input, selections, isModuleId))),

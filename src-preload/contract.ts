@@ -222,6 +222,18 @@ export const contract = {
     response: z.object({ selection: z.object({ id: z.string(), folders: z.array(z.string()) }).nullable() }),
   },
   listCeremonyScripts: { request: none, response: z.array(scriptSummary) },
+  listPastCeremonies: {
+    request: none,
+    response: z.array(
+      z.object({
+        ceremonyId: z.string(),
+        kind: z.string(),
+        status: z.enum(['running', 'completed', 'aborted', 'interrupted']),
+        token: z.object({ serial: z.string(), label: z.string() }).optional(),
+        sharesVoid: z.array(z.string()),
+      }),
+    ),
+  },
   startCeremony: {
     request: z.object({ script: z.string().min(1, 'script is required'), parameters: z.record(z.string(), z.unknown()), rehearsal: z.boolean().optional() }).strict(),
     response: ceremonyView,

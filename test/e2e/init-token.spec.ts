@@ -233,4 +233,13 @@ test('kms-import from the app on that token: the key material unwraps to the che
   expect(JSON.stringify(manifest)).toContain(kcv);
   // Nothing the app wrote holds the plaintext.
   expect(readFileSync(join(dir, 'import-manifest.json')).includes(material)).toBe(false);
+
+  // Home lists both ceremonies with their state.
+  await page.getByRole('button', { name: 'Home' }).click();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const past = page.getByTestId('past-ceremonies');
+  await expect(past.locator('tr[data-status="completed"]')).toHaveCount(2);
+  await expect(past).toContainText('init-token');
+  await expect(past).toContainText('kms-import');
+  await page.screenshot({ path: 'test-results/screenshots/home-past-ceremonies.png', fullPage: true });
 });

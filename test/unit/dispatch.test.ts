@@ -23,6 +23,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     verifyBundles: fail,
     importBundles: fail,
     listCeremonyScripts: fail,
+    listPastCeremonies: () => [],
     startCeremony: fail,
     getCeremony: fail,
     performStep: fail,

@@ -144,6 +144,24 @@ export class CeremonyService {
     return run.view();
   }
 
+  /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
+  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+    const before = (await this.priorAttempts()).map((a) => ({
+      ceremonyId: a.ceremonyId,
+      kind: a.kind,
+      status: a.status,
+      ...(a.token ? { token: a.token } : {}),
+      sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
+    }));
+    const here = [...this.runs.values()].map((r) => {
+      const v = r.view();
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, sharesVoid: [] as string[] };
+    });
+    // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
+    const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
+    return [...before, ...here].sort((a, b) => when(a.ceremonyId).localeCompare(when(b.ceremonyId)));
+  }
+
   /** Every earlier ceremony in the data directory that is not running here, with its status. */
   async priorAttempts(): Promise<PriorAttempt[]> {
     return (await this.scan()).map((s) => {
