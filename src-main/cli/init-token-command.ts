@@ -1,20 +1,18 @@
 // `keyceremony init-token`: the init-token ceremony, non-interactively, through the same engine the app uses.
 // Passphrases come only from files (never argv). The quorum step is approved with the share files it just
 // wrote. A failure aborts the ceremony (recorded) and exits 1.
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
-import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
-import { CeremonyService } from '../ceremony/engine/service.js';
+import type { AirGapStatus } from '../airgap/airgap.js';
 import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
 import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/index.js';
 import type { ScryptCost } from '../ceremony/quorum/share-file.js';
 import { toErrorData } from '../errors.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
+import { openCeremonyRuntime } from './ceremony-runtime.js';
 import type { Output } from './output.js';
 
 export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
@@ -246,12 +244,6 @@ async function readPassphrases(args: InitTokenArgs): Promise<Map<string, string>
   return out;
 }
 
-function shippedScriptsDir(): string {
-  const beside = fileURLToPath(new URL('../../ceremonies/', import.meta.url));
-  if (existsSync(join(beside, 'init-token.yaml'))) return beside;
-  return resolve('ceremonies');
-}
-
 export async function initTokenCommand(argv: string[], out: Output, overrides: InitTokenOverrides = {}): Promise<number> {
   let args: InitTokenArgs;
   let passphrases: Map<string, string>;
@@ -271,23 +263,21 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     return 2;
   }
 
-  const layer = new Pkcs11TokenLayer();
-  const moduleConfig = args.initParameters === undefined ? { path: args.module, source: 'user' as const } : { path: args.module, initParameters: args.initParameters, source: 'user' as const };
-  const [status] = await layer.configureModules([moduleConfig]);
-  if (!status?.loaded) {
-    out.stderr.write(`keyceremony init-token: --module ${args.module}: ${status?.error?.message ?? 'could not be loaded'}${status?.error?.remedy ? ` ${status.error.remedy}` : ''}\n`);
-    await layer.close();
-    return 1;
-  }
-  const service = new CeremonyService({
-    layer,
-    dataDir: args.dataDir,
-    scriptsDir: overrides.scriptsDir ?? shippedScriptsDir(),
-    airGap: overrides.airGap ?? (() => checkAirGap()),
-    appVersion: process.env.npm_package_version ?? '0.1.0',
-    ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}),
-    ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}),
-  });
+  const runtime = await openCeremonyRuntime(
+    {
+      command: 'init-token',
+      script: 'init-token',
+      module: args.module,
+      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
+      dataDir: args.dataDir,
+      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
+      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
+    engine: { ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}), ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}) },
+    },
+    out,
+  );
+  if (!runtime) return 1;
+  const { service } = runtime;
   const say = (line: string) => {
     if (!args.json) out.stdout.write(`${line}\n`);
   };
@@ -370,7 +360,6 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
     return 1;
   } finally {
-    await service.close();
-    await layer.close();
+    await runtime.close();
   }
 }

@@ -4,17 +4,15 @@
 // failure aborts the ceremony (recorded) and exits 1; a usage error exits 2.
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
-import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
-import { CeremonyService } from '../ceremony/engine/service.js';
+import type { AirGapStatus } from '../airgap/airgap.js';
 import type { CeremonyView } from '../ceremony/engine/index.js';
 import { toErrorData } from '../errors.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
+import { openCeremonyRuntime } from './ceremony-runtime.js';
 import type { Output } from './output.js';
 
 export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--init-parameters STR]
@@ -89,11 +87,6 @@ export interface KmsImportArgs {
 export interface KmsImportOverrides {
   airGap?: () => AirGapStatus;
   scriptsDir?: string;
-}
-
-function defaultDataDir(): string {
-  const xdg = process.env.XDG_DATA_HOME;
-  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.local', 'share'), 'keyceremony');
 }
 
 function existingDir(flag: string, value: string | undefined): string {
@@ -203,12 +196,6 @@ async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[
   return out;
 }
 
-function shippedScriptsDir(): string {
-  const beside = fileURLToPath(new URL('../../ceremonies/', import.meta.url));
-  if (existsSync(join(beside, 'kms-import.yaml'))) return beside;
-  return resolve('ceremonies');
-}
-
 export async function kmsImportCommand(argv: string[], out: Output, overrides: KmsImportOverrides = {}): Promise<number> {
   let args: KmsImportArgs;
   let shares: Record<string, unknown>[];
@@ -226,21 +213,20 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
     return 2;
   }
 
-  const layer = new Pkcs11TokenLayer();
-  const moduleConfig = args.initParameters === undefined ? { path: args.module, source: 'user' as const } : { path: args.module, initParameters: args.initParameters, source: 'user' as const };
-  const [status] = await layer.configureModules([moduleConfig]);
-  if (!status?.loaded) {
-    out.stderr.write(`keyceremony kms-import: --module ${args.module}: ${status?.error?.message ?? 'could not be loaded'}${status?.error?.remedy ? ` ${status.error.remedy}` : ''}\n`);
-    await layer.close();
-    return 1;
-  }
-  const service = new CeremonyService({
-    layer,
-    dataDir: args.dataDir,
-    scriptsDir: overrides.scriptsDir ?? shippedScriptsDir(),
-    airGap: overrides.airGap ?? (() => checkAirGap()),
-    appVersion: process.env.npm_package_version ?? '0.1.0',
-  });
+  const runtime = await openCeremonyRuntime(
+    {
+      command: 'kms-import',
+      script: 'kms-import',
+      module: args.module,
+      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
+      dataDir: args.dataDir,
+      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
+      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
+    },
+    out,
+  );
+  if (!runtime) return 1;
+  const { service } = runtime;
   const say = (line: string) => {
     if (!args.json) out.stdout.write(`${line}\n`);
   };
@@ -321,7 +307,6 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
     if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
     return 1;
   } finally {
-    await service.close();
-    await layer.close();
+    await runtime.close();
   }
 }

@@ -1,0 +1,63 @@
+// What every ceremony command needs before its first step: the token module loaded (or a clear exit 1),
+// and the same CeremonyService the app uses, over the shipped scripts.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import type { ModuleConfig } from '../../hsm/types.js';
+import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
+import { CeremonyService, type CeremonyServiceOptions } from '../ceremony/engine/service.js';
+import type { Output } from './output.js';
+
+/** The scripts shipped beside the built CLI (out/main/../../ceremonies), or those of the checkout. */
+export function shippedScriptsDir(script: string): string {
+  const beside = fileURLToPath(new URL('../../ceremonies/', import.meta.url));
+  if (existsSync(join(beside, `${script}.yaml`))) return beside;
+  return resolve('ceremonies');
+}
+
+export interface CeremonyRuntimeOptions {
+  command: string;
+  script: string;
+  module: string;
+  initParameters?: string;
+  dataDir: string;
+  airGap?: () => AirGapStatus;
+  scriptsDir?: string;
+  /** Further engine options (tests lower the scrypt cost, the crash test pauses after a share). */
+  engine?: Pick<CeremonyServiceOptions, 'scrypt' | 'onShareIssued'>;
+}
+
+export interface CeremonyRuntime {
+  service: CeremonyService;
+  close(): Promise<void>;
+}
+
+/** Load the module and build the service; on a module that does not load, say why and return null. */
+export async function openCeremonyRuntime(options: CeremonyRuntimeOptions, out: Output): Promise<CeremonyRuntime | null> {
+  const layer = new Pkcs11TokenLayer();
+  const moduleConfig: ModuleConfig = { path: options.module, source: 'user' };
+  if (options.initParameters !== undefined) moduleConfig.initParameters = options.initParameters;
+  const [status] = await layer.configureModules([moduleConfig]);
+  if (!status?.loaded) {
+    out.stderr.write(`keyceremony ${options.command}: --module ${options.module}: ${status?.error?.message ?? 'could not be loaded'}${status?.error?.remedy ? ` ${status.error.remedy}` : ''}\n`);
+    await layer.close();
+    return null;
+  }
+  const service = new CeremonyService({
+    layer,
+    dataDir: options.dataDir,
+    scriptsDir: options.scriptsDir ?? shippedScriptsDir(options.script),
+    airGap: options.airGap ?? (() => checkAirGap()),
+    appVersion: process.env.npm_package_version ?? '0.1.0',
+    ...(options.engine?.scrypt ? { scrypt: options.engine.scrypt } : {}),
+    ...(options.engine?.onShareIssued ? { onShareIssued: options.engine.onShareIssued } : {}),
+  });
+  return {
+    service,
+    close: async () => {
+      await service.close();
+      await layer.close();
+    },
+  };
+}
