@@ -42,18 +42,24 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
 
 /**
  * Create a new file (O_EXCL: never overwrite), write it, fsync it, read it back and compare SHA-256.
- * Returns the SHA-256 (hex) of what is on disk. The caller fsyncs the directory.
+ * Returns the SHA-256 (hex) of what is on disk. On any failure after the file was created it is removed, so
+ * nothing half-written is left looking complete. The caller fsyncs the directory.
  */
-export async function writeNewFileVerified(path: string, data: Uint8Array): Promise<string> {
-  const handle = await open(path, 'wx', 0o644);
+export async function writeNewFileVerified(path: string, data: Uint8Array, mode = 0o644): Promise<string> {
+  const handle = await open(path, 'wx', mode);
   try {
-    await writeAll(handle, data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await writeAll(handle, data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const expected = sha256Hex(data);
+    const actual = sha256Hex(await readFile(path));
+    if (actual !== expected) throw new Error(`read-back of ${path} has SHA-256 ${actual}, expected ${expected}`);
+    return actual;
+  } catch (error) {
+    await rm(path, { force: true }).catch(() => undefined);
+    throw error;
   }
-  const expected = sha256Hex(data);
-  const actual = sha256Hex(await readFile(path));
-  if (actual !== expected) throw new Error(`read-back of ${path} has SHA-256 ${actual}, expected ${expected}`);
-  return actual;
 }

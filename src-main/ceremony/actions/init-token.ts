@@ -1,17 +1,15 @@
 // The init-token actions: choose the token, generate and split S, initialize the token, set its PINs,
 // create the audit key, write genesis, enrol the custodians, hand out the shares, prove every subset.
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
 import type { SlotInfo, SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
 import { sha256Hex } from '../../transcript/canonical.js';
-import { fsyncDirectory, writeAll } from '../../transcript/fs-durable.js';
+import { fsyncDirectory, writeNewFileVerified } from '../../transcript/fs-durable.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { TranscriptStore } from '../../transcript/store.js';
 import { TokenAuditSigner } from '../../transcript/token-signer.js';
-import { readFile } from 'node:fs/promises';
 import {
   createShareFile,
   derivePins,
@@ -327,27 +325,19 @@ export const distributeSharesInput = z.union(
 );
 type DistributeInput = z.infer<typeof distributeSharesInput>;
 
-/** Create a new file (never overwrite), fsync it and the folder, read it back and compare its SHA-256. */
+/** A share file is created exclusively, fsynced with its folder and read back (writeNewFileVerified). */
 async function writeShareFileExclusive(path: string, bytes: Uint8Array, dir: string): Promise<string> {
-  let handle;
+  let sha256: string;
   try {
-    handle = await open(path, 'wx', 0o600);
+    sha256 = await writeNewFileVerified(path, bytes, 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new AppError('share-file-exists', `${path} already exists; a share file is never overwritten`, 'Use an empty folder on the custodian\'s own USB stick, or remove the old file if it is from a voided attempt.');
-    throw new AppError('share-file-write', `cannot create ${path} (${code ?? (error as Error).message})`, 'Check that the USB stick is mounted and writable.');
-  }
-  try {
-    await writeAll(handle, bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    if (code) throw new AppError('share-file-write', `cannot write ${path} (${code})`, 'Check that the USB stick is mounted, writable and not full.');
+    throw new AppError('share-file-write', `the share file ${path} did not read back as written (${(error as Error).message})`, 'Use another USB stick; this one does not keep what is written.');
   }
   await fsyncDirectory(dir);
-  const expected = sha256Hex(bytes);
-  const actual = sha256Hex(await readFile(path));
-  if (actual !== expected) throw new AppError('share-file-write', `the share file ${path} reads back with SHA-256 ${actual}, expected ${expected}`, 'Use another USB stick; this one does not keep what is written.');
-  return actual;
+  return sha256;
 }
 
 export const distributeShares: ActionImpl<DistributeInput> = {
