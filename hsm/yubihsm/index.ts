@@ -9,4 +9,4 @@ export { YubiHsm, YubiHsmSession, type DeviceInfo, type OpenSessionOptions } fro
 export type { YubiHsmTransport } from './transport.js';
 export { HttpConnectorTransport, DEFAULT_CONNECTOR_URL, loopbackTarget, parseConnectorStatus, type ConnectorStatus } from './transport-http.js';
 export { WebUsbTransport, type UsbDeviceLike, type UsbLike } from './transport-usb.js';
-export { YubiHsmTokenLayer, kmsCapabilitiesOf, AUDITED_COMMANDS, YUBIHSM_MODULE_PREFIX, YUBIHSM_USB_MODULE, type YubiHsmTokenLayerOptions, type DeviceLog } from './token-layer.js';
+export { YubiHsmTokenLayer, AUDITED_COMMANDS, YUBIHSM_MODULE_PREFIX, YUBIHSM_USB_MODULE, type YubiHsmTokenLayerOptions, type DeviceLog } from './token-layer.js';

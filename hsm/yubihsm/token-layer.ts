@@ -1028,18 +1028,6 @@ function describeQuery(q: ObjectQuery): string {
   return parts.join(', ') || 'any attributes';
 }
 
-/**
- * KMS capabilities for any token layer: a layer that knows its own answer (this one) is asked directly,
- * anything else is probed with probeKmsCapabilities. Pass this as the inventory's probe.
- */
-export async function kmsCapabilitiesOf(
-  layer: TokenLayer,
-  slot: SlotRef,
-  probe: (layer: TokenLayer, slot: SlotRef) => Promise<KmsCapability[]>,
-): Promise<KmsCapability[]> {
-  const own = (layer as Partial<Pick<YubiHsmTokenLayer, 'kmsCapabilities'>>).kmsCapabilities;
-  return typeof own === 'function' ? own.call(layer, slot) : probe(layer, slot);
-}
 
 /** A random 2-byte CKA_ID, for callers that want to pick the object id themselves. */
 export const randomObjectCkaId = () => {

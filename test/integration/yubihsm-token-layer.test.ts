@@ -14,7 +14,7 @@ import * as yhc from '../../hsm/yubihsm/commands.js';
 import { YubiHsm } from '../../hsm/yubihsm/session.js';
 import { unplugged } from '../../hsm/yubihsm/errors.js';
 import { verifyLogChain } from '../../hsm/yubihsm/log.js';
-import { YubiHsmTokenLayer, kmsCapabilitiesOf, type DeviceLog } from '../../hsm/yubihsm/token-layer.js';
+import { YubiHsmTokenLayer, type DeviceLog } from '../../hsm/yubihsm/token-layer.js';
 import { decodeHandle } from '../../hsm/yubihsm/token-layer-map.js';
 import type { SecretKeyTemplate, SlotRef } from '../../hsm/types.js';
 import { TokenAuditSigner } from '../../src-main/transcript/token-signer.js';
@@ -118,7 +118,7 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
   });
 
   it('reports RSA_AES_KEY_WRAP_* as possible and RSAES_OAEP_* as not possible on this device', async () => {
-    const caps = await kmsCapabilitiesOf(layer, slot, probeKmsCapabilities);
+    const caps = await probeKmsCapabilities(layer, slot);
     expect(caps.map((c) => [c.algorithm, c.supported])).toEqual([
       ['RSAES_OAEP_SHA_1', false],
       ['RSAES_OAEP_SHA_256', false],
