@@ -226,6 +226,11 @@ export class YubiHsmSimulator {
     return o && { ...o };
   }
 
+  /** Every stored object's address (type, id, label), for tests that count what a ceremony left behind. */
+  listObjectsForTest(): { type: number; id: number; label: string }[] {
+    return [...this.objects.values()].map((o) => ({ type: o.type, id: o.id, label: o.label }));
+  }
+
   get openSessionCount(): number {
     this.expireSessions();
     return this.sessions.size;
