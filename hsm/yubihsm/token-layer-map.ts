@@ -150,7 +150,11 @@ export const ckaIdOf = (objectId: number) => Uint8Array.of(objectId >> 8, object
 
 export function checkLabel(label: unknown, field = 'label'): string {
   if (typeof label !== 'string') throw invalid(`${field} must be a string`);
-  if (Buffer.byteLength(label, 'utf8') > 40) throw invalid(`${field} "${label}" is ${Buffer.byteLength(label, 'utf8')} bytes; a YubiHSM object label holds at most 40 bytes (UTF-8)`, 'Choose a shorter label.');
+  if (Buffer.byteLength(label, 'utf8') > 40)
+    throw invalid(
+      `${field} "${label}" is ${Buffer.byteLength(label, 'utf8')} bytes; a YubiHSM 2 object label holds at most 40 bytes (UTF-8), and keyceremony refuses rather than shorten it`,
+      'Choose a label of at most 40 bytes. For a ceremony (e.g. kms-import keyLabel), abort it and start again with a shorter keyLabel; nothing was generated.',
+    );
   return label;
 }
 

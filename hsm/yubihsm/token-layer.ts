@@ -126,6 +126,17 @@ export interface YubiHsmTokenLayerOptions {
   keepAliveMs?: number;
   /** Pauses between attempts to reach the device again after RESET_DEVICE (it reboots). */
   reconnectDelaysMs?: number[];
+  /**
+   * Labels this laptop learned (initToken, a login), kept across restarts: the device shows nothing, not even
+   * its label, before a login, yet choosing a token and finding its transcript chain happen before the login.
+   */
+  labels?: LabelMemory;
+}
+
+/** Where a device's label is remembered by serial (src-main/tokens/yubihsm-labels.ts keeps it in the data directory). */
+export interface LabelMemory {
+  recall(serial: string): string | undefined;
+  remember(serial: string, label: string): void;
 }
 
 /** One device = one slot. */
@@ -317,6 +328,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
         await admin.close().catch(() => undefined);
       }
       d.known = { factory: false, label, operatorKey: false };
+      this.options.labels?.remember(d.serial, label);
     } catch (e) {
       d.known = {};
       if (this.noteGone(d, e)) throw unpluggedError(d);
@@ -395,6 +407,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
       const label = await cmd.getOpaque(yh, LABEL_OBJECT_ID).catch(() => undefined);
       // An empty label is stored as one zero byte (an opaque object cannot be empty).
       if (label) d.known.label = label.length === 1 && label[0] === 0 ? '' : new TextDecoder().decode(label);
+      if (d.known.label !== undefined) this.options.labels?.remember(d.serial, d.known.label);
       d.known.factory = false;
       if (userType === 'so') d.known.operatorKey = (await cmd.listObjects(yh, { id: OPERATOR_AUTH_KEY_ID, type: ObjectType.AUTHENTICATION_KEY })).length > 0;
       else d.known.operatorKey = true;
@@ -848,7 +861,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
     const userPinInitialized = initialized && (d.known.operatorKey ?? true);
     const flags = 0x1 /* RNG */ | 0x4 /* LOGIN_REQUIRED */ | (userPinInitialized ? 0x8 : 0) | (initialized ? 0x400 : 0);
     return {
-      label: initialized ? (d.known.label ?? '') : '',
+      label: initialized ? (d.known.label ?? this.options.labels?.recall(d.serial) ?? '') : '',
       manufacturer: 'Yubico',
       model: 'YubiHSM 2',
       serial: d.serial,

@@ -3,17 +3,15 @@
 // exported EncryptedKeyMaterial.bin (the device's one-step WRAP_KEY_RSA) is unwrapped independently
 // (openssl, python cryptography) and matched with the check value the transcript recorded; the bundles
 // verify; RSAES_OAEP_* is refused before any key exists, listing what the device can do; a wrong share
-// is refused; a key label the device cannot hold is refused before anyone logs in; a restarted app (a
-// new token layer) still finds the token's chain; the device's own audit log is in the transcript.
+// is refused; a key label the device cannot hold (over 40 bytes) is refused at the generate step before
+// anything is generated; a restarted app (a new token layer) still finds the token's chain.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { ObjectType } from '../../hsm/yubihsm/constants.js';
-import { YubiHsmTokenLayer } from '../../hsm/yubihsm/token-layer.js';
-import { RoutingTokenLayer } from '../../hsm/yubihsm/token-layer-routing.js';
-import { decodeHandle } from '../../hsm/yubihsm/token-layer-map.js';
+import type { RoutingTokenLayer } from '../../hsm/yubihsm/token-layer-routing.js';
+import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import type { KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
@@ -30,8 +28,9 @@ const SERIAL = '4242001';
 const LABEL = 'yubi-root-A';
 
 const sim = new YubiHsmSimulator({ serial: Number(SERIAL) });
-const newLayer = () => new RoutingTokenLayer(new Pkcs11TokenLayer(), new YubiHsmTokenLayer({ transports: { [MODULE]: () => [new SimulatorTransport(sim)] }, keepAliveMs: 0 }));
-let layer = newLayer();
+// As the app builds it (src-main/tokens/token-layer.ts), with the simulator in place of USB.
+const newLayer = () => createTokenLayer(dataDir, { transports: { [MODULE]: () => [new SimulatorTransport(sim)] }, keepAliveMs: 0 });
+let layer: RoutingTokenLayer;
 let work: string;
 let dataDir: string;
 let sharesDir: string;
@@ -104,6 +103,7 @@ beforeAll(async () => {
   sharesDir = join(work, 'usb');
   for (const d of ['usb', 'out', 'stick']) await mkdir(join(work, d));
   kms = kmsLikeKey(2048);
+  layer = newLayer();
   await layer.configureModules([{ path: MODULE }]);
   const service = newService();
   try {
@@ -193,6 +193,37 @@ describe('init-token and kms-import on a YubiHSM 2 (simulator) through the engin
       }
     });
   }
+
+  it('a restarted app (a new token layer that never saw the device) finds the token and its chain', async () => {
+    await layer.close();
+    layer = newLayer();
+    await layer.configureModules([{ path: MODULE }]);
+    const [slot] = await layer.listSlots(MODULE);
+    expect(slot?.token).toMatchObject({ initialized: true, label: LABEL, serial: SERIAL });
+    const run = await runKmsImport({ algorithm: 'RSA_AES_KEY_WRAP_SHA_256', label: 'after-restart' });
+    try {
+      expect(run.view.lastError).toBeUndefined();
+      expect(run.view.status).toBe('completed');
+    } finally {
+      await run.service.close();
+    }
+  });
+
+  it('a key label longer than the device holds (40 bytes) is refused at generate, before anything is generated', async () => {
+    const before = symmetricKeys();
+    const long = 'payments-prod-eu-central-1-cmk-2026-11-29-a'; // 43 bytes: the script allows 64
+    const run = await runKmsImport({ algorithm: 'RSA_AES_KEY_WRAP_SHA_256', label: long, until: 'wrap' });
+    try {
+      const error = run.view.lastError;
+      expect(error?.message).toContain(`"${long}" is 43 bytes; a YubiHSM 2 object label holds at most 40 bytes`);
+      expect(run.view.currentStepId).toBe('generate');
+      expect(error?.remedy).toMatch(/shorter keyLabel/);
+      expect(symmetricKeys()).toBe(before);
+      await run.service.abort(run.id, 'label too long for the device');
+    } finally {
+      await run.service.close();
+    }
+  });
 
   it('a share of the wrong ceremony, or a wrong passphrase, is refused and opens nothing', async () => {
     const before = symmetricKeys();
