@@ -176,6 +176,41 @@ const scriptSummary = z.object({
   sha256: z.string(),
   parameters: z.array(scriptParameter),
   steps: z.array(z.object({ id: z.string(), title: z.string(), action: z.string(), approvals: z.enum(['none', 'quorum']) })),
+  roles: z.object({
+    administrator: z.string(),
+    custodians: z.object({ description: z.string(), source: z.enum(['parameters', 'enrolment']) }),
+    witnesses: z.object({ description: z.string(), min: z.number() }),
+  }),
+  /** What the room must bring, derived from the steps' actions. */
+  bring: z.array(z.object({ item: z.string(), steps: z.array(z.string()) })),
+});
+
+/** The sign-off summary, read in main from the ceremony's transcript entries (src-main/ceremony/summary.ts). */
+const ceremonySummary = z.object({
+  ceremonyId: z.string(),
+  rehearsal: z.boolean(),
+  administrator: z.string().optional(),
+  witnesses: z.array(z.string()),
+  token: z.object({ label: z.string(), serial: z.string(), model: z.string(), manufacturer: z.string() }).optional(),
+  key: z
+    .object({
+      arn: z.string().nullable(),
+      keyId: z.string(),
+      region: z.string().nullable(),
+      account: z.string().nullable(),
+      keySpec: z.string(),
+      label: z.string().optional(),
+      wrappingAlgorithm: z.string(),
+      wrappingKeySpec: z.string().optional(),
+      wrapMethod: z.string().optional(),
+      checkValue: z.object({ value: z.string(), method: z.string(), description: z.string() }).optional(),
+    })
+    .optional(),
+  files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),
+  approvals: z.array(z.object({ step: z.string(), threshold: z.number(), custodians: z.array(z.string()) })),
+  signedOff: z.array(z.object({ witness: z.string(), statement: z.string() })),
+  head: z.object({ seq: z.number().optional(), hash: z.string() }).optional(),
+  sealed: z.object({ seq: z.number(), hash: z.string() }).optional(),
 });
 
 const ceremonyStep = z.object({
@@ -203,6 +238,7 @@ const ceremonyView = z.object({
   tail: z.array(tailEntry),
   outputs: z.array(z.object({ kind: z.string(), path: z.string(), sha256: z.string() })),
   lastError: errorData.optional(),
+  summary: ceremonySummary.optional(),
 });
 
 /** A path the user chose through main's dialog stands in a step's input as { "$selection": id }. */
@@ -288,3 +324,4 @@ export type TimelineEntry = VerifyResult['entries'][number];
 export type CeremonyView = Response<'getCeremony'>;
 export type CeremonyStepView = CeremonyView['steps'][number];
 export type ScriptSummary = Response<'listCeremonyScripts'>[number];
+export type CeremonySummaryView = NonNullable<CeremonyView['summary']>;

@@ -13,6 +13,8 @@ import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
+import { SummaryCache } from '../summary.js';
+import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
 
 export interface CeremonyServiceOptions extends EngineDeps {
   /** The folder of shipped (or chosen) ceremony scripts, e.g. ceremonies/. */
@@ -40,6 +42,9 @@ export interface ScriptSummary {
   sha256: string;
   parameters: ScriptParameterSummary[];
   steps: { id: string; title: string; action: string; approvals: 'none' | 'quorum' }[];
+  roles: RolesPreview;
+  /** What the room must bring, derived from the steps' actions (script/preview.ts). */
+  bring: BringItem[];
 }
 
 export interface StartRequest {
@@ -88,8 +93,17 @@ async function exists(path: string): Promise<boolean> {
 
 export class CeremonyService {
   private readonly runs = new Map<string, CeremonyRun>();
+  /** The sign-off summary of each running ceremony, read from its transcript after every call (summary.ts). */
+  private readonly summaries: SummaryCache;
 
-  constructor(private readonly options: CeremonyServiceOptions) {}
+  constructor(private readonly options: CeremonyServiceOptions) {
+    this.summaries = new SummaryCache(options.dataDir);
+  }
+
+  private viewOf(run: CeremonyRun): CeremonyView {
+    const summary = this.summaries.get(run.ceremonyId);
+    return summary ? { ...run.view(), summary } : run.view();
+  }
 
   private deps(): EngineDeps {
     return { ...this.options, priorAttempts: () => this.priorAttempts() };
@@ -115,10 +129,12 @@ export class CeremonyService {
   /** Start a ceremony (after recording any interrupted ones). */
   async start(request: StartRequest): Promise<CeremonyView> {
     const loaded = await this.loadScript(request.script);
+    assertMayStart(loaded.script, request.rehearsal, this.options.airGap());
     await this.interrupted();
     const run = await CeremonyRun.start(this.deps(), { loaded, scriptName: request.script, parameters: request.parameters ?? {}, rehearsal: request.rehearsal === true });
     this.runs.set(run.ceremonyId, run);
-    return run.view();
+    await this.summaries.refresh(run.ceremonyId);
+    return this.viewOf(run);
   }
 
   private run(ceremonyId: string): CeremonyRun {
@@ -128,20 +144,27 @@ export class CeremonyService {
   }
 
   view(ceremonyId: string): CeremonyView {
-    return this.run(ceremonyId).view();
+    return this.viewOf(this.run(ceremonyId));
   }
 
   async perform(ceremonyId: string, stepId: string, input: unknown): Promise<PerformResult> {
     const run = this.run(ceremonyId);
-    const reveal = await run.perform(stepId, input);
-    return reveal ? { view: run.view(), reveal } : { view: run.view() };
+    let reveal: PerformResult['reveal'];
+    try {
+      reveal = await run.perform(stepId, input);
+    } finally {
+      // A refusal or failure is recorded too: the summary's head moves with it.
+      await this.summaries.refresh(ceremonyId);
+    }
+    return reveal ? { view: this.viewOf(run), reveal } : { view: this.viewOf(run) };
   }
 
   async abort(ceremonyId: string, reason: string): Promise<CeremonyView> {
     if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is aborted (at least 3 characters)', 'Type the reason the room agreed on.');
     const run = this.run(ceremonyId);
     await run.abort(reason.trim());
-    return run.view();
+    await this.summaries.refresh(ceremonyId);
+    return this.viewOf(run);
   }
 
   /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
@@ -298,6 +321,8 @@ function summarize(name: string, loaded: LoadedScript): ScriptSummary {
     sha256: loaded.sha256,
     parameters: Object.entries(script.parameters).map(([pname, p]) => ({ name: pname, ...p }) as ScriptParameterSummary),
     steps: script.steps.map((st) => ({ id: st.id, title: st.title, action: st.action, approvals: st.approvals })),
+    roles: rolesPreview(script),
+    bring: bringList(script),
   };
   if (script.description !== undefined) s.description = script.description;
   return s;

@@ -13,6 +13,7 @@ import type { ActionName, LoadedScript, ParameterValues, ScriptStep } from '../s
 import type { RecordedEnrolment } from '../actions/quorum-login.js';
 import type { KmsCapability } from '../../../hsm/types.js';
 import type { CheckValue, GeneratedKmsKey, ImportParameters, WrapResult } from '../../kms/index.js';
+import type { CeremonySummary } from '../summary.js';
 
 /** An earlier ceremony found in the data directory, as recovery sees it. */
 export interface PriorAttempt {
@@ -184,6 +185,8 @@ export interface CeremonyView {
   tail: TailEntryView[];
   outputs: OutputRecord[];
   lastError?: ErrorData;
+  /** What the witnesses sign off and the printed record shows, read from the transcript (../summary.ts). */
+  summary?: CeremonySummary;
 }
 
 export interface PerformResult {

@@ -1,0 +1,185 @@
+// The sign-off summary of one ceremony, derived only from what its transcript records (the pre-genesis log
+// and the chain entries of this ceremony), so what the witnesses sign is what a verifier will read: the key
+// (ARN, spec, wrapping algorithm, check value), the files written with their SHA-256, who approved each
+// quorum step, who signed off, and the transcript head. Nothing secret is ever in those entries.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Entry } from '../transcript/entry.js';
+import type { JsonObject } from '../transcript/json-value.js';
+import { scanJournal } from '../transcript/journal.js';
+import { JOURNAL_FILE } from '../transcript/store.js';
+import { readPreGenesisLog } from './engine/pre-genesis-log.js';
+import { preGenesisPathOf } from './engine/run.js';
+import { chainDirOf } from './actions/init-token.js';
+
+/** One transcript record as the summary reads it: a pre-genesis record has no seq. */
+export interface SummaryRecord {
+  seq?: number;
+  step: string;
+  kind: string;
+  actor: string;
+  data: JsonObject;
+  hash: string;
+}
+
+export interface SummaryFile {
+  /** What wrote it: a custodian's share file, the KMS import bundle, the transcript bundle. */
+  kind: 'share' | 'kms-import' | 'bundle';
+  /** The file's name (for a folder, its name; the folder's files follow with their own names). */
+  name: string;
+  /** The folder it was written to, when the transcript names it. */
+  folder?: string;
+  sha256: string;
+  bytes?: number;
+}
+
+export interface CeremonySummary {
+  ceremonyId: string;
+  rehearsal: boolean;
+  administrator?: string;
+  witnesses: string[];
+  token?: { label: string; serial: string; model: string; manufacturer: string };
+  key?: {
+    arn: string | null;
+    keyId: string;
+    region: string | null;
+    account: string | null;
+    keySpec: string;
+    label?: string;
+    wrappingAlgorithm: string;
+    wrappingKeySpec?: string;
+    wrapMethod?: string;
+    checkValue?: { value: string; method: string; description: string };
+  };
+  files: SummaryFile[];
+  /** Per quorum step: who approved (in the order they did) out of the threshold. */
+  approvals: { step: string; threshold: number; custodians: string[] }[];
+  /** Witnesses who signed off, with what they said. */
+  signedOff: { witness: string; statement: string }[];
+  /** The last entry this ceremony recorded: its position in the chain (absent before genesis) and hash. */
+  head?: { seq?: number; hash: string };
+  /** The chain head the audit key signed and wrote to the token (write-chain-head). */
+  sealed?: { seq: number; hash: string };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const baseName = (path: string): string => path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
+const folderOf = (path: string): string => path.replace(/[\\/][^\\/]*[\\/]?$/, '') || path;
+
+/** The summary of records of one ceremony, oldest first (pure). */
+export function summarizeRecords(ceremonyId: string, records: readonly SummaryRecord[]): CeremonySummary {
+  const s: CeremonySummary = { ceremonyId, rehearsal: false, witnesses: [], files: [], approvals: [], signedOff: [] };
+  const quorum = new Map<string, { step: string; threshold: number; custodians: string[] }>();
+  for (const r of records) {
+    const d = r.data;
+    const action = str(d.action);
+    if (r.kind === 'ceremony-start') s.rehearsal = d.rehearsal === true;
+    else if (r.kind === 'result' && action === 'record-participants') {
+      s.administrator = str(d.administrator);
+      s.witnesses = Array.isArray(d.witnesses) ? d.witnesses.filter((w): w is string => typeof w === 'string') : [];
+    } else if (r.kind === 'result' && (action === 'select-token' || action === 'init-token')) {
+      const t = obj(d.token);
+      // init-token's result names the token as it is after C_InitToken (its new serial): the later one wins.
+      if (t && typeof t.serial === 'string') s.token = { label: str(t.label) ?? '', serial: t.serial, model: str(t.model) ?? '', manufacturer: str(t.manufacturer) ?? '' };
+    } else if (r.kind === 'result' && action === 'load-import-parameters') {
+      s.key = {
+        arn: str(d.keyArn) ?? null,
+        keyId: str(d.keyId) ?? '',
+        region: str(d.region) ?? null,
+        account: str(d.account) ?? null,
+        keySpec: str(d.keySpec) ?? '',
+        wrappingAlgorithm: str(d.wrappingAlgorithm) ?? '',
+        ...(str(d.wrappingKeySpec) ? { wrappingKeySpec: str(d.wrappingKeySpec) as string } : {}),
+      };
+    } else if (r.kind === 'result' && action === 'generate-key' && s.key) {
+      const key = obj(d.key);
+      const cv = obj(d.checkValue);
+      if (str(key?.label)) s.key.label = str(key?.label) as string;
+      if (str(key?.keySpec)) s.key.keySpec = str(key?.keySpec) as string;
+      if (cv && typeof cv.value === 'string') s.key.checkValue = { value: cv.value, method: str(cv.method) ?? '', description: str(cv.description) ?? '' };
+    } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
+      if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
+    } else if (r.kind === 'share-issued') {
+      const custodian = str(d.custodian) ?? r.actor;
+      const sha256 = str(d.fileSha256);
+      if (sha256) s.files.push({ kind: 'share', name: `${custodian}.share`, sha256 });
+    } else if (r.kind === 'result' && action === 'export-wrapped-key') {
+      const path = str(d.path);
+      const files = Array.isArray(d.files) ? d.files.map(obj).filter((f): f is Record<string, unknown> => f !== undefined) : [];
+      for (const f of files) {
+        const name = str(f.name);
+        const sha256 = str(f.sha256);
+        if (name && sha256) s.files.push({ kind: 'kms-import', name: path ? `${baseName(path)}/${name}` : name, ...(path ? { folder: folderOf(path) } : {}), sha256, ...(typeof f.bytes === 'number' ? { bytes: f.bytes } : {}) });
+      }
+    } else if (r.kind === 'result' && action === 'export-bundle') {
+      const path = str(d.path);
+      const sha256 = str(d.manifestSha256);
+      if (path && sha256) s.files.push({ kind: 'bundle', name: `${baseName(path)}/manifest.json`, folder: folderOf(path), sha256 });
+    } else if (r.kind === 'result' && action === 'write-chain-head') {
+      const w = obj(d.written);
+      if (w && typeof w.seq === 'number' && typeof w.hash === 'string') s.sealed = { seq: w.seq, hash: w.hash };
+    } else if (r.kind === 'quorum-open') {
+      quorum.set(r.step, { step: r.step, threshold: typeof d.threshold === 'number' ? d.threshold : 0, custodians: [] });
+    } else if (r.kind === 'approval') {
+      const q = quorum.get(r.step) ?? { step: r.step, threshold: 0, custodians: [] };
+      quorum.set(r.step, q);
+      const custodian = str(d.custodian) ?? r.actor;
+      if (!q.custodians.includes(custodian)) q.custodians.push(custodian);
+    } else if (r.kind === 'witness-sign-off') {
+      s.signedOff.push({ witness: str(d.witness) ?? r.actor, statement: str(d.statement) ?? '' });
+    }
+  }
+  s.approvals = [...quorum.values()];
+  const last = records.at(-1);
+  if (last) s.head = last.seq === undefined ? { hash: last.hash } : { seq: last.seq, hash: last.hash };
+  return s;
+}
+
+/**
+ * Every record of a ceremony from the data directory: its pre-genesis log, then its entries in the chain it
+ * wrote to (init-token: its own; a later ceremony: the chain its log says it attached to). Read-only: the
+ * journal is append-only and fsynced, so reading it never disturbs the store that writes it.
+ */
+export async function readCeremonyRecords(dataDir: string, ceremonyId: string): Promise<SummaryRecord[]> {
+  const { records } = await readPreGenesisLog(preGenesisPathOf(dataDir, ceremonyId));
+  const attached = [...records].reverse().find((r) => typeof (r.data as { chain?: unknown }).chain === 'string');
+  const chain = attached ? String((attached.data as { chain: string }).chain) : ceremonyId;
+  const journal = join(chainDirOf(dataDir, chain), JOURNAL_FILE);
+  let entries: Entry[] = [];
+  try {
+    entries = scanJournal(await readFile(journal), journal).entries;
+  } catch (error) {
+    // No chain yet (before genesis) is normal; a damaged one is the store's to report, not the summary's.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const pre: SummaryRecord[] = records.map((r) => ({ step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+  const mine: SummaryRecord[] = entries.filter((e) => e.ceremonyId === ceremonyId).map((e) => ({ seq: e.seq, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }));
+  return [...pre, ...mine];
+}
+
+export async function ceremonySummary(dataDir: string, ceremonyId: string): Promise<CeremonySummary> {
+  return summarizeRecords(ceremonyId, await readCeremonyRecords(dataDir, ceremonyId));
+}
+
+/**
+ * The service keeps the latest summary of each running ceremony, refreshed after every call that may
+ * have recorded something, so that the (synchronous) view can carry it.
+ */
+export class SummaryCache {
+  private readonly byId = new Map<string, CeremonySummary>();
+
+  constructor(private readonly dataDir: string) {}
+
+  async refresh(ceremonyId: string): Promise<void> {
+    try {
+      this.byId.set(ceremonyId, await ceremonySummary(this.dataDir, ceremonyId));
+    } catch {
+      // A summary that cannot be read leaves the last good one; the transcript itself is what counts.
+    }
+  }
+
+  get(ceremonyId: string): CeremonySummary | undefined {
+    return this.byId.get(ceremonyId);
+  }
+}
