@@ -3,10 +3,10 @@
 import { app, BrowserWindow, dialog } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createServices, type Services } from '../services.js';
 import { ensureSoftHsmConf } from '../tokens/demo-token.js';
+import { createTokenLayer } from '../tokens/token-layer.js';
 import { defaultDataDir } from '../data-dir.js';
 import { hardenApp, hardenSession } from './security.js';
 import { registerIpc } from './ipc.js';
@@ -37,7 +37,8 @@ if (!app.requestSingleInstanceLock()) {
     const softHsmConf = ensureSoftHsmConf(appDataDir);
     services = createServices({
       appDataDir,
-      layer: new Pkcs11TokenLayer(),
+      // PKCS#11 modules and YubiHSM 2 entries (yubihsm:usb, yubihsm:http://127.0.0.1:PORT) side by side.
+      layer: createTokenLayer(appDataDir),
       probe: probeKmsCapabilities,
       appVersion: app.getVersion(),
       softHsmConf,

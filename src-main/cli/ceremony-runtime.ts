@@ -3,10 +3,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import type { ModuleConfig } from '../../hsm/types.js';
 import { checkAirGap, type AirGapStatus } from '../airgap/airgap.js';
 import { CeremonyService, type CeremonyServiceOptions } from '../ceremony/engine/service.js';
+import { isYubiHsmEntry, normalizeYubiHsmEntry } from '../settings/yubihsm-module.js';
+import { createTokenLayer } from '../tokens/token-layer.js';
 import type { Output } from './output.js';
 
 /** The scripts shipped beside the built CLI (out/main/../../ceremonies), or those of the checkout. */
@@ -35,7 +36,18 @@ export interface CeremonyRuntime {
 
 /** Load the module and build the service; on a module that does not load, say why and return null. */
 export async function openCeremonyRuntime(options: CeremonyRuntimeOptions, out: Output): Promise<CeremonyRuntime | null> {
-  const layer = new Pkcs11TokenLayer();
+  if (isYubiHsmEntry(options.module)) {
+    try {
+      normalizeYubiHsmEntry(options.module, options.initParameters);
+    } catch (error) {
+      const e = error as Error & { remedy?: string };
+      out.stderr.write(`keyceremony ${options.command}: --module ${options.module}: ${e.message}${e.remedy ? ` ${e.remedy}` : ''}\n`);
+      return null;
+    }
+  }
+  // PKCS#11 libraries and YubiHSM 2 entries (yubihsm:usb, yubihsm:http://127.0.0.1:PORT) alike; the
+  // module is configured under the id given, which the command then names the token by.
+  const layer = createTokenLayer(options.dataDir);
   const moduleConfig: ModuleConfig = { path: options.module, source: 'user' };
   if (options.initParameters !== undefined) moduleConfig.initParameters = options.initParameters;
   const [status] = await layer.configureModules([moduleConfig]);

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import type { ModuleConfig } from '../../hsm/types.js';
 import { defaultModulePaths } from '../settings/default-modules.js';
 import { takeInventory } from '../tokens/inventory.js';
+import { createTokenLayer } from '../tokens/token-layer.js';
+import { defaultDataDir } from '../data-dir.js';
+import { isYubiHsmEntry, normalizeYubiHsmEntry } from '../settings/yubihsm-module.js';
 import { parseStrict, UsageError } from './args.js';
 import { formatInventory } from './format-inventory.js';
 import type { Output } from './output.js';
@@ -17,6 +19,8 @@ RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256.
 
 Options:
   --module PATH             A PKCS#11 library to load; repeat for several.
+                            A YubiHSM 2: yubihsm:usb, or yubihsm:http://127.0.0.1:PORT
+                            for a yubihsm-connector on this computer.
   --init-parameters STR     C_Initialize library parameters for the --module
                             just before it (NSS softoken: "configdir='sql:DIR'
                             certPrefix='' keyPrefix='' secmod='secmod.db' flags=").
@@ -40,10 +44,19 @@ export function modulesFromArgs(argv: string[]): { modules: ModuleConfig[]; json
     if (token.kind !== 'option') continue;
     if (token.name === 'module') {
       if (!token.value) throw new UsageError("--module needs a library path, e.g. --module /usr/lib/softhsm/libsofthsm2.so");
+      if (isYubiHsmEntry(token.value)) {
+        try {
+          modules.push({ path: normalizeYubiHsmEntry(token.value), source: 'user' });
+        } catch (error) {
+          throw new UsageError(`--module ${token.value}: ${(error as Error).message.replace(/^path: /, '')} ${(error as { remedy?: string }).remedy ?? ''}`.trim());
+        }
+        continue;
+      }
       modules.push({ path: token.value, source: 'user' });
     } else if (token.name === 'init-parameters') {
       const last = modules.at(-1);
       if (!last) throw new UsageError('--init-parameters must follow the --module it belongs to.');
+      if (isYubiHsmEntry(last.path)) throw new UsageError(`--init-parameters: ${last.path} is a YubiHSM 2 entry, which takes no init parameters.`);
       if (last.initParameters !== undefined) throw new UsageError(`--init-parameters given twice for --module ${last.path}.`);
       last.initParameters = token.value ?? '';
     }
@@ -69,7 +82,8 @@ export async function tokensCommand(argv: string[], out: Output): Promise<number
     out.stderr.write('keyceremony tokens: no PKCS#11 module found in the usual places; name one with --module PATH.\n');
     return 1;
   }
-  const layer = new Pkcs11TokenLayer();
+  // Labels of YubiHSMs are remembered in the app's data directory (the device shows none before a login).
+  const layer = createTokenLayer(defaultDataDir());
   try {
     await layer.configureModules(modules);
     const inventory = await takeInventory(layer, probeKmsCapabilities);

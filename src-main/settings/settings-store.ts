@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { ModuleConfig } from '../../hsm/types.js';
 import { defaultModulePaths } from './default-modules.js';
+import { isYubiHsmEntry, normalizeYubiHsmEntry } from './yubihsm-module.js';
 
 const userModule = z.object({ path: z.string().min(1), initParameters: z.string().optional() }).strict();
 const settingsFile = z
@@ -64,7 +65,8 @@ export class SettingsStore {
       out.push({ path, source: 'default' });
     }
     for (const m of settings.modules) {
-      const id = identity(m.path);
+      // A YubiHSM entry is not a file: realpath must not turn "yubihsm:usb" into some file of that name.
+      const id = isYubiHsmEntry(m.path) ? m.path : identity(m.path);
       if (seen.has(id)) continue;
       seen.add(id);
       out.push(m.initParameters === undefined ? { path: m.path, source: 'user' } : { path: m.path, initParameters: m.initParameters, source: 'user' });
@@ -73,6 +75,14 @@ export class SettingsStore {
   }
 
   addModule(path: string, initParameters?: string): void {
+    if (isYubiHsmEntry(path)) {
+      const entry = normalizeYubiHsmEntry(path, initParameters);
+      const settings = this.read();
+      if (settings.modules.some((m) => m.path === entry)) throw new AppError('MODULE_ALREADY_LISTED', `path: ${entry} is already in the module list.`, 'Nothing to do.');
+      settings.modules.push({ path: entry });
+      this.write(settings);
+      return;
+    }
     if (!isAbsolute(path)) {
       throw new AppError('MODULE_PATH_INVALID', `path: "${path}" is not an absolute path.`, 'Give the full path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.');
     }
