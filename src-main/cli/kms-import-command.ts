@@ -155,7 +155,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   });
   if (shares.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required: the custodians present their shares to open the token.');
   const witnesses = values.witness ?? [];
-  if (witnesses.length === 0) throw new UsageError('--witness NAME is required: the kms-import ceremony needs at least one witness.');
+  if (witnesses.length === 0) throw new UsageError('--witness NAME is required: kms-import and kms-rewrap need at least one witness.');
   const args: KmsImportArgs = {
     module: values.module,
     token,
@@ -178,7 +178,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   return args;
 }
 
-async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[]> {
+export async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const s of args.shares) {
     if (!s.passphraseFile) {

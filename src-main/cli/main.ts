@@ -2,6 +2,7 @@ import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
 import { verifyCommand } from './verify-command.js';
 import { initTokenCommand } from './init-token-command.js';
 import { kmsImportCommand } from './kms-import-command.js';
+import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
 import type { Output } from './output.js';
 
@@ -15,6 +16,8 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             files and the transcript bundle).
   kms-import  Generate key material in an enrolled token, wrap it there for
             AWS KMS import and write the import bundle (M custodians' shares).
+  kms-rewrap  Re-export a key kms-import generated, under new import parameters,
+            after checking its check value against the recorded one.
   import    Add a token's transcript bundles from another laptop to this one.
 
 Run 'keyceremony <command> --help' for a command's options.
@@ -37,6 +40,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return initTokenCommand(rest, out);
     case 'kms-import':
       return kmsImportCommand(rest, out);
+    case 'kms-rewrap':
+      return kmsRewrapCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     default:

@@ -22,7 +22,7 @@ export async function findKmsKey(
   keySpec: KmsKeySpec,
   label: string,
   recorded: Pick<CheckValue, 'value' | 'method'>,
-): Promise<{ key: Omit<GeneratedKmsKey, 'attributes' | 'waivers'>; checkValue: CheckValue }> {
+): Promise<{ key: GeneratedKmsKey; checkValue: CheckValue }> {
   const info = KEY_SPECS[keySpec];
   const secret = info.kind === 'aes' || info.kind === 'hmac';
   let handle: string;
@@ -54,12 +54,17 @@ export async function findKmsKey(
     );
   }
   const id = a.CKA_ID instanceof Uint8Array ? Buffer.from(a.CKA_ID).toString('hex') : '';
+  // What was read, as plain data for the transcript (the key was checked at generation; these are its answers now).
+  const attributes: GeneratedKmsKey['attributes'] = {};
+  for (const [name, value] of Object.entries(a)) attributes[name] = value instanceof Uint8Array ? Buffer.from(value).toString('hex') : typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string' ? value : null;
   return {
     key: {
       keySpec,
       label,
       idHex: id,
       handle,
+      attributes,
+      waivers: [],
       ...(publicHandle ? { publicHandle } : {}),
       ...(publicKeySpkiDer ? { publicKeySpkiDer, publicKeySpkiSha256: createHash('sha256').update(publicKeySpkiDer).digest('hex') } : {}),
     },

@@ -4,6 +4,7 @@ import type { ActionImpl } from '../engine/types.js';
 import { announce, checkAirgap, exportBundle, logoutAction, quorumLoginAction, recordParticipants, witnessSignOff, writeChainHeadAction } from './general.js';
 import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, initTokenAction, proveSubsetsAction, setPins, writeGenesis } from './init-token.js';
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
+import { findKey } from './kms-rewrap.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -27,6 +28,7 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'generate-key': generateKey,
   'wrap-key': wrapKey,
   'export-wrapped-key': exportWrappedKey,
+  'find-key': findKey,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

@@ -38,6 +38,8 @@ export const ACTIONS = {
   'generate-key': { summary: 'Generate the key material inside the token (non-extractable except by wrapping).', touchesToken: true, irreversible: false, quorum: 'optional' },
   'wrap-key': { summary: 'Wrap the key inside the token under the KMS wrapping key.', touchesToken: true, irreversible: false, quorum: 'optional' },
   'export-wrapped-key': { summary: 'Write the wrapped key and import token to removable media.', touchesToken: false, irreversible: false, quorum: 'optional' },
+  // kms-rewrap
+  'find-key': { summary: 'Find the key by its label in the token and check its check value, computed there now, against the one recorded at generation.', touchesToken: true, irreversible: false, quorum: 'optional' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof ACTIONS;
