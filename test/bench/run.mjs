@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { createServer } from 'vite';
 
 const files = process.argv.slice(2);
-const benches = files.length > 0 ? files : ['test/bench/transcript-bench.ts', 'test/bench/renderer-bench.ts'];
+const benches = files.length > 0 ? files : ['test/bench/transcript-bench.ts', 'test/bench/renderer-bench.ts', 'test/bench/kms-import-bench.ts'];
 const server = await createServer({ configFile: false, logLevel: 'error', appType: 'custom', server: { middlewareMode: true, hmr: false, ws: false } });
 try {
   for (const file of benches) {
