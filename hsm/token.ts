@@ -27,6 +27,7 @@ import type {
   UserType,
   WrapMechanism,
 } from './types.js';
+import type { DeviceLogCursor, DeviceLogSlice } from './device-log.js';
 
 /**
  * The one token interface everything above hsm/ uses. Every method is async and takes and returns plain
@@ -92,6 +93,13 @@ export interface TokenLayer {
    * whose devices are not described by PKCS#11 mechanisms (the YubiHSM). Absent: probeKmsCapabilities probes.
    */
   kmsCapabilities?(slot: SlotRef): Promise<KmsCapability[]>;
+
+  /**
+   * Optional: the device's own audit log entries after `cursor` (all it holds when null), digest chain
+   * verified, for drivers whose device keeps such a log (the YubiHSM 2). null when it cannot be read now
+   * (not logged in) or the session's device keeps none. See hsm/device-log.ts.
+   */
+  deviceLogSince?(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null>;
 
   /** Close every session and finalize every module. */
   close(): Promise<void>;

@@ -34,6 +34,7 @@ import type {
   WrapMechanism,
 } from '../types.js';
 import type { LogEntry } from './log.js';
+import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
 import { YUBIHSM_MODULE_PREFIX, type DeviceLog, type YubiHsmTokenLayer } from './token-layer.js';
 
 export const isYubiHsmModule = (m: Pick<ModuleConfig, 'path' | 'kind'>) => m.kind === 'yubihsm' || m.path.startsWith(YUBIHSM_MODULE_PREFIX);
@@ -186,6 +187,12 @@ export class RoutingTokenLayer implements TokenLayer {
   async deviceLog(session: SessionHandle, options: { previous?: LogEntry; markConsumed?: boolean } = {}): Promise<DeviceLog | null> {
     const { layer, inner } = this.route(session);
     return layer === this.yubihsm ? this.yubihsm.deviceLog(inner, options) : null;
+  }
+
+  /** TokenLayer.deviceLogSince: the YubiHSM's log for a session on a YubiHSM; null on PKCS#11 (no such log). */
+  async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
+    const { layer, inner } = this.route(session);
+    return layer === this.yubihsm ? this.yubihsm.deviceLogSince(inner, cursor) : null;
   }
 
   async close(): Promise<void> {

@@ -40,6 +40,8 @@ import { ALL_CAPABILITIES, Algorithm, AuditSetting, Command, ObjectType, capabil
 import { YubiHsmErrorCodes, unplugged } from './errors.js';
 import { EC_ALGORITHMS } from './keys.js';
 import type { LogEntry } from './log.js';
+import { entriesSince, entryData } from './log-since.js';
+import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
 import { YubiHsm, atLeast, type YubiHsmSession } from './session.js';
 import type { YubiHsmTransport } from './transport.js';
 import { HttpConnectorTransport } from './transport-http.js';
@@ -751,6 +753,30 @@ export class YubiHsmTokenLayer implements TokenLayer {
         unloggedAuth: data.unloggedAuth,
         entries: data.entries.map((e) => ({ ...e, commandName: e.command === 0xff ? 'RESET' : e.command === 0 ? 'BOOT' : commandName(e.command), digestHex: hex(e.digest) })),
       };
+    });
+  }
+
+  /**
+   * TokenLayer.deviceLogSince: the entries after `cursor` (chain verified across it), then marked consumed
+   * (SET_LOG_INDEX, itself logged and copied next time) so the 62-entry store never wraps between copies.
+   * null before a login: the device shows its log only inside a session; the next copy covers the entries.
+   */
+  async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
+    const d = this.session(session).device;
+    if (!d.login) return null;
+    const yh = d.login.yh;
+    const from = cursor && cursor.serial === d.serial ? cursor : null;
+    return this.run(d, 'Reading the YubiHSM audit log', async () => {
+      const data = await cmd.getLogEntries(yh);
+      const fresh = entriesSince(data.entries, from);
+      const slice: DeviceLogSlice = { model: 'YubiHSM 2', serial: d.serial, previous: from, entries: fresh.entries.map(entryData), unloggedBoot: data.unloggedBoot, unloggedAuth: data.unloggedAuth };
+      if (fresh.gap) slice.gap = fresh.gap;
+      const last = data.entries[data.entries.length - 1];
+      if (last) {
+        await cmd.setLogIndex(yh, last.number);
+        slice.consumedThrough = last.number;
+      }
+      return slice;
     });
   }
 

@@ -4,7 +4,9 @@
 // (openssl, python cryptography) and matched with the check value the transcript recorded; the bundles
 // verify; RSAES_OAEP_* is refused before any key exists, listing what the device can do; a wrong share
 // is refused; a key label the device cannot hold (over 40 bytes) is refused at the generate step before
-// anything is generated; a restarted app (a new token layer) still finds the token's chain.
+// anything is generated; a restarted app (a new token layer) still finds the token's chain; the device's
+// own audit log is copied into the transcript (device-log entries) without gaps, its digests chaining.
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -223,6 +225,56 @@ describe('init-token and kms-import on a YubiHSM 2 (simulator) through the engin
     } finally {
       await run.service.close();
     }
+  });
+
+  it("the device's audit log is in the transcript: every entry from the reset on, no gaps, digests chain", async () => {
+    const entries = await chainEntries();
+    // Copies made before genesis (init-token's pins, audit-key) are in the pre-genesis log, which the chain
+    // holds verbatim in its pre-genesis entry; the others are chain entries.
+    const copies = entries.flatMap((e) =>
+      e.kind === 'pre-genesis' ? ((e.data as { records: { kind: string; step: string; data: unknown }[] }).records.filter((r) => r.kind === 'device-log')) : e.kind === 'device-log' ? [e] : [],
+    );
+    type Copied = { number: number; command: number; commandName: string; length: number; sessionKey: number; targetKey: number; secondKey: number; result: number; tick: number; digestHex: string };
+    const datas = copies.map((e) => e.data as { serial: string; entries: Copied[]; gap?: unknown; error?: unknown });
+    expect(datas.length).toBeGreaterThan(5);
+    for (const d of datas) {
+      expect(d.error).toBeUndefined();
+      expect(d.gap).toBeUndefined();
+      expect(d.serial).toBe(SERIAL);
+    }
+    const all = datas.flatMap((d) => d.entries);
+    // init-token reset the device: its log starts with the reset line and the boot line.
+    expect(all[0]).toMatchObject({ number: 1, commandName: 'RESET' });
+    expect(all[1]).toMatchObject({ number: 2, commandName: 'BOOT' });
+    // Recomputed here with node:crypto from the documented layout, not with the app's log code:
+    // digest(n) = SHA-256(number u16, command u8, length u16, session u16, target u16, second u16, result u8, tick u32 || digest(n-1))[0..16].
+    for (let i = 1; i < all.length; i++) {
+      const e = all[i]!;
+      const prev = all[i - 1]!;
+      expect(e.number, `entry after ${prev.number}`).toBe(prev.number + 1);
+      const b = Buffer.alloc(16);
+      b.writeUInt16BE(e.number, 0);
+      b.writeUInt8(e.command, 2);
+      b.writeUInt16BE(e.length, 3);
+      b.writeUInt16BE(e.sessionKey, 5);
+      b.writeUInt16BE(e.targetKey, 7);
+      b.writeUInt16BE(e.secondKey, 9);
+      b.writeUInt8(e.result, 11);
+      b.writeUInt32BE(e.tick, 12);
+      const digest = createHash('sha256').update(b).update(Buffer.from(prev.digestHex, 'hex')).digest().subarray(0, 16).toString('hex');
+      expect(e.digestHex, `digest of entry ${e.number}`).toBe(digest);
+    }
+    // The copies follow each token action: a kms-import's generate and wrap are in the device's record.
+    const names = new Set(all.map((e) => e.commandName));
+    for (const c of ['CREATE_SESSION', 'AUTHENTICATE_SESSION', 'PUT_AUTHENTICATION_KEY', 'GENERATE_ASYMMETRIC_KEY', 'SIGN_ECDSA', 'GENERATE_SYMMETRIC_KEY', 'ENCRYPT_ECB', 'PUT_PUBLIC_WRAP_KEY', 'WRAP_KEY_RSA', 'SET_LOG_INDEX']) expect(names, c).toContain(c);
+    const wrapped = copies.find((e) => e.step === 'wrap')!;
+    expect((wrapped.data as { entries: Copied[] }).entries.map((e) => e.commandName)).toContain('WRAP_KEY_RSA');
+    // And the device agrees: what it still holds continues the recorded chain.
+    const last = all.at(-1)!;
+    const held = sim.logForTest();
+    const same = held.find((e) => e.number === last.number);
+    if (same) expect(Buffer.from(same.digest).toString('hex')).toBe(last.digestHex);
+    else expect(held[0]?.number).toBe(last.number + 1);
   });
 
   it('a share of the wrong ceremony, or a wrong passphrase, is refused and opens nothing', async () => {

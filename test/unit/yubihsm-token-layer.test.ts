@@ -57,7 +57,7 @@ describe('handles and ids', () => {
 
   it('labels hold at most 40 bytes of UTF-8', () => {
     expect(checkLabel('x'.repeat(40))).toBe('x'.repeat(40));
-    expect(() => checkLabel('é'.repeat(21))).toThrow('42 bytes; a YubiHSM object label holds at most 40 bytes');
+    expect(() => checkLabel('é'.repeat(21))).toThrow('42 bytes; a YubiHSM 2 object label holds at most 40 bytes');
   });
 });
 

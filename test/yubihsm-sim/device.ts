@@ -231,6 +231,11 @@ export class YubiHsmSimulator {
     return [...this.objects.values()].map((o) => ({ type: o.type, id: o.id, label: o.label }));
   }
 
+  /** The audit log entries the device holds now (not yet consumed by SET_LOG_INDEX), for cross-checks. */
+  logForTest(): { number: number; command: number; digest: Uint8Array }[] {
+    return this.log.map((e) => ({ number: e.number, command: e.command, digest: e.digest.slice() }));
+  }
+
   get openSessionCount(): number {
     this.expireSessions();
     return this.sessions.size;

@@ -10,14 +10,17 @@ import type { ErrorData } from '../../../hsm/types.js';
 import { CodedError } from '../../../hsm/errors.js';
 import { AppError, toErrorData } from '../../errors.js';
 import type { JsonObject } from '../../transcript/json-value.js';
-import type { TranscriptStore } from '../../transcript/store.js';
 import { actionImplementation } from '../actions/index.js';
 import { pending } from '../actions/init-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
-import { PRE_GENESIS_FILE, PreGenesisLog } from './pre-genesis-log.js';
+import { PRE_GENESIS_FILE, PreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
+import { planResume, RESUMED_KIND, type PlanEntry, type ResumePlan } from './resume-plan.js';
+import { reopenChainToken, type ReopenedToken } from './resume-token.js';
+import { TranscriptStore } from '../../transcript/store.js';
+import { copyDeviceLog } from './device-log.js';
 import type {
   ActionContext,
   ActionImpl,
@@ -26,6 +29,7 @@ import type {
   EngineDeps,
   PerformResult,
   RecordedRef,
+  ResumeContext,
   RunSecrets,
   RunState,
   RunToken,
@@ -80,6 +84,37 @@ export interface StartOptions {
   ceremonyId?: string;
 }
 
+export interface ResumeOptions {
+  loaded: LoadedScript;
+  scriptName: string;
+  ceremonyId: string;
+  /** The ceremony's pre-genesis log records; the first is its ceremony-start. */
+  records: readonly PreGenesisRecord[];
+  /** The chain it joined (chains/<enrolment id>/). */
+  chainDir: string;
+  /** Why the room resumes, for the `resumed` entry. */
+  reason: string;
+}
+
+/** In-memory state a resumed run takes from the records of steps it does not redo. */
+function restoreFromRecords(state: RunState, steps: readonly ScriptStep[], plan: ResumePlan, all: readonly PlanEntry[]): void {
+  const resultOf = (id: string) => [...all].reverse().find((e) => e.step === id && e.kind === 'result')?.data;
+  for (const step of steps) {
+    const p = plan.steps.find((x) => x.id === step.id);
+    if (p?.state !== 'done') continue;
+    const r = resultOf(step.id) as Record<string, unknown> | undefined;
+    if (!r) continue;
+    if (step.action === 'record-participants' && typeof r.administrator === 'string' && Array.isArray(r.witnesses)) {
+      state.participants = { administrator: r.administrator, witnesses: r.witnesses.map(String) };
+    }
+    if (step.action === 'export-wrapped-key' && typeof r.path === 'string') {
+      const manifest = (r.files as { name?: unknown; sha256?: unknown }[] | undefined)?.find((f) => f.name === 'import-manifest.json');
+      state.outputs.push({ kind: 'kms-import', path: r.path, sha256: typeof manifest?.sha256 === 'string' ? manifest.sha256 : '' });
+    }
+    if (step.action === 'export-bundle' && typeof r.path === 'string') state.outputs.push({ kind: 'bundle', path: r.path, sha256: typeof r.manifestSha256 === 'string' ? r.manifestSha256 : '' });
+  }
+}
+
 export class CeremonyRun {
   status: CeremonyStatus = 'running';
   lastError: ErrorData | undefined;
@@ -92,6 +127,7 @@ export class CeremonyRun {
   readonly secrets: RunSecrets = {};
   readonly token: RunToken = {};
   readonly state: RunState = { issued: new Map(), outputs: [] };
+  private resumedFrom: ResumeContext | undefined;
 
   private constructor(
     readonly ceremonyId: string,
@@ -128,6 +164,75 @@ export class CeremonyRun {
     return run;
   }
 
+  /**
+   * Continue an interrupted ceremony that had joined its token's chain: same ceremony id, parameters and
+   * rehearsal flag as its ceremony-start record; a new session on the token the chain's genesis names; a
+   * `resumed` entry with the plan (resume-plan.ts); then the first step that is not done is current.
+   * Throws, recording nothing, when the token is not connected.
+   */
+  static async resume(deps: EngineDeps, options: ResumeOptions): Promise<CeremonyRun> {
+    const { loaded, ceremonyId } = options;
+    const { script } = loaded;
+    const start = options.records[0];
+    const startData = (start?.data ?? {}) as { parameters?: Record<string, unknown>; rehearsal?: unknown };
+    const parameters = resolveParameters(script, startData.parameters ?? {});
+    const rehearsal = startData.rehearsal === true;
+    const clock = deps.clock ?? (() => new Date());
+    const { store } = await TranscriptStore.open(options.chainDir, deps.clock ? { clock: deps.clock } : {});
+    let log: PreGenesisLog | undefined;
+    let reopened: ReopenedToken | undefined;
+    try {
+      const genesisToken = (store.entryAt(0)?.data as { token?: { serial?: unknown; label?: unknown } } | undefined)?.token;
+      if (typeof genesisToken?.serial !== 'string' || typeof genesisToken.label !== 'string') {
+        throw new AppError('ceremony-resume-chain', `the chain ${options.chainDir} has no genesis entry naming its token`, 'Abandon this ceremony; the transcript store is damaged.');
+      }
+      const head = store.head();
+      const chainEntries = head ? store.entries(0, head.seq).filter((e) => e.ceremonyId === ceremonyId) : [];
+      const all: PlanEntry[] = [...options.records, ...chainEntries].map((e) => ({ step: e.step, kind: e.kind, data: e.data }));
+      const plan = planResume(script.steps, all);
+      const tokenStep = script.steps.find((s) => s.action === 'select-token');
+      const tokenResult = all.find((e) => e.step === tokenStep?.id && e.kind === 'result')?.data as { moduleId?: unknown } | undefined;
+      reopened = await reopenChainToken(deps.layer, { serial: genesisToken.serial.trim(), label: genesisToken.label.trim() }, typeof tokenResult?.moduleId === 'string' ? tokenResult.moduleId : undefined);
+      log = await PreGenesisLog.reopen(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
+      const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
+      run.store = store;
+      run.token.slot = reopened.slot;
+      run.token.info = reopened.info;
+      run.token.session = reopened.session;
+      const recorded = head ? enrolmentFromEntries(store.entries(0, head.seq)) : undefined;
+      if (recorded) {
+        run.state.enrolment = recorded.enrolment;
+        run.state.secretCheck = recorded.secretCheck;
+      }
+      restoreFromRecords(run.state, script.steps, plan, all);
+      for (const p of plan.steps) if (p.state === 'done') run.done.add(p.id);
+      run.index = plan.currentStepId === null ? script.steps.length : script.steps.findIndex((s) => s.id === plan.currentStepId);
+      run.resumedFrom = {
+        attempt: plan.attempt,
+        entriesOf: (stepId) => all.filter((e) => e.step === stepId).map((e) => ({ kind: e.kind, data: e.data })),
+      };
+      const last = chainEntries.at(-1);
+      await run.write('resume', RESUMED_KIND, {
+        attempt: plan.attempt,
+        reason: options.reason,
+        lastRecord: last ? { seq: last.seq, step: last.step, kind: last.kind, hash: last.hash } : null,
+        steps: plan.steps.map((p) => ({ id: p.id, state: p.state, why: p.why })),
+        currentStep: plan.currentStepId,
+        token: { moduleId: reopened.slot.moduleId, slotId: reopened.slot.slotId, serial: reopened.info.serial.trim(), label: reopened.info.label.trim() },
+        appVersion: deps.appVersion,
+      });
+      const current = run.currentStep;
+      if (!current) await run.finish();
+      else if (current.approvals === 'quorum') await run.openQuorum(current);
+      return run;
+    } catch (error) {
+      if (reopened) await deps.layer.closeSession(reopened.session).catch(() => undefined);
+      await log?.close();
+      await store.close();
+      throw error;
+    }
+  }
+
   get steps(): readonly ScriptStep[] {
     return this.loaded.script.steps;
   }
@@ -147,13 +252,16 @@ export class CeremonyRun {
   /** Record an entry: to the chain once it exists, to the pre-genesis log before. */
   async write(step: string, kind: string, data: JsonObject, actor: string = this.administrator): Promise<RecordedRef> {
     if (this.finalTail) throw new AppError('ceremony-finished', `ceremony ${this.ceremonyId} is ${this.status}; its transcript is closed`, 'Start a new ceremony.');
+    let ref: RecordedRef;
     if (this.store) {
       const e = await this.store.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
-      return { seq: e.seq, time: e.time, step, kind, actor, hash: e.hash };
+      ref = { seq: e.seq, time: e.time, step, kind, actor, hash: e.hash };
+    } else {
+      const r = await this.log.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
+      ref = { time: r.time, step, kind, actor, hash: r.hash };
+      this.preTail.push(ref);
     }
-    const r = await this.log.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
-    const ref = { time: r.time, step, kind, actor, hash: r.hash };
-    this.preTail.push(ref);
+    await this.deps.onRecorded?.(ref);
     return ref;
   }
 
@@ -193,6 +301,7 @@ export class CeremonyRun {
         void run.log.close();
       },
       preGenesisRecords: async () => ({ records: this.log.all() as unknown as JsonObject[], sha256: await this.log.sha256(), file: PRE_GENESIS_FILE }),
+      ...(this.resumedFrom ? { resumed: this.resumedFrom } : {}),
     };
   }
 
@@ -239,10 +348,13 @@ export class CeremonyRun {
   private async act(step: ScriptStep, impl: ActionImpl<unknown>, input: unknown, extra: JsonObject = {}): Promise<PerformResult['reveal']> {
     const spec = ACTIONS[step.action];
     const described = impl.describe?.(input) ?? {};
-    if (spec.touchesToken) await this.write(step.id, 'intent', { action: step.action, input: described, ...extra });
+    const ctx = this.context(step);
     let outcome;
     try {
-      outcome = await impl.perform(this.context(step), input);
+      const planned = (await impl.intent?.(ctx, input)) ?? {};
+      if (spec.touchesToken) await this.write(step.id, 'intent', { action: step.action, input: described, ...extra, ...planned });
+      outcome = await impl.perform(ctx, input);
+      await this.deps.onActionDone?.(step.id, step.action);
     } catch (error) {
       const data = toErrorData(error);
       this.lastError = data;
@@ -254,6 +366,8 @@ export class CeremonyRun {
     this.lastError = undefined;
     this.failedStep = undefined;
     if (outcome.data !== undefined) await this.write(step.id, 'result', { action: step.action, ...outcome.data });
+    // The device's own audit log since the last copy (YubiHSM 2), for cross-checking: device-log.ts.
+    if (spec.touchesToken) await copyDeviceLog({ layer: this.deps.layer, session: this.token.session, key: this.token, chain: this.store, record: (kind, data) => this.write(step.id, kind, data) });
     if (outcome.done) await this.advance(step);
     return outcome.reveal;
   }
@@ -322,15 +436,18 @@ export class CeremonyRun {
       this.state.quorum.shares = [];
     }
     this.index += 1;
+    // A resumed run passes over the steps the interrupted attempt finished (resume-plan.ts).
+    while (this.steps[this.index] && this.done.has((this.steps[this.index] as ScriptStep).id)) this.index += 1;
     const next = this.steps[this.index];
-    if (!next) {
-      await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[] });
-      this.status = 'completed';
-      await this.cleanup();
-      await this.releaseChain();
-      return;
-    }
+    if (!next) return this.finish();
     if (next.approvals === 'quorum' && this.store) await this.openQuorum(next);
+  }
+
+  private async finish(): Promise<void> {
+    await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[] });
+    this.status = 'completed';
+    await this.cleanup();
+    await this.releaseChain();
   }
 
   /** Abort: recorded with the reason (and shares already handed out voided), the token session closed, secrets wiped. */
