@@ -25,9 +25,9 @@ export interface SummaryRecord {
 export interface SummaryFile {
   /** What wrote it: a custodian's share file, the KMS import bundle, the transcript bundle. */
   kind: 'share' | 'kms-import' | 'bundle';
-  /** The file's name (for a folder, its name; the folder's files follow with their own names). */
+  /** The file's own name. */
   name: string;
-  /** The folder it was written to, when the transcript names it. */
+  /** The folder the ceremony created for it (the import bundle, the transcript bundle), when the transcript names it. */
   folder?: string;
   sha256: string;
   bytes?: number;
@@ -64,8 +64,6 @@ export interface CeremonySummary {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
-const baseName = (path: string): string => path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
-const folderOf = (path: string): string => path.replace(/[\\/][^\\/]*[\\/]?$/, '') || path;
 
 /** The summary of records of one ceremony, oldest first (pure). */
 export function summarizeRecords(ceremonyId: string, records: readonly SummaryRecord[]): CeremonySummary {
@@ -110,12 +108,12 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       for (const f of files) {
         const name = str(f.name);
         const sha256 = str(f.sha256);
-        if (name && sha256) s.files.push({ kind: 'kms-import', name: path ? `${baseName(path)}/${name}` : name, ...(path ? { folder: folderOf(path) } : {}), sha256, ...(typeof f.bytes === 'number' ? { bytes: f.bytes } : {}) });
+        if (name && sha256) s.files.push({ kind: 'kms-import', name, ...(path ? { folder: path } : {}), sha256, ...(typeof f.bytes === 'number' ? { bytes: f.bytes } : {}) });
       }
     } else if (r.kind === 'result' && action === 'export-bundle') {
       const path = str(d.path);
       const sha256 = str(d.manifestSha256);
-      if (path && sha256) s.files.push({ kind: 'bundle', name: `${baseName(path)}/manifest.json`, folder: folderOf(path), sha256 });
+      if (path && sha256) s.files.push({ kind: 'bundle', name: 'manifest.json', folder: path, sha256 });
     } else if (r.kind === 'result' && action === 'write-chain-head') {
       const w = obj(d.written);
       if (w && typeof w.seq === 'number' && typeof w.hash === 'string') s.sealed = { seq: w.seq, hash: w.hash };

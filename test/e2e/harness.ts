@@ -25,6 +25,8 @@ export interface Harness {
   nextDialogAnswer: { path: string | null; folders: string[] | null; folder: string | null; shareFile: string | null; paramsFile: string | null };
   /** Replace the network-interface table the air-gap monitor reads. */
   interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
+  /** Every answer the bridged IPC gave the page, in order, as the page received it (tests search them). */
+  ipcResults: { method: string; result: unknown }[];
   attach(page: Page): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,6 +53,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
 
   const nextDialogAnswer: Harness['nextDialogAnswer'] = { path: null, folders: null, folder: null, shareFile: null, paramsFile: null };
   const interfaces: Harness['interfaces'] = { table: undefined };
+  const ipcResults: Harness['ipcResults'] = [];
   const { networkInterfaces } = await import('node:os');
   const airGap = new AirGapMonitor(() => interfaces.table ?? networkInterfaces(), options.airGapIntervalMs ?? 250);
   const services = createServices({
@@ -77,10 +80,12 @@ export async function startHarness(options: { appDataDir: string; defaultModules
     services,
     nextDialogAnswer,
     interfaces,
+    ipcResults,
     async attach(page: Page) {
-      await page.exposeFunction('__keyceremonyInvoke', (method: unknown, payload: unknown) => {
-        if (!isMethodName(method)) return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `No IPC method ${String(method)}.` } };
-        return dispatch(services.handlers, method, payload);
+      await page.exposeFunction('__keyceremonyInvoke', async (method: unknown, payload: unknown) => {
+        const result = isMethodName(method) ? await dispatch(services.handlers, method, payload) : { ok: false, error: { code: 'UNKNOWN_METHOD', message: `No IPC method ${String(method)}.` } };
+        ipcResults.push({ method: String(method), result });
+        return result;
       });
       // The same shape preload exposes: one frozen function per contract method.
       await page.addInitScript((names: string[]) => {

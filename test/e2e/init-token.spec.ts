@@ -1,7 +1,7 @@
 // The init-token ceremony run from the app alone, on a blank SoftHSM token: 3 custodians, threshold 2.
 // The real engine and token sit behind the bridged IPC; dialogs are answered with temp "USB sticks".
 import { test, expect, type Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './harness.js';
@@ -32,6 +32,13 @@ test.afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
 async function doStep(page: Page, title: RegExp | string) {
   await expect(page.locator('#step-title')).toHaveText(title);
   await page.getByRole('button', { name: 'Do this step' }).click();
@@ -46,6 +53,12 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   await expect(page.getByTestId('airgap-offline')).toBeVisible();
   await page.getByRole('button', { name: 'Ceremony' }).click();
   await page.getByRole('button', { name: /Initialize token/ }).click();
+  // The preview: who must be there and what to bring, before anything starts.
+  const preview = page.getByTestId('ceremony-preview');
+  await expect(preview.getByTestId('bring-list')).toContainText('One empty USB stick per custodian');
+  await expect(preview.getByTestId('bring-list')).toContainText('The blank token to initialize');
+  await expect(preview).toContainText('at least 1');
+  await page.screenshot({ path: 'test-results/screenshots/start-preview.png', fullPage: true });
   await page.getByLabel('tokenLabel').fill('e2e-root');
   await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
   await page.getByLabel('threshold').fill('2');
@@ -103,7 +116,10 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
 
   await doStep(page, 'Prove every combination works');
   await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
-  await page.getByLabel(/Witness statements/).fill('Dana: I saw every step and no network cable.');
+  const summary = page.getByTestId('sign-off-summary');
+  for (const name of CUSTODIANS) await expect(summary).toContainText(`${name}.share`);
+  await page.getByLabel('Dana: type your name to sign').fill('Dana');
+  await page.getByLabel('What Dana saw (optional)').fill('I saw every step and no network cable.');
   await page.getByRole('button', { name: 'Do this step' }).click();
 
   await expect(page.locator('#step-title')).toHaveText('Custodians approve and seal the transcript');
@@ -127,9 +143,13 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   await expect(page.getByTestId('transcript-tail')).toContainText('approval');
   const record = page.getByTestId('ceremony-record');
   for (const name of CUSTODIANS) await expect(record).toContainText(`${name}.share`);
+  await expect(record).toContainText(/Custodians approve and seal the transcript: (alice, carol|carol, alice)/);
+  await expect(record).toContainText('Signed off by Dana');
   await page.screenshot({ path: 'test-results/screenshots/runner-completed.png', fullPage: true });
   await page.emulateMedia({ media: 'print' });
   await expect(record).toBeVisible();
+  await expect(record.getByTestId('summary-head')).toBeVisible();
+  await expect(record.getByRole('table', { name: 'Signatures' })).toBeVisible();
   await expect(page.getByTestId('transcript-tail')).toBeHidden();
   await page.pdf({ path: 'test-results/ceremony-record-init-token.pdf', format: 'A4' });
   await page.emulateMedia({ media: 'screen' });
@@ -212,7 +232,26 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByRole('button', { name: 'Choose USB stick…' }).click();
   await page.getByRole('button', { name: 'Do this step' }).click();
   await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
-  await page.getByLabel(/Witness statements/).fill('Dana: I saw the key generated and wrapped inside the token.');
+  // Unwrap what is on the stick with the wrapping key's private half (openssl) and recompute the AES-CMAC
+  // check value: the summary the witnesses sign shows that value, and the key it is for.
+  const [exported] = readdirSync(stick('key'));
+  const dir = join(stick('key'), exported!);
+  const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', readFileSync(join(dir, 'EncryptedKeyMaterial.bin')));
+  expect(material).toHaveLength(32);
+  const kcv = aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase();
+  const summary = page.getByTestId('sign-off-summary');
+  await expect(summary.getByTestId('summary-check-value')).toHaveText(kcv);
+  await expect(summary.getByTestId('summary-key-arn')).toHaveText(ARN);
+  await expect(summary.getByTestId('summary-key-spec')).toContainText('SYMMETRIC_DEFAULT');
+  await expect(summary).toContainText('RSAES_OAEP_SHA_1');
+  await expect(summary).toContainText('EncryptedKeyMaterial.bin');
+  await expect(summary).toContainText(/Custodians open the token: bob, carol/);
+  await summary.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/screenshots/runner-sign-off-summary.png', fullPage: true });
+  await page.getByLabel('Dana: type your name to sign').fill('Dna');
+  await expect(page.getByText('✘ does not match the recorded name')).toBeVisible();
+  await page.getByLabel('Dana: type your name to sign').fill('Dana');
+  await page.getByLabel('What Dana saw (optional)').fill('I saw the key generated and wrapped inside the token.');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Seal the transcript on the token');
   await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
@@ -221,18 +260,32 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Close the token');
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
+  const kmsRecord = page.getByTestId('ceremony-record');
+  await expect(kmsRecord.getByTestId('summary-check-value')).toHaveText(kcv);
+  await expect(kmsRecord).toContainText('Signed off by Dana');
   await page.screenshot({ path: 'test-results/screenshots/runner-kms-completed.png', fullPage: true });
+  await page.emulateMedia({ media: 'print' });
+  await expect(kmsRecord.getByTestId('summary-check-value')).toBeVisible();
+  await expect(kmsRecord.getByTestId('summary-head')).toBeVisible();
+  await page.pdf({ path: 'test-results/ceremony-record-kms-import.pdf', format: 'A4' });
+  await page.emulateMedia({ media: 'screen' });
 
-  // Unwrap with the wrapping key's private half (openssl), and recompute the AES-CMAC check value.
-  const [exported] = readdirSync(stick('key'));
-  const dir = join(stick('key'), exported!);
-  const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', readFileSync(join(dir, 'EncryptedKeyMaterial.bin')));
-  expect(material).toHaveLength(32);
   const manifest = JSON.parse(readFileSync(join(dir, 'import-manifest.json'), 'utf8'));
-  const kcv = aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase();
   expect(JSON.stringify(manifest)).toContain(kcv);
-  // Nothing the app wrote holds the plaintext.
-  expect(readFileSync(join(dir, 'import-manifest.json')).includes(material)).toBe(false);
+  // Nothing the app wrote or answered holds the plaintext: not the data directory (store, journal,
+  // pre-genesis logs, settings), not any stick, not one IPC result the page received.
+  const forms = [material, Buffer.from(material.toString('hex')), Buffer.from(material.toString('hex').toUpperCase()), Buffer.from(material.toString('base64')), Buffer.from(material.toString('base64url'))];
+  const files = filesUnder(work).filter((f) => !f.endsWith('usb-params.json'));
+  expect(files.some((f) => f.includes('journal.jsonl'))).toBe(true);
+  expect(files.some((f) => f.endsWith('EncryptedKeyMaterial.bin'))).toBe(true);
+  for (const file of files) {
+    const bytes = readFileSync(file);
+    for (const form of forms) expect(bytes.includes(form), file).toBe(false);
+  }
+  const answered = Buffer.from(JSON.stringify(harness.ipcResults));
+  expect(harness.ipcResults.filter((r) => r.method === 'performStep').length).toBeGreaterThan(10);
+  expect(answered.includes(Buffer.from(kcv))).toBe(true);
+  for (const form of forms) expect(answered.includes(form)).toBe(false);
 
   // Home lists both ceremonies with their state.
   await page.getByRole('button', { name: 'Home' }).click();

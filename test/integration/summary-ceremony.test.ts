@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
@@ -93,8 +93,9 @@ describe('ceremony summary from the transcript', () => {
       expect(f.sha256).toBe(sha256(await readFile(join(work, 'usb', `${c}.share`))));
     }
     const bundle = s.files.find((f) => f.kind === 'bundle')!;
-    const bundleDir = (await readdir(join(work, 'out'))).find((n) => bundle.name.startsWith(`${n}/`))!;
-    expect(bundle.sha256).toBe(sha256(await readFile(join(work, 'out', bundleDir, 'manifest.json'))));
+    expect(bundle.name).toBe('manifest.json');
+    expect(await readdir(join(work, 'out'))).toContain(basename(bundle.folder!));
+    expect(bundle.sha256).toBe(sha256(await readFile(join(bundle.folder!, 'manifest.json'))));
     expect(s.approvals).toEqual([{ step: 'head', threshold: 2, custodians: ['alice', 'carol'] }]);
     expect(s.signedOff).toEqual([
       { witness: 'wendy', statement: 'I saw every step of this ceremony as recorded.' },
@@ -115,7 +116,8 @@ describe('ceremony summary from the transcript', () => {
     const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
     expect(s.key?.checkValue?.value).toBe(aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase());
     for (const name of ['EncryptedKeyMaterial.bin', 'ImportToken.bin', 'WrappingPublicKey.bin', 'IMPORT.md', 'import-manifest.json']) {
-      const f = s.files.find((x) => x.kind === 'kms-import' && x.name.endsWith(`/${name}`))!;
+      const f = s.files.find((x) => x.kind === 'kms-import' && x.name === name)!;
+      expect(f.folder).toBe(out.path);
       expect(f.sha256, name).toBe(sha256(await readFile(join(out.path, name))));
     }
     expect(s.approvals).toEqual([{ step: 'login', threshold: 2, custodians: ['bob', 'carol'] }]);
