@@ -29,6 +29,11 @@ export class ModuleSettingsState {
     return this.act(async () => unwrap(await api().addModule(request)));
   }
 
+  /** A YubiHSM 2 entry: main checks it (loopback only) and names the field when it refuses. */
+  addYubiHsm(via: 'usb' | 'connector', url: string): Promise<boolean> {
+    return this.act(async () => unwrap(await api().addModule({ path: via === 'usb' ? 'yubihsm:usb' : `yubihsm:${url.trim()}` })));
+  }
+
   remove(path: string): Promise<boolean> {
     return this.act(async () => unwrap(await api().removeModule({ path })));
   }
