@@ -29,6 +29,9 @@ import type {
 } from './types.js';
 import type { DeviceLogCursor, DeviceLogSlice } from './device-log.js';
 
+/** Single-block encryption, for the AES key check value of tokens without CKM_AES_CMAC (src-main/kms/kcv.ts). */
+export type EncryptMechanism = { name: 'AES_ECB' };
+
 /**
  * The one token interface everything above hsm/ uses. Every method is async and takes and returns plain
  * data, so a driver may run in this process or behind a message channel. Failures are thrown as
@@ -76,6 +79,11 @@ export interface TokenLayer {
   wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes>;
   sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes>;
   digest(session: SessionHandle, hash: HashName, data: Bytes): Promise<Bytes>;
+  /**
+   * Optional: C_Encrypt in one part. Only the AES-ECB key check value needs it; a driver that cannot (or whose
+   * device never lacks CMAC) leaves it out, and the check value code says so.
+   */
+  encrypt?(session: SessionHandle, mechanism: EncryptMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes>;
   random(session: SessionHandle, length: number): Promise<Bytes>;
 
   createDataObject(session: SessionHandle, template: DataObjectTemplate, value: Bytes): Promise<ObjectHandle>;

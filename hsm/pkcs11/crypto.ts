@@ -4,6 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Mechanism, RsaOAEP, Template } from 'pkcs11js';
 import { ErrorCodes, TokenError } from '../errors.js';
+import type { EncryptMechanism } from '../token.js';
 import type { Bytes, EcCurve, HashName, PublicKeyObjectTemplate, SignMechanism, WrapMechanism } from '../types.js';
 import { CKM, CKZ_DATA_SPECIFIED, HASH_MECHANISM, MGF1 } from './mechanisms.js';
 import { EC_FIELD_BYTES, derOctetString, ecPublicKeyTemplate, rsaPublicKeyTemplate } from './templates.js';
@@ -42,6 +43,11 @@ export function wrapMechanism(m: WrapMechanism): Mechanism {
     default:
       throw badArgument(`mechanism.name "${String((m as { name?: unknown })?.name)}" is not a wrapping mechanism`, 'Use RSA_PKCS_OAEP, AES_KEY_WRAP, AES_KEY_WRAP_PAD or AES_KEY_WRAP_KWP.');
   }
+}
+
+export function encryptMechanism(m: EncryptMechanism): Mechanism {
+  if (m?.name === 'AES_ECB') return { mechanism: CKM.AES_ECB };
+  throw badArgument(`mechanism.name "${String((m as { name?: unknown })?.name)}" is not an encryption mechanism`, 'Use AES_ECB.');
 }
 
 export function signMechanism(m: SignMechanism): Mechanism {

@@ -3,7 +3,7 @@
 import type { Mechanism, PKCS11, Template } from 'pkcs11js';
 import pkcs11js from 'pkcs11js';
 import { ErrorCodes, TokenError } from '../errors.js';
-import type { TokenLayer } from '../token.js';
+import type { EncryptMechanism, TokenLayer } from '../token.js';
 import type {
   AttributeName,
   AttributeValue,
@@ -35,7 +35,7 @@ import type {
 } from '../types.js';
 import { parsePkcs11Uri, uriMatches } from '../uri.js';
 import { ckrError, describeWhere, isCkr, toTokenError, type ErrorContext } from './ckr.js';
-import { hashMechanism, signMechanism, spkiToTemplate, wrapMechanism } from './crypto.js';
+import { encryptMechanism, hashMechanism, signMechanism, spkiToTemplate, wrapMechanism } from './crypto.js';
 import { decodeObjectHandle, decodeSlotInfo, decodeTokenInfo, encodeObjectHandle, paddedLabel, slotIdOf, slotPresent } from './info.js';
 import { mechanismInfo } from './mechanisms.js';
 import { loadModule, moduleContext, sameConfig, serialize, unloadModule, type LoadedModule } from './module.js';
@@ -302,6 +302,24 @@ export class Pkcs11TokenLayer implements TokenLayer {
           throw e;
         }
       },
+    );
+  }
+
+  async encrypt(session: SessionHandle, mechanism: EncryptMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
+    const mech = encryptMechanism(mechanism);
+    const k = decodeObjectHandle(key);
+    const input = toBuffer(data, 'data');
+    return this.onSession(session, (lib, s) =>
+      this.withOperation(
+        lib,
+        s,
+        async () => {
+          lib.C_EncryptInit(s.native, mech, k);
+          // ECB output is as long as its input (whole blocks; the token refuses anything else).
+          return bytesOut(await lib.C_EncryptAsync(s.native, input, Buffer.alloc(input.length + 16)));
+        },
+        (h) => lib.C_Encrypt(h, Buffer.alloc(16), Buffer.alloc(32)),
+      ),
     );
   }
 

@@ -45,7 +45,9 @@ export async function findKmsKey(
   if (a.CKA_EXTRACTABLE !== true) problems.push('it is not extractable, so it cannot be wrapped');
   if (problems.length > 0) throw new AppError(KEY_MISMATCH_ERROR, `The key labelled ${JSON.stringify(label)} is not usable as ${keySpec}: ${problems.join('; ')}.`, 'Check the label and key spec against the import ceremony transcript.');
   const publicKeySpkiDer = publicHandle ? await tokenPublicKeySpki(layer, session, publicHandle, keySpec) : undefined;
-  const checkValue = await computeCheckValue(layer, session, { keySpec, handle, ...(publicKeySpkiDer ? { publicKeySpkiDer } : {}) });
+  // Recomputed with the method recorded at generation (AES-ECB only where that token offered no CMAC).
+  const aesMethod = recorded.method === 'AES-ECB-ZERO-BLOCK' ? recorded.method : 'AES-CMAC-ZERO-BLOCK';
+  const checkValue = await computeCheckValue(layer, session, { keySpec, handle, ...(publicKeySpkiDer ? { publicKeySpkiDer } : {}) }, { aesMethod });
   if (checkValue.method !== recorded.method || checkValue.value !== recorded.value.toUpperCase()) {
     throw new AppError(
       KEY_MISMATCH_ERROR,

@@ -6,7 +6,7 @@ export * from './types.js';
 export { parseWrappingAlgorithm, parseKeySpec, checkAlgorithmForKeySpec, isAsymmetric, KMS_RULE_ERROR } from './rules.js';
 export { readImportParameters, readRawImportParameters, finishImportParameters, type ImportParametersInput, type ImportParameterOptions, KMS_PARAMS_ERROR } from './params/index.js';
 export { checkTokenCanGenerate, generateKmsKey, keyRecord, type GeneratedKmsKey, type KeyCheckWaivers, KEYGEN_ERROR, KEY_CHECK_ERROR } from './keygen.js';
-export { computeCheckValue, checkValueFromMac, checkValueFromSpki, ZERO_BLOCK, type CheckValue, type CheckValueMethod } from './kcv.js';
+export { aesCheckValueMethod, computeCheckValue, checkValueFromMac, checkValueFromSpki, ZERO_BLOCK, type AesCheckValueMethod, type CheckValue, type CheckValueMethod } from './kcv.js';
 export { checkTokenCanWrap, wrapForKms, ENCRYPTED_KEY_MATERIAL_MAX, WRAP_ERROR, type WrapResult } from './wrap.js';
 export { exportImportBundle, importCommand, importInstructions, EXPORT_ERROR, MANIFEST_FORMAT, type ImportBundleInput, type ExportedBundle, type ExportedFile } from './export.js';
 export { tokenPublicKeySpki } from './spki.js';
