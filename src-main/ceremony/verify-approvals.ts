@@ -55,26 +55,40 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
   const steps: ApprovalStepReport[] = [];
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const openFor = new Map<string, Entry>();
+  // A quorum opens once per step, except that a resumed ceremony (a `resumed` entry of that ceremony since
+  // the last opening) opens it again at the current head: the login did not survive the interruption.
+  const resumedAt = entries.filter((e) => e.kind === 'resumed');
+  const nextOpen = new Map<number, number>();
   for (const o of opens) {
     const k = key(o.ceremonyId, o.step);
-    if (openFor.has(k)) return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} was opened twice`, o.seq, steps);
+    const earlier = openFor.get(k);
+    if (earlier) {
+      if (!resumedAt.some((r) => r.ceremonyId === o.ceremonyId && r.seq > earlier.seq && r.seq < o.seq)) {
+        return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} was opened twice`, o.seq, steps);
+      }
+      nextOpen.set(earlier.seq, o.seq);
+    }
     const headHash = (o.data as { headHash?: unknown }).headHash;
     if (typeof headHash !== 'string') return fail(`seq ${o.seq}: quorum-open has no headHash`, o.seq, steps);
     const before = bySeq.get(o.seq - 1);
     if (o.prev !== headHash || (before && before.hash !== headHash)) return fail(`seq ${o.seq}: quorum-open says headHash ${headHash.slice(0, 16)}…, but the head when it opened was ${o.prev.slice(0, 16)}…`, o.seq, steps);
     openFor.set(k, o);
   }
+  // The opening an entry belongs to: the last one of its ceremony and step before it.
+  const openOf = (e: Entry): Entry | undefined => opens.filter((o) => o.ceremonyId === e.ceremonyId && o.step === e.step && o.seq < e.seq).at(-1);
   for (const a of approvals) {
     if (!openFor.has(key(a.ceremonyId, a.step))) return fail(`seq ${a.seq}: an approval of step ${a.step} of ceremony ${a.ceremonyId}, whose quorum was never opened`, a.seq, steps);
-    const o = openFor.get(key(a.ceremonyId, a.step)) as Entry;
-    if (a.seq < o.seq) return fail(`seq ${a.seq}: an approval recorded before its quorum opened (seq ${o.seq})`, a.seq, steps);
+    const o = openOf(a);
+    if (!o) return fail(`seq ${a.seq}: an approval recorded before its quorum opened (seq ${(openFor.get(key(a.ceremonyId, a.step)) as Entry).seq})`, a.seq, steps);
     const who = (a.data as { custodian?: unknown }).custodian;
     if (a.actor !== who) return fail(`seq ${a.seq}: the approval's actor '${a.actor}' is not its custodian '${String(who)}'`, a.seq, steps);
   }
   for (const o of opens) {
     const headHash = (o.data as { headHash: string }).headHash;
-    const mine = approvals.filter((a) => a.ceremonyId === o.ceremonyId && a.step === o.step);
-    const acted = entries.some((e) => e.seq > o.seq && e.ceremonyId === o.ceremonyId && e.step === o.step && (e.kind === 'intent' || e.kind === 'result'));
+    const until = nextOpen.get(o.seq) ?? Infinity;
+    const within = (e: Entry) => e.seq > o.seq && e.seq < until && e.ceremonyId === o.ceremonyId && e.step === o.step;
+    const mine = approvals.filter(within);
+    const acted = entries.some((e) => within(e) && (e.kind === 'intent' || e.kind === 'result'));
     const check = checkQuorum(enrolment, { ceremonyId: o.ceremonyId, step: o.step, headHash }, mine.map((a) => a.data));
     const report: ApprovalStepReport = { ceremonyId: o.ceremonyId, step: o.step, headHash, openedAt: o.seq, approvers: check.approvers, held: check.held, acted, problems: check.problems, notes: check.notes };
     steps.push(report);
@@ -88,7 +102,7 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
       return fail(`step ${o.step} of ceremony ${o.ceremonyId}: ${invalid[0]}`, at, steps);
     }
     if (acted && !check.held) {
-      const firstAct = entries.find((e) => e.seq > o.seq && e.ceremonyId === o.ceremonyId && e.step === o.step && (e.kind === 'intent' || e.kind === 'result')) as Entry;
+      const firstAct = entries.find((e) => within(e) && (e.kind === 'intent' || e.kind === 'result')) as Entry;
       return fail(`step ${o.step} of ceremony ${o.ceremonyId} acted at seq ${firstAct.seq} with ${check.approvers.length} distinct valid approval${check.approvers.length === 1 ? '' : 's'}; the threshold is ${enrolment.threshold}`, firstAct.seq, steps);
     }
   }

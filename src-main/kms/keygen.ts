@@ -129,12 +129,20 @@ export interface KeyCheckWaivers {
   CKA_LOCAL?: string;
 }
 
-export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, keySpec: KmsKeySpec, label: string, waivers: KeyCheckWaivers = {}): Promise<GeneratedKmsKey> {
+export async function generateKmsKey(
+  layer: TokenLayer,
+  session: SessionHandle,
+  keySpec: KmsKeySpec,
+  label: string,
+  waivers: KeyCheckWaivers = {},
+  /** The CKA_ID to ask for; a ceremony records it in its intent before generating, so a resume can find the key. */
+  requestedId?: Uint8Array,
+): Promise<GeneratedKmsKey> {
   if (label.trim() === '' || Buffer.byteLength(label, 'utf8') > 64) {
     throw new AppError(KEYGEN_ERROR, `label ${JSON.stringify(label)} must be 1-64 bytes of text.`, 'Choose a short label that names the KMS key, e.g. "kms-prod-payments-2026".');
   }
   const info = KEY_SPECS[keySpec];
-  const id = await layer.random(session, 16);
+  const id = requestedId ?? (await layer.random(session, 16));
   const created: ObjectHandle[] = [];
   try {
     let handle: ObjectHandle;
@@ -169,81 +177,149 @@ export async function generateKmsKey(layer: TokenLayer, session: SessionHandle, 
       publicHandle = pair.publicKey;
     }
 
-    const extra: AttributeName[] = info.kind === 'aes' || info.kind === 'hmac' ? ['CKA_VALUE_LEN', 'CKA_VALUE'] : info.kind === 'ec' ? ['CKA_EC_PARAMS'] : ['CKA_MODULUS'];
-    const a = await layer.getAttributes(session, handle, [...COMMON, ...extra]);
-    const failures: string[] = [];
-    const expect = (name: AttributeName, want: AttributeValue, why: string) => {
-      const got = (a as Record<string, AttributeValue>)[name];
-      if (got !== want) failures.push(`${name} is ${JSON.stringify(got instanceof Uint8Array ? hex(got) : got)}, expected ${JSON.stringify(want)} (${why})`);
-    };
-    expect('CKA_TOKEN', true, 'persistent, for re-export later');
-    expect('CKA_PRIVATE', true, 'readable only after login');
-    const applied: string[] = [];
-    if (waivers.CKA_LOCAL !== undefined && a.CKA_LOCAL !== true) {
-      if (waivers.CKA_LOCAL.trim() === '') throw new AppError(KEYGEN_ERROR, 'waivers.CKA_LOCAL needs a reason.', 'Say why this token does not report CKA_LOCAL.');
-      applied.push(`CKA_LOCAL is ${JSON.stringify(a.CKA_LOCAL)}, accepted: ${waivers.CKA_LOCAL}`);
-    } else expect('CKA_LOCAL', true, 'generated inside the token');
-    expect('CKA_SENSITIVE', true, 'the value never leaves in plaintext');
-    expect('CKA_ALWAYS_SENSITIVE', true, 'it never was readable');
-    expect('CKA_EXTRACTABLE', true, 'so that it can be wrapped');
-    let publicKeySpkiDer: Uint8Array | undefined;
-    let publicAttrs: Record<string, AttributeValue> = {};
-    if (info.kind === 'aes' || info.kind === 'hmac') {
-      expect('CKA_KEY_TYPE', info.kind === 'aes' ? CKK.AES : CKK.GENERIC_SECRET, 'the key type asked for');
-      expect('CKA_VALUE_LEN', info.bytes, `${keySpec} is ${info.bytes} bytes`);
-      // The token must refuse to reveal the value of a sensitive key.
-      expect('CKA_VALUE', null, 'the value must be unreadable');
-    } else {
-      expect('CKA_KEY_TYPE', info.kind === 'rsa' ? CKK.RSA : CKK.EC, 'the key type asked for');
-      if (info.kind === 'ec') {
-        const p = a.CKA_EC_PARAMS;
-        if (!(p instanceof Uint8Array) || hex(p) !== info.oidDer) failures.push(`CKA_EC_PARAMS is ${p instanceof Uint8Array ? hex(p) : JSON.stringify(p)}, expected ${info.oidDer} (${info.curve})`);
-      }
-      publicAttrs = await layer.getAttributes(session, publicHandle as ObjectHandle, ['CKA_TOKEN', 'CKA_LOCAL', 'CKA_KEY_TYPE', ...(info.kind === 'rsa' ? (['CKA_MODULUS_BITS', 'CKA_PUBLIC_EXPONENT'] as const) : (['CKA_EC_PARAMS'] as const))]);
-      if (info.kind === 'rsa') {
-        const e = publicAttrs.CKA_PUBLIC_EXPONENT;
-        if (!(e instanceof Uint8Array) || BigInt('0x' + (hex(e) || '0')) !== 65537n) failures.push(`public CKA_PUBLIC_EXPONENT is ${e instanceof Uint8Array ? hex(e) : JSON.stringify(e)}, expected 010001`);
-      } else if (!(publicAttrs.CKA_EC_PARAMS instanceof Uint8Array) || hex(publicAttrs.CKA_EC_PARAMS) !== info.oidDer) {
-        failures.push(`public CKA_EC_PARAMS does not name ${info.curve}`);
-      }
-      publicKeySpkiDer = await tokenPublicKeySpki(layer, session, publicHandle as ObjectHandle, keySpec);
-      if (info.kind === 'rsa') {
-        // The modulus length as the SPKI carries it: CKA_MODULUS_BITS alone is the token's word.
-        const bits = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength;
-        if (bits !== info.bits) failures.push(`the modulus is ${bits} bits, expected ${info.bits}`);
-        // null: not reported (NSS); the SPKI check above is the one that counts.
-        if (publicAttrs.CKA_MODULUS_BITS !== null && publicAttrs.CKA_MODULUS_BITS !== info.bits) failures.push(`public CKA_MODULUS_BITS is ${JSON.stringify(publicAttrs.CKA_MODULUS_BITS)}, expected ${info.bits}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new AppError(
-        KEY_CHECK_ERROR,
-        `The ${keySpec} key the token generated failed its checks and was destroyed: ${failures.join('; ')}.`,
-        'Do not use this token for the import; report the token model and firmware with this message.',
-      );
-    }
-    // The CKA_ID the token kept, not the one asked for: a YubiHSM's objects have 2-byte ids.
-    const keptId = (await layer.getAttributes(session, handle, ['CKA_ID'])).CKA_ID;
-    const idHex = keptId instanceof Uint8Array && keptId.length > 0 ? hex(keptId) : hex(id);
-    const attributes = plain(a);
-    // Drop the value entry (always null here) and the modulus (public; in the SPKI) from the record.
-    delete attributes.CKA_VALUE;
-    delete attributes.CKA_MODULUS;
-    for (const [k, v] of Object.entries(plain(publicAttrs))) attributes[`public.${k}`] = v;
-    return {
-      keySpec,
-      label,
-      idHex,
-      handle,
-      ...(publicHandle ? { publicHandle } : {}),
-      attributes,
-      waivers: applied,
-      ...(publicKeySpkiDer ? { publicKeySpkiDer, publicKeySpkiSha256: createHash('sha256').update(publicKeySpkiDer).digest('hex') } : {}),
-    };
+    return await checkKmsKey(layer, session, keySpec, label, waivers, handle, publicHandle, hex(id));
   } catch (e) {
     for (const h of created) await layer.destroyObject(session, h).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Read a key's attributes back and compare them with what generation asks for; throws KEY_CHECK_ERROR
+ * listing every difference. Used right after generation, and when a resumed ceremony adopts the key an
+ * interrupted attempt generated (the same checks, so an adopted key is held to the same standard).
+ */
+async function checkKmsKey(
+  layer: TokenLayer,
+  session: SessionHandle,
+  keySpec: KmsKeySpec,
+  label: string,
+  waivers: KeyCheckWaivers,
+  handle: ObjectHandle,
+  publicHandle: ObjectHandle | undefined,
+  requestedIdHex: string,
+  adopted = false,
+): Promise<GeneratedKmsKey> {
+  const info = KEY_SPECS[keySpec];
+  const extra: AttributeName[] = info.kind === 'aes' || info.kind === 'hmac' ? ['CKA_VALUE_LEN', 'CKA_VALUE'] : info.kind === 'ec' ? ['CKA_EC_PARAMS'] : ['CKA_MODULUS'];
+  const a = await layer.getAttributes(session, handle, [...COMMON, ...extra]);
+  const failures: string[] = [];
+  const expect = (name: AttributeName, want: AttributeValue, why: string) => {
+    const got = (a as Record<string, AttributeValue>)[name];
+    if (got !== want) failures.push(`${name} is ${JSON.stringify(got instanceof Uint8Array ? hex(got) : got)}, expected ${JSON.stringify(want)} (${why})`);
+  };
+  expect('CKA_TOKEN', true, 'persistent, for re-export later');
+  expect('CKA_PRIVATE', true, 'readable only after login');
+  const applied: string[] = [];
+  if (waivers.CKA_LOCAL !== undefined && a.CKA_LOCAL !== true) {
+    if (waivers.CKA_LOCAL.trim() === '') throw new AppError(KEYGEN_ERROR, 'waivers.CKA_LOCAL needs a reason.', 'Say why this token does not report CKA_LOCAL.');
+    applied.push(`CKA_LOCAL is ${JSON.stringify(a.CKA_LOCAL)}, accepted: ${waivers.CKA_LOCAL}`);
+  } else expect('CKA_LOCAL', true, 'generated inside the token');
+  expect('CKA_SENSITIVE', true, 'the value never leaves in plaintext');
+  expect('CKA_ALWAYS_SENSITIVE', true, 'it never was readable');
+  expect('CKA_EXTRACTABLE', true, 'so that it can be wrapped');
+  let publicKeySpkiDer: Uint8Array | undefined;
+  let publicAttrs: Record<string, AttributeValue> = {};
+  if (info.kind === 'aes' || info.kind === 'hmac') {
+    expect('CKA_KEY_TYPE', info.kind === 'aes' ? CKK.AES : CKK.GENERIC_SECRET, 'the key type asked for');
+    expect('CKA_VALUE_LEN', info.bytes, `${keySpec} is ${info.bytes} bytes`);
+    // The token must refuse to reveal the value of a sensitive key.
+    expect('CKA_VALUE', null, 'the value must be unreadable');
+  } else {
+    expect('CKA_KEY_TYPE', info.kind === 'rsa' ? CKK.RSA : CKK.EC, 'the key type asked for');
+    if (info.kind === 'ec') {
+      const p = a.CKA_EC_PARAMS;
+      if (!(p instanceof Uint8Array) || hex(p) !== info.oidDer) failures.push(`CKA_EC_PARAMS is ${p instanceof Uint8Array ? hex(p) : JSON.stringify(p)}, expected ${info.oidDer} (${info.curve})`);
+    }
+    publicAttrs = await layer.getAttributes(session, publicHandle as ObjectHandle, ['CKA_TOKEN', 'CKA_LOCAL', 'CKA_KEY_TYPE', ...(info.kind === 'rsa' ? (['CKA_MODULUS_BITS', 'CKA_PUBLIC_EXPONENT'] as const) : (['CKA_EC_PARAMS'] as const))]);
+    if (info.kind === 'rsa') {
+      const e = publicAttrs.CKA_PUBLIC_EXPONENT;
+      if (!(e instanceof Uint8Array) || BigInt('0x' + (hex(e) || '0')) !== 65537n) failures.push(`public CKA_PUBLIC_EXPONENT is ${e instanceof Uint8Array ? hex(e) : JSON.stringify(e)}, expected 010001`);
+    } else if (!(publicAttrs.CKA_EC_PARAMS instanceof Uint8Array) || hex(publicAttrs.CKA_EC_PARAMS) !== info.oidDer) {
+      failures.push(`public CKA_EC_PARAMS does not name ${info.curve}`);
+    }
+    publicKeySpkiDer = await tokenPublicKeySpki(layer, session, publicHandle as ObjectHandle, keySpec);
+    if (info.kind === 'rsa') {
+      // The modulus length as the SPKI carries it: CKA_MODULUS_BITS alone is the token's word.
+      const bits = createPublicKey({ key: Buffer.from(publicKeySpkiDer), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength;
+      if (bits !== info.bits) failures.push(`the modulus is ${bits} bits, expected ${info.bits}`);
+      // null: not reported (NSS); the SPKI check above is the one that counts.
+      if (publicAttrs.CKA_MODULUS_BITS !== null && publicAttrs.CKA_MODULUS_BITS !== info.bits) failures.push(`public CKA_MODULUS_BITS is ${JSON.stringify(publicAttrs.CKA_MODULUS_BITS)}, expected ${info.bits}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new AppError(
+      KEY_CHECK_ERROR,
+      adopted
+        ? `The ${keySpec} key labelled ${JSON.stringify(label)} that the interrupted attempt left in the token failed its checks (it was kept, as evidence): ${failures.join('; ')}.`
+        : `The ${keySpec} key the token generated failed its checks and was destroyed: ${failures.join('; ')}.`,
+      adopted
+        ? 'Do not use it: abandon this ceremony, have the room inspect and destroy the key, and start a new ceremony.'
+        : 'Do not use this token for the import; report the token model and firmware with this message.',
+    );
+  }
+  // The CKA_ID the token kept, not the one asked for: a YubiHSM's objects have 2-byte ids.
+  const keptId = (await layer.getAttributes(session, handle, ['CKA_ID'])).CKA_ID;
+  const idHex = keptId instanceof Uint8Array && keptId.length > 0 ? hex(keptId) : requestedIdHex;
+  const attributes = plain(a);
+  // Drop the value entry (always null here) and the modulus (public; in the SPKI) from the record.
+  delete attributes.CKA_VALUE;
+  delete attributes.CKA_MODULUS;
+  for (const [k, v] of Object.entries(plain(publicAttrs))) attributes[`public.${k}`] = v;
+  return {
+    keySpec,
+    label,
+    idHex,
+    handle,
+    ...(publicHandle ? { publicHandle } : {}),
+    attributes,
+    waivers: applied,
+    ...(publicKeySpkiDer ? { publicKeySpkiDer, publicKeySpkiSha256: createHash('sha256').update(publicKeySpkiDer).digest('hex') } : {}),
+  };
+}
+
+/**
+ * For a resumed ceremony: the key an interrupted attempt generated, found by its label and accepted only
+ * when its CKA_ID is one this ceremony recorded (the id asked for in the intent, or the one the result
+ * recorded), then checked exactly as a freshly generated key. Undefined when no key has the label (the
+ * attempt never got to generate it). A key with the label but another id is someone else's: refused.
+ */
+export async function adoptKmsKey(
+  layer: TokenLayer,
+  session: SessionHandle,
+  keySpec: KmsKeySpec,
+  label: string,
+  waivers: KeyCheckWaivers,
+  recordedIdsHex: readonly string[],
+): Promise<GeneratedKmsKey | undefined> {
+  const info = KEY_SPECS[keySpec];
+  const secret = info.kind === 'aes' || info.kind === 'hmac';
+  const found = [...(await layer.findAll(session, { class: 'SECRET_KEY', label })), ...(await layer.findAll(session, { class: 'PRIVATE_KEY', label }))];
+  if (found.length === 0) return undefined;
+  const ids = recordedIdsHex.map((h) => h.toLowerCase());
+  const ours: ObjectHandle[] = [];
+  for (const h of found) {
+    const id = (await layer.getAttributes(session, h, ['CKA_ID'])).CKA_ID;
+    if (id instanceof Uint8Array && ids.includes(hex(id))) ours.push(h);
+  }
+  if (ours.length !== 1 || found.length !== 1) {
+    throw new AppError(
+      KEYGEN_ERROR,
+      `The token holds ${found.length} key${found.length === 1 ? '' : 's'} labelled ${JSON.stringify(label)}, ${ours.length === 0 ? 'none with' : `${ours.length} with`} the CKA_ID this ceremony recorded (${ids.join(' or ') || 'none recorded'}): it cannot tell which key the interrupted attempt generated.`,
+      'Abandon this ceremony; have the room inspect the keys with this label (the vendor tool, or pkcs11-tool --list-objects) before starting a new one.',
+    );
+  }
+  const handle = ours[0] as ObjectHandle;
+  const keptId = (await layer.getAttributes(session, handle, ['CKA_ID'])).CKA_ID as Uint8Array;
+  let publicHandle: ObjectHandle | undefined;
+  if (!secret) {
+    const pub = await layer.findAll(session, { class: 'PUBLIC_KEY', label, id: keptId });
+    if (pub.length !== 1) {
+      throw new AppError(KEYGEN_ERROR, `The private key labelled ${JSON.stringify(label)} has ${pub.length} public keys with its CKA_ID, not one.`, 'Abandon this ceremony and have the room inspect the token before starting a new one.');
+    }
+    publicHandle = pub[0];
+  }
+  return checkKmsKey(layer, session, keySpec, label, waivers, handle, publicHandle, hex(keptId), true);
 }
 
 /** The generated key as JSON-safe data for the transcript: no handles, the SPKI as base64. */

@@ -2,6 +2,7 @@
 // can wrap with the chosen algorithm BEFORE anything is generated; generate the key material in the token
 // and compute its check value there; wrap it in the token; export the import bundle to the stick. Nothing
 // secret is recorded: the key's attributes, its check value, the wrapping algorithm and file SHA-256s.
+import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { TokenInfo } from '../../../hsm/types.js';
@@ -16,9 +17,11 @@ import {
   parseKeySpec,
   readImportParameters,
   wrapForKms,
+  type CheckValue,
   type KeyCheckWaivers,
   type KmsKeySpec,
 } from '../../kms/index.js';
+import { adoptKmsKey } from '../../kms/keygen.js';
 import { sha256Hex } from '../../transcript/canonical.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, KmsRunState } from '../engine/types.js';
@@ -109,6 +112,16 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
       source: { ...params.source },
       warnings: [...params.warnings],
     };
+    // A resumed ceremony may load fresh parameters (the old ones expire in 24 hours), but for the same KMS key.
+    const before = ctx.resumed?.entriesOf(ctx.step.id).filter((e) => e.kind === 'result').at(-1)?.data as { keyId?: unknown } | undefined;
+    if (typeof before?.keyId === 'string' && before.keyId !== params.keyId) {
+      throw new AppError(
+        'kms-key-changed',
+        `input.path: these parameters are for KMS key ${params.keyId}, but this ceremony loaded parameters for KMS key ${before.keyId} before it was interrupted`,
+        `Load import parameters of KMS key ${before.keyId} (GetParametersForImport again if they expired).`,
+      );
+    }
+    if (before) data.resumed = { sameWrappingKeyAsBefore: (before as { wrappingPublicKeySha256?: unknown }).wrappingPublicKeySha256 === data.wrappingPublicKeySha256 };
     const kms = kmsState(ctx);
     kms.params = params;
     kms.capability = undefined;
@@ -123,9 +136,40 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
   },
 };
 
+/** What this ceremony recorded about its key before a resume: the CKA_IDs it asked for or got, and the check value. */
+function earlierKey(ctx: ActionContext): { ids: string[]; checkValue?: CheckValue; hadResult: boolean; intents: number } | undefined {
+  if (!ctx.resumed) return undefined;
+  const entries = ctx.resumed.entriesOf(ctx.step.id);
+  const ids: string[] = [];
+  let checkValue: CheckValue | undefined;
+  let hadResult = false;
+  let intents = 0;
+  for (const e of entries) {
+    const d = e.data as { key?: { requestedId?: unknown; id?: unknown }; checkValue?: CheckValue };
+    if (e.kind === 'intent') {
+      intents += 1;
+      if (typeof d.key?.requestedId === 'string') ids.push(d.key.requestedId);
+    }
+    if (e.kind === 'result') {
+      hadResult = true;
+      if (typeof d.key?.id === 'string') ids.push(d.key.id);
+      if (d.checkValue) checkValue = d.checkValue;
+    }
+  }
+  if (intents === 0 && !hadResult) return undefined;
+  return { ids: [...new Set(ids)], ...(checkValue ? { checkValue } : {}), hadResult, intents };
+}
+
 export const generateKey: ActionImpl<Record<string, never>> = {
   name: 'generate-key',
   input: noInput,
+  // The CKA_ID is chosen (host RNG; it is a name, not a secret) and recorded before the token is touched,
+  // so that a resume after a crash between generation and result can tell this ceremony's key from another.
+  intent(ctx) {
+    const requestedId = randomBytes(16);
+    kmsState(ctx).requestedId = requestedId;
+    return { key: { label: String(ctx.parameters.keyLabel), keySpec: String(ctx.parameters.keySpec), requestedId: requestedId.toString('hex') } };
+  },
   async perform(ctx) {
     const session = loggedInSession(ctx);
     const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
@@ -138,12 +182,48 @@ export const generateKey: ActionImpl<Record<string, never>> = {
     // Checked again right before generating: nothing is generated that cannot be wrapped.
     kms.capability = await checkTokenCanWrap(layer, slot, params.wrappingAlgorithm, keySpec);
     await checkTokenCanGenerate(layer, slot, keySpec, session);
+    const waivers: KeyCheckWaivers = isNssSoftoken(slot.moduleId, ctx.token.info) ? { CKA_LOCAL: NSS_CKA_LOCAL_WAIVER } : {};
+    const earlier = earlierKey(ctx);
+    if (earlier) {
+      // A resumed ceremony: the key may already be in the token. Ask the token before generating.
+      const adopted = await adoptKmsKey(layer, session, keySpec, label, waivers, earlier.ids);
+      if (adopted) {
+        const checkValue = await computeCheckValue(layer, session, adopted);
+        if (earlier.checkValue && (earlier.checkValue.method !== checkValue.method || earlier.checkValue.value !== checkValue.value)) {
+          throw new AppError(
+            'kms-key-mismatch',
+            `the key labelled '${label}' has check value ${checkValue.value}, but this ceremony recorded ${earlier.checkValue.value} when it generated it: it is not the same key material`,
+            'Abandon this ceremony and have the room inspect the token before starting a new one.',
+          );
+        }
+        kms.key = adopted;
+        kms.checkValue = checkValue;
+        const data: JsonObject = {
+          key: keyRecord(adopted) as JsonObject,
+          checkValue: { ...checkValue } as unknown as JsonObject,
+          recovered: {
+            from: earlier.hadResult ? 'result' : 'intent',
+            note: earlier.hadResult
+              ? 'generated before the interruption (its result was recorded); found again by label and CKA_ID, checked, and its check value recomputed and compared'
+              : 'generated before the interruption, which came before its result was recorded; found by label and the CKA_ID recorded in the intent, and checked as a new key',
+          },
+        };
+        if (adopted.waivers.length > 0) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL ?? '' };
+        return { done: true, data };
+      }
+      if (earlier.hadResult) {
+        throw new AppError(
+          'kms-key-missing',
+          `the key labelled '${label}' that this ceremony generated (CKA_ID ${earlier.ids.join(' or ')}) is no longer in the token`,
+          'Abandon this ceremony and find out what removed the key; generating another would make different material.',
+        );
+      }
+    }
     for (const cls of ['SECRET_KEY', 'PRIVATE_KEY'] as const) {
       const same = await layer.findAll(session, { class: cls, label });
       if (same.length > 0) throw new AppError('kms-label-taken', `parameters.keyLabel: the token already holds a key labelled '${label}'`, 'Choose another key label (kms-rewrap re-exports an existing key).');
     }
-    const waivers: KeyCheckWaivers = isNssSoftoken(slot.moduleId, ctx.token.info) ? { CKA_LOCAL: NSS_CKA_LOCAL_WAIVER } : {};
-    const key = await generateKmsKey(layer, session, keySpec, label, waivers);
+    const key = await generateKmsKey(layer, session, keySpec, label, waivers, kms.requestedId);
     kms.key = key;
     const checkValue = await computeCheckValue(layer, session, key);
     kms.checkValue = checkValue;
@@ -194,7 +274,9 @@ export const exportWrappedKey: ActionImpl<z.infer<typeof exportWrappedKeyInput>>
     const checkValue = need(kms.checkValue, ctx, 'no check value was computed', 'Run generate-key first.');
     const wrap = need(kms.wrap, ctx, 'the key was not wrapped', 'Run wrap-key first.');
     const head = ctx.chain()?.head();
-    const name = input.name ?? `kms-import-${key.label}-${ctx.ceremonyId}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128);
+    // A resumed run never writes where the interrupted one may have (exports are never overwritten).
+    const resumedSuffix = ctx.resumed ? `-resumed-${ctx.resumed.attempt}` : '';
+    const name = input.name ?? `kms-import-${key.label}-${ctx.ceremonyId}${resumedSuffix}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128);
     const bundle = await exportImportBundle({
       parentDir: input.destinationDir,
       name,

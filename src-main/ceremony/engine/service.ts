@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
+import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
@@ -73,6 +74,8 @@ interface Scanned {
   ceremonyId: string;
   kind: string;
   status: CeremonyStatus;
+  /** Unfinished, and it had joined an existing token's chain: the room may resume or abandon it. */
+  resumable: boolean;
   terminalKind?: string;
   token?: { serial: string; label: string };
   sharesIssued: string[];
@@ -167,12 +170,69 @@ export class CeremonyService {
     return this.viewOf(run);
   }
 
+  /**
+   * Resume an interrupted ceremony that had joined its token's chain (see resumable()): the same ceremony
+   * id continues in a new run. Its script must be the one it started with (same SHA-256).
+   */
+  async resume(ceremonyId: string): Promise<CeremonyView> {
+    if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is already running in this app`, 'Go on with it on the Ceremony screen.');
+    const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
+    if (!s) throw new AppError('ceremony-unknown', `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Choose a ceremony from the list of past ceremonies.');
+    if (!s.resumable) throw new AppError('ceremony-not-resumable', notResumable(s), 'Start a new ceremony.');
+    const start = s.records[0]?.data as { script?: { name?: unknown; sha256?: unknown } } | undefined;
+    const name = typeof start?.script?.name === 'string' ? start.script.name : '';
+    const loaded = await this.loadScript(name);
+    if (loaded.sha256 !== start?.script?.sha256) {
+      throw new AppError(
+        'ceremony-resume-script',
+        `ceremony ${ceremonyId} ran script '${name}' with SHA-256 ${String(start?.script?.sha256)}, but ${loaded.source} now has SHA-256 ${loaded.sha256}: a resumed ceremony runs the script it started with`,
+        'Put the original script back (the transcript names its SHA-256), or abandon this ceremony and start a new one.',
+      );
+    }
+    const run = await CeremonyRun.resume(this.deps(), {
+      loaded,
+      scriptName: name,
+      ceremonyId,
+      records: s.records,
+      chainDir: s.chainDir,
+      reason: 'the ceremony was interrupted (a crash, a power loss or the app was closed) and the room chose to resume it',
+    });
+    this.runs.set(ceremonyId, run);
+    return run.view();
+  }
+
+  /** Abandon a resumable ceremony instead: recorded as aborted (with what it leaves behind), never resumable again. */
+  async abandon(ceremonyId: string, reason: string): Promise<{ ceremonyId: string; status: CeremonyStatus }> {
+    if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is abandoned (at least 3 characters)', 'Type the reason the room agreed on.');
+    if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is running in this app`, 'Abort it on the Ceremony screen instead.');
+    const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
+    if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s) : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
+    const last = s.chainEntries.at(-1);
+    const keys = s.chainEntries.filter((e) => (e.data as { action?: unknown }).action === 'generate-key');
+    const keyLabel = [...s.records, ...s.chainEntries].map((e) => (e.data as { parameters?: { keyLabel?: unknown } }).parameters?.keyLabel).find((l) => typeof l === 'string');
+    await this.recordFor(s, 'chain', [
+      {
+        kind: ENGINE_KINDS.abort,
+        data: {
+          reason: reason.trim(),
+          abandoned: true,
+          after: 'interruption',
+          lastRecord: last ? { seq: last.seq, kind: last.kind, step: last.step, hash: last.hash } : null,
+          ...(keys.length > 0 && typeof keyLabel === 'string' ? { leftInToken: `the key labelled '${keyLabel}' may be in the token (this ceremony recorded ${keys.map((e) => e.kind).join(', ')} for it); it stays there until the room destroys it` } : {}),
+        },
+      },
+    ]);
+    return { ceremonyId, status: 'aborted' };
+  }
+
   /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
-  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+    const resumable = new Set((await this.scan()).filter((s) => s.resumable).map((s) => s.ceremonyId));
     const before = (await this.priorAttempts()).map((a) => ({
       ceremonyId: a.ceremonyId,
       kind: a.kind,
       status: a.status,
+      ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
       ...(a.token ? { token: a.token } : {}),
       sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
     }));
@@ -204,7 +264,8 @@ export class CeremonyService {
   async interrupted(): Promise<InterruptedCeremony[]> {
     const out: InterruptedCeremony[] = [];
     for (const s of await this.scan()) {
-      if (s.status !== 'interrupted') continue;
+      // A resumable ceremony waits for the room's choice (resume or abandon); it is not ended behind its back.
+      if (s.status !== 'interrupted' || s.resumable) continue;
       const newly = s.terminalKind === undefined;
       const recordedIn = s.chainEntries.length > 0 ? 'chain' : 'pre-genesis-log';
       if (newly || (s.sharesIssued.length > 0 && !s.sharesVoided)) {
@@ -292,7 +353,8 @@ export class CeremonyService {
         const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
         if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
       }
-      const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, sharesIssued, sharesVoided, records, chainEntries, chainDir };
+      const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
+      const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
       if (terminal) s.terminalKind = terminal.kind;
       if (token) s.token = token;
       out.push(s);
@@ -308,6 +370,12 @@ export class CeremonyService {
     }
     this.runs.clear();
   }
+}
+
+function notResumable(s: Scanned): string {
+  if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.status}; only an interrupted ceremony can be resumed`;
+  if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be resumed`;
+  return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to resume`;
 }
 
 function summarize(name: string, loaded: LoadedScript): ScriptSummary {

@@ -42,6 +42,10 @@ export interface EngineDeps {
   priorAttempts?: () => Promise<PriorAttempt[]>;
   /** Called after each share file is written and recorded (the CLI's crash test hooks in here). */
   onShareIssued?: (custodian: string) => Promise<void> | void;
+  /** Called after each entry is on stable storage (the resume crash tests stop the process here). */
+  onRecorded?: (ref: RecordedRef) => Promise<void> | void;
+  /** Called when a step's action returned, before its result is recorded (the crash window resume must handle). */
+  onActionDone?: (step: string, action: string) => Promise<void> | void;
 }
 
 export type CeremonyStatus = 'running' | 'completed' | 'aborted' | 'interrupted';
@@ -93,6 +97,8 @@ export interface KmsRunState {
   key?: GeneratedKmsKey;
   checkValue?: CheckValue;
   wrap?: WrapResult;
+  /** The CKA_ID generate-key asks for, recorded in its intent before the token is touched. */
+  requestedId?: Uint8Array;
 }
 
 export interface RunState {
@@ -106,6 +112,14 @@ export interface RunState {
   kms?: KmsRunState;
   /** Set by select-token for a token that is already initialized: how its current SO PIN will be obtained. */
   reinitialize?: { reason: 'interrupted-attempt'; attempt: PriorAttempt } | { reason: 'allowReinitialize' };
+}
+
+/** What a resumed run knows of the attempt(s) before it: the ceremony's entries, step by step. */
+export interface ResumeContext {
+  /** 1 for the first resume of this ceremony. */
+  readonly attempt: number;
+  /** The entries recorded for this step before this resume, oldest first. */
+  entriesOf(stepId: string): { kind: string; data: JsonObject }[];
 }
 
 export interface ActionContext {
@@ -130,6 +144,8 @@ export interface ActionContext {
   startChain(store: TranscriptStore): void;
   /** Every record of the pre-genesis log so far. */
   preGenesisRecords(): Promise<{ records: JsonObject[]; sha256: string; file: string }>;
+  /** Set in a run that resumes an interrupted ceremony. */
+  readonly resumed?: ResumeContext;
 }
 
 export interface ActionOutcome {
@@ -147,6 +163,11 @@ export interface ActionImpl<I = unknown> {
   input: z.ZodType<I>;
   /** What the intent and refusal entries may say about the input: never a secret. */
   describe?(input: I): JsonObject;
+  /**
+   * What the action is about to do, decided before the token is touched and recorded in the intent (e.g.
+   * the CKA_ID generate-key will ask for), so that a resume after a crash can ask the token about it.
+   */
+  intent?(ctx: ActionContext, input: I): JsonObject | Promise<JsonObject>;
   perform(ctx: ActionContext, input: I): Promise<ActionOutcome>;
   /** A quorum step of this action needs the presented shares themselves (to rebuild S). */
   needsShares?: boolean;

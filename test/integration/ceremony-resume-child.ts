@@ -1,0 +1,68 @@
+// The child of the kms-import resume test. Mode `crash`: runs kms-import through the engine on the SoftHSM
+// token and sends itself SIGKILL at the named point (`<step>:<entry kind>` once that entry is on disk, or
+// `<step>:performed` when the step's token work returned and its result is not yet written). Mode `resume`:
+// a fresh process resumes that ceremony, presents the shares, runs the remaining steps and prints the
+// final view as one JSON line.
+import { resolve } from 'node:path';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
+import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+
+interface Args {
+  mode: 'crash' | 'resume';
+  module: string;
+  dataDir: string;
+  tokenUri: string;
+  parameters: { keySpec: string; keyLabel: string; wrappingAlgorithm: string };
+  paramsFile: string;
+  shares: { shareFile: string; passphrase: string }[];
+  stick: string;
+  out: string;
+  crashAt?: string;
+  ceremonyId?: string;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as Args;
+const die = () => process.kill(process.pid, 'SIGKILL');
+const layer = new Pkcs11TokenLayer();
+await layer.configureModules([{ path: args.module, source: 'user' }]);
+const service = new CeremonyService({
+  layer,
+  dataDir: args.dataDir,
+  scriptsDir: resolve('ceremonies'),
+  airGap: () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() }),
+  appVersion: '0.1.0-test',
+  scrypt: { N: 2 ** 10, r: 8, p: 1 },
+  onRecorded: (ref) => {
+    if (args.mode === 'crash' && `${ref.step}:${ref.kind}` === args.crashAt) die();
+  },
+  onActionDone: (step) => {
+    if (args.mode === 'crash' && `${step}:performed` === args.crashAt) die();
+  },
+});
+
+const inputs: Record<string, () => Record<string, unknown>[]> = {
+  participants: () => [{ administrator: 'admin', witnesses: ['wendy'] }],
+  airgap: () => [{}],
+  token: () => [{ uri: args.tokenUri }],
+  parameters: () => [{ path: args.paramsFile, wrappingAlgorithm: args.parameters.wrappingAlgorithm }],
+  login: () => args.shares,
+  generate: () => [{ confirm: 'GENERATE' }],
+  wrap: () => [{}],
+  'export-key': () => [{ destinationDir: args.stick }],
+  'sign-off': () => [{ witnesses: [{ name: 'wendy' }] }],
+  head: () => [{}],
+  export: () => [{ destinationDir: args.out }],
+  logout: () => [{}],
+};
+
+let view: CeremonyView = args.mode === 'crash' ? await service.start({ script: 'kms-import', parameters: args.parameters }) : await service.resume(args.ceremonyId as string);
+process.stdout.write(`ceremony ${view.ceremonyId} at ${view.currentStepId}\n`);
+while (view.status === 'running' && view.currentStepId) {
+  const s = view.currentStepId;
+  for (const input of (inputs[s] as () => Record<string, unknown>[])()) view = (await service.perform(view.ceremonyId, s, input)).view;
+  if (view.currentStepId === s) throw new Error(`step ${s} did not finish: ${JSON.stringify(view.lastError)}`);
+}
+process.stdout.write(`${JSON.stringify(view)}\n`);
+await service.close();
+await layer.close();

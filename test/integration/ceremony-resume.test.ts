@@ -1,0 +1,249 @@
+// Resuming kms-import after a crash, on a real SoftHSM token: a child process running the ceremony sends
+// itself SIGKILL at one of several points (after the generate-key intent, after the key was generated but
+// before its result, after the generate-key result, after the wrap result, after the export result); a
+// fresh process resumes the same ceremony with two shares and finishes it. Then, independently of the app:
+// the token holds exactly one key with the label (counted after a quorum login), the recorded
+// EncryptedKeyMaterial.bin unwraps (openssl / python cryptography) to material whose check value is the
+// recorded one, and the transcript bundles verify with the command-line verifier. The verifier's approval
+// check fails once the `resumed` entry is taken out of the chain.
+import { spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { enrolmentFromEntries, quorumLogin } from '../../src-main/ceremony/actions/quorum-login.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
+import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+import { verifyApprovals } from '../../src-main/ceremony/verify-approvals.js';
+import { verifyCommand } from '../../src-main/cli/verify-command.js';
+import type { CheckValue } from '../../src-main/kms/index.js';
+import type { Entry } from '../../src-main/transcript/entry.js';
+import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
+import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+
+const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
+const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
+const TOKEN = 'resume-token';
+const ALGORITHM = 'RSAES_OAEP_SHA_1';
+const outDir = resolve('node_modules/.cache/keyceremony-ceremony-resume-child');
+
+let env: SoftHsmEnv;
+let work: string;
+let dataDir: string;
+let child: string;
+let enrolmentId: string;
+let initBundle: string;
+let kms: KmsLikeKey;
+const bundles: string[] = [];
+
+const share = (c: keyof typeof PASS) => ({ shareFile: join(work, 'usb', `${c}.share`), passphrase: PASS[c] });
+const journal = async (): Promise<Entry[]> => (await readFile(join(dataDir, 'chains', enrolmentId, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Entry);
+
+function runChild(args: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const p = spawn(process.execPath, [child, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    p.on('error', reject);
+    p.on('exit', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+async function paramsFile(name: string): Promise<string> {
+  const path = join(work, 'stick', `${name}.json`);
+  const validTo = new Date(Date.now() + 20 * 3600_000).toISOString();
+  await writeFile(path, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`import-token-${name}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: validTo }));
+  return path;
+}
+
+/** With a fresh module load (the children changed the token): log in with two shares and list the keys with this label. */
+async function keysLabelled(label: string): Promise<number> {
+  const layer = new Pkcs11TokenLayer();
+  await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+  try {
+    const { session } = await layer.openSession({ uri: `pkcs11:token=${TOKEN}` }, { readWrite: false });
+    try {
+      await quorumLogin(layer, session, enrolmentFromEntries(await journal())!, [share('bob'), share('carol')]);
+      return (await layer.findAll(session, { class: 'SECRET_KEY', label })).length;
+    } finally {
+      await layer.closeSession(session);
+    }
+  } finally {
+    await layer.close();
+  }
+}
+
+beforeAll(async () => {
+  env = createSoftHsmEnv();
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    ssr: { noExternal: ['zod'] },
+    build: {
+      ssr: resolve('test/integration/ceremony-resume-child.ts'),
+      outDir,
+      emptyOutDir: true,
+      target: 'node20',
+      rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } },
+    },
+  });
+  child = join(outDir, 'child.mjs');
+  work = await mkdtemp(join(tmpdir(), 'kc-ceremony-resume-'));
+  dataDir = join(work, 'data');
+  for (const d of ['usb', 'out', 'stick']) await mkdir(join(work, d));
+  kms = kmsLikeKey(2048);
+  const layer = new Pkcs11TokenLayer();
+  await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+  const service = new CeremonyService({ layer, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+  try {
+    const step = async (id: string, s: string, input: Record<string, unknown>) => (await service.perform(id, s, input)).view;
+    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: TOKEN, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
+    const id = view.ceremonyId;
+    enrolmentId = id;
+    const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized)!;
+    await step(id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+    await step(id, 'airgap', {});
+    await step(id, 'token', { moduleId: SOFTHSM_MODULE, slotId: blank.slotId });
+    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
+    for (const c of ['alice', 'bob', 'carol'] as const) await step(id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: join(work, 'usb') });
+    await step(id, 'prove', {});
+    await step(id, 'sign-off', { witnesses: [{ name: 'wendy' }] });
+    await step(id, 'head', share('alice'));
+    await step(id, 'head', share('bob'));
+    view = await step(id, 'export', { destinationDir: join(work, 'out') });
+    expect(view.status).toBe('completed');
+    initBundle = view.outputs.find((o) => o.kind === 'bundle')!.path;
+  } finally {
+    await service.close();
+    await layer.close();
+  }
+}, 120_000);
+
+afterAll(async () => {
+  env?.cleanup();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+interface Point {
+  crashAt: string;
+  /** What the resumed generate step is expected to say about the key. */
+  generate: 'generated' | 'recovered-from-intent' | 'recovered-from-result' | 'not-redone';
+  wrapRedone: boolean;
+}
+
+const POINTS: Point[] = [
+  { crashAt: 'generate:intent', generate: 'generated', wrapRedone: false },
+  { crashAt: 'generate:performed', generate: 'recovered-from-intent', wrapRedone: false },
+  { crashAt: 'generate:result', generate: 'recovered-from-result', wrapRedone: false },
+  { crashAt: 'wrap:result', generate: 'recovered-from-result', wrapRedone: true },
+  { crashAt: 'export-key:result', generate: 'not-redone', wrapRedone: false },
+];
+
+describe('kms-import killed with SIGKILL, then resumed in a fresh process', () => {
+  for (const [i, point] of POINTS.entries()) {
+    it(`killed at ${point.crashAt}: resumed, finished, one key, the export unwraps to the recorded check value, the chain verifies`, async () => {
+      const label = `resume-${i}`;
+      const common = { module: SOFTHSM_MODULE, dataDir, tokenUri: `pkcs11:token=${TOKEN}`, parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: label, wrappingAlgorithm: ALGORITHM }, paramsFile: await paramsFile(label), shares: [share('alice'), share('bob')], stick: join(work, 'stick'), out: join(work, 'out') };
+      const crashed = await runChild({ ...common, mode: 'crash', crashAt: point.crashAt });
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      const ceremonyId = /^ceremony (\S+) at /m.exec(crashed.stdout)?.[1] as string;
+      expect(ceremonyId).toMatch(/^kms-import-/);
+
+      // The next start leaves it alone: listed as interrupted and resumable, nothing terminal recorded.
+      const lister = new Pkcs11TokenLayer();
+      const service = new CeremonyService({ layer: lister, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test' });
+      try {
+        expect(await service.interrupted()).toEqual(expect.not.arrayContaining([expect.objectContaining({ ceremonyId })]));
+        expect((await service.history()).find((h) => h.ceremonyId === ceremonyId)).toMatchObject({ status: 'interrupted', resumable: true });
+      } finally {
+        await service.close();
+        await lister.close();
+      }
+      expect((await journal()).some((e) => e.ceremonyId === ceremonyId && ['completed', 'abort', 'interrupted'].includes(e.kind))).toBe(false);
+
+      const resumed = await runChild({ ...common, mode: 'resume', ceremonyId, shares: [share('bob'), share('carol')] });
+      expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+      const view = JSON.parse(resumed.stdout.trim().split('\n').at(-1) as string) as CeremonyView;
+      expect(view).toMatchObject({ ceremonyId, status: 'completed' });
+
+      const mine = (await journal()).filter((e) => e.ceremonyId === ceremonyId);
+      const resumedEntry = mine.find((e) => e.kind === 'resumed')!;
+      const plan = (resumedEntry.data as { steps: { id: string; state: string }[] }).steps;
+      const stateOf = (id: string) => plan.find((p) => p.id === id)?.state;
+      expect(stateOf('participants')).toBe('done');
+      expect(stateOf('token')).toBe('done');
+      expect(stateOf('login')).toBe('redo');
+      // The quorum of the resumed run approved the head at the resume, by other custodians than before.
+      const approvals = mine.filter((e) => e.step === 'login' && e.kind === 'approval' && e.seq > resumedEntry.seq).map((e) => e.actor);
+      expect(approvals).toEqual(['bob', 'carol']);
+
+      const generated = mine.filter((e) => e.step === 'generate' && e.kind === 'result').map((e) => e.data as unknown as { checkValue: CheckValue; key: { id: string }; recovered?: { from: string } });
+      const last = generated.at(-1)!;
+      if (point.generate === 'generated') {
+        expect(generated).toHaveLength(1);
+        expect(last.recovered).toBeUndefined();
+      } else if (point.generate === 'not-redone') {
+        expect(generated).toHaveLength(1);
+        expect(stateOf('generate')).toBe('done');
+      } else {
+        expect(last.recovered?.from).toBe(point.generate === 'recovered-from-intent' ? 'intent' : 'result');
+        if (point.generate === 'recovered-from-result') {
+          expect(generated).toHaveLength(2);
+          expect(generated[1]?.checkValue).toEqual(generated[0]?.checkValue);
+          expect(generated[1]?.key.id).toBe(generated[0]?.key.id);
+        } else {
+          const intent = mine.find((e) => e.step === 'generate' && e.kind === 'intent')!.data as { key: { requestedId: string } };
+          expect(last.key.id).toBe(intent.key.requestedId);
+        }
+      }
+      expect(mine.filter((e) => e.step === 'wrap' && e.kind === 'result')).toHaveLength(point.wrapRedone ? 2 : 1);
+
+      // Exactly one key with the label in the token.
+      expect(await keysLabelled(label)).toBe(1);
+
+      // The recorded export (the last export-key result) unwraps independently to the recorded check value.
+      const exported = mine.filter((e) => e.step === 'export-key' && e.kind === 'result').at(-1)!.data as unknown as { path: string; checkValue: CheckValue };
+      expect(exported.checkValue).toEqual(last.checkValue);
+      if (point.crashAt !== 'export-key:result') expect(exported.path).toMatch(/-resumed-1$/);
+      const encrypted = new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')));
+      checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, encrypted), last.checkValue);
+
+      // The transcript bundles verify with the command-line verifier, approvals included.
+      const bundle = view.outputs.find((o) => o.kind === 'bundle')!.path;
+      bundles.push(bundle);
+      let said = '';
+      let err = '';
+      const code = await verifyCommand([initBundle, ...bundles], { stdout: { write: (t: string) => (said += t) }, stderr: { write: (t: string) => (err += t) } });
+      expect(err).toBe('');
+      expect(code, said).toBe(0);
+
+      // Without its `resumed` entry, the second quorum-open of the login step is refused by the verifier.
+      const all = await journal();
+      expect(verifyApprovals(all).status).toBe('pass');
+      const tampered = verifyApprovals(all.filter((e) => e !== all.find((x) => x.seq === resumedEntry.seq)));
+      expect(tampered.status).toBe('fail');
+      expect(tampered.detail).toMatch(/the quorum of step login of ceremony .* was opened twice/);
+    }, 120_000);
+  }
+
+  it('a resumed transcript whose resumed entry was altered fails verification', async () => {
+    const copy = join(work, 'tampered');
+    const last = bundles.at(-1) as string;
+    await cp(last, copy, { recursive: true });
+    const path = join(copy, 'transcript.jsonl');
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    const at = lines.findIndex((l) => l.includes('"kind":"resumed"'));
+    expect(at).toBeGreaterThanOrEqual(0);
+    lines[at] = (lines[at] as string).replace('"attempt":1', '"attempt":2');
+    await writeFile(path, lines.join('\n'));
+    let said = '';
+    const code = await verifyCommand([initBundle, ...bundles.slice(0, -1), copy], { stdout: { write: (t: string) => (said += t) }, stderr: { write: () => undefined } });
+    expect(code).toBe(1);
+    expect(said).toMatch(/seq \d+/);
+  });
+});
