@@ -42,6 +42,8 @@ const LOGIN_FREE_TOKEN_ACTIONS: readonly string[] = ['select-token', 'quorum-log
 export const REDO_WHILE_PENDING: Readonly<Record<string, readonly string[]>> = {
   'load-import-parameters': ['generate-key', 'wrap-key', 'export-wrapped-key'],
   'generate-key': ['wrap-key', 'export-wrapped-key'],
+  // kms-rewrap: the key handle it found lived in this process.
+  'find-key': ['wrap-key', 'export-wrapped-key'],
   'wrap-key': ['export-wrapped-key'],
 };
 
@@ -50,6 +52,7 @@ const WHY_REDO: Readonly<Record<string, string>> = {
   'quorum-login': 'the token login did not survive the interruption; a fresh quorum must approve the current transcript head',
   'load-import-parameters': 'the import parameters were held in memory only; present the same KMS key\'s parameters again',
   'generate-key': 'the key stays in the token: it is found again by its label and recorded CKA_ID and checked, not generated again',
+  'find-key': 'the key handle lived in the interrupted process; the key is found again and its check value compared',
   'wrap-key': 'the wrapped key material was held in memory only and was not exported; the token wraps it again',
 };
 
