@@ -157,6 +157,8 @@ interface Device {
   gone: boolean;
   /** Increases each time the device is reached again after being gone; sessions remember theirs. */
   generation: number;
+  /** The device went away while logged in (the login cannot come back without the PIN). */
+  lostLogin?: boolean;
 }
 
 interface Module {
@@ -171,6 +173,8 @@ interface Session {
   readWrite: boolean;
   /** Objects made with token: false: deleted when the session closes (the device has no session objects). */
   temporary: Set<string>;
+  /** The device went away while this session was logged in: after a replug it cannot go on. */
+  lostLogin?: boolean;
 }
 
 /** Entries of the device's audit log, chain verified, in plain data for the transcript. */
@@ -193,11 +197,27 @@ function asTokenError(e: unknown, what: string): TokenError {
   return new TokenError('YUBIHSM_FAILED', `${what} failed: ${e instanceof Error ? e.message : String(e)}.`, 'Check the YubiHSM connection and try again.');
 }
 
+/**
+ * The device went away (USB unplugged, or the connector lost it). Before a login, Retry after the replug
+ * simply works; a login ends with the device, and the layer keeps no PIN to restore it.
+ */
 const unpluggedError = (d: Device) =>
   new TokenError(
     'CKR_DEVICE_REMOVED',
-    `The YubiHSM was unplugged (serial ${d.serial}); the sessions open on it ended, and the step that was running did not complete.`,
-    'Plug it back in, choose it again from the token list, open a new session and log in again; then repeat the step.',
+    d.lostLogin
+      ? `YubiHSM 2 serial ${d.serial} was unplugged: its login ended with it, and the step that was running did not complete.`
+      : `YubiHSM 2 serial ${d.serial} was unplugged: plug it back in and press Retry.`,
+    d.lostLogin
+      ? 'Plug it back in. The login cannot come back by itself: in a ceremony past its quorum login, abort and start the ceremony again, and the custodians log in again.'
+      : 'After the replug the next operation opens a new session on the device; the step that was running did not complete, so run it again.',
+  );
+
+/** A session opened before an unplug, used after the replug: the device is back, the session is not. */
+const staleSessionError = (d: Device) =>
+  new TokenError(
+    'CKR_DEVICE_REMOVED',
+    `YubiHSM 2 serial ${d.serial} is plugged in again, but this session ended when it was unplugged${d.lostLogin ? ', and its login with it' : ''}.`,
+    d.lostLogin ? 'Open a new session and log in again; in a ceremony past its quorum login, abort and start the ceremony again.' : 'Open a new session (choose the token again) and repeat the step.',
   );
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -279,6 +299,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
    */
   async initToken(slot: SlotRef, soPin: string, label: string): Promise<void> {
     const d = this.device(slot);
+    if (d.gone) await this.reach(d);
     if (d.sessions.size > 0)
       throw new TokenError('CKR_SESSION_EXISTS', `The YubiHSM (serial ${d.serial}) has open sessions; it cannot be initialised now.`, 'Close every session on it first.');
     if (typeof soPin !== 'string' || soPin === '') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, 'soPin must be a non-empty string');
@@ -340,6 +361,8 @@ export class YubiHsmTokenLayer implements TokenLayer {
 
   async openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession> {
     const d = 'uri' in target ? await this.resolveUri(target.uri) : this.device(target);
+    // Replugged since it went away: reach it now rather than waiting for the next token list.
+    if (d.gone) await this.reach(d);
     const handle = `yubihsm-session-${this.nextSession++}`;
     if (d.gone) throw unpluggedError(d);
     this.sessions.set(handle, { device: d, generation: d.generation, readWrite: options?.readWrite === true, temporary: new Set() });
@@ -370,6 +393,8 @@ export class YubiHsmTokenLayer implements TokenLayer {
 
   /** Login is per device, as in PKCS#11 (all sessions on the token share it): one authenticated device session. */
   async login(session: SessionHandle, userType: UserType, pin: string): Promise<void> {
+    const gone = this.sessions.get(session)?.device;
+    if (gone?.gone) await this.reach(gone);
     const s = this.session(session);
     if (userType !== 'user' && userType !== 'so') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `userType "${String(userType)}" must be "user" or "so"`);
     if (typeof pin !== 'string') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, 'pin must be a string');
@@ -955,7 +980,13 @@ export class YubiHsmTokenLayer implements TokenLayer {
   private session(handle: SessionHandle, evenIfGone = false): Session {
     const s = this.sessions.get(handle);
     if (!s) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(handle)} is not open on any YubiHSM.`, 'Open a new session.');
-    if (!evenIfGone && (s.device.gone || s.generation !== s.device.generation)) throw unpluggedError(s.device);
+    if (!evenIfGone && s.device.gone) throw unpluggedError(s.device);
+    if (!evenIfGone && s.generation !== s.device.generation) {
+      // Replugged. A session that was not logged in holds nothing the device lost: it simply goes on (the
+      // next operation opens a new device session). A login is gone for good: the layer keeps no PIN.
+      if (s.lostLogin) throw staleSessionError(s.device);
+      s.generation = s.device.generation;
+    }
     return s;
   }
 
@@ -965,6 +996,11 @@ export class YubiHsmTokenLayer implements TokenLayer {
     if (gone && !d.gone) {
       d.gone = true;
       d.known = {};
+      d.lostLogin = d.login !== undefined;
+      for (const h of d.sessions) {
+        const open = this.sessions.get(h);
+        if (open) open.lostLogin = d.lostLogin;
+      }
       const login = d.login;
       d.login = undefined;
       if (login?.keepAlive) clearInterval(login.keepAlive);

@@ -351,7 +351,7 @@ describe('YubiHsmTokenLayer when the device is unplugged and plugged back in', (
 
     cable.plugged = false;
     const failed = layer.random(session, 4);
-    await expect(failed).rejects.toThrow('The YubiHSM was unplugged (serial 99)');
+    await expect(failed).rejects.toThrow('YubiHSM 2 serial 99 was unplugged: its login ended with it');
     expect(await code(layer.random(session, 4))).toBe('CKR_DEVICE_REMOVED');
     expect(await layer.listSlots(MODULE)).toMatchObject([{ slotId: '99', tokenPresent: false }]);
     expect(await code(layer.openSession(slot, { readWrite: true }))).toBe('CKR_DEVICE_REMOVED');
@@ -411,7 +411,7 @@ describe('YubiHsmTokenLayer on yubihsm:usb (fake WebUSB devices backed by simula
 
       usb.unplug(a);
       usb.devices.splice(usb.devices.indexOf(a), 1);
-      await expect(layer.random(session, 4)).rejects.toThrow('The YubiHSM was unplugged (serial 11)');
+      await expect(layer.random(session, 4)).rejects.toThrow('YubiHSM 2 serial 11 was unplugged: its login ended with it');
       expect((await layer.listSlots('yubihsm:usb')).map((s) => [s.slotId, s.tokenPresent])).toEqual([
         ['11', false],
         ['22', true],

@@ -35,8 +35,25 @@ export class FakeYubiHsmUsb implements UsbDeviceLike {
   async releaseInterface() {
     this.claimed = false;
   }
+  /**
+   * The cable is pulled after this many more complete request frames: the next frame never reaches the
+   * device, the transfer fails as node-usb's does (LIBUSB_ERROR_NO_DEVICE) and `onPull` runs (the host's
+   * disconnect event and the device leaving the list). Undefined: never.
+   */
+  pullAfterFrames: number | undefined;
+  onPull: (() => void) | undefined;
+
   async transferOut(endpoint: number, data: Uint8Array) {
     if (this.unplugged) throw new Error('LIBUSB_ERROR_NO_DEVICE');
+    if (this.pullAfterFrames !== undefined && (data.length % 64 !== 0 || data.length === 0)) {
+      if (this.pullAfterFrames === 0) {
+        this.pullAfterFrames = undefined;
+        this.onPull?.();
+        this.unplugged = true;
+        throw new Error('LIBUSB_ERROR_NO_DEVICE');
+      }
+      this.pullAfterFrames--;
+    }
     if (endpoint !== 1) throw new Error(`wrote to endpoint ${endpoint}, expected 1`);
     this.writes.push(data.length);
     this.pending.push(data.slice());
@@ -74,5 +91,18 @@ export class FakeUsb implements UsbLike {
   unplug(device: FakeYubiHsmUsb) {
     device.unplugged = true;
     for (const l of this.listeners) l({ device });
+  }
+  /** Unplugged and gone from the device list, as the operating system shows it. */
+  pull(device: FakeYubiHsmUsb) {
+    this.unplug(device);
+    const at = this.devices.indexOf(device);
+    if (at >= 0) this.devices.splice(at, 1);
+  }
+  /** Plugged back in: the device reboots (its sessions are gone) and appears as a new USB device. */
+  replug(serialNumber: string, device: YubiHsmSimulator): FakeYubiHsmUsb {
+    device.powerCycle();
+    const fresh = new FakeYubiHsmUsb(serialNumber, device);
+    this.devices.push(fresh);
+    return fresh;
   }
 }
