@@ -6,8 +6,9 @@ import type { Selections } from './files/selections.js';
 import type { Dialogs } from './services.js';
 import type { CeremonyService } from './ceremony/engine/service.js';
 import type { SerialQueue } from './util/serial-queue.js';
+import { checkChosenFolder, listRemovableDrives } from './files/removable-drives.js';
 
-type CeremonyMethods = 'listCeremonyScripts' | 'listPastCeremonies' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile';
+type CeremonyMethods = 'listCeremonyScripts' | 'listPastCeremonies' | 'startCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile' | 'listRemovableDrives';
 
 const notYet = (): never => {
   throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies are not set up in this window (no scripts folder was given).', 'Start the app with npm start, or use the keyceremony command line.');
@@ -61,8 +62,14 @@ export function ceremonyHandlers(
     abortCeremony: ({ ceremonyId, reason }) => tokens.run(() => service().abort(ceremonyId, reason)),
     chooseFolder: async ({ purpose }) => {
       const folder = await dialogs.chooseFolder(purpose);
-      return { selection: folder ? { id: selections.add('chosen-path', [folder]), folder } : null };
+      if (!folder) return { selection: null };
+      const selection = { id: selections.add('chosen-path', [folder]), folder };
+      // Outputs belong on removable media: the room is told when the chosen folder is not on one.
+      if (purpose === 'import-parameters') return { selection };
+      const { onRemovable, message } = await checkChosenFolder(folder);
+      return { selection, drive: { onRemovable, message } };
     },
+    listRemovableDrives: () => listRemovableDrives(),
     chooseShareFile: async () => {
       const file = await dialogs.chooseShareFile();
       return { selection: file ? { id: selections.add('chosen-path', [file]), file } : null };

@@ -192,6 +192,7 @@ const ceremonySummary = z.object({
   administrator: z.string().optional(),
   witnesses: z.array(z.string()),
   token: z.object({ label: z.string(), serial: z.string(), model: z.string(), manufacturer: z.string() }).optional(),
+  reinitialize: z.object({ reason: z.enum(['interrupted-attempt', 'allowReinitialize']), interruptedCeremonyId: z.string().optional(), voidShares: z.array(z.string()).optional() }).optional(),
   key: z
     .object({
       arn: z.string().nullable(),
@@ -285,7 +286,15 @@ export const contract = {
   },
   chooseFolder: {
     request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'import-parameters']) }).strict(),
-    response: z.object({ selection: z.object({ id: z.string(), folder: z.string() }).nullable() }),
+    response: z.object({
+      selection: z.object({ id: z.string(), folder: z.string() }).nullable(),
+      /** For a destination: whether the folder is on a removable drive (null: this system cannot tell). */
+      drive: z.object({ onRemovable: z.boolean().nullable(), message: z.string() }).optional(),
+    }),
+  },
+  listRemovableDrives: {
+    request: none,
+    response: z.array(z.object({ mountPoint: z.string(), source: z.string(), fsType: z.string().optional(), why: z.enum(['media-folder', 'sysfs-removable', 'macos-volume', 'drive-letter-unconfirmed']) })),
   },
   chooseShareFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   chooseImportParametersFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },

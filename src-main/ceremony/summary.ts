@@ -39,6 +39,8 @@ export interface CeremonySummary {
   administrator?: string;
   witnesses: string[];
   token?: { label: string; serial: string; model: string; manufacturer: string };
+  /** init-token on a token that is not blank: why it may be erased, and so what the init step needs. */
+  reinitialize?: { reason: 'interrupted-attempt' | 'allowReinitialize'; interruptedCeremonyId?: string; voidShares?: string[] };
   key?: {
     arn: string | null;
     keyId: string;
@@ -80,6 +82,13 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       const t = obj(d.token);
       // init-token's result names the token as it is after C_InitToken (its new serial): the later one wins.
       if (t && typeof t.serial === 'string') s.token = { label: str(t.label) ?? '', serial: t.serial, model: str(t.model) ?? '', manufacturer: str(t.manufacturer) ?? '' };
+      const re = obj(d.reinitialize);
+      const reason = str(re?.reason);
+      if (action === 'select-token' && (reason === 'interrupted-attempt' || reason === 'allowReinitialize')) {
+        s.reinitialize = { reason };
+        if (str(re?.interruptedCeremonyId)) s.reinitialize.interruptedCeremonyId = str(re?.interruptedCeremonyId) as string;
+        if (Array.isArray(re?.voidShares)) s.reinitialize.voidShares = re.voidShares.filter((v): v is string => typeof v === 'string');
+      }
     } else if (r.kind === 'result' && action === 'load-import-parameters') {
       s.key = {
         arn: str(d.keyArn) ?? null,

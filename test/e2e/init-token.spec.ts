@@ -5,13 +5,14 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './harness.js';
-import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { aesCmac } from '../helpers/aes-cmac.js';
 
 const CUSTODIANS = ['alice', 'bob', 'carol'];
+const OTHER_SO_PIN = 'Zq7-officer-4821';
 const PASSPHRASE: Record<string, string> = { alice: 'alice correct horse', bob: 'bob battery staple', carol: 'carol tr0ub4dor &3' };
 
 let env: SoftHsmEnv;
@@ -21,6 +22,8 @@ const stick = (name: string) => join(work, `usb-${name}`);
 
 test.beforeAll(async () => {
   env = createSoftHsmEnv();
+  // A token someone else initialized (its SO PIN known to its security officer), for the re-init test.
+  initSoftHsmToken('other-token', OTHER_SO_PIN, '33334444');
   work = mkdtempSync(join(tmpdir(), 'kc-e2e-init-'));
   for (const name of [...CUSTODIANS, 'bundle']) mkdirSync(stick(name));
   harness = await startHarness({ appDataDir: join(work, 'appdata'), defaultModules: [SOFTHSM_MODULE] });
@@ -92,6 +95,8 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     await page.getByLabel('Custodian at the laptop').selectOption(name);
     harness.nextDialogAnswer.folder = stick(name);
     await page.getByRole('button', { name: 'Choose USB stick…' }).click();
+    // The temp "stick" is on the machine's own disk, and main says so in words.
+    await expect(page.getByTestId('drive-check')).toContainText(`Not a removable drive. ${stick(name)} is not on a removable drive`);
     await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name]!);
     await page.getByLabel('Passphrase again').fill(PASSPHRASE[name]!);
     await page.getByRole('button', { name: 'Do this step' }).click();
@@ -295,4 +300,47 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await expect(past).toContainText('init-token');
   await expect(past).toContainText('kms-import');
   await page.screenshot({ path: 'test-results/screenshots/home-past-ceremonies.png', fullPage: true });
+});
+
+test('init-token on a token initialized elsewhere: the current SO PIN is asked for, cleared after each try, and erases it', async ({ page }) => {
+  test.setTimeout(90_000);
+  await harness.attach(page);
+  await page.goto(harness.url);
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: /Initialize token/ }).click();
+  await page.getByLabel('tokenLabel').fill('reinit-e2e');
+  await page.getByLabel('custodians').fill('dave, erin');
+  await page.getByLabel('threshold').fill('2');
+  await page.getByLabel('allowReinitialize').check();
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /other-token/ }).check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Generate the ceremony secret');
+
+  await expect(page.locator('#step-title')).toHaveText('Initialize token reinit-e2e');
+  const inputs = page.getByTestId('reinit-inputs');
+  await expect(inputs).toContainText('The token is not blank: its current SO PIN');
+  const soPin = page.getByLabel('Current SO PIN');
+  await expect(soPin).toHaveAttribute('type', 'password');
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await soPin.fill('99998888');
+  await page.getByRole('button', { name: 'INITIALIZE' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toBeVisible();
+  await expect(soPin).toHaveValue('');
+  await page.screenshot({ path: 'test-results/screenshots/runner-reinit-so-pin.png', fullPage: true });
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await soPin.fill(OTHER_SO_PIN);
+  await page.getByRole('button', { name: 'INITIALIZE' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Set the user PIN');
+  // The SO PIN went to main and nowhere else: no answer the page received holds it.
+  expect(JSON.stringify(harness.ipcResults)).not.toContain(OTHER_SO_PIN);
+  await page.getByRole('button', { name: 'Abort…' }).click();
+  await page.getByLabel('Why is the ceremony aborted?').fill('e2e: re-init checked');
+  await page.getByRole('button', { name: 'Abort the ceremony' }).click();
+  await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony aborted.');
 });

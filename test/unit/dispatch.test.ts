@@ -31,6 +31,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     chooseFolder: fail,
     chooseShareFile: fail,
     chooseImportParametersFile: fail,
+    listRemovableDrives: fail,
     ...overrides,
   };
 }
