@@ -99,7 +99,13 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     await expect(page.getByTestId('drive-check')).toContainText(`Not a removable drive. ${stick(name)} is not on a removable drive`);
     await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name]!);
     await page.getByLabel('Passphrase again').fill(PASSPHRASE[name]!);
+    if (name === 'alice') await page.screenshot({ path: 'test-results/screenshots/runner-share-destination.png', fullPage: true });
     await page.getByRole('button', { name: 'Do this step' }).click();
+    if (name === 'alice') {
+      // The share file's scrypt (N = 2^17) takes long enough to see the work announced, not a frozen screen.
+      await expect(page.getByTestId('working')).toContainText('Encrypting the share file');
+      await page.screenshot({ path: 'test-results/screenshots/runner-working.png', fullPage: true });
+    }
     const reveal = page.getByTestId('share-reveal');
     await expect(reveal).toContainText(`Share of ${name}`);
     // Only this custodian's share is on screen.
