@@ -231,6 +231,43 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
     }, 120_000);
   }
 
+  it('while an interrupted ceremony waits, a new one on the token is refused; abandoning it is recorded and ends it', async () => {
+    const label = 'abandoned';
+    const crashed = await runChild({ module: SOFTHSM_MODULE, dataDir, tokenUri: `pkcs11:token=${TOKEN}`, parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: label, wrappingAlgorithm: ALGORITHM }, paramsFile: await paramsFile(label), shares: [share('alice'), share('bob')], stick: join(work, 'stick'), out: join(work, 'out'), mode: 'crash', crashAt: 'generate:performed' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    const waiting = /^ceremony (\S+) at /m.exec(crashed.stdout)?.[1] as string;
+    const layer = new Pkcs11TokenLayer();
+    await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    const service = new CeremonyService({ layer, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    try {
+      const startNew = async () => {
+        const v = await service.start({ script: 'kms-import', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'next', wrappingAlgorithm: ALGORITHM } });
+        await service.perform(v.ceremonyId, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+        await service.perform(v.ceremonyId, 'airgap', {});
+        return v.ceremonyId;
+      };
+      const refusedId = await startNew();
+      await expect(service.perform(refusedId, 'token', { uri: `pkcs11:token=${TOKEN}` })).rejects.toThrow(`ceremony ${waiting} on token '${TOKEN}' was interrupted and is neither resumed nor abandoned`);
+      await service.abort(refusedId, 'the interrupted ceremony comes first');
+      await expect(service.abandon(waiting, 'no')).rejects.toThrow('reason: say why the ceremony is abandoned');
+      expect(await service.abandon(waiting, 'the room decided not to continue')).toEqual({ ceremonyId: waiting, status: 'aborted' });
+      const abort = (await journal()).filter((e) => e.ceremonyId === waiting).at(-1)!;
+      expect(abort).toMatchObject({ kind: 'abort', data: { reason: 'the room decided not to continue', abandoned: true } });
+      expect(String(abort.data.leftInToken)).toContain(`'${label}'`);
+      expect((await service.history()).find((h) => h.ceremonyId === waiting)).toMatchObject({ status: 'aborted' });
+      expect((await service.history()).find((h) => h.ceremonyId === waiting)?.resumable).toBeUndefined();
+      await expect(service.resume(waiting)).rejects.toThrow(`ceremony ${waiting} is aborted; only an interrupted ceremony can be resumed`);
+      // The token is free for the next ceremony again.
+      const nextId = await startNew();
+      const view = (await service.perform(nextId, 'token', { uri: `pkcs11:token=${TOKEN}` })).view;
+      expect(view.currentStepId).toBe('parameters');
+      await service.abort(nextId, 'only checking that the token can be selected');
+    } finally {
+      await service.close();
+      await layer.close();
+    }
+  });
+
   it('a resumed transcript whose resumed entry was altered fails verification', async () => {
     const copy = join(work, 'tampered');
     const last = bundles.at(-1) as string;

@@ -80,6 +80,12 @@ export async function findChainsForToken(dataDir: string, token: { serial: strin
   return out;
 }
 
+/** Ceremonies that joined this chain (a pre-chain entry) and never ended: they wait to be resumed or abandoned. */
+export function interruptedOnChain(entries: readonly Entry[]): string[] {
+  const ended = new Set(entries.filter((e) => TERMINAL_KINDS.includes(e.kind)).map((e) => e.ceremonyId));
+  return [...new Set(entries.filter((e) => e.kind === PRE_CHAIN_KIND && !ended.has(e.ceremonyId)).map((e) => e.ceremonyId))];
+}
+
 export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<ActionOutcome> {
   const { layer } = ctx.deps;
   if (ctx.chain()) throw new AppError('ceremony-state', `step '${ctx.step.id}': the token was already selected`, 'Go on with the next step.');
@@ -106,6 +112,14 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
     const recorded = head ? enrolmentFromEntries(store.entries(0, head.seq)) : undefined;
     if (!head || !recorded) {
       throw new AppError('ceremony-no-enrolment', `the local chain ${newest.name} of token '${t.label}' holds no enrolment`, 'Import the init-token bundle of this token first, then start again.');
+    }
+    const waiting = interruptedOnChain(store.entries(0, head.seq)).filter((id) => id !== ctx.ceremonyId);
+    if (waiting.length > 0) {
+      throw new AppError(
+        'chain-ceremony-interrupted',
+        `ceremony ${waiting.join(', ')} on token '${t.label}' was interrupted and is neither resumed nor abandoned; one ceremony at a time continues a token's transcript`,
+        'Resume it (Home, Past ceremonies: Resume) and finish it, or abandon it there (recorded), then start this ceremony again.',
+      );
     }
     const { session } = await layer.openSession(ref, { readWrite: true });
     ctx.token.session = session;
@@ -182,6 +196,14 @@ export async function checkChainContinuity(ctx: ActionContext, session: string):
     const ended = new Set(store.entries(0, local.seq).filter((e) => TERMINAL_KINDS.includes(e.kind)).map((e) => e.ceremonyId));
     const ids = [...new Set(later.map((e) => e.ceremonyId))];
     const unexplained = ids.filter((id) => id !== writer && id !== ctx.ceremonyId && !ended.has(id));
+    // An interrupted ceremony of this laptop (it joined the chain: its pre-chain entry is there) waits for the room.
+    const waiting = unexplained.filter((id) => later.some((e) => e.ceremonyId === id && e.kind === PRE_CHAIN_KIND));
+    if (waiting.length > 0) {
+      refuse(
+        `${cmp.message} Ceremony ${waiting.join(', ')} on this token was interrupted and is neither resumed nor abandoned.`,
+        'Resume it (Home, Past ceremonies: Resume) and finish it, or abandon it there (recorded), then start this ceremony again. Nothing was generated; the token was logged out.',
+      );
+    }
     if (unexplained.length > 0) {
       refuse(
         `${cmp.message} But the local entries after the token's head include ceremon${unexplained.length === 1 ? 'y' : 'ies'} ${unexplained.join(', ')}, which never ended and never wrote the token's head: the local transcript was altered, or it holds another laptop's unfinished work.`,
