@@ -265,10 +265,14 @@ export class YubiHsmTokenLayer implements TokenLayer {
       const slot: SlotInfo = { moduleId, slotId: d.serial, description: d.description, manufacturer: 'Yubico', tokenPresent: !d.gone, removable: true, hardware: true };
       if (!d.gone) {
         try {
+          // Is it still there? TokenInfo may come from what this process learned without a word to the
+          // device; an ECHO (never logged) makes a device that left (or a connector that went away) show.
+          await d.hsm.echo(Uint8Array.of(0));
           slot.token = await this.tokenInfo(d);
         } catch (e) {
           if (!this.noteGone(d, e)) throw asTokenError(e, `Reading the YubiHSM (serial ${d.serial})`);
           slot.tokenPresent = false;
+          delete slot.token;
         }
       }
       out.push(slot);

@@ -48,7 +48,7 @@ export function modulesFromArgs(argv: string[]): { modules: ModuleConfig[]; json
         try {
           modules.push({ path: normalizeYubiHsmEntry(token.value), source: 'user' });
         } catch (error) {
-          throw new UsageError(`--module ${token.value}: ${(error as Error).message.replace(/^path: /, '')} ${(error as { remedy?: string }).remedy ?? ''}`.trim());
+          throw new UsageError(`--module ${token.value}: ${(error as Error).message.replace(/^path( \(connector URL\))?: /, '')} ${(error as { remedy?: string }).remedy ?? ''}`.trim());
         }
         continue;
       }

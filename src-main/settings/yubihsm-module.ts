@@ -23,7 +23,8 @@ export function normalizeYubiHsmEntry(path: string, initParameters?: string): st
   try {
     display = loopbackTarget(rest).display;
   } catch (error) {
-    throw new AppError('MODULE_PATH_INVALID', `path: ${(error as Error).message}`, REMEDY);
+    // The settings field is `path`; on screen it is the connector URL: name both.
+    throw new AppError('MODULE_PATH_INVALID', `path (connector URL): ${(error as Error).message}`, REMEDY);
   }
   return `${YUBIHSM_MODULE_PREFIX}${display}`;
 }

@@ -30,8 +30,8 @@ describe('YubiHSM module entries', () => {
   });
 
   const refused: [string, string | undefined, string][] = [
-    ['yubihsm:http://192.168.1.20:12345', undefined, 'path: The YubiHSM connector address "http://192.168.1.20:12345" was refused: 192.168.1.20 is not this computer.'],
-    ['yubihsm:https://127.0.0.1:12345', undefined, 'path: The YubiHSM connector address "https://127.0.0.1:12345" was refused: only http:// is spoken to a local connector, not https://.'],
+    ['yubihsm:http://192.168.1.20:12345', undefined, 'path (connector URL): The YubiHSM connector address "http://192.168.1.20:12345" was refused: 192.168.1.20 is not this computer.'],
+    ['yubihsm:https://127.0.0.1:12345', undefined, 'path (connector URL): The YubiHSM connector address "https://127.0.0.1:12345" was refused: only http:// is spoken to a local connector, not https://.'],
     ['yubihsm:http://127.0.0.1:12345/connector/api', undefined, 'give the connector address only (scheme, host, port)'],
     ['yubihsm:http://user:pw@127.0.0.1:1', undefined, 'it carries credentials'],
     ['yubihsm:serial=123', undefined, 'path: "yubihsm:serial=123" is neither yubihsm:usb nor yubihsm:http://HOST:PORT.'],
