@@ -266,10 +266,17 @@ export const contract = {
         ceremonyId: z.string(),
         kind: z.string(),
         status: z.enum(['running', 'completed', 'aborted', 'interrupted']),
+        /** Interrupted after it joined its token's chain: the room may resume it or abandon it. */
+        resumable: z.boolean().optional(),
         token: z.object({ serial: z.string(), label: z.string() }).optional(),
         sharesVoid: z.array(z.string()),
       }),
     ),
+  },
+  resumeCeremony: { request: z.object({ ceremonyId: z.string().min(1, 'ceremonyId is required') }).strict(), response: ceremonyView },
+  abandonCeremony: {
+    request: z.object({ ceremonyId: z.string().min(1, 'ceremonyId is required'), reason: z.string().min(3, 'reason: say why the ceremony is abandoned (at least 3 characters)').max(2000) }).strict(),
+    response: z.object({ ceremonyId: z.string(), status: z.enum(['running', 'completed', 'aborted', 'interrupted']) }),
   },
   startCeremony: {
     request: z.object({ script: z.string().min(1, 'script is required'), parameters: z.record(z.string(), z.unknown()), rehearsal: z.boolean().optional() }).strict(),

@@ -25,6 +25,8 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     listCeremonyScripts: fail,
     listPastCeremonies: () => [],
     startCeremony: fail,
+    resumeCeremony: fail,
+    abandonCeremony: fail,
     getCeremony: fail,
     performStep: fail,
     abortCeremony: fail,

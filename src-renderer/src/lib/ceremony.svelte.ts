@@ -31,6 +31,14 @@ export class CeremonyState {
     });
   }
 
+  /** Resume an interrupted ceremony: main continues it under the same id, at the step where it stopped. */
+  resume(ceremonyId: string): Promise<boolean> {
+    return this.run(async () => {
+      this.view = unwrap(await api().resumeCeremony({ ceremonyId }));
+      this.reveal = undefined;
+    });
+  }
+
   async perform(input: Record<string, unknown>): Promise<boolean> {
     const view = this.view;
     const step = this.current;
@@ -69,3 +77,8 @@ export class CeremonyState {
     this.reveal = undefined;
   }
 }
+
+/** The Ceremony screen's runner, shared so that Home's Resume button can open a resumed ceremony in it. */
+export const runner = new CeremonyState();
+/** Home bumps `ceremonyScreen` to ask the app to show the Ceremony screen (App.svelte watches it). */
+export const navigation = $state({ ceremonyScreen: 0 });
