@@ -1,5 +1,5 @@
 // The child of the kms-import resume test. Mode `crash`: runs kms-import through the engine on the SoftHSM
-// token and sends itself SIGKILL at the named point (`<step>:<entry kind>` once that entry is on disk, or
+// token and sends itself SIGKILL at the named point (in either mode) (`<step>:<entry kind>` once that entry is on disk, or
 // `<step>:performed` when the step's token work returned and its result is not yet written). Mode `resume`:
 // a fresh process resumes that ceremony, presents the shares, runs the remaining steps and prints the
 // final view as one JSON line.
@@ -34,10 +34,10 @@ const service = new CeremonyService({
   appVersion: '0.1.0-test',
   scrypt: { N: 2 ** 10, r: 8, p: 1 },
   onRecorded: (ref) => {
-    if (args.mode === 'crash' && `${ref.step}:${ref.kind}` === args.crashAt) die();
+    if (`${ref.step}:${ref.kind}` === args.crashAt) die();
   },
   onActionDone: (step) => {
-    if (args.mode === 'crash' && `${step}:performed` === args.crashAt) die();
+    if (`${step}:performed` === args.crashAt) die();
   },
 });
 

@@ -231,6 +231,32 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
     }, 120_000);
   }
 
+  it('killed again while resumed: a second resume finishes it (attempt 2, a third quorum), and the chain verifies', async () => {
+    const label = 'twice';
+    const common = { module: SOFTHSM_MODULE, dataDir, tokenUri: `pkcs11:token=${TOKEN}`, parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: label, wrappingAlgorithm: ALGORITHM }, paramsFile: await paramsFile(label), stick: join(work, 'stick'), out: join(work, 'out') };
+    const first = await runChild({ ...common, mode: 'crash', crashAt: 'generate:performed', shares: [share('alice'), share('bob')] });
+    expect(first.signal, first.stderr).toBe('SIGKILL');
+    const ceremonyId = /^ceremony (\S+) at /m.exec(first.stdout)?.[1] as string;
+    const second = await runChild({ ...common, mode: 'resume', ceremonyId, crashAt: 'wrap:result', shares: [share('alice'), share('carol')] });
+    expect(second.signal, second.stderr).toBe('SIGKILL');
+    const third = await runChild({ ...common, mode: 'resume', ceremonyId, shares: [share('bob'), share('carol')] });
+    expect(third.code, third.stderr + third.stdout).toBe(0);
+    const view = JSON.parse(third.stdout.trim().split('\n').at(-1) as string) as CeremonyView;
+    expect(view.status).toBe('completed');
+    const mine = (await journal()).filter((e) => e.ceremonyId === ceremonyId);
+    expect(mine.filter((e) => e.kind === 'resumed').map((e) => e.data.attempt)).toEqual([1, 2]);
+    expect(mine.filter((e) => e.step === 'login' && e.kind === 'quorum-open')).toHaveLength(3);
+    const generated = mine.filter((e) => e.step === 'generate' && e.kind === 'result').map((e) => e.data as unknown as { checkValue: CheckValue; recovered?: { from: string } });
+    expect(generated.map((g) => g.recovered?.from)).toEqual(['intent', 'result']);
+    expect(await keysLabelled(label)).toBe(1);
+    const exported = mine.filter((e) => e.step === 'export-key' && e.kind === 'result').at(-1)!.data as unknown as { path: string; checkValue: CheckValue };
+    expect(exported.path).toMatch(/-resumed-2$/);
+    checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')))), generated.at(-1)!.checkValue);
+    bundles.push(view.outputs.find((o) => o.kind === 'bundle')!.path);
+    let said = '';
+    expect(await verifyCommand([initBundle, ...bundles], { stdout: { write: (t: string) => (said += t) }, stderr: { write: () => undefined } }), said).toBe(0);
+  }, 120_000);
+
   it('while an interrupted ceremony waits, a new one on the token is refused; abandoning it is recorded and ends it', async () => {
     const label = 'abandoned';
     const crashed = await runChild({ module: SOFTHSM_MODULE, dataDir, tokenUri: `pkcs11:token=${TOKEN}`, parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: label, wrappingAlgorithm: ALGORITHM }, paramsFile: await paramsFile(label), shares: [share('alice'), share('bob')], stick: join(work, 'stick'), out: join(work, 'out'), mode: 'crash', crashAt: 'generate:performed' });
