@@ -246,6 +246,13 @@ export class YubiHsmTokenLayer implements TokenLayer {
         status.library = { manufacturer: 'Yubico', description: this.moduleDescription(config.path), cryptokiVersion: 'n/a (YubiHSM protocol)', libraryVersion: 'keyceremony' };
       } catch (e) {
         const err = asTokenError(e, `Opening ${config.path}`);
+        if (err.code === YubiHsmErrorCodes.CONNECTOR_UNREACHABLE) {
+          // The connector may simply not be running yet: the entry stands, and the token list asks again
+          // (and says why there is nothing) until it answers.
+          status.loaded = true;
+          status.library = { manufacturer: 'Yubico', description: this.moduleDescription(config.path), cryptokiVersion: 'n/a (YubiHSM protocol)', libraryVersion: 'keyceremony' };
+          continue;
+        }
         status.error = { code: err.code, message: err.message, ...(err.remedy ? { remedy: err.remedy } : {}) };
       }
     }
@@ -259,6 +266,8 @@ export class YubiHsmTokenLayer implements TokenLayer {
   async listSlots(moduleId: string): Promise<SlotInfo[]> {
     const m = this.module(moduleId);
     if (moduleId === YUBIHSM_USB_MODULE && !this.options.transports?.[moduleId]) await this.discover(m);
+    // A connector that was not reachable when the list was loaded: ask it again (its error says why not).
+    else if (m.devices.size === 0) await this.discover(m);
     const out: SlotInfo[] = [];
     for (const d of m.devices.values()) {
       if (d.gone) await this.reach(d);
