@@ -134,14 +134,18 @@ interface Point {
   /** What the resumed generate step is expected to say about the key. */
   generate: 'generated' | 'recovered-from-intent' | 'recovered-from-result' | 'not-redone';
   wrapRedone: boolean;
+  /** The import bundle was written again, to a -resumed-1 folder. */
+  exportRedone: boolean;
 }
 
 const POINTS: Point[] = [
-  { crashAt: 'generate:intent', generate: 'generated', wrapRedone: false },
-  { crashAt: 'generate:performed', generate: 'recovered-from-intent', wrapRedone: false },
-  { crashAt: 'generate:result', generate: 'recovered-from-result', wrapRedone: false },
-  { crashAt: 'wrap:result', generate: 'recovered-from-result', wrapRedone: true },
-  { crashAt: 'export-key:result', generate: 'not-redone', wrapRedone: false },
+  { crashAt: 'generate:intent', generate: 'generated', wrapRedone: false, exportRedone: true },
+  { crashAt: 'generate:performed', generate: 'recovered-from-intent', wrapRedone: false, exportRedone: true },
+  { crashAt: 'generate:result', generate: 'recovered-from-result', wrapRedone: false, exportRedone: true },
+  { crashAt: 'wrap:result', generate: 'recovered-from-result', wrapRedone: true, exportRedone: true },
+  { crashAt: 'export-key:result', generate: 'not-redone', wrapRedone: false, exportRedone: false },
+  // The chain head is in the token, its result is not in the transcript: the token is one entry "behind".
+  { crashAt: 'head:performed', generate: 'not-redone', wrapRedone: false, exportRedone: false },
 ];
 
 describe('kms-import killed with SIGKILL, then resumed in a fresh process', () => {
@@ -209,7 +213,8 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
       // The recorded export (the last export-key result) unwraps independently to the recorded check value.
       const exported = mine.filter((e) => e.step === 'export-key' && e.kind === 'result').at(-1)!.data as unknown as { path: string; checkValue: CheckValue };
       expect(exported.checkValue).toEqual(last.checkValue);
-      if (point.crashAt !== 'export-key:result') expect(exported.path).toMatch(/-resumed-1$/);
+      if (point.exportRedone) expect(exported.path).toMatch(/-resumed-1$/);
+      else expect(exported.path).not.toMatch(/-resumed-/);
       const encrypted = new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')));
       checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, encrypted), last.checkValue);
 

@@ -177,7 +177,13 @@ export class CeremonyService {
   async resume(ceremonyId: string): Promise<CeremonyView> {
     if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is already running in this app`, 'Go on with it on the Ceremony screen.');
     const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
-    if (!s) throw new AppError('ceremony-unknown', `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Choose a ceremony from the list of past ceremonies.');
+    if (!s) {
+      throw new AppError(
+        'ceremony-unknown',
+        `ceremony ${ceremonyId} is not in this laptop's data directory, or its token's transcript is in use by a ceremony running now`,
+        'Finish or abort the running ceremony first, then choose this one from the list of past ceremonies.',
+      );
+    }
     if (!s.resumable) throw new AppError('ceremony-not-resumable', notResumable(s), 'Start a new ceremony.');
     const start = s.records[0]?.data as { script?: { name?: unknown; sha256?: unknown } } | undefined;
     const name = typeof start?.script?.name === 'string' ? start.script.name : '';
@@ -227,8 +233,9 @@ export class CeremonyService {
 
   /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
   async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
-    const resumable = new Set((await this.scan()).filter((s) => s.resumable).map((s) => s.ceremonyId));
-    const before = (await this.priorAttempts()).map((a) => ({
+    const scanned = await this.scan();
+    const resumable = new Set(scanned.filter((s) => s.resumable).map((s) => s.ceremonyId));
+    const before = (await this.priorAttempts(scanned)).map((a) => ({
       ceremonyId: a.ceremonyId,
       kind: a.kind,
       status: a.status,
@@ -246,8 +253,8 @@ export class CeremonyService {
   }
 
   /** Every earlier ceremony in the data directory that is not running here, with its status. */
-  async priorAttempts(): Promise<PriorAttempt[]> {
-    return (await this.scan()).map((s) => {
+  async priorAttempts(scanned?: Scanned[]): Promise<PriorAttempt[]> {
+    return (scanned ?? (await this.scan())).map((s) => {
       const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
       if (s.token) a.token = s.token;
       const recorded = enrolmentFromEntries(s.chainEntries);
