@@ -2,8 +2,10 @@
 // The real engine and token sit behind the bridged IPC; dialogs are answered with temp "USB sticks".
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
 import { startHarness, type Harness } from './harness.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
@@ -20,11 +22,42 @@ let work: string;
 let harness: Harness;
 const stick = (name: string) => join(work, `usb-${name}`);
 
+/**
+ * An init-token attempt killed after it handed out two shares (alice, bob; threshold 2), in this data
+ * directory: `keyceremony init-token` in a child process (the crash test's child), SIGKILLed. Uses the
+ * fresh SoftHSM directory's free slot 0.
+ */
+async function interruptedAttempt(dataDir: string): Promise<void> {
+  const outDir = resolve('node_modules/.cache/keyceremony-e2e-crash-child');
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    ssr: { noExternal: ['zod'] },
+    build: { ssr: resolve('test/integration/ceremony-crash-child.ts'), outDir, emptyOutDir: true, target: 'node20', rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } } },
+  });
+  mkdirSync(join(work, 'crash-usb'));
+  mkdirSync(join(work, 'crash-secrets'));
+  for (const name of CUSTODIANS) writeFileSync(join(work, 'crash-secrets', name), `${PASSPHRASE[name]}\n`);
+  const args = ['--module', SOFTHSM_MODULE, '--slot', '0', '--token-label', 'crash-token', '--custodians', CUSTODIANS.join(','), '--threshold', '2', '--shares-out', join(work, 'crash-usb'), '--out', join(work, 'crash-usb'), '--witness', 'Dana', '--data-dir', dataDir, ...CUSTODIANS.flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'crash-secrets', c)}`])];
+  await new Promise<void>((done, fail) => {
+    const p = spawn(process.execPath, [join(outDir, 'child.mjs'), JSON.stringify(args), resolve('ceremonies'), '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if ((out.match(/^issued /gm) ?? []).length >= 2) p.kill('SIGKILL');
+    });
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+    p.on('exit', (code, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`the crash child exited ${code}: ${out}`))));
+  });
+}
+
 test.beforeAll(async () => {
+  test.setTimeout(120_000);
   env = createSoftHsmEnv();
+  work = mkdtempSync(join(tmpdir(), 'kc-e2e-init-'));
+  await interruptedAttempt(join(work, 'appdata'));
   // A token someone else initialized (its SO PIN known to its security officer), for the re-init test.
   initSoftHsmToken('other-token', OTHER_SO_PIN, '33334444');
-  work = mkdtempSync(join(tmpdir(), 'kc-e2e-init-'));
   for (const name of [...CUSTODIANS, 'bundle']) mkdirSync(stick(name));
   harness = await startHarness({ appDataDir: join(work, 'appdata'), defaultModules: [SOFTHSM_MODULE] });
 });
@@ -347,6 +380,56 @@ test('init-token on a token initialized elsewhere: the current SO PIN is asked f
   expect(JSON.stringify(harness.ipcResults)).not.toContain(OTHER_SO_PIN);
   await page.getByRole('button', { name: 'Abort…' }).click();
   await page.getByLabel('Why is the ceremony aborted?').fill('e2e: re-init checked');
+  await page.getByRole('button', { name: 'Abort the ceremony' }).click();
+  await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony aborted.');
+});
+
+test("init-token on the token of an interrupted attempt: that attempt's share files rebuild its SO PIN", async ({ page }) => {
+  test.setTimeout(90_000);
+  await harness.attach(page);
+  await page.goto(harness.url);
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: /Initialize token/ }).click();
+  await page.getByLabel('tokenLabel').fill('crash-again');
+  await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
+  await page.getByLabel('threshold').fill('2');
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /crash-token/ }).check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Generate the ceremony secret');
+
+  await expect(page.locator('#step-title')).toHaveText('Initialize token crash-again');
+  const inputs = page.getByTestId('reinit-inputs');
+  await expect(inputs).toContainText("The token is not blank: the interrupted attempt's shares");
+  await expect(inputs).toContainText('handed to alice, bob');
+  for (const name of ['alice', 'bob']) {
+    harness.nextDialogAnswer.shareFile = join(work, 'crash-usb', `${name}.share`);
+    await page.getByRole('button', { name: 'Add a previous share file…' }).click();
+    await expect(inputs).toContainText(`${name}.share`);
+  }
+  const passphrases = inputs.getByLabel('Passphrase');
+  await expect(passphrases).toHaveCount(2);
+  await passphrases.nth(0).fill(PASSPHRASE.alice!);
+  await passphrases.nth(1).fill('not bobs passphrase');
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await page.getByRole('button', { name: 'INITIALIZE' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText(/passphrase/i);
+  // Nothing typed for a share stays in a field after a try.
+  await expect(passphrases.nth(0)).toHaveValue('');
+  await expect(passphrases.nth(1)).toHaveValue('');
+  await page.screenshot({ path: 'test-results/screenshots/runner-reinit-previous-shares.png', fullPage: true });
+  await passphrases.nth(0).fill(PASSPHRASE.alice!);
+  await passphrases.nth(1).fill(PASSPHRASE.bob!);
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await page.getByRole('button', { name: 'INITIALIZE' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Set the user PIN');
+  await page.getByRole('button', { name: 'Abort…' }).click();
+  await page.getByLabel('Why is the ceremony aborted?').fill('e2e: re-init from previous shares checked');
   await page.getByRole('button', { name: 'Abort the ceremony' }).click();
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony aborted.');
 });
