@@ -9,6 +9,7 @@ import { build } from 'vite';
 import { startHarness, type Harness } from './harness.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { listRemovableDrives } from '../../src-main/files/removable-drives.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { aesCmac } from '../helpers/aes-cmac.js';
@@ -128,7 +129,10 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     await page.getByLabel('Custodian at the laptop').selectOption(name);
     harness.nextDialogAnswer.folder = stick(name);
     await page.getByRole('button', { name: 'Choose USB stick…' }).click();
-    // The temp "stick" is on the machine's own disk, and main says so in words.
+    // The drives main sees are listed (this machine's, as the real function finds them)...
+    const seen = await listRemovableDrives();
+    await expect(page.getByTestId('removable-drives')).toContainText(seen.length === 0 ? 'Removable drives seen: none' : seen[0]!.mountPoint);
+    // ...and the temp "stick" is on the machine's own disk, and main says so in words.
     await expect(page.getByTestId('drive-check')).toContainText(`Not a removable drive. ${stick(name)} is not on a removable drive`);
     await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name]!);
     await page.getByLabel('Passphrase again').fill(PASSPHRASE[name]!);
