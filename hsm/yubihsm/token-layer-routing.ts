@@ -3,7 +3,7 @@
 // by the driver that opened them; object handles travel with their session.
 import { probeKmsCapabilities } from '../capabilities.js';
 import { ErrorCodes, TokenError } from '../errors.js';
-import type { TokenLayer } from '../token.js';
+import type { EncryptMechanism, TokenLayer } from '../token.js';
 import type {
   AttributeName,
   AttributeValue,
@@ -157,6 +157,12 @@ export class RoutingTokenLayer implements TokenLayer {
   async wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes> {
     const { layer, inner } = this.route(session);
     return layer.wrapKey(inner, mechanism, wrappingKey, key);
+  }
+  /** Passed through where the driver has it; a driver without it says so in the same words kcv.ts would. */
+  async encrypt(session: SessionHandle, mechanism: EncryptMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    if (!layer.encrypt) throw new TokenError('CKR_FUNCTION_NOT_SUPPORTED', 'This token driver cannot encrypt.', 'Use a token that offers CKM_AES_CMAC for the check value.');
+    return layer.encrypt(inner, mechanism, key, data);
   }
   async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
     const { layer, inner } = this.route(session);

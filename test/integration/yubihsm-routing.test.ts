@@ -1,10 +1,13 @@
 // One TokenLayer over SoftHSM and a (simulated) YubiHSM side by side: modules, slots, sessions and the KMS
 // answer are routed to the right driver.
+import { createCipheriv } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { YubiHsmTokenLayer } from '../../hsm/yubihsm/token-layer.js';
 import { RoutingTokenLayer } from '../../hsm/yubihsm/token-layer-routing.js';
+import { checkTokenCanWrap, wrapForKms } from '../../src-main/kms/index.js';
+import { independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
 import { SOFTHSM_MODULE, createSoftHsmEnv, initSoftHsmToken, type SoftHsmEnv } from '../helpers/softhsm.js';
 
@@ -52,6 +55,19 @@ describe('RoutingTokenLayer', () => {
     const sCaps = await layer.kmsCapabilities(softSlot);
     // SoftHSM: OAEP with SHA-1 only (FACTS.md).
     expect(sCaps.find((c) => c.algorithm === 'RSAES_OAEP_SHA_1')?.supported).toBe(true);
+    // Encryption (the AES-ECB check value's path) reaches the PKCS#11 driver through the routing layer: a
+    // key generated there encrypts a zero block as node:crypto does under the material unwrapped by openssl.
+    const aes = await layer.generateSecretKey(soft.session, { type: 'AES', bits: 256 }, {
+      label: 'routed-ecb', id: new Uint8Array([9]), token: false, private: true, sensitive: true, extractable: true,
+      encrypt: true, decrypt: false, sign: false, verify: false, wrap: false, unwrap: false, derive: false,
+    });
+    const zero = new Uint8Array(16);
+    const routed = await layer.encrypt(soft.session, { name: 'AES_ECB' }, aes, zero);
+    const kms = kmsLikeKey(2048);
+    const capability = await checkTokenCanWrap(layer, softSlot, 'RSAES_OAEP_SHA_1', 'SYMMETRIC_DEFAULT');
+    const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', (await wrapForKms(layer, soft.session, { capability, wrappingPublicKeySpkiDer: kms.spki, key: aes })).encryptedKeyMaterial);
+    const expected = createCipheriv('aes-256-ecb', material, null).setAutoPadding(false).update(zero);
+    expect(Buffer.from(routed).toString('hex')).toBe(expected.toString('hex'));
     await layer.closeSession(soft.session);
     await layer.closeSession(y.session);
     await expect(layer.random(y.session, 1)).rejects.toThrow('is not open');
