@@ -13,6 +13,8 @@ import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
+import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
+import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
 
 export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--init-parameters STR]
@@ -30,6 +32,13 @@ its chain head against the local transcript), generates the key material in
 the token, computes its check value there, wraps it there, and writes the
 import bundle (EncryptedKeyMaterial.bin, ImportToken.bin, IMPORT.md,
 import-manifest.json) into DIR and the transcript bundle into --bundle-out.
+
+--resume CEREMONY_ID continues a kms-import that was interrupted after it
+joined the token's transcript (docs/ceremonies.md, Interrupted ceremonies):
+same ceremony id; --key-spec, --key-label and --wrapping-algorithm must be the
+ones it started with; the shares open the token again; a key it generated is
+found in the token, not generated again; the import bundle goes to a new
+folder (...-resumed-N) in DIR.
 
 Options:
   --module PATH              The PKCS#11 library of the token.
@@ -196,17 +205,66 @@ export async function readShares(args: KmsImportArgs): Promise<Record<string, un
   return out;
 }
 
+/**
+ * `--resume ID` is kms-import's own flag, taken out before the options it shares with kms-rewrap are parsed
+ * (kms-rewrap refuses it as unknown).
+ */
+export function takeResume(argv: readonly string[]): { argv: string[]; resume?: string } {
+  const rest: string[] = [];
+  let resume: string | undefined;
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i] as string;
+    let value: string | undefined;
+    if (a === '--resume') {
+      value = argv[i + 1];
+      i += 1;
+      if (value === undefined || value.startsWith('--')) throw new UsageError('--resume CEREMONY_ID: the id of the interrupted kms-import is missing.');
+    } else if (a.startsWith('--resume=')) value = a.slice('--resume='.length);
+    else {
+      rest.push(a);
+      continue;
+    }
+    if (resume !== undefined) throw new UsageError('--resume is given twice.');
+    if (!/^kms-import-[A-Za-z0-9-]{1,96}$/.test(value)) throw new UsageError(`--resume ${value}: expected the id of a kms-import ceremony (kms-import-...), as Home or the transcript shows it.`);
+    resume = value;
+  }
+  return resume === undefined ? { argv: rest } : { argv: rest, resume };
+}
+
+/** A resumed ceremony keeps the parameters it started with: the flags must repeat them, not change them. */
+async function checkResumeParameters(args: KmsImportArgs, ceremonyId: string): Promise<void> {
+  let start: { parameters?: Record<string, unknown> } | undefined;
+  try {
+    start = (await readPreGenesisLog(preGenesisPathOf(args.dataDir, ceremonyId))).records[0]?.data as typeof start;
+  } catch {
+    throw new UsageError(`--resume ${ceremonyId}: no such ceremony in ${args.dataDir} (see the past ceremonies on Home, or --data-dir).`);
+  }
+  const recorded = start?.parameters ?? {};
+  const given: [string, string, string][] = [
+    ['--key-spec', 'keySpec', args.keySpec],
+    ['--key-label', 'keyLabel', args.keyLabel],
+    ['--wrapping-algorithm', 'wrappingAlgorithm', args.wrappingAlgorithm],
+  ];
+  for (const [flag, name, value] of given) {
+    if (recorded[name] !== value) throw new UsageError(`${flag} ${value}: ceremony ${ceremonyId} started with ${String(recorded[name])}; a resumed ceremony keeps the parameters it started with.`);
+  }
+}
+
 export async function kmsImportCommand(argv: string[], out: Output, overrides: KmsImportOverrides = {}): Promise<number> {
   let args: KmsImportArgs;
   let shares: Record<string, unknown>[];
+  let resume: string | undefined;
   try {
-    const parsed = kmsImportArgs(argv);
+    const taken = takeResume(argv);
+    resume = taken.resume;
+    const parsed = kmsImportArgs(taken.argv);
     if (parsed === 'help') {
       out.stdout.write(KMS_IMPORT_HELP);
       return 0;
     }
     args = parsed;
     shares = await readShares(args);
+    if (resume !== undefined) await checkResumeParameters(args, resume);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     out.stderr.write(`keyceremony kms-import: ${error.message}\n\nRun 'keyceremony kms-import --help' for the options.\n`);
@@ -232,9 +290,12 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
   };
   let view: CeremonyView | undefined;
   try {
-    view = await service.start({ script: 'kms-import', parameters: { keySpec: args.keySpec, keyLabel: args.keyLabel, wrappingAlgorithm: args.wrappingAlgorithm }, rehearsal: args.rehearsal });
+    view =
+      resume !== undefined
+        ? await service.resume(resume)
+        : await service.start({ script: 'kms-import', parameters: { keySpec: args.keySpec, keyLabel: args.keyLabel, wrappingAlgorithm: args.wrappingAlgorithm }, rehearsal: args.rehearsal });
     const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
+    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}${resume !== undefined ? `, resumed at step ${view.currentStepId ?? 'end'}` : ''}`);
     while (view.status === 'running' && view.currentStepId !== null) {
       const currentId: string = view.currentStepId;
       const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);

@@ -17,6 +17,7 @@ import { enrolmentFromEntries, quorumLogin } from '../../src-main/ceremony/actio
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import { verifyApprovals } from '../../src-main/ceremony/verify-approvals.js';
+import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { verifyCommand } from '../../src-main/cli/verify-command.js';
 import type { CheckValue } from '../../src-main/kms/index.js';
 import type { Entry } from '../../src-main/transcript/entry.js';
@@ -258,6 +259,43 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
     expect(exported.path).toMatch(/-resumed-2$/);
     checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')))), generated.at(-1)!.checkValue);
     bundles.push(view.outputs.find((o) => o.kind === 'bundle')!.path);
+    let said = '';
+    expect(await verifyCommand([initBundle, ...bundles], { stdout: { write: (t: string) => (said += t) }, stderr: { write: () => undefined } }), said).toBe(0);
+  }, 120_000);
+
+  it('keyceremony kms-import --resume: the same flags finish it; a changed --key-label is a usage error', async () => {
+    const label = 'cli-resumed';
+    const paramsPath = await paramsFile(label);
+    const crashed = await runChild({ module: SOFTHSM_MODULE, dataDir, tokenUri: `pkcs11:token=${TOKEN}`, parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: label, wrappingAlgorithm: ALGORITHM }, paramsFile: paramsPath, shares: [share('alice'), share('bob')], stick: join(work, 'stick'), out: join(work, 'out'), mode: 'crash', crashAt: 'generate:result' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    const ceremonyId = /^ceremony (\S+) at /m.exec(crashed.stdout)?.[1] as string;
+    for (const c of ['bob', 'carol'] as const) await writeFile(join(work, `${c}.pass`), `${PASS[c]}\n`);
+    const argv = (keyLabel: string) => [
+      '--resume', ceremonyId, '--module', SOFTHSM_MODULE, '--token', `pkcs11:token=${TOKEN}`, '--params', paramsPath, '--wrapping-algorithm', ALGORITHM,
+      '--key-spec', 'SYMMETRIC_DEFAULT', '--key-label', keyLabel, '--out', join(work, 'stick'), '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', dataDir,
+      ...(['bob', 'carol'] as const).flatMap((c) => ['--share', `${join(work, 'usb', `${c}.share`)}:${join(work, `${c}.pass`)}`]),
+    ];
+    const io = () => {
+      const o = { out: '', err: '' };
+      return { o, io: { stdout: { write: (t: string) => (o.out += t) }, stderr: { write: (t: string) => (o.err += t) } } };
+    };
+    const wrong = io();
+    expect(await kmsImportCommand(argv('another-label'), wrong.io, { airGap: offline })).toBe(2);
+    expect(wrong.o.err).toContain(`--key-label another-label: ceremony ${ceremonyId} started with ${label}; a resumed ceremony keeps the parameters it started with.`);
+    const right = io();
+    const code = await kmsImportCommand(argv(label), right.io, { airGap: offline });
+    expect(right.o.err).toBe('');
+    expect(code).toBe(0);
+    expect(right.o.out).toContain(`Ceremony ${ceremonyId}: `);
+    expect(right.o.out).toContain(', resumed at step airgap');
+    expect(await keysLabelled(label)).toBe(1);
+    const mine = (await journal()).filter((e) => e.ceremonyId === ceremonyId);
+    expect(mine.at(-1)?.kind).toBe('completed');
+    const generated = mine.filter((e) => e.step === 'generate' && e.kind === 'result').map((e) => e.data as unknown as { checkValue: CheckValue; recovered?: { from: string } });
+    expect(generated.map((g) => g.recovered?.from)).toEqual([undefined, 'result']);
+    const exported = mine.filter((e) => e.step === 'export-key' && e.kind === 'result').at(-1)!.data as unknown as { path: string };
+    checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')))), generated[0]!.checkValue);
+    bundles.push((mine.filter((e) => e.step === 'export' && e.kind === 'result').at(-1)!.data as { path: string }).path);
     let said = '';
     expect(await verifyCommand([initBundle, ...bundles], { stdout: { write: (t: string) => (said += t) }, stderr: { write: () => undefined } }), said).toBe(0);
   }, 120_000);
