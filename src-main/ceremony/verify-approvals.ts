@@ -55,15 +55,16 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
   const steps: ApprovalStepReport[] = [];
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const openFor = new Map<string, Entry>();
-  // A quorum opens once per step, except that a resumed ceremony (a `resumed` entry of that ceremony since
-  // the last opening) opens it again at the current head: the login did not survive the interruption.
-  const resumedAt = entries.filter((e) => e.kind === 'resumed');
+  // A quorum opens once per step, except that it opens again at the current head after a resumed entry of
+  // that ceremony (the login did not survive the interruption) or after its step failed (the approvals were
+  // spent on the failed attempt).
+  const reopenedBy = (e: Entry, o: Entry) => (e.kind === 'resumed' && e.ceremonyId === o.ceremonyId) || (e.kind === 'failure' && e.ceremonyId === o.ceremonyId && e.step === o.step);
   const nextOpen = new Map<number, number>();
   for (const o of opens) {
     const k = key(o.ceremonyId, o.step);
     const earlier = openFor.get(k);
     if (earlier) {
-      if (!resumedAt.some((r) => r.ceremonyId === o.ceremonyId && r.seq > earlier.seq && r.seq < o.seq)) {
+      if (!entries.some((e) => e.seq > earlier.seq && e.seq < o.seq && reopenedBy(e, o))) {
         return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} was opened twice`, o.seq, steps);
       }
       nextOpen.set(earlier.seq, o.seq);

@@ -9,7 +9,9 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenError } from '../../hsm/errors.js';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import type { TokenLayer } from '../../hsm/token.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import type { KmsKeySpec, KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
@@ -17,6 +19,7 @@ import type { Entry } from '../../src-main/transcript/entry.js';
 import { importBundles } from '../../src-main/transcript/import.js';
 import { TranscriptStore } from '../../src-main/transcript/store.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { verifyApprovals } from '../../src-main/ceremony/verify-approvals.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 
@@ -37,7 +40,7 @@ let kms: KmsLikeKey;
 
 const step = async (service: CeremonyService, id: string, s: string, input: Record<string, unknown>) => (await service.perform(id, s, input)).view;
 const share = (c: keyof typeof PASS) => ({ shareFile: join(sharesDir, `${c}.share`), passphrase: PASS[c] });
-const newService = (dir: string) => new CeremonyService({ layer, dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+const newService = (dir: string, tokens: TokenLayer = layer) => new CeremonyService({ layer: tokens, dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
 
 async function paramsFile(name: string, algorithm: KmsWrappingAlgorithm): Promise<string> {
   const path = join(work, 'stick', `${name}.json`);
@@ -73,8 +76,8 @@ interface KmsRun {
 }
 
 /** Run kms-import up to (not including) step `until`, or to the end. */
-async function runKmsImport(dir: string, o: { keySpec: KmsKeySpec; algorithm: KmsWrappingAlgorithm; label: string; params: string; until?: string; shares?: (keyof typeof PASS)[] }): Promise<KmsRun> {
-  const service = newService(dir);
+async function runKmsImport(dir: string, o: { tokens?: TokenLayer; keySpec: KmsKeySpec; algorithm: KmsWrappingAlgorithm; label: string; params: string; until?: string; shares?: (keyof typeof PASS)[] }): Promise<KmsRun> {
+  const service = newService(dir, o.tokens);
   let view = await service.start({ script: 'kms-import', parameters: { keySpec: o.keySpec, keyLabel: o.label, wrappingAlgorithm: o.algorithm } });
   const id = view.ceremonyId;
   const inputs: Record<string, () => Record<string, unknown>[]> = {
@@ -257,6 +260,49 @@ describe('kms-import through the engine', () => {
     const entries = await chainEntries(behind);
     expect(entries.some((e) => e.step === 'login' && e.kind === 'failure' && JSON.stringify(e.data).includes('store-behind'))).toBe(true);
     expect(entries.some((e) => e.step === 'generate')).toBe(false);
+  });
+
+  it('a quorum login whose token operation failed is retried with a fresh quorum at the new head', async () => {
+    // The real SoftHSM token, with C_Login failing once as if the token had been pulled out at that moment.
+    let failLogin = true;
+    const flaky = new Proxy(layer, {
+      get(target, name) {
+        if (name === 'login' && failLogin) {
+          return async () => {
+            failLogin = false;
+            throw new TokenError('CKR_DEVICE_REMOVED', 'The token was removed.', 'Reconnect it and retry.');
+          };
+        }
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const label = 'retried-login';
+    const run = await runKmsImport(dataDir, { tokens: flaky, keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_1', label, params: await paramsFile(label, 'RSAES_OAEP_SHA_1'), until: 'login' });
+    try {
+      await step(run.service, run.id, 'login', share('alice'));
+      await expect(run.service.perform(run.id, 'login', share('bob'))).rejects.toThrow('The token was removed.');
+      // The approvals of the failed attempt are spent: the quorum starts again from nobody.
+      expect(run.service.view(run.id).quorum).toMatchObject({ approved: [], remaining: 2 });
+      await step(run.service, run.id, 'login', share('bob'));
+      const view = await step(run.service, run.id, 'login', share('carol'));
+      expect(view.lastError).toBeUndefined();
+      expect(view.currentStepId).toBe('generate');
+      await run.service.abort(run.id, 'test: stop after the retried login');
+    } finally {
+      await run.service.close();
+    }
+    const mine = (await chainEntries(dataDir)).filter((e) => e.ceremonyId === run.id && e.step === 'login');
+    expect(mine.map((e) => e.kind)).toEqual(['quorum-open', 'approval', 'approval', 'intent', 'failure', 'quorum-open', 'approval', 'approval', 'intent', 'result']);
+    // The second opening signs the head after the failure, and the verifier accepts the retried quorum.
+    const [, second] = mine.filter((e) => e.kind === 'quorum-open');
+    expect((second!.data as { headHash: string }).headHash).toBe(second!.prev);
+    const report = verifyApprovals(await chainEntries(dataDir));
+    expect(report.status, report.detail).toBe('pass');
+    expect(report.steps.filter((s) => s.ceremonyId === run.id).map((s) => [s.approvers, s.acted])).toEqual([
+      [['alice', 'bob'], true],
+      [['bob', 'carol'], true],
+    ]);
   });
 
   it('refuses a local transcript holding an entry of a ceremony that never ended', async () => {

@@ -56,7 +56,20 @@ describe('verifyApprovals on a resumed ceremony', () => {
     expect(verifyApprovals(chain([enrolled, open, approve('alice'), resumed, open, approve('bob'), approve('carol'), act])).status).toBe('pass');
   });
 
+  it('accepts a quorum opened again after its step failed (the failed attempt spent the approvals)', () => {
+    const failed: Spec = { step: 'login', kind: 'failure', data: { error: { code: 'CKR_DEVICE_REMOVED' } } };
+    const r = verifyApprovals(chain([enrolled, open, approve('alice'), approve('bob'), act, failed, open, approve('bob'), approve('carol'), act]));
+    expect(r.status, r.detail).toBe('pass');
+    expect(r.steps.map((s) => s.openedAt)).toEqual([1, 6]);
+  });
+
   it.each([
+    [
+      'a second opening after a failure of another step',
+      [enrolled, open, approve('alice'), { step: 'generate', kind: 'failure' }, open, approve('bob'), approve('carol'), act],
+      'seq 4: the quorum of step login of ceremony kms-import-unit was opened twice',
+      4,
+    ],
     ['a second opening with no resumed entry', [enrolled, open, approve('alice'), open, approve('bob'), approve('carol'), act], 'seq 3: the quorum of step login of ceremony kms-import-unit was opened twice', 3],
     [
       'a resumed entry of another ceremony',

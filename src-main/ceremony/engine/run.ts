@@ -360,6 +360,7 @@ export class CeremonyRun {
       this.lastError = data;
       this.failedStep = step.id;
       await this.write(step.id, ENGINE_KINDS.failure, { action: step.action, input: described, error: data as unknown as JsonObject }).catch(() => undefined);
+      if (step.approvals === 'quorum') await this.reopenQuorum(step);
       if (error instanceof CodedError) throw error;
       throw new AppError(data.code, data.message, data.remedy);
     }
@@ -427,6 +428,16 @@ export class CeremonyRun {
     const collector = new QuorumCollector(enrolment, { ceremonyId: this.ceremonyId, step: step.id, headHash });
     await this.write(step.id, ENGINE_KINDS.quorumOpen, { headHash, threshold: enrolment.threshold, enrolmentCeremonyId: enrolment.ceremonyId, enrolled: enrolment.custodians.map((c) => c.name) });
     this.state.quorum = { step: step.id, headHash, collector, shares: [] };
+  }
+
+  /**
+   * A quorum step whose action failed has spent its approvals (they signed a head the failure moved on from)
+   * and its shares (the action wiped them): a retry needs M custodians again, so a new quorum opens now.
+   */
+  private async reopenQuorum(step: ScriptStep): Promise<void> {
+    if (this.state.quorum?.step === step.id) wipe(...this.state.quorum.shares);
+    this.state.quorum = undefined;
+    await this.openQuorum(step).catch(() => undefined);
   }
 
   private async advance(step: ScriptStep): Promise<void> {
