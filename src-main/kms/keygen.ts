@@ -7,6 +7,8 @@ import { AppError } from '../errors.js';
 import { TokenError } from '../../hsm/errors.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { AttributeName, AttributeValue, KeyPairSpec, MechanismInfo, ObjectHandle, SessionHandle, SlotRef } from '../../hsm/types.js';
+import { LABEL_OBJECT_ID } from '../../hsm/yubihsm/token-layer-map.js';
+import { YUBIHSM_MODULE_PREFIX } from '../../hsm/yubihsm/token-layer.js';
 import { CKM_CODES, KEY_SPECS } from './keyspecs.js';
 import { tokenPublicKeySpki } from './spki.js';
 import type { KmsKeySpec } from './types.js';
@@ -127,6 +129,20 @@ export interface KeyCheckWaivers {
    * the transcript says the evidence was missing rather than pretending it was there.
    */
   CKA_LOCAL?: string;
+}
+
+/**
+ * A new key's CKA_ID, from the token's RNG. A YubiHSM names objects by a 16-bit id and keeps only that as
+ * CKA_ID, so there the id is two bytes (not a value the device reserves): the id recorded before generation
+ * is then the id the key really has, and a resumed ceremony can find it.
+ */
+export async function newKeyCkaId(layer: TokenLayer, session: SessionHandle, moduleId: string): Promise<Uint8Array> {
+  if (!moduleId.startsWith(YUBIHSM_MODULE_PREFIX)) return layer.random(session, 16);
+  for (;;) {
+    const id = await layer.random(session, 2);
+    const v = ((id[0] as number) << 8) | (id[1] as number);
+    if (v !== 0 && v !== 0xffff && v !== LABEL_OBJECT_ID) return id;
+  }
 }
 
 export async function generateKmsKey(

@@ -159,6 +159,10 @@ describe('init-token and kms-import on a YubiHSM 2 (simulator) through the engin
         expect(wrap).toMatchObject({ rsaPartLength: 256, aesPartLength: 40 });
         const generated = mine.find((e) => e.step === 'generate' && e.kind === 'result')!.data as { checkValue: { value: string; method: string }; key: { id: string; attributes: Record<string, unknown> } };
         expect(generated.key.attributes).toMatchObject({ CKA_LOCAL: true, CKA_SENSITIVE: true, CKA_EXTRACTABLE: true });
+        // The device keeps the 16-bit object id recorded in the intent (a resume finds the key by it).
+        const intent = mine.find((e) => e.step === 'generate' && e.kind === 'intent')!.data as { key: { requestedId: string } };
+        expect(intent.key.requestedId).toMatch(/^[0-9a-f]{4}$/);
+        expect(generated.key.id).toBe(intent.key.requestedId);
         const out = run.view.outputs.find((o) => o.kind === 'kms-import')!;
         const manifest = JSON.parse(await readFile(join(out.path, 'import-manifest.json'), 'utf8')) as { checkValue: unknown; wrappingAlgorithm: string };
         expect(manifest.wrappingAlgorithm).toBe(algorithm);

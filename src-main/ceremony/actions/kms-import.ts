@@ -2,7 +2,6 @@
 // can wrap with the chosen algorithm BEFORE anything is generated; generate the key material in the token
 // and compute its check value there; wrap it in the token; export the import bundle to the stick. Nothing
 // secret is recorded: the key's attributes, its check value, the wrapping algorithm and file SHA-256s.
-import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { TokenInfo } from '../../../hsm/types.js';
@@ -21,7 +20,7 @@ import {
   type KeyCheckWaivers,
   type KmsKeySpec,
 } from '../../kms/index.js';
-import { adoptKmsKey } from '../../kms/keygen.js';
+import { adoptKmsKey, newKeyCkaId } from '../../kms/keygen.js';
 import { sha256Hex } from '../../transcript/canonical.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, KmsRunState } from '../engine/types.js';
@@ -163,12 +162,13 @@ function earlierKey(ctx: ActionContext): { ids: string[]; checkValue?: CheckValu
 export const generateKey: ActionImpl<Record<string, never>> = {
   name: 'generate-key',
   input: noInput,
-  // The CKA_ID is chosen (host RNG; it is a name, not a secret) and recorded before the token is touched,
-  // so that a resume after a crash between generation and result can tell this ceremony's key from another.
-  intent(ctx) {
-    const requestedId = randomBytes(16);
+  // The CKA_ID is drawn from the token's RNG and recorded before the key is generated, so that a resume
+  // after a crash between generation and result can tell this ceremony's key from another.
+  async intent(ctx) {
+    const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
+    const requestedId = await newKeyCkaId(ctx.deps.layer, loggedInSession(ctx), slot.moduleId);
     kmsState(ctx).requestedId = requestedId;
-    return { key: { label: String(ctx.parameters.keyLabel), keySpec: String(ctx.parameters.keySpec), requestedId: requestedId.toString('hex') } };
+    return { key: { label: String(ctx.parameters.keyLabel), keySpec: String(ctx.parameters.keySpec), requestedId: Buffer.from(requestedId).toString('hex') } };
   },
   async perform(ctx) {
     const session = loggedInSession(ctx);
