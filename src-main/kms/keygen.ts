@@ -48,8 +48,15 @@ function names(mechs: readonly MechanismInfo[]): string {
  * Before anything is generated: can this token make and check this key spec? From the mechanism list,
  * plus, for secp256k1 (which a mechanism list cannot show), a throw-away session key pair.
  */
-export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, keySpec: KmsKeySpec, session?: SessionHandle): Promise<void> {
+export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, keySpec: KmsKeySpec, session?: SessionHandle, label?: string): Promise<void> {
   const info = KEY_SPECS[keySpec];
+  if (label !== undefined && slot.moduleId.startsWith(YUBIHSM_MODULE_PREFIX) && Buffer.byteLength(label, 'utf8') > YUBIHSM_LABEL_BYTES) {
+    throw new AppError(
+      KEYGEN_ERROR,
+      `parameters.keyLabel: '${label}' is ${Buffer.byteLength(label, 'utf8')} bytes, and a YubiHSM 2 object label holds at most ${YUBIHSM_LABEL_BYTES}`,
+      `Abort this ceremony and start it again with a key label of at most ${YUBIHSM_LABEL_BYTES} bytes; nothing was generated.`,
+    );
+  }
   const mechs = await layer.listMechanisms(slot);
   const has = (code: number, flag: keyof MechanismInfo['flags']) => mechs.find((m) => m.code === code && m.flags[flag]);
   const refuse = (what: string, remedy: string) => {
@@ -136,6 +143,8 @@ export interface KeyCheckWaivers {
  * CKA_ID, so there the id is two bytes (not a value the device reserves): the id recorded before generation
  * is then the id the key really has, and a resumed ceremony can find it.
  */
+const YUBIHSM_LABEL_BYTES = 40;
+
 export async function newKeyCkaId(layer: TokenLayer, session: SessionHandle, moduleId: string): Promise<Uint8Array> {
   if (!moduleId.startsWith(YUBIHSM_MODULE_PREFIX)) return layer.random(session, 16);
   for (;;) {

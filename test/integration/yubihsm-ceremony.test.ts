@@ -3,7 +3,7 @@
 // exported EncryptedKeyMaterial.bin (the device's one-step WRAP_KEY_RSA) is unwrapped independently
 // (openssl, python cryptography) and matched with the check value the transcript recorded; the bundles
 // verify; RSAES_OAEP_* is refused before any key exists, listing what the device can do; a wrong share
-// is refused; a key label the device cannot hold (over 40 bytes) is refused at the generate step before
+// is refused; a key label the device cannot hold (over 40 bytes) is refused with the parameters, before
 // anything is generated; a restarted app (a new token layer) still finds the token's chain; the device's
 // own audit log is copied into the transcript (device-log entries) without gaps, its digests chaining.
 import { createHash } from 'node:crypto';
@@ -215,15 +215,15 @@ describe('init-token and kms-import on a YubiHSM 2 (simulator) through the engin
     }
   });
 
-  it('a key label longer than the device holds (40 bytes) is refused at generate, before anything is generated', async () => {
+  it('a key label longer than the device holds (40 bytes) is refused with the parameters, before the quorum login', async () => {
     const before = symmetricKeys();
     const long = 'payments-prod-eu-central-1-cmk-2026-11-29-a'; // 43 bytes: the script allows 64
     const run = await runKmsImport({ algorithm: 'RSA_AES_KEY_WRAP_SHA_256', label: long, until: 'wrap' });
     try {
       const error = run.view.lastError;
-      expect(error?.message).toContain(`"${long}" is 43 bytes; a YubiHSM 2 object label holds at most 40 bytes`);
-      expect(run.view.currentStepId).toBe('generate');
-      expect(error?.remedy).toMatch(/shorter keyLabel/);
+      expect(error?.message).toContain(`parameters.keyLabel: '${long}' is 43 bytes, and a YubiHSM 2 object label holds at most 40`);
+      expect(run.view.currentStepId).toBe('parameters');
+      expect(error?.remedy).toMatch(/start it again with a key label of at most 40 bytes/);
       expect(symmetricKeys()).toBe(before);
       await run.service.abort(run.id, 'label too long for the device');
     } finally {

@@ -127,7 +127,7 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
     if (slot) {
       // Refuse now, before any quorum login or key generation, when the token cannot do it.
       const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec);
-      await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session);
+      await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session, String(ctx.parameters.keyLabel));
       kms.capability = capability;
       data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec };
     }
