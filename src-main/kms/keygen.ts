@@ -9,6 +9,7 @@ import type { TokenLayer } from '../../hsm/token.js';
 import type { AttributeName, AttributeValue, KeyPairSpec, MechanismInfo, ObjectHandle, SessionHandle, SlotRef } from '../../hsm/types.js';
 import { LABEL_OBJECT_ID } from '../../hsm/yubihsm/token-layer-map.js';
 import { YUBIHSM_MODULE_PREFIX } from '../../hsm/yubihsm/token-layer.js';
+import { aesCheckValueMethod, type AesCheckValueMethod } from './kcv.js';
 import { CKM_CODES, KEY_SPECS } from './keyspecs.js';
 import { tokenPublicKeySpki } from './spki.js';
 import type { KmsKeySpec } from './types.js';
@@ -65,9 +66,8 @@ export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, ke
   const relevant = mechs.filter((m) => m.flags.generate || m.flags.generateKeyPair);
   if (info.kind === 'aes') {
     if (!has(CKM_CODES.AES_KEY_GEN, 'generate')) refuse(`it does not offer CKM_AES_KEY_GEN (it offers ${names(relevant)}).`, 'Use a token that generates AES keys.');
-    if (!has(CKM_CODES.AES_CMAC, 'sign')) {
-      // The fallback (AES-ECB of a zero block) needs an encrypt call the TokenLayer does not have yet.
-      refuse('it does not offer CKM_AES_CMAC, and the AES-ECB check value is not implemented.', 'Use a token that offers CKM_AES_CMAC.');
+    if (aesCheckValueMethod(mechs) === undefined) {
+      refuse('it offers neither CKM_AES_CMAC (sign) nor CKM_AES_ECB (encrypt), so no key check value can be computed in it.', 'Use a token that offers CKM_AES_CMAC.');
     }
   } else if (info.kind === 'hmac') {
     // Key sizes of these two mechanisms are in bytes. NSS generates generic secrets of at most 32 bytes;
@@ -162,6 +162,11 @@ export async function generateKmsKey(
   waivers: KeyCheckWaivers = {},
   /** The CKA_ID to ask for; a ceremony records it in its intent before generating, so a resume can find the key. */
   requestedId?: Uint8Array,
+  /**
+   * AES only: the check value method this token allows (aesCheckValueMethod). An AES-ECB check value needs
+   * CKA_ENCRYPT, so only a key for such a token (one without CMAC) may encrypt.
+   */
+  aesCheckValue: AesCheckValueMethod = 'AES-CMAC-ZERO-BLOCK',
 ): Promise<GeneratedKmsKey> {
   if (label.trim() === '' || Buffer.byteLength(label, 'utf8') > 64) {
     throw new AppError(KEYGEN_ERROR, `label ${JSON.stringify(label)} must be 1-64 bytes of text.`, 'Choose a short label that names the KMS key, e.g. "kms-prod-payments-2026".');
@@ -180,7 +185,7 @@ export async function generateKmsKey(
         private: true,
         sensitive: true,
         extractable: true,
-        encrypt: false,
+        encrypt: info.kind === 'aes' && aesCheckValue === 'AES-ECB-ZERO-BLOCK',
         decrypt: false,
         sign: true,
         verify: false,

@@ -5,6 +5,7 @@
 // and the manifest; the transcript bundles verify with their approvals; one share alone opens nothing; a
 // laptop whose transcript lacks the chain, is behind the token, or holds an unexplained entry is refused
 // before any key is generated; SoftHSM asked for RSAES_OAEP_SHA_256 is refused with what it can do.
+import { createCipheriv } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -303,6 +304,33 @@ describe('kms-import through the engine', () => {
       [['alice', 'bob'], true],
       [['bob', 'carol'], true],
     ]);
+  });
+
+  it('on a token without CKM_AES_CMAC, the check value is AES-ECB of a zero block, recorded as such, and matches the unwrapped material', async () => {
+    // The real SoftHSM token, its mechanism list without CKM_AES_CMAC, as a token that lacks it would answer.
+    const noCmac = new Proxy(layer, {
+      get(target, name) {
+        if (name === 'listMechanisms') return async (slot: Parameters<TokenLayer['listMechanisms']>[0]) => (await target.listMechanisms(slot)).filter((m) => m.name !== 'CKM_AES_CMAC');
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const label = 'ecb-check-value';
+    const run = await runKmsImport(dataDir, { tokens: noCmac, keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSA_AES_KEY_WRAP_SHA_1', label, params: await paramsFile(label, 'RSA_AES_KEY_WRAP_SHA_1') });
+    try {
+      expect(run.view.lastError).toBeUndefined();
+      expect(run.view.status).toBe('completed');
+      const out = run.view.outputs.find((o) => o.kind === 'kms-import')!;
+      const manifest = JSON.parse(await readFile(join(out.path, 'import-manifest.json'), 'utf8')) as { checkValue: { value: string; method: string } };
+      const generated = (await chainEntries(dataDir)).find((e) => e.ceremonyId === run.id && e.step === 'generate' && e.kind === 'result')!.data as { checkValue: { value: string; method: string } };
+      expect(generated.checkValue.method).toBe('AES-ECB-ZERO-BLOCK');
+      expect(manifest.checkValue).toEqual(generated.checkValue);
+      const material = independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
+      const ecb = createCipheriv('aes-256-ecb', material, null).setAutoPadding(false).update(Buffer.alloc(16));
+      expect(generated.checkValue.value).toBe(ecb.subarray(0, 3).toString('hex').toUpperCase());
+    } finally {
+      await run.service.close();
+    }
   });
 
   it('refuses a local transcript holding an entry of a ceremony that never ended', async () => {

@@ -4,9 +4,11 @@
 // secret is recorded: the key's attributes, its check value, the wrapping algorithm and file SHA-256s.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import type { TokenInfo } from '../../../hsm/types.js';
+import type { TokenLayer } from '../../../hsm/token.js';
+import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
 import {
+  aesCheckValueMethod,
   checkTokenCanGenerate,
   checkTokenCanWrap,
   computeCheckValue,
@@ -16,6 +18,7 @@ import {
   parseKeySpec,
   readImportParameters,
   wrapForKms,
+  type AesCheckValueMethod,
   type CheckValue,
   type KeyCheckWaivers,
   type KmsKeySpec,
@@ -159,6 +162,11 @@ function earlierKey(ctx: ActionContext): { ids: string[]; checkValue?: CheckValu
   return { ids: [...new Set(ids)], ...(checkValue ? { checkValue } : {}), hadResult, intents };
 }
 
+/** CMAC wherever the token offers it; AES-ECB of a zero block only where it does not (docs/key-check-values.md). */
+async function tokenAesMethod(layer: TokenLayer, slot: SlotRef): Promise<AesCheckValueMethod> {
+  return aesCheckValueMethod(await layer.listMechanisms(slot)) ?? 'AES-CMAC-ZERO-BLOCK';
+}
+
 export const generateKey: ActionImpl<Record<string, never>> = {
   name: 'generate-key',
   input: noInput,
@@ -188,7 +196,7 @@ export const generateKey: ActionImpl<Record<string, never>> = {
       // A resumed ceremony: the key may already be in the token. Ask the token before generating.
       const adopted = await adoptKmsKey(layer, session, keySpec, label, waivers, earlier.ids);
       if (adopted) {
-        const checkValue = await computeCheckValue(layer, session, adopted);
+        const checkValue = await computeCheckValue(layer, session, adopted, { aesMethod: earlier.checkValue?.method === 'AES-ECB-ZERO-BLOCK' ? 'AES-ECB-ZERO-BLOCK' : await tokenAesMethod(layer, slot) });
         if (earlier.checkValue && (earlier.checkValue.method !== checkValue.method || earlier.checkValue.value !== checkValue.value)) {
           throw new AppError(
             'kms-key-mismatch',
@@ -223,9 +231,10 @@ export const generateKey: ActionImpl<Record<string, never>> = {
       const same = await layer.findAll(session, { class: cls, label });
       if (same.length > 0) throw new AppError('kms-label-taken', `parameters.keyLabel: the token already holds a key labelled '${label}'`, 'Choose another key label (kms-rewrap re-exports an existing key).');
     }
-    const key = await generateKmsKey(layer, session, keySpec, label, waivers, kms.requestedId);
+    const aesMethod = await tokenAesMethod(layer, slot);
+    const key = await generateKmsKey(layer, session, keySpec, label, waivers, kms.requestedId, aesMethod);
     kms.key = key;
-    const checkValue = await computeCheckValue(layer, session, key);
+    const checkValue = await computeCheckValue(layer, session, key, { aesMethod });
     kms.checkValue = checkValue;
     const data: JsonObject = { key: keyRecord(key) as JsonObject, checkValue: { ...checkValue } as unknown as JsonObject };
     if (waivers.CKA_LOCAL) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL };
