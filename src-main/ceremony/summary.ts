@@ -144,7 +144,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
 }
 
 /**
- * Every record of a ceremony from the data directory: its pre-genesis log, then its entries in the chain it
+ * Every record of a ceremony read back from the data directory (a running ceremony's view uses
+ * CeremonyRun.records() instead, from memory): its pre-genesis log, then its entries in the chain it
  * wrote to (init-token: its own; a later ceremony: the chain its log says it attached to). Read-only: the
  * journal is append-only and fsynced, so reading it never disturbs the store that writes it.
  */
@@ -167,26 +168,4 @@ export async function readCeremonyRecords(dataDir: string, ceremonyId: string): 
 
 export async function ceremonySummary(dataDir: string, ceremonyId: string): Promise<CeremonySummary> {
   return summarizeRecords(ceremonyId, await readCeremonyRecords(dataDir, ceremonyId));
-}
-
-/**
- * The service keeps the latest summary of each running ceremony, refreshed after every call that may
- * have recorded something, so that the (synchronous) view can carry it.
- */
-export class SummaryCache {
-  private readonly byId = new Map<string, CeremonySummary>();
-
-  constructor(private readonly dataDir: string) {}
-
-  async refresh(ceremonyId: string): Promise<void> {
-    try {
-      this.byId.set(ceremonyId, await ceremonySummary(this.dataDir, ceremonyId));
-    } catch {
-      // A summary that cannot be read leaves the last good one; the transcript itself is what counts.
-    }
-  }
-
-  get(ceremonyId: string): CeremonySummary | undefined {
-    return this.byId.get(ceremonyId);
-  }
 }

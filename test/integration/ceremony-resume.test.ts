@@ -16,6 +16,7 @@ import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { enrolmentFromEntries, quorumLogin } from '../../src-main/ceremony/actions/quorum-login.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+import { ceremonySummary } from '../../src-main/ceremony/summary.js';
 import { verifyApprovals } from '../../src-main/ceremony/verify-approvals.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { verifyCommand } from '../../src-main/cli/verify-command.js';
@@ -249,6 +250,9 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
     expect(third.code, third.stderr + third.stdout).toBe(0);
     const view = JSON.parse(third.stdout.trim().split('\n').at(-1) as string) as CeremonyView;
     expect(view.status).toBe('completed');
+    // The resumed run's sign-off summary (from what it holds in memory) is the one the journal gives.
+    expect(view.summary).toEqual(await ceremonySummary(dataDir, ceremonyId));
+    expect(view.summary?.key?.checkValue?.value).toMatch(/^[0-9A-F]{6}$/);
     const mine = (await journal()).filter((e) => e.ceremonyId === ceremonyId);
     expect(mine.filter((e) => e.kind === 'resumed').map((e) => e.data.attempt)).toEqual([1, 2]);
     expect(mine.filter((e) => e.step === 'login' && e.kind === 'quorum-open')).toHaveLength(3);

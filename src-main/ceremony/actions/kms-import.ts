@@ -187,8 +187,9 @@ export const generateKey: ActionImpl<Record<string, never>> = {
     const keySpec = keySpecOf(ctx);
     const label = String(ctx.parameters.keyLabel);
     const { layer } = ctx.deps;
-    // Checked again right before generating: nothing is generated that cannot be wrapped.
-    kms.capability = await checkTokenCanWrap(layer, slot, params.wrappingAlgorithm, keySpec);
+    // Nothing is generated that cannot be wrapped: the parameters step probed this token for these
+    // parameters (a reload of the parameters clears it); probe here only if it could not.
+    kms.capability ??= await checkTokenCanWrap(layer, slot, params.wrappingAlgorithm, keySpec);
     await checkTokenCanGenerate(layer, slot, keySpec, session);
     const waivers: KeyCheckWaivers = isNssSoftoken(slot.moduleId, ctx.token.info) ? { CKA_LOCAL: NSS_CKA_LOCAL_WAIVER } : {};
     const earlier = earlierKey(ctx);

@@ -21,6 +21,7 @@ import { planResume, RESUMED_KIND, type PlanEntry, type ResumePlan } from './res
 import { reopenChainToken, type ReopenedToken } from './resume-token.js';
 import { TranscriptStore } from '../../transcript/store.js';
 import { copyDeviceLog } from './device-log.js';
+import type { SummaryRecord } from '../summary.js';
 import type {
   ActionContext,
   ActionImpl,
@@ -55,6 +56,15 @@ export const TERMINAL_KINDS: readonly string[] = [ENGINE_KINDS.completed, ENGINE
 
 export const ceremonyDirOf = (dataDir: string, ceremonyId: string) => join(dataDir, 'ceremonies', ceremonyId);
 export const preGenesisPathOf = (dataDir: string, ceremonyId: string) => join(ceremonyDirOf(dataDir, ceremonyId), PRE_GENESIS_FILE);
+
+/** The seq of the first of the ceremony's entries that end the chain (it has just joined it). */
+function firstSeqOf(store: TranscriptStore, ceremonyId: string): number | undefined {
+  const head = store.head();
+  if (!head) return undefined;
+  let seq = head.seq;
+  while (seq > 0 && store.entryAt(seq - 1)?.ceremonyId === ceremonyId) seq -= 1;
+  return store.entryAt(seq)?.ceremonyId === ceremonyId ? seq : undefined;
+}
 
 export function newCeremonyId(kind: string, now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
@@ -128,6 +138,10 @@ export class CeremonyRun {
   readonly token: RunToken = {};
   readonly state: RunState = { issued: new Map(), outputs: [] };
   private resumedFrom: ResumeContext | undefined;
+  /** seq of this ceremony's first entry in its token's chain, once it has joined one. */
+  private chainFrom: number | undefined;
+  /** What records() answers once the chain is released (a finished ceremony). */
+  private finalRecords: SummaryRecord[] | undefined;
 
   private constructor(
     readonly ceremonyId: string,
@@ -196,6 +210,7 @@ export class CeremonyRun {
       log = await PreGenesisLog.reopen(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
       const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
       run.store = store;
+      run.chainFrom = chainEntries[0]?.seq ?? firstSeqOf(store, ceremonyId);
       run.token.slot = reopened.slot;
       run.token.info = reopened.info;
       run.token.session = reopened.session;
@@ -265,6 +280,19 @@ export class CeremonyRun {
     return ref;
   }
 
+  /**
+   * Everything this ceremony has recorded, its pre-genesis log then its own chain entries, from memory (the
+   * open store holds them): what the sign-off summary is made of, without re-reading the journal.
+   */
+  records(): SummaryRecord[] {
+    if (this.finalRecords) return this.finalRecords;
+    const pre: SummaryRecord[] = this.log.all().map((r) => ({ step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+    const head = this.store?.head();
+    if (!this.store || !head || this.chainFrom === undefined) return pre;
+    const mine = this.store.entries(this.chainFrom, head.seq).filter((e) => e.ceremonyId === this.ceremonyId);
+    return [...pre, ...mine.map((e) => ({ seq: e.seq, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }))];
+  }
+
   /** Record a refusal and throw it. */
   private async refuse(step: string, code: string, message: string, remedy: string, extra: JsonObject = {}): Promise<never> {
     const error = new AppError(code, message, remedy);
@@ -298,6 +326,7 @@ export class CeremonyRun {
       chain: () => run.store,
       startChain: (store) => {
         run.store = store;
+        run.chainFrom = firstSeqOf(store, run.ceremonyId);
         void run.log.close();
       },
       preGenesisRecords: async () => ({ records: this.log.all() as unknown as JsonObject[], sha256: await this.log.sha256(), file: PRE_GENESIS_FILE }),
@@ -483,6 +512,7 @@ export class CeremonyRun {
   private async releaseChain(): Promise<void> {
     const store = this.store;
     if (!store) return;
+    this.finalRecords = this.records();
     this.finalTail = store.tail(20).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, hash: e.hash }));
     this.store = undefined;
     await store.close();

@@ -14,7 +14,7 @@ import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
-import { SummaryCache } from '../summary.js';
+import { summarizeRecords } from '../summary.js';
 import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
 
 export interface CeremonyServiceOptions extends EngineDeps {
@@ -96,16 +96,11 @@ async function exists(path: string): Promise<boolean> {
 
 export class CeremonyService {
   private readonly runs = new Map<string, CeremonyRun>();
-  /** The sign-off summary of each running ceremony, read from its transcript after every call (summary.ts). */
-  private readonly summaries: SummaryCache;
+  constructor(private readonly options: CeremonyServiceOptions) {}
 
-  constructor(private readonly options: CeremonyServiceOptions) {
-    this.summaries = new SummaryCache(options.dataDir);
-  }
-
+  /** The run's view with its sign-off summary, made from what the run recorded (summary.ts). */
   private viewOf(run: CeremonyRun): CeremonyView {
-    const summary = this.summaries.get(run.ceremonyId);
-    return summary ? { ...run.view(), summary } : run.view();
+    return { ...run.view(), summary: summarizeRecords(run.ceremonyId, run.records()) };
   }
 
   private deps(): EngineDeps {
@@ -136,7 +131,6 @@ export class CeremonyService {
     await this.interrupted();
     const run = await CeremonyRun.start(this.deps(), { loaded, scriptName: request.script, parameters: request.parameters ?? {}, rehearsal: request.rehearsal === true });
     this.runs.set(run.ceremonyId, run);
-    await this.summaries.refresh(run.ceremonyId);
     return this.viewOf(run);
   }
 
@@ -152,13 +146,7 @@ export class CeremonyService {
 
   async perform(ceremonyId: string, stepId: string, input: unknown): Promise<PerformResult> {
     const run = this.run(ceremonyId);
-    let reveal: PerformResult['reveal'];
-    try {
-      reveal = await run.perform(stepId, input);
-    } finally {
-      // A refusal or failure is recorded too: the summary's head moves with it.
-      await this.summaries.refresh(ceremonyId);
-    }
+    const reveal = await run.perform(stepId, input);
     return reveal ? { view: this.viewOf(run), reveal } : { view: this.viewOf(run) };
   }
 
@@ -166,7 +154,6 @@ export class CeremonyService {
     if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is aborted (at least 3 characters)', 'Type the reason the room agreed on.');
     const run = this.run(ceremonyId);
     await run.abort(reason.trim());
-    await this.summaries.refresh(ceremonyId);
     return this.viewOf(run);
   }
 
