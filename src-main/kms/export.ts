@@ -84,7 +84,12 @@ export function importInstructions(input: Omit<ImportBundleInput, 'parentDir' | 
   return lines.join('\n');
 }
 
-function ioError(e: unknown, where: string): AppError {
+/**
+ * `leftover`: the `.partial` folder's name once it was created. When the stick went away mid-export, the
+ * cleanup could not reach it: it may still be there when the stick is back, and a new export is refused
+ * until it is deleted, so the remedy says so.
+ */
+function ioError(e: unknown, where: string, leftover?: string): AppError {
   const code = (e as NodeJS.ErrnoException)?.code;
   const remedies: Record<string, string> = {
     ENOSPC: 'The stick is full: free space or use another stick, then export again.',
@@ -93,6 +98,10 @@ function ioError(e: unknown, where: string): AppError {
     EIO: 'The stick failed (removed or faulty): re-insert it or use another, then export again.',
     ENOENT: 'The folder disappeared (stick removed?): re-insert it, then export again.',
   };
+  if (leftover) {
+    remedies.EIO = `The stick failed (removed or faulty): re-insert it and delete ${leftover} from it if it is there (it is incomplete), or use another stick; then export again.`;
+    remedies.ENOENT = `The folder disappeared (stick removed?): re-insert it, delete ${leftover} from it if it is there (it is incomplete), then export again.`;
+  }
   if (e instanceof AppError) return e;
   return new AppError(EXPORT_ERROR, `Writing ${where} failed (${code ?? (e instanceof Error ? e.message : String(e))}).`, (code && remedies[code]) ?? 'Check the stick and export again; nothing was recorded as exported.');
 }
@@ -127,7 +136,7 @@ export async function exportImportBundle(input: ImportBundleInput): Promise<Expo
       try {
         files.push({ name, bytes: data.length, sha256: await writeNewFileVerified(join(partial, name), data) });
       } catch (e) {
-        throw ioError(e, join(partial, name));
+        throw ioError(e, join(partial, name), `${input.name}.partial`);
       }
     };
     await put('EncryptedKeyMaterial.bin', input.wrap.encryptedKeyMaterial);
@@ -160,7 +169,7 @@ export async function exportImportBundle(input: ImportBundleInput): Promise<Expo
       await rename(partial, dir);
       await fsyncDirectory(input.parentDir);
     } catch (e) {
-      throw ioError(e, dir);
+      throw ioError(e, dir, `${input.name}.partial`);
     }
     return { dir, files, manifest };
   } catch (e) {
