@@ -314,46 +314,57 @@ export class CeremonyService {
       return [];
     }
     const out: Scanned[] = [];
-    for (const ceremonyId of ids) {
-      if (this.runs.has(ceremonyId)) continue;
-      const path = join(root, ceremonyId, PRE_GENESIS_FILE);
-      if (!(await exists(path))) continue;
-      const { records } = await readPreGenesisLog(path);
-      const start = records[0];
-      if (!start) continue;
-      const startData = start.data as { script?: { kind?: string }; chain?: string };
-      // A ceremony on an existing token records the chain it continues (a later record naming `chain`).
-      const attached = [...records].reverse().find((r) => typeof (r.data as { chain?: unknown }).chain === 'string');
-      const chainName = attached ? String((attached.data as { chain: string }).chain) : ceremonyId;
-      const chainDir = chainDirOf(this.options.dataDir, chainName);
-      let chainEntries: Entry[] = [];
-      if (await exists(join(chainDir, JOURNAL_FILE))) {
-        if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) continue;
-        const { store } = await TranscriptStore.open(chainDir);
-        try {
-          const c = store.ceremonies().find((x) => x.ceremonyId === ceremonyId);
-          if (c) chainEntries = store.entries(c.firstSeq, c.lastSeq).filter((e) => e.ceremonyId === ceremonyId);
-        } finally {
-          await store.close();
-        }
+    // Many ceremonies share one chain (a token's lifetime): open each chain once per scan, not once per ceremony.
+    const stores = new Map<string, TranscriptStore>();
+    try {
+      for (const ceremonyId of ids) {
+        const s = await this.scanOne(root, ceremonyId, stores);
+        if (s) out.push(s);
       }
-      const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
-      const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
-      const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
-      const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
-      const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
-      let token: Scanned['token'];
-      for (const e of all) {
-        const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
-        if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
-      }
-      const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
-      const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
-      if (terminal) s.terminalKind = terminal.kind;
-      if (token) s.token = token;
-      out.push(s);
+    } finally {
+      for (const store of stores.values()) await store.close();
     }
     return out;
+  }
+
+  private async scanOne(root: string, ceremonyId: string, stores: Map<string, TranscriptStore>): Promise<Scanned | undefined> {
+    if (this.runs.has(ceremonyId)) return undefined;
+    const path = join(root, ceremonyId, PRE_GENESIS_FILE);
+    if (!(await exists(path))) return undefined;
+    const { records } = await readPreGenesisLog(path);
+    const start = records[0];
+    if (!start) return undefined;
+    const startData = start.data as { script?: { kind?: string }; chain?: string };
+    // A ceremony on an existing token records the chain it continues (a later record naming `chain`).
+    const attached = [...records].reverse().find((r) => typeof (r.data as { chain?: unknown }).chain === 'string');
+    const chainName = attached ? String((attached.data as { chain: string }).chain) : ceremonyId;
+    const chainDir = chainDirOf(this.options.dataDir, chainName);
+    let chainEntries: Entry[] = [];
+    if (await exists(join(chainDir, JOURNAL_FILE))) {
+      if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) return undefined;
+      let store = stores.get(chainDir);
+      if (!store) {
+        store = (await TranscriptStore.open(chainDir)).store;
+        stores.set(chainDir, store);
+      }
+      const c = store.ceremonies().find((x) => x.ceremonyId === ceremonyId);
+      if (c) chainEntries = store.entries(c.firstSeq, c.lastSeq).filter((e) => e.ceremonyId === ceremonyId);
+    }
+    const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
+    const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
+    const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+    const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+    const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
+    let token: Scanned['token'];
+    for (const e of all) {
+      const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
+      if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
+    }
+    const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
+    const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
+    if (terminal) s.terminalKind = terminal.kind;
+    if (token) s.token = token;
+    return s;
   }
 
   /** Wipe every running ceremony's secrets, close sessions, logs and chains. */
