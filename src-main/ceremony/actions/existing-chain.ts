@@ -15,7 +15,7 @@ import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
 import { TokenAuditSigner } from '../../transcript/token-signer.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import type { selectTokenInput } from './init-token.js';
-import { enrolmentFromEntries } from './quorum-login.js';
+import { enrolmentOfChain } from './quorum-login.js';
 
 /** The entry that carries what this ceremony recorded before it joined the chain (like init-token's pre-genesis). */
 export const PRE_CHAIN_KIND = 'pre-chain';
@@ -109,7 +109,7 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
   let attached = false;
   try {
     const head = store.head();
-    const recorded = head ? enrolmentFromEntries(store.entries(0, head.seq)) : undefined;
+    const recorded = head ? enrolmentOfChain(store) : undefined;
     if (!head || !recorded) {
       throw new AppError('ceremony-no-enrolment', `the local chain ${newest.name} of token '${t.label}' holds no enrolment`, 'Import the init-token bundle of this token first, then start again.');
     }

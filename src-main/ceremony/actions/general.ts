@@ -8,7 +8,7 @@ import type { TranscriptStore } from '../../transcript/store.js';
 import { writeChainHead } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, ActionOutcome } from '../engine/types.js';
-import { enrolmentFromEntries, loginWithShares } from './quorum-login.js';
+import { enrolmentOfChain, loginWithShares } from './quorum-login.js';
 import { checkChainContinuity, continuesChain, openAuditKey } from './existing-chain.js';
 
 export const personName = z
@@ -168,7 +168,7 @@ export const quorumLoginAction: ActionImpl<Record<string, never>> = {
   async perform(ctx) {
     const store = requireChain(ctx);
     const session = requireSession(ctx);
-    const recorded = enrolmentFromEntries(store.entries(0, store.head()?.seq ?? -1));
+    const recorded = enrolmentOfChain(store);
     if (!recorded) throw new AppError('ceremony-no-enrolment', 'the transcript holds no enrolment', 'This token was not initialized by init-token.');
     const shares = ctx.state.quorum?.shares ?? [];
     const info = ctx.token.info;

@@ -6,6 +6,7 @@ import type { TokenLayer } from '../../../hsm/token.js';
 import type { SessionHandle } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
+import type { TranscriptStore } from '../../transcript/store.js';
 import { combineShares, derivePins, identifyShare, secretMatchesCheck, wipe, type Enrolment } from '../quorum/index.js';
 import { checkEnrolment } from '../quorum/quorum.js';
 import { openPresentedShare, type PresentShareInput } from './presented-share.js';
@@ -28,6 +29,15 @@ export function enrolmentFromEntries(entries: readonly Entry[]): RecordedEnrolme
     return { enrolment: d.enrolment, secretCheck: d.secretCheck };
   }
   return undefined;
+}
+
+/**
+ * The enrolment of a token's chain. init-token enrols in the chain's first ceremony (the one that wrote
+ * genesis), so only that ceremony's entries are read, however long the chain has grown.
+ */
+export function enrolmentOfChain(store: Pick<TranscriptStore, 'ceremonies' | 'entries'>): RecordedEnrolment | undefined {
+  const first = store.ceremonies().find((c) => c.firstSeq === 0);
+  return first ? enrolmentFromEntries(store.entries(first.firstSeq, first.lastSeq)) : undefined;
 }
 
 /**

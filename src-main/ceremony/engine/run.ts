@@ -13,7 +13,7 @@ import type { JsonObject } from '../../transcript/json-value.js';
 import { actionImplementation } from '../actions/index.js';
 import { pending } from '../actions/init-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
-import { enrolmentFromEntries } from '../actions/quorum-login.js';
+import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -214,7 +214,7 @@ export class CeremonyRun {
       run.token.slot = reopened.slot;
       run.token.info = reopened.info;
       run.token.session = reopened.session;
-      const recorded = head ? enrolmentFromEntries(store.entries(0, head.seq)) : undefined;
+      const recorded = head ? enrolmentOfChain(store) : undefined;
       if (recorded) {
         run.state.enrolment = recorded.enrolment;
         run.state.secretCheck = recorded.secretCheck;
@@ -447,7 +447,7 @@ export class CeremonyRun {
     if (!store) throw new AppError('ceremony-no-chain', `step '${step.id}': a quorum step needs the transcript chain, which does not exist yet`, 'Put quorum steps after write-genesis in the script.');
     if (!this.state.enrolment) {
       const head = store.head();
-      const recorded = head ? enrolmentFromEntries(store.entries(0, head.seq)) : undefined;
+      const recorded = head ? enrolmentOfChain(store) : undefined;
       if (!recorded) throw new AppError('ceremony-no-enrolment', `step '${step.id}': the transcript holds no enrolment`, 'This token was not initialized by init-token.');
       this.state.enrolment = recorded.enrolment;
       this.state.secretCheck = recorded.secretCheck;
