@@ -7,12 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
-import type { CeremonyView } from '../ceremony/engine/index.js';
-import { toErrorData } from '../errors.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
-import { openCeremonyRuntime } from './ceremony-runtime.js';
+import { runKmsCeremony } from './kms-ceremony-run.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
 import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
@@ -271,103 +269,5 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
     return 2;
   }
 
-  const runtime = await openCeremonyRuntime(
-    {
-      command: 'kms-import',
-      script: 'kms-import',
-      module: args.module,
-      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
-      dataDir: args.dataDir,
-      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
-      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-    },
-    out,
-  );
-  if (!runtime) return 1;
-  const { service } = runtime;
-  const say = (line: string) => {
-    if (!args.json) out.stdout.write(`${line}\n`);
-  };
-  let view: CeremonyView | undefined;
-  try {
-    view =
-      resume !== undefined
-        ? await service.resume(resume)
-        : await service.start({ script: 'kms-import', parameters: { keySpec: args.keySpec, keyLabel: args.keyLabel, wrappingAlgorithm: args.wrappingAlgorithm }, rehearsal: args.rehearsal });
-    const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}${resume !== undefined ? `, resumed at step ${view.currentStepId ?? 'end'}` : ''}`);
-    while (view.status === 'running' && view.currentStepId !== null) {
-      const currentId: string = view.currentStepId;
-      const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);
-      if (!step) break;
-      const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
-      if (step.approvals === 'quorum') {
-        for (const input of shares) {
-          view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
-          if (view.currentStepId !== step.id) break;
-        }
-        if (view.currentStepId === step.id) {
-          const q = view.quorum;
-          throw new Error(`the quorum was not reached: ${q?.approved.length ?? 0} distinct custodian(s) (${q?.approved.join(', ') || 'none'}) presented a share; ${q?.threshold ?? '?'} are needed. Nothing was generated.`);
-        }
-        say(`  ${step.id}: ${step.title} - done`);
-        continue;
-      }
-      let input: Record<string, unknown>;
-      switch (step.action) {
-        case 'record-participants':
-          input = { administrator: args.administrator, witnesses: args.witnesses };
-          break;
-        case 'select-token':
-          input = 'uri' in args.token ? { uri: args.token.uri } : { moduleId: args.module, slotId: args.token.slotId };
-          break;
-        case 'load-import-parameters':
-          input = { path: args.params, wrappingAlgorithm: args.wrappingAlgorithm, ...(args.keyArn ? { keyArn: args.keyArn } : {}), ...(args.validTo ? { validTo: args.validTo } : {}) };
-          break;
-        case 'export-wrapped-key':
-          input = { destinationDir: args.out };
-          break;
-        case 'witness-sign-off':
-          input = { witnesses: args.witnesses.map((name) => ({ name, statement: 'Signed off on the command line.' })) };
-          break;
-        case 'export-bundle':
-          input = { destinationDir: args.bundleOut };
-          break;
-        default:
-          input = {};
-      }
-      view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
-      say(`  ${step.id}: ${step.title} - done`);
-    }
-    const kmsOut = view.outputs.find((o) => o.kind === 'kms-import');
-    const bundle = view.outputs.find((o) => o.kind === 'bundle');
-    const manifest = kmsOut ? (JSON.parse(await readFile(join(kmsOut.path, 'import-manifest.json'), 'utf8')) as { checkValue?: unknown; files?: unknown; importCommand?: string }) : undefined;
-    if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
-    } else {
-      const cv = manifest?.checkValue as { value?: string; method?: string } | undefined;
-      say(`Key check value: ${cv?.value ?? '(none)'} (${cv?.method ?? ''})`);
-      say(`Import bundle: ${kmsOut?.path ?? '(none)'}`);
-      for (const [name, f] of Object.entries((manifest?.files ?? {}) as Record<string, { bytes: number; sha256: string }>)) say(`  ${name}  ${f.bytes} bytes  sha256 ${f.sha256}`);
-      say(`Transcript bundle: ${bundle?.path ?? '(none)'}`);
-      if (manifest?.importCommand) say(`On a connected machine, in the import bundle folder:\n  ${manifest.importCommand}`);
-    }
-    return view.status === 'completed' ? 0 : 1;
-  } catch (error) {
-    const data = toErrorData(error);
-    const at = view?.currentStepId ?? 'start';
-    out.stderr.write(`keyceremony kms-import: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
-    if (view) {
-      try {
-        await service.abort(view.ceremonyId, `keyceremony kms-import failed at step ${at}: ${data.message}`);
-        out.stderr.write(`keyceremony kms-import: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
-      } catch {
-        // Already ended; nothing more to record.
-      }
-    }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
-    return 1;
-  } finally {
-    await runtime.close();
-  }
+  return runKmsCeremony('kms-import', args, shares, out, overrides, resume);
 }

@@ -108,7 +108,7 @@ describe('keyceremony kms-rewrap', () => {
     const { o, out } = io();
     const code = await kmsRewrapCommand(flags({ params: await writeParams('nope', kmsLikeKey(2048), ARN), alg: 'RSAES_OAEP_SHA_1', label: 'never-generated' }), out, { airGap: offline });
     expect(code).toBe(1);
-    expect(o.stderr).toContain("keyceremony kms-rewrap: step find: step 'find': parameters.keyLabel: this token's transcript records no key generated with the label 'never-generated'");
+    expect(o.stderr).toContain("keyceremony kms-rewrap: step 'find': parameters.keyLabel: this token's transcript records no key generated with the label 'never-generated'");
     expect(o.stderr).toContain('was aborted and the abort recorded');
     expect(await readdir(join(work, 'kms-out'))).toEqual(before);
   });
