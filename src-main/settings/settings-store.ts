@@ -1,10 +1,11 @@
 // The user's module list, kept as JSON in the app data directory. Strictly parsed: a damaged or hand-edited
 // file with unknown keys is reported, not half-used.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync, statSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { existsSync, readFileSync, statSync, realpathSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { ModuleConfig } from '../../hsm/types.js';
+import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 import { defaultModulePaths } from './default-modules.js';
 import { isYubiHsmEntry, normalizeYubiHsmEntry } from './yubihsm-module.js';
 
@@ -116,15 +117,6 @@ export class SettingsStore {
 
   /** Settings are a preference, not evidence: replaced atomically (write, fsync, rename). */
   private write(settings: SettingsFile): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeJsonFileAtomicSync(this.file, settings);
   }
 }

@@ -3,10 +3,11 @@
 // transcript chain (matched by serial and label) come before the quorum login. So the inventory and
 // select-token show what this laptop last saw; the chain-head check after the login catches a device
 // that was re-initialised elsewhere since.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { LabelMemory } from '../../hsm/yubihsm/token-layer.js';
+import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 
 export const YUBIHSM_LABELS_FILE = 'yubihsm-labels.json';
 
@@ -28,16 +29,7 @@ export class FileLabelMemory implements LabelMemory {
     if (labels[serial] === label) return;
     labels[serial] = label;
     // A preference, not evidence (the transcript is): replaced atomically.
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, labels }, null, 2)}\n`, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeJsonFileAtomicSync(this.file, { version: 1, labels });
   }
 
   /** A damaged file is treated as empty: the labels only decorate the token list until the next login. */
