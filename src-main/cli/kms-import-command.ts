@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { defaultDataDir } from '../data-dir.js';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { runCli } from '../../src-main/cli/main.js';

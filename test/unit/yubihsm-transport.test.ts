@@ -5,7 +5,7 @@ import { TokenError } from '../../hsm/errors.js';
 import * as cmd from '../../hsm/yubihsm/commands.js';
 import { YubiHsm } from '../../hsm/yubihsm/session.js';
 import { HttpConnectorTransport, loopbackTarget, parseConnectorStatus } from '../../hsm/yubihsm/transport-http.js';
-import { WebUsbTransport, type UsbDeviceLike, type UsbLike } from '../../hsm/yubihsm/transport-usb.js';
+import { WebUsbTransport } from '../../hsm/yubihsm/transport-usb.js';
 import { YubiHsmSimulator } from '../yubihsm-sim/index.js';
 import { FakeUsb, FakeYubiHsmUsb } from '../yubihsm-sim/fake-usb.js';
 
