@@ -1,12 +1,13 @@
-// The child of the kms-import resume test. Mode `crash`: runs kms-import through the engine on the SoftHSM
-// token and sends itself SIGKILL at the named point (in either mode) (`<step>:<entry kind>` once that entry is on disk, or
-// `<step>:performed` when the step's token work returned and its result is not yet written). Mode `resume`:
-// a fresh process resumes that ceremony, presents the shares, runs the remaining steps and prints the
-// final view as one JSON line.
+// The child of the kms-import resume tests. Mode `crash`: runs kms-import through the engine on the token
+// (a PKCS#11 module such as SoftHSM, or a YubiHSM 2 entry `yubihsm:http://127.0.0.1:PORT`, through the
+// token layer the app builds) and sends itself SIGKILL at the named point (in either mode) (`<step>:<entry
+// kind>` once that entry is on disk, or `<step>:performed` when the step's token work returned and its
+// result is not yet written). Mode `resume`: a fresh process resumes that ceremony, presents the shares,
+// runs the remaining steps and prints the final view as one JSON line.
 import { resolve } from 'node:path';
-import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
 
 interface Args {
   mode: 'crash' | 'resume';
@@ -24,8 +25,9 @@ interface Args {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const die = () => process.kill(process.pid, 'SIGKILL');
-const layer = new Pkcs11TokenLayer();
-await layer.configureModules([{ path: args.module, source: 'user' }]);
+const layer = createTokenLayer(args.dataDir);
+const [loaded] = await layer.configureModules([{ path: args.module, source: 'user' }]);
+if (!loaded?.loaded) throw new Error(`module ${args.module}: ${loaded?.error?.message ?? 'not loaded'}`);
 const service = new CeremonyService({
   layer,
   dataDir: args.dataDir,
