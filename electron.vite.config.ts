@@ -21,6 +21,8 @@ export default defineConfig({
         input: {
           index: resolve('src-main/app/index.ts'),
           cli: resolve('src-main/cli.ts'),
+          // The token host process (src-main/hsm-host): forked by the app, found beside index.js.
+          'hsm-host': resolve('src-main/hsm-host/host-main.ts'),
         },
       },
     },
