@@ -8,7 +8,7 @@ import type { CeremonyService } from './ceremony/engine/service.js';
 import type { SerialQueue } from './util/serial-queue.js';
 import { checkChosenFolder, listRemovableDrives } from './files/removable-drives.js';
 
-type CeremonyMethods = 'listCeremonyScripts' | 'listPastCeremonies' | 'startCeremony' | 'resumeCeremony' | 'abandonCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile' | 'listRemovableDrives';
+type CeremonyMethods = 'listCeremonyScripts' | 'listPastCeremonies' | 'getPastCeremony' | 'startCeremony' | 'resumeCeremony' | 'abandonCeremony' | 'getCeremony' | 'performStep' | 'abortCeremony' | 'chooseFolder' | 'chooseShareFile' | 'chooseImportParametersFile' | 'listRemovableDrives';
 
 const notYet = (): never => {
   throw new AppError('CEREMONY_UNAVAILABLE', 'Ceremonies are not set up in this window (no scripts folder was given).', 'Start the app with npm start, or use the keyceremony command line.');
@@ -57,6 +57,7 @@ export function ceremonyHandlers(
     // Without a scripts folder there are no ceremonies to list; that is not an error on the home screen.
     listPastCeremonies: () => (ceremonies ? tokens.run(() => ceremonies.history()) : []),
     startCeremony: ({ script, parameters, rehearsal }) => tokens.run(() => service().start(rehearsal === undefined ? { script, parameters } : { script, parameters, rehearsal })),
+    getPastCeremony: ({ ceremonyId }) => tokens.run(() => service().pastCeremony(ceremonyId)),
     resumeCeremony: ({ ceremonyId }) => tokens.run(() => service().resume(ceremonyId)),
     abandonCeremony: ({ ceremonyId, reason }) => tokens.run(() => service().abandon(ceremonyId, reason)),
     getCeremony: ({ ceremonyId }) => service().view(ceremonyId),

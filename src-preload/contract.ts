@@ -273,6 +273,10 @@ export const contract = {
       }),
     ),
   },
+  getPastCeremony: {
+    request: z.object({ ceremonyId: z.string().min(1, 'ceremonyId is required').max(200) }).strict(),
+    response: z.object({ ceremonyId: z.string(), kind: z.string(), status: z.enum(['running', 'completed', 'aborted', 'interrupted']), summary: ceremonySummary, entries: z.array(tailEntry) }),
+  },
   resumeCeremony: { request: z.object({ ceremonyId: z.string().min(1, 'ceremonyId is required') }).strict(), response: ceremonyView },
   abandonCeremony: {
     request: z.object({ ceremonyId: z.string().min(1, 'ceremonyId is required'), reason: z.string().min(3, 'reason: say why the ceremony is abandoned (at least 3 characters)').max(2000) }).strict(),

@@ -15,6 +15,7 @@ import { chainDirOf } from './actions/init-token.js';
 /** One transcript record as the summary reads it: a pre-genesis record has no seq. */
 export interface SummaryRecord {
   seq?: number;
+  time: string;
   step: string;
   kind: string;
   actor: string;
@@ -161,8 +162,8 @@ export async function readCeremonyRecords(dataDir: string, ceremonyId: string): 
     // No chain yet (before genesis) is normal; a damaged one is the store's to report, not the summary's.
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const pre: SummaryRecord[] = records.map((r) => ({ step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
-  const mine: SummaryRecord[] = entries.filter((e) => e.ceremonyId === ceremonyId).map((e) => ({ seq: e.seq, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }));
+  const pre: SummaryRecord[] = records.map((r) => ({ time: r.time, step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+  const mine: SummaryRecord[] = entries.filter((e) => e.ceremonyId === ceremonyId).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }));
   return [...pre, ...mine];
 }
 

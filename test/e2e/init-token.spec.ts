@@ -343,6 +343,22 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await expect(past).toContainText('init-token');
   await expect(past).toContainText('kms-import');
   await page.screenshot({ path: 'test-results/screenshots/home-past-ceremonies.png', fullPage: true });
+
+  // The record of the kms-import from Home: its summary, and every entry it wrote (counted in the files).
+  const kmsRow = past.locator('tr', { hasText: 'kms-import' });
+  const kmsId = (await kmsRow.getAttribute('data-ceremony')) as string;
+  await expect(kmsRow).toContainText('e2e-root · serial');
+  await kmsRow.getByTestId('show-record').click();
+  const pastRecord = page.getByTestId('past-ceremony-record');
+  await expect(page.locator('#past-record-heading')).toBeFocused();
+  await expect(pastRecord.getByTestId('summary-check-value')).toHaveText(kcv);
+  const journals = filesUnder(work).filter((f) => f.endsWith('journal.jsonl'));
+  const inChain = journals.flatMap((j) => readFileSync(j, 'utf8').trim().split('\n')).filter((l) => l !== '' && (JSON.parse(l) as { ceremonyId: string }).ceremonyId === kmsId).length;
+  const preLog = filesUnder(work).find((f) => f.includes(kmsId) && f.endsWith('pre-genesis.jsonl')) as string;
+  const inLog = readFileSync(preLog, 'utf8').trim().split('\n').length;
+  expect(inChain).toBeGreaterThan(10);
+  await expect(pastRecord.getByTestId('past-record-entries').locator('tbody tr')).toHaveCount(inChain + inLog);
+  await page.screenshot({ path: 'test-results/screenshots/home-past-record.png', fullPage: true });
 });
 
 test('init-token on a token initialized elsewhere: the current SO PIN is asked for, cleared after each try, and erases it', async ({ page }) => {

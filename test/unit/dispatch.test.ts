@@ -24,6 +24,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     importBundles: fail,
     listCeremonyScripts: fail,
     listPastCeremonies: () => [],
+    getPastCeremony: fail,
     startCeremony: fail,
     resumeCeremony: fail,
     abandonCeremony: fail,

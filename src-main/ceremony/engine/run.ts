@@ -286,11 +286,11 @@ export class CeremonyRun {
    */
   records(): SummaryRecord[] {
     if (this.finalRecords) return this.finalRecords;
-    const pre: SummaryRecord[] = this.log.all().map((r) => ({ step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+    const pre: SummaryRecord[] = this.log.all().map((r) => ({ time: r.time, step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
     const head = this.store?.head();
     if (!this.store || !head || this.chainFrom === undefined) return pre;
     const mine = this.store.entries(this.chainFrom, head.seq).filter((e) => e.ceremonyId === this.ceremonyId);
-    return [...pre, ...mine.map((e) => ({ seq: e.seq, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }))];
+    return [...pre, ...mine.map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }))];
   }
 
   /** Record a refusal and throw it. */

@@ -14,7 +14,7 @@ import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
-import { summarizeRecords } from '../summary.js';
+import { summarizeRecords, type CeremonySummary, type SummaryRecord } from '../summary.js';
 import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
 
 export interface CeremonyServiceOptions extends EngineDeps {
@@ -53,6 +53,14 @@ export interface StartRequest {
   script: string;
   parameters: Record<string, unknown>;
   rehearsal?: boolean;
+}
+
+export interface PastCeremonyRecord {
+  ceremonyId: string;
+  kind: string;
+  status: CeremonyStatus;
+  summary: CeremonySummary;
+  entries: { seq?: number; time: string; step: string; kind: string; actor: string; hash: string }[];
 }
 
 export interface InterruptedCeremony {
@@ -222,21 +230,56 @@ export class CeremonyService {
   async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
     const scanned = await this.scan();
     const resumable = new Set(scanned.filter((s) => s.resumable).map((s) => s.ceremonyId));
-    const before = (await this.priorAttempts(scanned)).map((a) => ({
-      ceremonyId: a.ceremonyId,
-      kind: a.kind,
-      status: a.status,
-      ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
-      ...(a.token ? { token: a.token } : {}),
-      sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
-    }));
+    // The token each ceremony worked on, as its summary reads it from its records (any kind of ceremony).
+    const tokenOf = (ceremonyId: string, records: readonly SummaryRecord[]) => {
+      const t = summarizeRecords(ceremonyId, records).token;
+      return t ? { token: { serial: t.serial, label: t.label } } : {};
+    };
+    const before = (await this.priorAttempts(scanned)).map((a, i) => {
+      const s = scanned[i] as Scanned;
+      return {
+        ceremonyId: a.ceremonyId,
+        kind: a.kind,
+        status: a.status,
+        ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
+        ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
+        sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
+      };
+    });
     const here = [...this.runs.values()].map((r) => {
       const v = r.view();
-      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, sharesVoid: [] as string[] };
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
     });
     // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
     const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
     return [...before, ...here].sort((a, b) => when(a.ceremonyId).localeCompare(when(b.ceremonyId)));
+  }
+
+  /**
+   * The record of an earlier ceremony for the Home screen: its sign-off summary and every entry it wrote
+   * (pre-genesis log, then its entries in the token's chain), as found in this data directory. Only ids
+   * the scan found are answered, so the id never becomes a path of the caller's choosing.
+   */
+  async pastCeremony(ceremonyId: string): Promise<PastCeremonyRecord> {
+    const run = this.runs.get(ceremonyId);
+    let found: { kind: string; status: CeremonyStatus; records: SummaryRecord[] };
+    if (run) {
+      // Finished here, in this app: its records are in memory (its chain is already released).
+      const view = run.view();
+      if (view.status === 'running') throw new AppError('ceremony-running', `ceremonyId: ceremony ${ceremonyId} is running in this app`, 'Look at it on the Ceremony screen.');
+      found = { kind: view.script.kind, status: view.status, records: run.records() };
+    } else {
+      const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
+      if (!s) throw new AppError('ceremony-unknown', `ceremonyId: there is no ceremony ${ceremonyId} in this laptop's data directory`, 'Choose one from the list of past ceremonies.');
+      found = { kind: s.kind, status: s.status, records: [...s.records, ...s.chainEntries] };
+    }
+    return {
+      ceremonyId,
+      kind: found.kind,
+      status: found.status,
+      summary: summarizeRecords(ceremonyId, found.records),
+      entries: found.records.map((r) => ({ ...(r.seq === undefined ? {} : { seq: r.seq }), time: r.time, step: r.step, kind: r.kind, actor: r.actor, hash: r.hash })),
+    };
   }
 
   /** Every earlier ceremony in the data directory that is not running here, with its status. */
