@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createServices, type Services } from '../services.js';
 import { ensureSoftHsmConf } from '../tokens/demo-token.js';
-import { createTokenLayer } from '../tokens/token-layer.js';
+import { HostTokenLayer } from '../hsm-host/host-token-layer.js';
 import { defaultDataDir } from '../data-dir.js';
 import { hardenApp, hardenSession } from './security.js';
 import { registerIpc } from './ipc.js';
@@ -37,8 +37,9 @@ if (!app.requestSingleInstanceLock()) {
     const softHsmConf = ensureSoftHsmConf(appDataDir);
     services = createServices({
       appDataDir,
-      // PKCS#11 modules and YubiHSM 2 entries (yubihsm:usb, yubihsm:http://127.0.0.1:PORT) side by side.
-      layer: createTokenLayer(appDataDir),
+      // PKCS#11 modules and YubiHSM 2 entries side by side (createTokenLayer), in the token host process
+      // (out/main/hsm-host.js): a vendor module that crashes ends that process, not the app.
+      layer: new HostTokenLayer({ dataDir: appDataDir }),
       probe: probeKmsCapabilities,
       appVersion: app.getVersion(),
       softHsmConf,

@@ -1,6 +1,8 @@
 // Entry of the token host process, forked by HostTokenLayer (host-token-layer.ts) as
 // `hsm-host.js <dataDir>`. It owns the real token layer, so a PKCS#11 module that crashes (native vendor
 // code) takes down this process only; the app sees its pending calls fail and forks a fresh host.
+// It lives in src-main, not hsm/, because it builds the app's layer (createTokenLayer, whose YubiHSM label
+// memory is in the data directory) and hsm/ never imports the app (test/unit/architecture.test.ts).
 import { createTokenLayer } from '../tokens/token-layer.js';
 import { answer } from './serve.js';
 

@@ -12,7 +12,7 @@ import { createServices, type Services } from '../../src-main/services.js';
 import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
 import { SettingsStore } from '../../src-main/settings/settings-store.js';
 import { CONTENT_SECURITY_POLICY } from '../../src-main/app/security-policy.js';
-import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
+import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 
 const RENDERER_DIR = resolve('out/renderer');
@@ -58,8 +58,9 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   const airGap = new AirGapMonitor(() => interfaces.table ?? networkInterfaces(), options.airGapIntervalMs ?? 250);
   const services = createServices({
     appDataDir: options.appDataDir,
-    // As the app builds it: PKCS#11 modules and YubiHSM 2 entries side by side.
-    layer: createTokenLayer(options.appDataDir),
+    // As the app builds it: the tokens in the token host process. The harness runs from source, so it
+    // names the host entry that `electron-vite build` (run before the suite) put beside out/main/index.js.
+    layer: new HostTokenLayer({ dataDir: options.appDataDir, entry: resolve('out/main/hsm-host.js') }),
     probe: probeKmsCapabilities,
     settings: new SettingsStore(options.appDataDir, () => options.defaultModules),
     airGap,
