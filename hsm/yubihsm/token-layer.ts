@@ -201,23 +201,24 @@ function asTokenError(e: unknown, what: string): TokenError {
  * The device went away (USB unplugged, or the connector lost it). Before a login, Retry after the replug
  * simply works; a login ends with the device, and the layer keeps no PIN to restore it.
  */
-const unpluggedError = (d: Device) =>
+const unpluggedError = (d: Device, lostLogin = d.lostLogin === true) =>
   new TokenError(
-    'CKR_DEVICE_REMOVED',
-    d.lostLogin
+    // A lost login is reported as such: whoever holds the session must log in again (a ceremony resumes).
+    lostLogin ? 'CKR_USER_NOT_LOGGED_IN' : 'CKR_DEVICE_REMOVED',
+    lostLogin
       ? `YubiHSM 2 serial ${d.serial} was unplugged: its login ended with it, and the step that was running did not complete.`
       : `YubiHSM 2 serial ${d.serial} was unplugged: plug it back in and press Retry.`,
-    d.lostLogin
-      ? 'Plug it back in. The login cannot come back by itself: in a ceremony past its quorum login, abort and start the ceremony again, and the custodians log in again.'
+    lostLogin
+      ? 'Plug it back in. The login cannot come back by itself: a ceremony past its quorum login stops, and is resumed from Home with the custodians logging in again.'
       : 'After the replug the next operation opens a new session on the device; the step that was running did not complete, so run it again.',
   );
 
 /** A session opened before an unplug, used after the replug: the device is back, the session is not. */
 const staleSessionError = (d: Device) =>
   new TokenError(
-    'CKR_DEVICE_REMOVED',
+    d.lostLogin ? 'CKR_USER_NOT_LOGGED_IN' : 'CKR_DEVICE_REMOVED',
     `YubiHSM 2 serial ${d.serial} is plugged in again, but this session ended when it was unplugged${d.lostLogin ? ', and its login with it' : ''}.`,
-    d.lostLogin ? 'Open a new session and log in again; in a ceremony past its quorum login, abort and start the ceremony again.' : 'Open a new session (choose the token again) and repeat the step.',
+    d.lostLogin ? 'Open a new session and log in again; a ceremony past its quorum login is resumed from Home.' : 'Open a new session (choose the token again) and repeat the step.',
   );
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -377,7 +378,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
     // Replugged since it went away: reach it now rather than waiting for the next token list.
     if (d.gone) await this.reach(d);
     const handle = `yubihsm-session-${this.nextSession++}`;
-    if (d.gone) throw unpluggedError(d);
+    if (d.gone) throw unpluggedError(d, false);
     this.sessions.set(handle, { device: d, generation: d.generation, readWrite: options?.readWrite === true, temporary: new Set() });
     d.sessions.add(handle);
     try {
@@ -385,7 +386,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
     } catch (e) {
       this.sessions.delete(handle);
       d.sessions.delete(handle);
-      if (this.noteGone(d, e)) throw unpluggedError(d);
+      if (this.noteGone(d, e)) throw unpluggedError(d, false);
       throw asTokenError(e, `Opening a session on the YubiHSM (serial ${d.serial})`);
     }
   }
@@ -993,7 +994,7 @@ export class YubiHsmTokenLayer implements TokenLayer {
   private session(handle: SessionHandle, evenIfGone = false): Session {
     const s = this.sessions.get(handle);
     if (!s) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(handle)} is not open on any YubiHSM.`, 'Open a new session.');
-    if (!evenIfGone && s.device.gone) throw unpluggedError(s.device);
+    if (!evenIfGone && s.device.gone) throw unpluggedError(s.device, s.lostLogin === true);
     if (!evenIfGone && s.generation !== s.device.generation) {
       // Replugged. A session that was not logged in holds nothing the device lost: it simply goes on (the
       // next operation opens a new device session). A login is gone for good: the layer keeps no PIN.

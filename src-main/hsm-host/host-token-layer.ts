@@ -274,9 +274,9 @@ export class HostTokenLayer implements TokenLayer {
     return new TokenError(
       HostErrorCodes.HOST_EXITED,
       `The token host process stopped (${host.ended}) while ${method} was running: the token may need to be reconnected.`,
-      // Retry works for the home screen and settings; a ceremony's session died with the host, and the
-      // engine reopens its token only when resuming (ceremony-host.test.ts shows both).
-      'Reconnect the token if it was unplugged, then press Retry: a fresh token host starts with the same modules. Sessions open on the stopped host are gone, so a running ceremony is resumed after restarting the app.',
+      // Retry works for the home screen and settings; a ceremony's session died with the host, so the
+      // ceremony service lets the run go and the room resumes it from Home (ceremony-host.test.ts).
+      'Reconnect the token if it was unplugged, then press Retry: a fresh token host starts with the same modules. Sessions open on the stopped host are gone: a running ceremony stops and is resumed from Home.',
     );
   }
 }

@@ -264,14 +264,14 @@ describe('kms-import through the engine', () => {
   });
 
   it('a quorum login whose token operation failed is retried with a fresh quorum at the new head', async () => {
-    // The real SoftHSM token, with C_Login failing once as if the token had been pulled out at that moment.
+    // The real SoftHSM token, with C_Login failing once (a transient device error; the session survives).
     let failLogin = true;
     const flaky = new Proxy(layer, {
       get(target, name) {
         if (name === 'login' && failLogin) {
           return async () => {
             failLogin = false;
-            throw new TokenError('CKR_DEVICE_REMOVED', 'The token was removed.', 'Reconnect it and retry.');
+            throw new TokenError('CKR_FUNCTION_FAILED', 'The token could not complete the login.', 'Retry.');
           };
         }
         const value = Reflect.get(target, name) as unknown;
@@ -282,7 +282,7 @@ describe('kms-import through the engine', () => {
     const run = await runKmsImport(dataDir, { tokens: flaky, keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'RSAES_OAEP_SHA_1', label, params: await paramsFile(label, 'RSAES_OAEP_SHA_1'), until: 'login' });
     try {
       await step(run.service, run.id, 'login', share('alice'));
-      await expect(run.service.perform(run.id, 'login', share('bob'))).rejects.toThrow('The token was removed.');
+      await expect(run.service.perform(run.id, 'login', share('bob'))).rejects.toThrow('The token could not complete the login.');
       // The approvals of the failed attempt are spent: the quorum starts again from nobody.
       expect(run.service.view(run.id).quorum).toMatchObject({ approved: [], remaining: 2 });
       await step(run.service, run.id, 'login', share('bob'));

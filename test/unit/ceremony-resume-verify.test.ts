@@ -57,7 +57,7 @@ describe('verifyApprovals on a resumed ceremony', () => {
   });
 
   it('accepts a quorum opened again after its step failed (the failed attempt spent the approvals)', () => {
-    const failed: Spec = { step: 'login', kind: 'failure', data: { error: { code: 'CKR_DEVICE_REMOVED' } } };
+    const failed: Spec = { step: 'login', kind: 'failure', data: { error: { code: 'CKR_FUNCTION_FAILED' } } };
     const r = verifyApprovals(chain([enrolled, open, approve('alice'), approve('bob'), act, failed, open, approve('bob'), approve('carol'), act]));
     expect(r.status, r.detail).toBe('pass');
     expect(r.steps.map((s) => s.openedAt)).toEqual([1, 6]);

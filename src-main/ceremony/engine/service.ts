@@ -3,6 +3,7 @@
 // unfinished, records them as interrupted and voids the shares they had handed out.
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CodedError } from '../../../hsm/errors.js';
 import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
@@ -76,6 +77,11 @@ export interface InterruptedCeremony {
 }
 
 const SCRIPT_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+/**
+ * Token errors after which the run cannot go on with its session: the token host process stopped, the
+ * session is gone, or its login is (a device unplugged after the quorum login).
+ */
+const SESSION_LOST = new Set(['HOST_EXITED', 'SESSION_UNKNOWN', 'CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_USER_NOT_LOGGED_IN']);
 const RECOVERY_ACTOR = 'keyceremony';
 
 interface Scanned {
@@ -154,8 +160,34 @@ export class CeremonyService {
 
   async perform(ceremonyId: string, stepId: string, input: unknown): Promise<PerformResult> {
     const run = this.run(ceremonyId);
-    const reveal = await run.perform(stepId, input);
+    let reveal: PerformResult['reveal'];
+    try {
+      reveal = await run.perform(stepId, input);
+    } catch (error) {
+      if (error instanceof CodedError && SESSION_LOST.has(error.code)) throw await this.letGo(run, stepId, error);
+      throw error;
+    }
     return reveal ? { view: this.viewOf(run), reveal } : { view: this.viewOf(run) };
+  }
+
+  /**
+   * The run's token session died under it (the token host process stopped, or the device went away): no
+   * retry on this run can work, so the service lets go of it (secrets wiped, its log and chain closed; the
+   * failure is already recorded). Home then lists it: a ceremony on an enrolled token can be resumed there
+   * (the token is reopened, custodians log in again); an init-token is recorded as interrupted.
+   */
+  private async letGo(run: CeremonyRun, stepId: string, cause: CodedError): Promise<AppError> {
+    this.runs.delete(run.ceremonyId);
+    await run.cleanup();
+    await run.dispose().catch(() => undefined);
+    const resumable = (await this.scan()).find((x) => x.ceremonyId === run.ceremonyId)?.resumable === true;
+    return new AppError(
+      'ceremony-token-lost',
+      `step '${stepId}': the token's session ended (${cause.message}); ceremony ${run.ceremonyId} stopped here, and what it did so far is recorded`,
+      resumable
+        ? 'Reconnect the token if it was unplugged, then on Home resume this ceremony: the custodians open the token again and it goes on from this step.'
+        : 'Reconnect the token if it was unplugged, then on Home start the ceremony again: this attempt is recorded as interrupted.',
+    );
   }
 
   async abort(ceremonyId: string, reason: string): Promise<CeremonyView> {
