@@ -22,6 +22,7 @@ let env: SoftHsmEnv;
 let work: string;
 let harness: Harness;
 let ceremonyId: string;
+let params: string;
 
 test.beforeAll(async () => {
   env = createSoftHsmEnv();
@@ -29,7 +30,7 @@ test.beforeAll(async () => {
   const dataDir = join(work, 'data');
   for (const d of ['usb', 'out', 'stick']) mkdirSync(join(work, d));
   const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' });
-  const params = join(work, 'stick', 'params.json');
+  params = join(work, 'stick', 'params.json');
   writeFileSync(params, JSON.stringify({ KeyId: 'arn:aws:kms:eu-central-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', ImportToken: Buffer.from('import-token').toString('base64'), PublicKey: spki.toString('base64'), ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString() }));
   const share = (c: keyof typeof PASS) => ({ shareFile: join(work, 'usb', `${c}.share`), passphrase: PASS[c] });
 
@@ -73,7 +74,8 @@ test.afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('Resume on Home opens the runner on the interrupted kms-import at the step to redo', async ({ page }) => {
+test('Resume on Home opens the runner on the interrupted kms-import at the step to redo; after the token host dies it stops and resumes again', async ({ page }) => {
+  test.setTimeout(90_000);
   harness.interfaces.table = undefined;
   await harness.attach(page);
   await page.goto(harness.url);
@@ -96,4 +98,43 @@ test('Resume on Home opens the runner on the interrupted kms-import at the step 
   await page.getByRole('button', { name: 'Refresh' }).click();
   await expect(page.locator(`tr[data-ceremony="${ceremonyId}"]`)).toHaveAttribute('data-status', 'running');
   await expect(page.locator(`tr[data-ceremony="${ceremonyId}"]`).getByRole('button', { name: 'Resume' })).toHaveCount(0);
+
+  // The token host process dies under the running ceremony: the login cannot use the session the dead
+  // host opened, the runner says the ceremony stopped, and Home resumes it again (no app restart).
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  harness.interfaces.table = { lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }] };
+  await expect(page.getByTestId('airgap-offline')).toBeVisible();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  harness.nextDialogAnswer.paramsFile = params;
+  await page.getByRole('button', { name: 'Choose file…' }).click();
+  await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSAES_OAEP_SHA_1');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Custodians open the token');
+  const killed = harness.tokenHostPid();
+  expect(killed).toBeGreaterThan(0);
+  process.kill(killed as number, 'SIGKILL');
+  await expect.poll(() => harness.tokenHostPid()).toBeUndefined();
+  for (const name of ['alice', 'carol'] as const) {
+    harness.nextDialogAnswer.shareFile = join(work, 'usb', `${name}.share`);
+    await page.getByRole('button', { name: 'Choose share file…' }).click();
+    await expect(page.getByText(`${name}.share`)).toBeVisible();
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASS[name]);
+    await page.getByRole('button', { name: 'Add my approval' }).click();
+  }
+  const stopped = page.getByTestId('ceremony-stopped');
+  await expect(stopped).toContainText("The token's session ended");
+  await expect(stopped).toContainText('on Home resume this ceremony');
+  await expect(page.getByRole('button', { name: 'Do this step' })).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/screenshots/runner-stopped.png', fullPage: true });
+  await page.getByRole('button', { name: 'Go to Home to resume it' }).click();
+  const again = page.locator(`tr[data-ceremony="${ceremonyId}"]`);
+  await expect(again).toHaveAttribute('data-status', 'interrupted');
+  await again.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Check the air gap');
+  expect(harness.tokenHostPid()).not.toBe(killed);
+  const resumedAgain = harness.ipcResults.filter((r) => r.method === 'resumeCeremony').at(-1)?.result as { ok: boolean; value: { tail: { kind: string }[] } };
+  expect(resumedAgain.ok).toBe(true);
+  expect(resumedAgain.value.tail.map((e) => e.kind)).toEqual(expect.arrayContaining(['failure', 'resumed']));
 });
+

@@ -27,6 +27,8 @@ export interface Harness {
   interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
   /** Every answer the bridged IPC gave the page, in order, as the page received it (tests search them). */
   ipcResults: { method: string; result: unknown }[];
+  /** The pid of the token host process now serving the app's token work (undefined before the first call). */
+  tokenHostPid(): number | undefined;
   attach(page: Page): Promise<void>;
   close(): Promise<void>;
 }
@@ -56,11 +58,12 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   const ipcResults: Harness['ipcResults'] = [];
   const { networkInterfaces } = await import('node:os');
   const airGap = new AirGapMonitor(() => interfaces.table ?? networkInterfaces(), options.airGapIntervalMs ?? 250);
+  const hostLayer = new HostTokenLayer({ dataDir: options.appDataDir, entry: resolve('out/main/hsm-host.js') });
   const services = createServices({
     appDataDir: options.appDataDir,
     // As the app builds it: the tokens in the token host process. The harness runs from source, so it
     // names the host entry that `electron-vite build` (run before the suite) put beside out/main/index.js.
-    layer: new HostTokenLayer({ dataDir: options.appDataDir, entry: resolve('out/main/hsm-host.js') }),
+    layer: hostLayer,
     probe: probeKmsCapabilities,
     settings: new SettingsStore(options.appDataDir, () => options.defaultModules),
     airGap,
@@ -83,6 +86,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
     nextDialogAnswer,
     interfaces,
     ipcResults,
+    tokenHostPid: () => hostLayer.hostPid,
     async attach(page: Page) {
       await page.exposeFunction('__keyceremonyInvoke', async (method: unknown, payload: unknown) => {
         const result = isMethodName(method) ? await dispatch(services.handlers, method, payload) : { ok: false, error: { code: 'UNKNOWN_METHOD', message: `No IPC method ${String(method)}.` } };

@@ -10,6 +10,8 @@ export class CeremonyState {
   reveal = $state<{ custodian: string; shareCode: string } | undefined>(undefined);
 
   current = $derived(this.view?.steps.find((s) => s.id === this.view?.currentStepId));
+  /** The token's session died under the run (main let it go): it goes on only by Resume on Home. */
+  stopped = $derived(this.error?.code === 'ceremony-token-lost');
 
   private async run(task: () => Promise<void>): Promise<boolean> {
     this.busy = true;
@@ -80,5 +82,5 @@ export class CeremonyState {
 
 /** The Ceremony screen's runner, shared so that Home's Resume button can open a resumed ceremony in it. */
 export const runner = new CeremonyState();
-/** Home bumps `ceremonyScreen` to ask the app to show the Ceremony screen (App.svelte watches it). */
-export const navigation = $state({ ceremonyScreen: 0 });
+/** Home bumps `ceremonyScreen`, the runner `home`, to ask the app to show that screen (App.svelte watches them). */
+export const navigation = $state({ ceremonyScreen: 0, home: 0 });
