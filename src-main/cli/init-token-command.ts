@@ -11,7 +11,7 @@ import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/inde
 import type { ScryptCost } from '../ceremony/quorum/share-file.js';
 import { toErrorData } from '../errors.js';
 import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import { tokenChoice, UsageError } from './args.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import type { Output } from './output.js';
 
@@ -138,16 +138,7 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   }
   const { values } = parsed;
   if (values.help) return 'help';
-  if (!values.module) throw new UsageError('--module PATH is required (the PKCS#11 library of the token).');
-  if (values.slot !== undefined && values.token !== undefined) throw new UsageError('give either --slot or --token, not both.');
-  let token: InitTokenArgs['token'];
-  if (values.slot !== undefined) {
-    if (!/^\d{1,20}$/.test(values.slot)) throw new UsageError(`--slot ${values.slot}: expected a slot number (see 'keyceremony tokens').`);
-    token = { slotId: values.slot };
-  } else if (values.token !== undefined) {
-    if (!values.token.startsWith('pkcs11:')) throw new UsageError(`--token ${values.token}: expected a PKCS#11 URI such as pkcs11:token=NAME.`);
-    token = { uri: values.token };
-  } else throw new UsageError('--slot N or --token URI is required (which token to initialize).');
+  const { module, token } = tokenChoice(values, 'which token to initialize');
   if (!values['token-label']) throw new UsageError('--token-label LABEL is required.');
   if (!values.custodians) throw new UsageError('--custodians NAME,NAME,... is required.');
   const custodians = values.custodians.split(',').map((c) => c.trim());
@@ -179,7 +170,7 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   const witnesses = values.witness ?? [];
   if (witnesses.length === 0) throw new UsageError('--witness NAME is required: the init-token ceremony needs at least one witness.');
   const args: InitTokenArgs = {
-    module: values.module,
+    module,
     token,
     tokenLabel: values['token-label'],
     custodians,

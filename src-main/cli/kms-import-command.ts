@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import { tokenChoice, UsageError } from './args.js';
 import { runKmsCeremony } from './kms-ceremony-run.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
 import { preGenesisPathOf } from '../ceremony/engine/run.js';
@@ -134,16 +134,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   }
   const { values } = parsed;
   if (values.help) return 'help';
-  if (!values.module) throw new UsageError('--module PATH is required (the PKCS#11 library of the token).');
-  if (values.slot !== undefined && values.token !== undefined) throw new UsageError('give either --slot or --token, not both.');
-  let token: KmsImportArgs['token'];
-  if (values.slot !== undefined) {
-    if (!/^\d{1,20}$/.test(values.slot)) throw new UsageError(`--slot ${values.slot}: expected a slot number (see 'keyceremony tokens').`);
-    token = { slotId: values.slot };
-  } else if (values.token !== undefined) {
-    if (!values.token.startsWith('pkcs11:')) throw new UsageError(`--token ${values.token}: expected a PKCS#11 URI such as pkcs11:token=NAME.`);
-    token = { uri: values.token };
-  } else throw new UsageError('--slot N or --token URI is required (which token holds the key).');
+  const { module, token } = tokenChoice(values, 'which token holds the key');
   if (!values.params) throw new UsageError('--params FILE_OR_DIR is required (the AWS KMS import parameters).');
   const params = resolve(values.params);
   if (!existsSync(params)) throw new UsageError(`--params ${values.params}: no such file or folder.`);
@@ -164,7 +155,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const witnesses = values.witness ?? [];
   if (witnesses.length === 0) throw new UsageError('--witness NAME is required: kms-import and kms-rewrap need at least one witness.');
   const args: KmsImportArgs = {
-    module: values.module,
+    module,
     token,
     params,
     wrappingAlgorithm: alg,
