@@ -17,6 +17,7 @@ import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { buildHsmHost } from '../helpers/hsm-host.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
@@ -48,20 +49,9 @@ beforeAll(async () => {
   for (const d of ['usb', 'out', 'stick']) await mkdir(join(work, d));
   const service = newService();
   try {
-    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: LABEL, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
-    const id = (enrolmentId = view.ceremonyId);
-    const step = async (s: string, input: Record<string, unknown>) => (view = (await service.perform(id, s, input)).view);
     const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized);
-    await step('participants', { administrator: 'admin', witnesses: ['wendy'] });
-    await step('airgap', {});
-    await step('token', { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId });
-    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-    for (const c of ['alice', 'bob', 'carol'] as const) await step('shares', { custodian: c, passphrase: PASS[c], destinationDir: sharesDir });
-    await step('prove', {});
-    await step('sign-off', { witnesses: [{ name: 'wendy' }] });
-    await step('head', share('alice'));
-    await step('head', share('bob'));
-    await step('export', { destinationDir: join(work, 'out') });
+    const view = await runInitToken(service, { tokenLabel: LABEL, custodians: { ...PASS }, threshold: 2, token: { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId }, sharesDir, bundleDir: join(work, 'out') });
+    enrolmentId = view.ceremonyId;
     expect(view.status).toBe('completed');
     initBundle = view.outputs.find((o) => o.kind === 'bundle')!.path;
   } finally {

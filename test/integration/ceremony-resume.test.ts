@@ -24,6 +24,7 @@ import type { CheckValue } from '../../src-main/kms/index.js';
 import type { Entry } from '../../src-main/transcript/entry.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
@@ -103,21 +104,9 @@ beforeAll(async () => {
   await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
   const service = new CeremonyService({ layer, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
   try {
-    const step = async (id: string, s: string, input: Record<string, unknown>) => (await service.perform(id, s, input)).view;
-    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: TOKEN, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
-    const id = view.ceremonyId;
-    enrolmentId = id;
     const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized)!;
-    await step(id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
-    await step(id, 'airgap', {});
-    await step(id, 'token', { moduleId: SOFTHSM_MODULE, slotId: blank.slotId });
-    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-    for (const c of ['alice', 'bob', 'carol'] as const) await step(id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: join(work, 'usb') });
-    await step(id, 'prove', {});
-    await step(id, 'sign-off', { witnesses: [{ name: 'wendy' }] });
-    await step(id, 'head', share('alice'));
-    await step(id, 'head', share('bob'));
-    view = await step(id, 'export', { destinationDir: join(work, 'out') });
+    const view = await runInitToken(service, { tokenLabel: TOKEN, custodians: { ...PASS }, threshold: 2, token: { moduleId: SOFTHSM_MODULE, slotId: blank.slotId }, sharesDir: join(work, 'usb'), bundleDir: join(work, 'out') });
+    enrolmentId = view.ceremonyId;
     expect(view.status).toBe('completed');
     initBundle = view.outputs.find((o) => o.kind === 'bundle')!.path;
   } finally {

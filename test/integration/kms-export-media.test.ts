@@ -35,6 +35,7 @@ import type { Entry } from '../../src-main/transcript/entry.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 // The seam for "pulled out between two files": called after each verified file write, the real one.
 const seam = vi.hoisted(() => ({ afterFile: undefined as ((path: string) => void) | undefined }));
@@ -243,21 +244,9 @@ beforeAll(async () => {
   kms = kmsLikeKey(2048);
   const service = newService(dataDir);
   try {
-    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: LABEL, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
-    const id = view.ceremonyId;
-    enrolmentId = id;
     const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized);
-    const step = async (s: string, input: Record<string, unknown>) => (view = (await service.perform(id, s, input)).view);
-    await step('participants', { administrator: 'admin', witnesses: ['wendy'] });
-    await step('airgap', {});
-    await step('token', { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId });
-    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-    for (const c of ['alice', 'bob', 'carol'] as const) await step('shares', { custodian: c, passphrase: PASS[c], destinationDir: sharesDir });
-    await step('prove', {});
-    await step('sign-off', { witnesses: [{ name: 'wendy' }] });
-    await step('head', share('alice'));
-    await step('head', share('bob'));
-    await step('export', { destinationDir: join(work, 'out') });
+    const view = await runInitToken(service, { tokenLabel: LABEL, custodians: { ...PASS }, threshold: 2, token: { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId }, sharesDir, bundleDir: join(work, 'out') });
+    enrolmentId = view.ceremonyId;
     expect(view.status).toBe('completed');
     bundles.push(view.outputs.find((o) => o.kind === 'bundle')!.path);
   } finally {

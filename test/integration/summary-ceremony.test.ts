@@ -13,6 +13,7 @@ import { ceremonySummary } from '../../src-main/ceremony/summary.js';
 import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { aesCmac } from '../helpers/aes-cmac.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
@@ -39,24 +40,16 @@ beforeAll(async () => {
   for (const d of ['usb', 'out', 'stick']) await mkdir(join(work, d));
   service = new CeremonyService({ layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
 
-  let view = await service.start({ script: 'init-token', parameters: { tokenLabel: 'summary-token', custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
-  const id = view.ceremonyId;
   const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized);
-  await step(id, 'participants', { administrator: 'erin', witnesses: ['wendy', 'walt'] });
-  await step(id, 'airgap', {});
-  await step(id, 'token', { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId });
-  for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-  for (const c of ['alice', 'bob', 'carol'] as const) await step(id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: join(work, 'usb') });
-  await step(id, 'prove', {});
-  await step(id, 'sign-off', { witnesses: [{ name: 'wendy' }, { name: 'walt', statement: 'No cable.' }] });
-  await step(id, 'head', share('alice'));
-  await step(id, 'head', share('carol'));
-  initView = await step(id, 'export', { destinationDir: join(work, 'out') });
+  initView = await runInitToken(service, {
+    tokenLabel: 'summary-token', custodians: { ...PASS }, threshold: 2, token: { moduleId: SOFTHSM_MODULE, slotId: blank!.slotId }, sharesDir: join(work, 'usb'), bundleDir: join(work, 'out'),
+    administrator: 'erin', witnesses: [{ name: 'wendy' }, { name: 'walt', statement: 'No cable.' }], sealers: ['alice', 'carol'],
+  });
 
   kms = kmsLikeKey(2048);
   const params = join(work, 'stick', 'params.json');
   await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('summary-token').toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString() }));
-  view = await service.start({ script: 'kms-import', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'summary-aes', wrappingAlgorithm: 'RSAES_OAEP_SHA_1' } });
+  const view = await service.start({ script: 'kms-import', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'summary-aes', wrappingAlgorithm: 'RSAES_OAEP_SHA_1' } });
   const k = view.ceremonyId;
   const slotId = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token?.label.trim() === 'summary-token')!.slotId;
   await step(k, 'participants', { administrator: 'erin', witnesses: ['wendy'] });

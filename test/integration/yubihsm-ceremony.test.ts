@@ -21,6 +21,7 @@ import type { Entry } from '../../src-main/transcript/entry.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
@@ -109,19 +110,8 @@ beforeAll(async () => {
   await layer.configureModules([{ path: MODULE }]);
   const service = newService();
   try {
-    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: LABEL, custodians: ['alice', 'bob', 'carol'], threshold: 2 } });
-    const id = view.ceremonyId;
-    enrolmentId = id;
-    view = await step(service, id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
-    view = await step(service, id, 'airgap', {});
-    view = await step(service, id, 'token', { moduleId: MODULE, slotId: SERIAL });
-    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) view = await step(service, id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-    for (const c of ['alice', 'bob', 'carol'] as const) view = await step(service, id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: sharesDir });
-    view = await step(service, id, 'prove', {});
-    view = await step(service, id, 'sign-off', { witnesses: [{ name: 'wendy' }] });
-    view = await step(service, id, 'head', share('alice'));
-    view = await step(service, id, 'head', share('bob'));
-    view = await step(service, id, 'export', { destinationDir: join(work, 'out') });
+    const view = await runInitToken(service, { tokenLabel: LABEL, custodians: { ...PASS }, threshold: 2, token: { moduleId: MODULE, slotId: SERIAL }, sharesDir, bundleDir: join(work, 'out') });
+    enrolmentId = view.ceremonyId;
     expect(view.lastError).toBeUndefined();
     expect(view.status).toBe('completed');
     initBundle = view.outputs.find((o) => o.kind === 'bundle')!.path;

@@ -17,6 +17,7 @@ import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
 import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { FakeUsb, FakeYubiHsmUsb } from '../yubihsm-sim/fake-usb.js';
 import { YubiHsmSimulator } from '../yubihsm-sim/index.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22' } as const;
@@ -61,18 +62,7 @@ beforeAll(async () => {
   await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('token').toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString() }));
   const service = newService();
   try {
-    let view = await service.start({ script: 'init-token', parameters: { tokenLabel: 'usb-root', custodians: ['alice', 'bob'], threshold: 2 } });
-    const id = view.ceremonyId;
-    await perform(service, id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
-    await perform(service, id, 'airgap', {});
-    await perform(service, id, 'token', { moduleId: MODULE, slotId: SERIAL });
-    for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await perform(service, id, s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
-    for (const c of ['alice', 'bob'] as const) await perform(service, id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: join(work, 'usb') });
-    await perform(service, id, 'prove', {});
-    await perform(service, id, 'sign-off', { witnesses: [{ name: 'wendy' }] });
-    await perform(service, id, 'head', share('alice'));
-    await perform(service, id, 'head', share('bob'));
-    view = await perform(service, id, 'export', { destinationDir: join(work, 'out') });
+    const view = await runInitToken(service, { tokenLabel: 'usb-root', custodians: { alice: PASS.alice, bob: PASS.bob }, threshold: 2, token: { moduleId: MODULE, slotId: SERIAL }, sharesDir: join(work, 'usb'), bundleDir: join(work, 'out') });
     expect(view.status).toBe('completed');
   } finally {
     await service.close();
