@@ -81,6 +81,25 @@ async function doStep(page: Page, title: RegExp | string) {
   await page.getByRole('button', { name: 'Do this step' }).click();
 }
 
+/** From the Ceremony screen to init-token's init step on a token that is not blank (the re-init tests). */
+async function initTokenUpToInit(page: Page, o: { label: string; custodians: string; allowReinitialize: boolean; token: RegExp }) {
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: /Initialize token/ }).click();
+  await page.getByLabel('tokenLabel').fill(o.label);
+  await page.getByLabel('custodians').fill(o.custodians);
+  await page.getByLabel('threshold').fill('2');
+  if (o.allowReinitialize) await page.getByLabel('allowReinitialize').check();
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: o.token }).check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await doStep(page, 'Generate the ceremony secret');
+}
+
 test('init-token from the app: shares handed out one at a time, quorum seals, bundle verifies', async ({ page }) => {
   test.setTimeout(120_000);
   // An offline laptop: only loopback.
@@ -365,21 +384,7 @@ test('init-token on a token initialized elsewhere: the current SO PIN is asked f
   test.setTimeout(90_000);
   await harness.attach(page);
   await page.goto(harness.url);
-  await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /Initialize token/ }).click();
-  await page.getByLabel('tokenLabel').fill('reinit-e2e');
-  await page.getByLabel('custodians').fill('dave, erin');
-  await page.getByLabel('threshold').fill('2');
-  await page.getByLabel('allowReinitialize').check();
-  await page.getByRole('button', { name: 'Start the ceremony' }).click();
-  await page.getByLabel('Administrator').fill('Erin');
-  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
-  await doStep(page, 'Record who is present');
-  await doStep(page, 'Check the air gap');
-  await expect(page.locator('#step-title')).toHaveText('Choose the token');
-  await page.getByRole('radio', { name: /other-token/ }).check();
-  await page.getByRole('button', { name: 'Do this step' }).click();
-  await doStep(page, 'Generate the ceremony secret');
+  await initTokenUpToInit(page, { label: 'reinit-e2e', custodians: 'dave, erin', allowReinitialize: true, token: /other-token/ });
 
   await expect(page.locator('#step-title')).toHaveText('Initialize token reinit-e2e');
   const inputs = page.getByTestId('reinit-inputs');
@@ -408,20 +413,7 @@ test("init-token on the token of an interrupted attempt: that attempt's share fi
   test.setTimeout(90_000);
   await harness.attach(page);
   await page.goto(harness.url);
-  await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /Initialize token/ }).click();
-  await page.getByLabel('tokenLabel').fill('crash-again');
-  await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
-  await page.getByLabel('threshold').fill('2');
-  await page.getByRole('button', { name: 'Start the ceremony' }).click();
-  await page.getByLabel('Administrator').fill('Erin');
-  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
-  await doStep(page, 'Record who is present');
-  await doStep(page, 'Check the air gap');
-  await expect(page.locator('#step-title')).toHaveText('Choose the token');
-  await page.getByRole('radio', { name: /crash-token/ }).check();
-  await page.getByRole('button', { name: 'Do this step' }).click();
-  await doStep(page, 'Generate the ceremony secret');
+  await initTokenUpToInit(page, { label: 'crash-again', custodians: CUSTODIANS.join(', '), allowReinitialize: false, token: /crash-token/ });
 
   await expect(page.locator('#step-title')).toHaveText('Initialize token crash-again');
   const inputs = page.getByTestId('reinit-inputs');
