@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src-main/errors.js';
 import { describeCap, readBounded, readBoundedSync, readSecretText, type FileKind } from '../../src-main/files/read-bounded.js';
+import { SettingsStore } from '../../src-main/settings/settings-store.js';
+import { FileLabelMemory, YUBIHSM_LABELS_FILE } from '../../src-main/tokens/yubihsm-labels.js';
+import { loadScriptFile } from '../../src-main/ceremony/script/load.js';
 
 const KIND: FileKind = { what: 'share file', cap: 16 * 1024, remedy: "Choose the .share file on the custodian's USB stick.", code: 'share-file-unreadable' };
 const ONE_OF = 'a share file is a regular file of at most 16 KiB (16384 bytes).';
@@ -85,5 +88,35 @@ describe('readBounded', () => {
 
   it('describes caps in the units people read', () => {
     expect([describeCap(16384), describeCap(1024 * 1024), describeCap(1000)]).toEqual(['16 KiB (16384 bytes)', '1 MiB (1048576 bytes)', '1000 bytes']);
+  });
+});
+
+describe('its callers', () => {
+  it('settings.json as a FIFO: the settings store refuses it in words instead of waiting for a writer', () => {
+    const data = join(dir, 'data-fifo');
+    mkdirSync(data);
+    execFileSync('mkfifo', [join(data, 'settings.json')]);
+    let refused: AppError | undefined;
+    try {
+      new SettingsStore(data, () => []).read();
+    } catch (e) {
+      refused = e as AppError;
+    }
+    expect([refused?.code, refused?.message, refused?.remedy]).toEqual([
+      'SETTINGS_INVALID',
+      `${join(data, 'settings.json')} is a named pipe (FIFO), not a regular file; a settings file is a regular file of at most 256 KiB (262144 bytes).`,
+      'Fix or delete the file; the app then starts with the default modules.',
+    ]);
+  });
+
+  it('remembered YubiHSM labels linked to /dev/zero: treated as none remembered', () => {
+    const data = join(dir, 'data-zero');
+    mkdirSync(data);
+    symlinkSync('/dev/zero', join(data, YUBIHSM_LABELS_FILE));
+    expect(new FileLabelMemory(data).recall('12345678')).toBeUndefined();
+  });
+
+  it('a ceremony script that is /dev/zero', async () => {
+    await expect(loadScriptFile('/dev/zero')).rejects.toThrow('/dev/zero is a character device, not a regular file; a ceremony script is a regular file of at most 256 KiB (262144 bytes).');
   });
 });
