@@ -360,6 +360,7 @@ describe('kms-import through the engine', () => {
       expect(generated.checkValue.method).toBe('AES-ECB-ZERO-BLOCK');
       expect(manifest.checkValue).toEqual(generated.checkValue);
       const material = independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
+      expect(material).toHaveLength(32);
       const ecb = createCipheriv('aes-256-ecb', material, null).setAutoPadding(false).update(Buffer.alloc(16));
       expect(generated.checkValue.value).toBe(ecb.subarray(0, 3).toString('hex').toUpperCase());
     } finally {
