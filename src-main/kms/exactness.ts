@@ -97,7 +97,7 @@ async function tokenName(layer: TokenLayer, slot: SlotRef, info?: TokenInfo): Pr
 
 /** Trailing zero bytes after the DER, filling it up to a multiple of 8: the padding quirk, in words. */
 function quirk(v: MaterialVerdict): string | undefined {
-  if (v.derLength === undefined || v.derLength >= v.bytes || v.bytes % 8 !== 0 || v.bytes - v.derLength > 7) return undefined;
+  if (v.derLength === undefined || !v.trailingZero || v.bytes % 8 !== 0 || v.bytes - v.derLength > 7) return undefined;
   return `pads the PKCS#8 of a private key with zero bytes to a multiple of 8 before its RFC 5649 wrap (a throw-away key of this spec came back as ${v.derLength} bytes of DER + ${v.bytes - v.derLength} zero bytes = ${v.bytes})`;
 }
 

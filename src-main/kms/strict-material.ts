@@ -17,6 +17,8 @@ export interface MaterialVerdict {
    * a fixed-length OCTET STRING, RFC 5915); false for RSA, whose integers vary in length from key to key.
    */
   fixedLength?: boolean;
+  /** When bytes follow the DER: whether they are all zero (a token's padding rather than garbage). */
+  trailingZero?: boolean;
   reason?: string;
 }
 
@@ -155,6 +157,7 @@ export function checkMaterial(keySpec: KmsKeySpec, material: Uint8Array): Materi
     return { ok: true, bytes, derLength: derLength as number, fixedLength };
   } catch (e) {
     if (!(e instanceof DerError)) throw e;
-    return { ok: false, bytes, ...(derLength !== undefined ? { derLength } : {}), reason: e.message };
+    const trailing = derLength !== undefined && derLength < bytes ? { trailingZero: material.subarray(derLength).every((x) => x === 0) } : {};
+    return { ok: false, bytes, ...(derLength !== undefined ? { derLength } : {}), ...trailing, reason: e.message };
   }
 }

@@ -27,7 +27,8 @@ describe('checkMaterial', () => {
   it('DER followed by zero padding (SoftHSM 2.6.1) is refused, as Python refuses it', () => {
     const padded = withZeros(p256, 8 - (p256.length % 8 || 8));
     const v = checkMaterial('ECC_NIST_P256', padded);
-    expect(v).toMatchObject({ ok: false, bytes: padded.length, derLength: p256.length });
+    expect(v).toMatchObject({ ok: false, bytes: padded.length, derLength: p256.length, trailingZero: true });
+    expect(checkMaterial('ECC_NIST_P256', new Uint8Array([...p256, 1, 0]))).toMatchObject({ ok: false, trailingZero: false });
     expect(v.reason).toBe(`the DER is ${p256.length} bytes but ${padded.length} were unwrapped: ${padded.length - p256.length} trailing bytes`);
     expect(() => pythonLoadPrivateKey(padded)).toThrow(/load_der_private_key refused/);
     expect(pythonLoadPrivateKey(p256)).toBe('EC secp256r1');
