@@ -57,7 +57,7 @@ function need<T>(value: T | undefined, ctx: ActionContext, what: string, remedy:
 }
 
 /** The size of the KMS wrapping key (the RSA-OAEP block the probe must use too). */
-export function wrappingKeyBits(params: { wrappingKeySpec: string }): number {
+function wrappingKeyBits(params: { wrappingKeySpec: string }): number {
   return Number(params.wrappingKeySpec.slice('RSA_'.length));
 }
 
