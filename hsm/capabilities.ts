@@ -29,6 +29,19 @@ export interface CapabilityProbeResults {
   oaep: { 'SHA-1'?: WrapProbe; 'SHA-256'?: WrapProbe };
   kwp?: WrapProbe;
   pad?: WrapProbe;
+  /**
+   * A throw-away P-256 private key (PKCS#8 length not a multiple of 8) through the RFC 5649 mechanism
+   * found: whether it unwrapped to exactly its DER, or with padding after it (SoftHSM 2.6.1).
+   */
+  privateKey?: { exact: boolean; der: number; unwrapped: number } | { error: string };
+}
+
+/** What the composed path does to private keys, for the reason shown on Home. */
+function privateKeyNote(p: CapabilityProbeResults['privateKey']): string {
+  if (!p) return '';
+  if ('error' in p) return ` Private keys were not tried (${p.error}).`;
+  if (p.exact) return ` A throw-away P-256 private key came back as exactly its ${p.der}-byte PKCS#8.`;
+  return ` But it pads private keys: a throw-away P-256 PKCS#8 of ${p.der} bytes came back as ${p.unwrapped}, which strict receivers reject, so only key specs whose PKCS#8 is a multiple of 8 bytes export exactly (kms-import proves each key spec before generating).`;
 }
 
 type Mech = Pick<MechanismInfo, 'code' | 'flags'>;
@@ -64,19 +77,20 @@ export function decideKmsCapabilities(mechanisms: readonly Mech[], probe: Capabi
     const composed = algorithm.startsWith('RSA_AES');
 
     if (!oaepListed) {
-      return { algorithm, supported: false, reason: 'The token does not list CKM_RSA_PKCS_OAEP for wrapping.', probed: probe !== null };
+      // Decided from the list alone: nothing was tried on the token.
+      return { algorithm, supported: false, reason: 'The token does not list CKM_RSA_PKCS_OAEP for wrapping.', probed: false };
     }
 
     if (probe === null) {
       if (!composed) {
-        return { algorithm, supported: true, method: oaepMethod, reason: `CKM_RSA_PKCS_OAEP is listed; ${hash} support not verified (${notProbedReason}).`, probed: false };
+        return { algorithm, supported: true, method: oaepMethod, reason: `Untested (${notProbedReason}): CKM_RSA_PKCS_OAEP is listed, but only a probe can tell whether it does ${hash}.`, probed: false };
       }
       if (kwpListed) {
         return {
           algorithm,
           supported: true,
           method: `composed: CKM_AES_KEY_WRAP_KWP + ${oaepMethod}`,
-          reason: `CKM_AES_KEY_WRAP_KWP and CKM_RSA_PKCS_OAEP are listed; ${hash} support not verified (${notProbedReason}).${note}`,
+          reason: `Untested (${notProbedReason}): CKM_AES_KEY_WRAP_KWP and CKM_RSA_PKCS_OAEP are listed, but only a probe can tell whether they work with ${hash}.${note}`,
           probed: false,
         };
       }
@@ -107,7 +121,7 @@ export function decideKmsCapabilities(mechanisms: readonly Mech[], probe: Capabi
         algorithm,
         supported: true,
         method: `composed: CKM_AES_KEY_WRAP_KWP + ${oaepMethod}`,
-        reason: `CKM_AES_KEY_WRAP_KWP produced RFC 5649 output and ${oaepMethod} works.${note}`,
+        reason: `CKM_AES_KEY_WRAP_KWP produced RFC 5649 output and ${oaepMethod} works.${privateKeyNote(probe.privateKey)}${note}`,
         probed: true,
       };
     }
@@ -116,7 +130,7 @@ export function decideKmsCapabilities(mechanisms: readonly Mech[], probe: Capabi
         algorithm,
         supported: true,
         method: `composed: CKM_AES_KEY_WRAP_PAD (RFC 5649 here) + ${oaepMethod}`,
-        reason: `CKM_AES_KEY_WRAP_PAD produced RFC 5649 output (${probe.pad.length} bytes for a 32-byte key) and ${oaepMethod} works.${note}`,
+        reason: `CKM_AES_KEY_WRAP_PAD produced RFC 5649 output (${probe.pad.length} bytes for a 32-byte key) and ${oaepMethod} works.${privateKeyNote(probe.privateKey)}${note}`,
         probed: true,
       };
     }
@@ -167,14 +181,29 @@ function errorCode(e: unknown): string {
   return e instanceof TokenError ? e.code : e instanceof Error ? e.message : String(e);
 }
 
-function unwrapsAsRfc5649(kek: Buffer, wrapped: Uint8Array): boolean {
+function rfc5649Unwrap(kek: Buffer, wrapped: Uint8Array): Buffer | undefined {
   try {
     const d = createDecipheriv('id-aes256-wrap-pad', kek, Buffer.from('A65959A6', 'hex'));
-    const out = Buffer.concat([d.update(wrapped), d.final()]);
-    return out.length === 32;
+    return Buffer.concat([d.update(wrapped), d.final()]);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+function unwrapsAsRfc5649(kek: Buffer, wrapped: Uint8Array): boolean {
+  return rfc5649Unwrap(kek, wrapped)?.length === 32;
+}
+
+/** The length a DER SEQUENCE's header claims, header included (undefined when it is not one). */
+function outerDerLength(b: Uint8Array): number | undefined {
+  if (b.length < 2 || b[0] !== 0x30) return undefined;
+  const first = b[1] as number;
+  if (first < 0x80) return 2 + first;
+  const n = first & 0x7f;
+  if (n < 1 || n > 3 || b.length < 2 + n) return undefined;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + (b[2 + i] as number);
+  return 2 + n + len;
 }
 
 /**
@@ -189,12 +218,13 @@ export async function probeKmsCapabilities(layer: TokenLayer, slot: SlotRef): Pr
   const oaepListed = listsForWrap(mechanisms, CKM_RSA_PKCS_OAEP);
   const kwpListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_KWP);
   const padListed = listsForWrap(mechanisms, CKM_AES_KEY_WRAP_PAD);
-  if (!oaepListed) return decideKmsCapabilities(mechanisms, { oaep: {} });
+  if (!oaepListed) return decideKmsCapabilities(mechanisms, null, 'the token does not list CKM_RSA_PKCS_OAEP');
 
   let session: string;
   try {
     session = (await layer.openSession(slot, { readWrite: true })).session;
   } catch (e) {
+    if (e instanceof TokenError && e.code === 'CKR_TOKEN_NOT_RECOGNIZED') return decideKmsCapabilities(mechanisms, null, 'the token is blank: nothing can be tried on it before it is initialised');
     const msg = e instanceof TokenError ? `${e.code}: ${e.message}` : String(e);
     return decideKmsCapabilities(mechanisms, null, `no session could be opened: ${msg}`);
   }
@@ -244,6 +274,24 @@ export async function probeKmsCapabilities(layer: TokenLayer, slot: SlotRef): Pr
     };
     if (kwpListed) results.kwp = await aesProbe('AES_KEY_WRAP_KWP');
     if (padListed) results.pad = await aesProbe('AES_KEY_WRAP_PAD');
+    const rfc5649 = results.kwp?.ok && results.kwp.rfc5649 ? 'AES_KEY_WRAP_KWP' : results.pad?.ok && results.pad.rfc5649 ? 'AES_KEY_WRAP_PAD' : undefined;
+    if (rfc5649 && kekBytes) {
+      try {
+        // A public session pair: no login needed, gone with the session.
+        const pair = await layer.generateKeyPair(
+          session,
+          { type: 'EC', curve: 'P-256' },
+          { label: 'kc-probe-private', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false },
+          { label: 'kc-probe-private', id: new Uint8Array(), token: false, private: false, sensitive: true, extractable: true, decrypt: false, sign: false, unwrap: false, derive: false },
+        );
+        created.push(pair.publicKey, pair.privateKey);
+        const plain = rfc5649Unwrap(kekBytes, await layer.wrapKey(session, { name: rfc5649 }, kek, pair.privateKey));
+        const der = plain ? outerDerLength(plain) : undefined;
+        results.privateKey = plain && der !== undefined ? { exact: der === plain.length, der, unwrapped: plain.length } : { error: 'the output did not unwrap to a DER private key' };
+      } catch (e) {
+        results.privateKey = { error: errorCode(e) };
+      }
+    }
     return decideKmsCapabilities(mechanisms, results);
   } finally {
     for (const o of created.reverse()) {

@@ -132,6 +132,49 @@ const TABLE: Record<string, Entry> = {
   CKR_OPERATION_CANCEL_FAILED: ['the token could not cancel the operation', 'Close the session and open a new one.'],
 };
 
+/**
+ * The same code means different things from different calls, and only some remedies fit: a
+ * CKR_ARGUMENTS_BAD from C_InitToken is no reason to "choose an algorithm". Entries here replace the
+ * general one for the named function.
+ */
+const PIN_REMEDY = 'Check that the PIN meets the token\'s length and character rules; nothing on the token changed.';
+const BY_FUNCTION: Record<string, Record<string, Entry>> = {
+  C_InitToken: {
+    CKR_ARGUMENTS_BAD: [
+      'the token refused to be initialised with this label and SO PIN (many HSM partitions and vendor modules do not allow an application to initialise a token at all)',
+      'Check the token label (at most 32 bytes) and the SO PIN rules; if this token must be initialised with its vendor\'s tool, do that and use it as an already-initialised token.',
+    ],
+    CKR_FUNCTION_NOT_SUPPORTED: [
+      'this token does not allow an application to initialise it',
+      'Initialise it with its vendor\'s tool, then use it as an already-initialised token.',
+    ],
+    CKR_PIN_INCORRECT: [
+      'the token is already initialised and the SO PIN given is not its SO PIN, so it was not re-initialised',
+      'Choose a blank token, or bring the token\'s current SO PIN; nothing on the token changed.',
+    ],
+    CKR_PIN_LEN_RANGE: ['the SO PIN is too short or too long for this token', PIN_REMEDY],
+    CKR_TOKEN_WRITE_PROTECTED: ['the token is write-protected, so it cannot be initialised', 'Remove the write protection or use another token.'],
+  },
+  C_InitPIN: {
+    CKR_ARGUMENTS_BAD: ['the token refused the new user PIN as malformed', PIN_REMEDY],
+  },
+  C_SetPIN: {
+    CKR_ARGUMENTS_BAD: ['the token refused the PIN change as malformed', PIN_REMEDY],
+  },
+  C_Login: {
+    CKR_ARGUMENTS_BAD: ['the token refused the login request as malformed', 'Check that the PIN meets the token\'s length rules and log in again.'],
+  },
+  C_GenerateKey: {
+    CKR_ARGUMENTS_BAD: ['the token refused the key generation request (key type, size or properties)', 'Choose a key spec this token can generate, or use another token; nothing was generated.'],
+  },
+  C_GenerateKeyPair: {
+    CKR_ARGUMENTS_BAD: ['the token refused the key pair generation request (key type, size, curve or properties)', 'Choose a key spec this token can generate, or use another token; nothing was generated.'],
+  },
+  C_CreateObject: {
+    CKR_ARGUMENTS_BAD: ['the token refused to hold the object as given', 'Check the input file (for example the KMS wrapping public key); it may be the wrong one or damaged.'],
+  },
+};
+
 // PKCS#11 2.40/3.0 codes pkcs11js 2.1.7 does not export.
 const EXTRA_CODES: Record<string, number> = {
   CKR_ACTION_PROHIBITED: 0x1b,
@@ -164,10 +207,11 @@ export function hex(code: number): string {
   return '0x' + (code >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
-export function describeCkr(code: number): CkrDescription {
+/** `operation`: the C_ function that returned the code, when its remedy differs from the general one. */
+export function describeCkr(code: number, operation?: string): CkrDescription {
   const name = NAMES.get(code);
   if (name !== undefined) {
-    const entry = TABLE[name];
+    const entry = (operation !== undefined ? BY_FUNCTION[operation]?.[name] : undefined) ?? TABLE[name];
     if (entry) return { name, code, message: entry[0], remedy: entry[1] };
     return { name, code, message: `the token returned ${name} (${hex(code)})`, remedy: RETRY };
   }
@@ -194,6 +238,8 @@ export interface ErrorContext {
   moduleName?: string;
   slotId?: string;
   tokenLabel?: string;
+  /** The C_ function that failed, e.g. "C_InitToken": some codes need a remedy of their own there. */
+  operation?: string;
 }
 
 /** "SoftHSM slot 123 (token "ceremony") via /usr/lib/softhsm/libsofthsm2.so" */
@@ -225,7 +271,7 @@ export function isCkr(e: unknown, ...names: string[]): boolean {
 
 /** The error a token returned, as a TokenError naming where it happened. */
 export function ckrError(code: number, ctx: ErrorContext): TokenError {
-  const d = describeCkr(code);
+  const d = describeCkr(code, ctx.operation);
   return new TokenError(d.name, `${describeWhere(ctx)}: ${d.message}`, d.remedy);
 }
 
@@ -236,7 +282,11 @@ export function ckrError(code: number, ctx: ErrorContext): TokenError {
 export function toTokenError(e: unknown, ctx: ErrorContext): TokenError {
   if (e instanceof TokenError) return e;
   const code = ckrOf(e);
-  if (code !== undefined) return ckrError(code, ctx);
+  if (code !== undefined) {
+    // pkcs11js names the failing C_ function on its errors (`method`); the driver's own word comes first.
+    const method = (e as { method?: unknown }).method;
+    return ckrError(code, ctx.operation === undefined && typeof method === 'string' && method.startsWith('C_') ? { ...ctx, operation: method } : ctx);
+  }
   const reason = e instanceof Error ? e.message : String(e);
   return new TokenError(
     ErrorCodes.INVALID_ARGUMENT,

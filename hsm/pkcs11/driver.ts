@@ -59,6 +59,13 @@ interface ResolvedSlot {
   module: LoadedModule;
   slot: Buffer;
   slotId: string;
+  /** The token's label when one is present and initialised, so errors name it (not only the slot id). */
+  tokenLabel?: string;
+}
+
+/** The error context of a resolved slot: module, slot and (when known) the token's label. */
+function slotContext(r: ResolvedSlot, operation?: string): ErrorContext {
+  return { ...moduleContext(r.module), slotId: r.slotId, ...(r.tokenLabel ? { tokenLabel: r.tokenLabel } : {}), ...(operation ? { operation } : {}) };
 }
 
 function bytesOut(b: Buffer): Uint8Array {
@@ -120,8 +127,9 @@ export class Pkcs11TokenLayer implements TokenLayer {
   }
 
   async listMechanisms(ref: SlotRef): Promise<MechanismInfo[]> {
-    const { module: m, slot, slotId } = await this.resolveSlot(ref);
-    return this.call(m, { ...moduleContext(m), slotId }, (lib) =>
+    const resolved = await this.resolveSlot(ref);
+    const { module: m, slot } = resolved;
+    return this.call(m, slotContext(resolved), (lib) =>
       lib.C_GetMechanismList(slot).map((code) => {
         try {
           return mechanismInfo(code, lib.C_GetMechanismInfo(slot, code));
@@ -134,8 +142,9 @@ export class Pkcs11TokenLayer implements TokenLayer {
   }
 
   async initToken(ref: SlotRef, soPin: string, label: string): Promise<void> {
-    const { module: m, slot, slotId } = await this.resolveSlot(ref);
-    const ctx: ErrorContext = { ...moduleContext(m), slotId };
+    const resolved = await this.resolveSlot(ref);
+    const { module: m, slot, slotId } = resolved;
+    const ctx = slotContext(resolved, 'C_InitToken');
     const open = this.sessions.onSlot(m.id, slotId);
     if (open.length > 0) {
       throw new TokenError(
@@ -156,7 +165,7 @@ export class Pkcs11TokenLayer implements TokenLayer {
   async openSession(target: SessionTarget, options: OpenSessionOptions): Promise<OpenedSession> {
     const resolved = 'uri' in target ? await this.resolveUri(target.uri) : await this.resolveSlot(target);
     const { module: m, slot, slotId } = resolved;
-    const ctx: ErrorContext = { ...moduleContext(m), slotId };
+    const ctx = slotContext(resolved, 'C_OpenSession');
     return this.call(m, ctx, (lib) => {
       if (!slotPresent(lib.C_GetSlotInfo(slot))) throw ckrError(pkcs11js.CKR_TOKEN_NOT_PRESENT, ctx);
       const token = decodeTokenInfo(lib.C_GetTokenInfo(slot));
@@ -184,7 +193,7 @@ export class Pkcs11TokenLayer implements TokenLayer {
   async login(session: SessionHandle, userType: UserType, pin: string): Promise<void> {
     if (userType !== 'user' && userType !== 'so') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `userType "${String(userType)}" must be "user" or "so"`);
     if (typeof pin !== 'string') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, 'pin must be a string');
-    await this.onSession(session, (lib, s) => lib.C_Login(s.native, userType === 'so' ? CKU_SO : CKU_USER, pin));
+    await this.onSession(session, (lib, s) => lib.C_Login(s.native, userType === 'so' ? CKU_SO : CKU_USER, pin), 'C_Login');
   }
 
   async logout(session: SessionHandle): Promise<void> {
@@ -193,21 +202,21 @@ export class Pkcs11TokenLayer implements TokenLayer {
 
   async initUserPin(session: SessionHandle, pin: string): Promise<void> {
     if (typeof pin !== 'string' || pin === '') throw new TokenError(ErrorCodes.INVALID_ARGUMENT, 'pin must be a non-empty string');
-    await this.onSession(session, (lib, s) => lib.C_InitPIN(s.native, pin));
+    await this.onSession(session, (lib, s) => lib.C_InitPIN(s.native, pin), 'C_InitPIN');
   }
 
   async setPin(session: SessionHandle, oldPin: string, newPin: string): Promise<void> {
     if (typeof oldPin !== 'string' || typeof newPin !== 'string' || newPin === '') {
       throw new TokenError(ErrorCodes.INVALID_ARGUMENT, 'oldPin and newPin must be strings and newPin must not be empty');
     }
-    await this.onSession(session, (lib, s) => lib.C_SetPIN(s.native, oldPin, newPin));
+    await this.onSession(session, (lib, s) => lib.C_SetPIN(s.native, oldPin, newPin), 'C_SetPIN');
   }
 
   // ---- keys and objects ----
 
   async generateSecretKey(session: SessionHandle, spec: SecretKeySpec, template: SecretKeyTemplate): Promise<ObjectHandle> {
     const { mechanism, template: t } = secretKeyTemplate(spec, template);
-    return this.onSession(session, async (lib, s) => encodeObjectHandle(await lib.C_GenerateKeyAsync(s.native, { mechanism }, t)));
+    return this.onSession(session, async (lib, s) => encodeObjectHandle(await lib.C_GenerateKeyAsync(s.native, { mechanism }, t)), 'C_GenerateKey');
   }
 
   async generateKeyPair(
@@ -220,12 +229,12 @@ export class Pkcs11TokenLayer implements TokenLayer {
     return this.onSession(session, async (lib, s) => {
       const pair = await lib.C_GenerateKeyPairAsync(s.native, { mechanism: t.mechanism }, t.publicTemplate, t.privateTemplate);
       return { publicKey: encodeObjectHandle(pair.publicKey), privateKey: encodeObjectHandle(pair.privateKey) };
-    });
+    }, 'C_GenerateKeyPair');
   }
 
   async createPublicKeyFromSpki(session: SessionHandle, spki: Bytes, template: PublicKeyObjectTemplate): Promise<ObjectHandle> {
     const { template: t } = spkiToTemplate(toBuffer(spki, 'spki'), template);
-    return this.onSession(session, (lib, s) => encodeObjectHandle(lib.C_CreateObject(s.native, t)));
+    return this.onSession(session, (lib, s) => encodeObjectHandle(lib.C_CreateObject(s.native, t)), 'C_CreateObject');
   }
 
   async getAttributes<N extends AttributeName>(session: SessionHandle, object: ObjectHandle, names: readonly N[]): Promise<Record<N, AttributeValue>> {
@@ -426,9 +435,10 @@ export class Pkcs11TokenLayer implements TokenLayer {
     });
   }
 
-  private async onSession<T>(session: SessionHandle, fn: (lib: PKCS11, s: SessionEntry) => T | Promise<T>): Promise<T> {
+  /** `operation`: the C_ function, where a code needs a remedy of its own there (ckr.ts BY_FUNCTION). */
+  private async onSession<T>(session: SessionHandle, fn: (lib: PKCS11, s: SessionEntry) => T | Promise<T>, operation?: string): Promise<T> {
     const s = this.sessions.get(session);
-    return this.call(s.module, sessionContext(s), (lib) => {
+    return this.call(s.module, { ...sessionContext(s), ...(operation ? { operation } : {}) }, (lib) => {
       // The handle may have been closed while this call waited in the queue.
       this.sessions.get(session);
       return fn(lib, s);
@@ -555,7 +565,14 @@ export class Pkcs11TokenLayer implements TokenLayer {
           'Refresh the list of tokens and choose the token again; slot numbers change when tokens are replugged or initialised.',
         );
       }
-      return { module: m, slot: handle, slotId: ref.slotId };
+      let tokenLabel: string | undefined;
+      try {
+        const info = decodeTokenInfo(lib.C_GetTokenInfo(handle));
+        if (info.initialized && info.label !== '') tokenLabel = info.label;
+      } catch {
+        // No token, or it went away: the call that follows says so itself.
+      }
+      return { module: m, slot: handle, slotId: ref.slotId, ...(tokenLabel ? { tokenLabel } : {}) };
     });
   }
 

@@ -12,6 +12,7 @@ import { YUBIHSM_MODULE_PREFIX } from '../../hsm/yubihsm/token-layer.js';
 import { aesCheckValueMethod, type AesCheckValueMethod } from './kcv.js';
 import { CKM_CODES, KEY_SPECS } from './keyspecs.js';
 import { tokenPublicKeySpki } from './spki.js';
+import { tokenWords } from './token-words.js';
 import type { KmsKeySpec } from './types.js';
 
 export const KEYGEN_ERROR = 'KMS_KEYGEN';
@@ -60,8 +61,9 @@ export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, ke
   }
   const mechs = await layer.listMechanisms(slot);
   const has = (code: number, flag: keyof MechanismInfo['flags']) => mechs.find((m) => m.code === code && m.flags[flag]);
-  const refuse = (what: string, remedy: string) => {
-    throw new AppError(KEYGEN_ERROR, `The token in slot ${slot.slotId} cannot generate ${keySpec}: ${what}`, remedy);
+  const name = await tokenWords(layer, slot);
+  const refuse = (what: string, remedy: string): never => {
+    throw new AppError(KEYGEN_ERROR, `${name} cannot generate ${keySpec}: ${what}`, remedy);
   };
   const relevant = mechs.filter((m) => m.flags.generate || m.flags.generateKeyPair);
   if (info.kind === 'aes') {
@@ -95,22 +97,34 @@ export async function checkTokenCanGenerate(layer: TokenLayer, slot: SlotRef, ke
     else if (m.maxKeySize > 0 && (info.fieldBits > m.maxKeySize || info.fieldBits < m.minKeySize)) {
       refuse(`its EC keys are ${m.minKeySize}-${m.maxKeySize} bits.`, 'Choose another curve or another token.');
     }
-    if (info.curve === 'secp256k1') {
-      if (!session) refuse('whether it offers secp256k1 can only be told in a session.', 'Open a session first.');
-      // A session pair, destroyed at once: the only way to ask a token about a curve.
-      try {
-        const pair = await layer.generateKeyPair(
-          session as SessionHandle,
-          { type: 'EC', curve: 'secp256k1' },
-          { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false },
-          { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, private: true, sensitive: true, extractable: false, decrypt: false, sign: false, unwrap: false, derive: false },
-        );
-        await layer.destroyObject(session as SessionHandle, pair.privateKey).catch(() => undefined);
-        await layer.destroyObject(session as SessionHandle, pair.publicKey).catch(() => undefined);
-      } catch (e) {
-        refuse(`it refused a secp256k1 key pair (${e instanceof TokenError ? e.code : String(e)}).`, 'Choose ECC_NIST_P256 or another token.');
-      }
-    }
+    if (info.curve === 'secp256k1') await probeSecp256k1(layer, slot, session, refuse);
+  }
+}
+
+/**
+ * A session key pair, destroyed at once: the only way to ask a token about a curve. Public objects
+ * (CKA_PRIVATE false), so it works before any login: the parameters step runs it before the quorum opens
+ * the token, and SoftHSM refuses a private secp256k1 pair then (CKR_USER_NOT_LOGGED_IN). A token that
+ * still answers CKR_USER_NOT_LOGGED_IN cannot be asked yet: generate-key asks again after the login.
+ */
+async function probeSecp256k1(layer: TokenLayer, slot: SlotRef, given: SessionHandle | undefined, refuse: (what: string, remedy: string) => never): Promise<void> {
+  let session = given;
+  try {
+    session ??= (await layer.openSession(slot, { readWrite: true })).session;
+    const pair = await layer.generateKeyPair(
+      session,
+      { type: 'EC', curve: 'secp256k1' },
+      { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false },
+      { label: 'kc-probe-secp256k1', id: new Uint8Array(), token: false, private: false, sensitive: true, extractable: false, decrypt: false, sign: false, unwrap: false, derive: false },
+    );
+    await layer.destroyObject(session, pair.privateKey).catch(() => undefined);
+    await layer.destroyObject(session, pair.publicKey).catch(() => undefined);
+  } catch (e) {
+    // A token that makes nothing before a login (a YubiHSM) is asked again by generate-key, after the login.
+    if (e instanceof TokenError && e.code === 'CKR_USER_NOT_LOGGED_IN') return;
+    refuse(`it refused a secp256k1 key pair (${e instanceof TokenError ? e.code : String(e)}).`, 'Choose ECC_NIST_P256 or another token.');
+  } finally {
+    if (given === undefined && session !== undefined) await layer.closeSession(session).catch(() => undefined);
   }
 }
 

@@ -15,6 +15,7 @@ import { TokenError } from '../../hsm/errors.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import { isAsymmetric } from './rules.js';
+import { tokenWords } from './token-words.js';
 import type { KmsKeySpec } from './types.js';
 import type { KmsCapability, KmsWrappingAlgorithm, ObjectHandle, SessionHandle, SlotRef, WrapMechanism } from '../../hsm/types.js';
 
@@ -40,7 +41,7 @@ export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algori
   const can = caps.filter((c) => c.supported);
   throw new AppError(
     WRAP_ERROR,
-    `The token in slot ${slot.slotId} cannot wrap with ${algorithm}: ${cap?.reason ?? 'unknown algorithm'} ` +
+    `${await tokenWords(layer, slot)} cannot wrap with ${algorithm}: ${cap?.reason ?? 'unknown algorithm'} ` +
       (can.length > 0 ? `It can do: ${can.map(describe).join('; ')}.` : 'It can do none of the four AWS KMS wrapping algorithms.'),
     can.length > 0
       ? `Request new import parameters with ${can.map((c) => c.algorithm).join(' or ')}, or use a token that can do ${algorithm}.`
@@ -71,7 +72,7 @@ async function probeOaepOfPrivateKey(layer: TokenLayer, slot: SlotRef, algorithm
   } catch (e) {
     throw new AppError(
       WRAP_ERROR,
-      `The token in slot ${slot.slotId} cannot wrap a private key with ${algorithm} (it refused a probe: ${e instanceof TokenError ? e.code : String(e)}), so it cannot export ${keySpec} that way.`,
+      `${await tokenWords(layer, slot)} cannot wrap a private key with ${algorithm} (it refused a probe: ${e instanceof TokenError ? e.code : String(e)}), so it cannot export ${keySpec} that way.`,
       'Request new import parameters with RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256 (if the token can do it), or use another token.',
     );
   } finally {
@@ -121,7 +122,16 @@ async function step<T>(what: string, f: () => Promise<T>): Promise<T> {
 export async function wrapForKms(
   layer: TokenLayer,
   session: SessionHandle,
-  args: { capability: KmsCapability; wrappingPublicKeySpkiDer: Uint8Array; key: ObjectHandle },
+  args: {
+    capability: KmsCapability;
+    wrappingPublicKeySpkiDer: Uint8Array;
+    key: ObjectHandle;
+    /**
+     * The exactness probe (exactness.ts) runs before any login: its ephemeral AES key must then be a public
+     * session object. A real wrap keeps it private (readable by no session before login).
+     */
+    beforeLogin?: boolean;
+  },
 ): Promise<WrapResult> {
   const cap = args.capability;
   if (!cap.supported) throw new AppError(WRAP_ERROR, `${cap.algorithm} is not supported by this token: ${cap.reason}`, 'Call checkTokenCanWrap before generating the key.');
@@ -156,7 +166,7 @@ export async function wrapForKms(
         layer.generateSecretKey(
           session,
           { type: 'AES', bits: 256 },
-          { label: 'kms-ephemeral-aes', id: new Uint8Array(), token: false, private: true, sensitive: true, extractable: true, encrypt: false, decrypt: false, sign: false, verify: false, wrap: true, unwrap: false, derive: false },
+          { label: 'kms-ephemeral-aes', id: new Uint8Array(), token: false, private: args.beforeLogin !== true, sensitive: true, extractable: true, encrypt: false, decrypt: false, sign: false, verify: false, wrap: true, unwrap: false, derive: false },
         ),
       );
       made.push(ephemeral);

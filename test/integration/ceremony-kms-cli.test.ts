@@ -161,4 +161,17 @@ describe('keyceremony kms-import', () => {
     expect(code).toBe(1);
     expect(o.stderr).toMatch(/step parameters: .*cannot wrap with RSAES_OAEP_SHA_256.*It can do: .*RSAES_OAEP_SHA_1/s);
   });
+
+  it('exits 1 for ECC_NIST_P521 with RSA_AES_KEY_WRAP_SHA_1 on SoftHSM, before any login: its export would not be exact', async () => {
+    const { o, out } = io();
+    const args = base({ params: await writeParams('p521'), alg: 'RSA_AES_KEY_WRAP_SHA_1', label: 'cli-p521', out: join(work, 'kms-out') }).map((a) => (a === 'SYMMETRIC_DEFAULT' ? 'ECC_NIST_P521' : a));
+    const before = (await readdir(join(work, 'kms-out'))).length;
+    const code = await kmsImportCommand([...args, ...share('alice'), ...share('bob')], out, { airGap: offline });
+    expect(code).toBe(1);
+    expect(o.stderr).toMatch(
+      /step parameters: The token "kms-cli" \(slot \d+, SoftHSM project SoftHSM v2\) pads the PKCS#8 of a private key with zero bytes to a multiple of 8 before its RFC 5649 wrap \(a throw-away key of this spec came back as 98 bytes of DER \+ 6 zero bytes = 104\)\./,
+    );
+    expect(o.stderr).toContain('Use a token that wraps private keys exactly (for example NSS softoken, or a YubiHSM 2)');
+    expect((await readdir(join(work, 'kms-out'))).length).toBe(before);
+  });
 });

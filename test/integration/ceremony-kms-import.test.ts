@@ -159,6 +159,10 @@ describe('kms-import through the engine', () => {
         expect(generated.checkValue).toEqual(manifest.checkValue);
         expect(generated.key.attributes).toMatchObject({ CKA_LOCAL: true, CKA_SENSITIVE: true, CKA_EXTRACTABLE: true });
         expect(mine.map((e) => `${e.step}:${e.kind}`)).toEqual(expect.arrayContaining(['token:pre-chain', 'token:result', 'login:quorum-open', 'login:approval', 'login:intent', 'login:result', 'generate:intent', 'generate:result', 'wrap:intent', 'wrap:result', 'export-key:result', 'head:result', 'export:result', 'end:completed']));
+        // The exactness probe ran at the parameters step, before the login, and is recorded there.
+        const params = mine.find((e) => e.step === 'parameters' && e.kind === 'result')!.data as { tokenCan: { exactExport: unknown } };
+        expect(params.tokenCan.exactExport).toMatchObject({ ran: true, samples: [{ unwrapped: 32, exact: true }], conclusion: 'a throw-away SYMMETRIC_DEFAULT key unwrapped to exactly 32 bytes' });
+        expect(generated).not.toHaveProperty('exactExport');
         const login = mine.find((e) => e.step === 'login' && e.kind === 'result')!.data as { chainHead: { status: string } };
         expect(login.chainHead.status).toBe('store-ahead');
         // Independent unwrap (openssl pkeyutl, python cryptography) and check value (node:crypto).
@@ -185,6 +189,46 @@ describe('kms-import through the engine', () => {
       }
     });
   }
+
+  it('ECC_NIST_P256 with RSA_AES_KEY_WRAP_SHA_1 is refused at the parameters step, before the login: SoftHSM pads the PKCS#8', async () => {
+    const run = await runKmsImport(dataDir, { keySpec: 'ECC_NIST_P256', algorithm: 'RSA_AES_KEY_WRAP_SHA_1', label: 'p256', params: await paramsFile('p256', 'RSA_AES_KEY_WRAP_SHA_1'), until: 'parameters' });
+    try {
+      const error = await run.service.perform(run.id, 'parameters', { path: join(work, 'stick', 'p256.json'), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1' }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.message).toMatch(
+        new RegExp(`^The token "${LABEL}" \\(slot ${slotId}, SoftHSM project SoftHSM v2\\) pads the PKCS#8 of a private key with zero bytes to a multiple of 8 before its RFC 5649 wrap \\(a throw-away key of this spec came back as 67 bytes of DER \\+ 5 zero bytes = 72\\)\\.`),
+      );
+      const view = run.service.view(run.id);
+      expect(view.currentStepId).toBe('parameters');
+      expect(view.lastError?.remedy).toMatch(/^Use a token that wraps private keys exactly \(for example NSS softoken, or a YubiHSM 2\)/);
+      // Refused before the quorum login: no custodian was asked for a share, no key generation was attempted.
+      expect(view.steps.find((st) => st.id === 'login')?.status).toBe('pending');
+      expect(view.steps.find((st) => st.id === 'generate')?.status).toBe('pending');
+      await run.service.abort(run.id, 'SoftHSM cannot export P-256 exactly');
+    } finally {
+      await run.service.close();
+    }
+  });
+
+  it('ECC_SECG_P256K1 through the whole ceremony (its probes run before the login): exact, loaded by Python, matching the recorded check value', async () => {
+    const run = await runKmsImport(dataDir, { keySpec: 'ECC_SECG_P256K1', algorithm: 'RSA_AES_KEY_WRAP_SHA_1', label: 'k1', params: await paramsFile('k1', 'RSA_AES_KEY_WRAP_SHA_1') });
+    try {
+      expect(run.view.lastError).toBeUndefined();
+      expect(run.view.status).toBe('completed');
+      const mine = (await chainEntries(dataDir)).filter((e) => e.ceremonyId === run.id);
+      const params = mine.find((e) => e.step === 'parameters' && e.kind === 'result')!.data as { tokenCan: { generate: string; exactExport: unknown } };
+      expect(params.tokenCan).toMatchObject({ generate: 'ECC_SECG_P256K1', exactExport: { ran: true, samples: [{ unwrapped: 64, derLength: 64, exact: true }] } });
+      const generated = mine.find((e) => e.step === 'generate' && e.kind === 'result')!.data as { checkValue: { value: string; method: string }; key: { publicKeySpki: string } };
+      const out = run.view.outputs.find((o) => o.kind === 'kms-import')!;
+      const material = independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
+      // checkRecovered judges it strictly (exact DER length, Python load_der_private_key) before comparing.
+      checkRecovered('ECC_SECG_P256K1', material, generated.checkValue as never, Buffer.from(generated.key.publicKeySpki, 'base64'));
+    } finally {
+      await run.service.close();
+    }
+  });
 
   it('one share alone opens nothing (the same custodian twice counts once)', async () => {
     const before = await secretKeyCount();
@@ -316,6 +360,7 @@ describe('kms-import through the engine', () => {
       expect(generated.checkValue.method).toBe('AES-ECB-ZERO-BLOCK');
       expect(manifest.checkValue).toEqual(generated.checkValue);
       const material = independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
+      expect(material).toHaveLength(32);
       const ecb = createCipheriv('aes-256-ecb', material, null).setAutoPadding(false).update(Buffer.alloc(16));
       expect(generated.checkValue.value).toBe(ecb.subarray(0, 3).toString('hex').toUpperCase());
     } finally {

@@ -90,7 +90,7 @@ describe('KMS import on NSS softoken', () => {
   it('refuses HMAC_512 before generation: NSS makes generic secrets of at most 32 bytes', async () => {
     const e = await checkTokenCanGenerate(layer, slot, 'HMAC_512', session).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AppError);
-    expect((e as AppError).message).toBe(`The token in slot ${slot.slotId} cannot generate HMAC_512: its CKM_GENERIC_SECRET_KEY_GEN makes keys of 1-32 bytes, and HMAC_512 is 64.`);
+    expect((e as AppError).message).toBe(`The token "NSS Certificate DB" (slot ${slot.slotId}) cannot generate HMAC_512: its CKM_GENERIC_SECRET_KEY_GEN makes keys of 1-32 bytes, and HMAC_512 is 64.`);
   });
 
   it('ECC_NIST_P256 under RSAES_OAEP_SHA_256: NSS OAEP-wraps the PKCS#8 private key itself', async () => {
@@ -101,7 +101,7 @@ describe('KMS import on NSS softoken', () => {
 
   it('secp256k1: refused before generation (NSS has no such curve)', async () => {
     const e = await checkTokenCanGenerate(layer, slot, 'ECC_SECG_P256K1', session).catch((x: unknown) => x);
-    expect((e as AppError).message).toBe(`The token in slot ${slot.slotId} cannot generate ECC_SECG_P256K1: it refused a secp256k1 key pair (CKR_DOMAIN_PARAMS_INVALID).`);
+    expect((e as AppError).message).toBe(`The token "NSS Certificate DB" (slot ${slot.slotId}) cannot generate ECC_SECG_P256K1: it refused a secp256k1 key pair (CKR_DOMAIN_PARAMS_INVALID).`);
     expect((e as AppError).remedy).toBe('Choose ECC_NIST_P256 or another token.');
   });
 });

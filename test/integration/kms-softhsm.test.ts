@@ -47,7 +47,7 @@ describe('KMS import on SoftHSM', () => {
     );
     expect(e).toBeInstanceOf(AppError);
     expect((e as AppError).message).toBe(
-      `The token in slot ${slot.slotId} cannot wrap with RSAES_OAEP_SHA_256: The token refused RSA-OAEP with SHA-256 (CKR_ARGUMENTS_BAD). ` +
+      `The token "kms" (slot ${slot.slotId}) cannot wrap with RSAES_OAEP_SHA_256: The token refused RSA-OAEP with SHA-256 (CKR_ARGUMENTS_BAD). ` +
         'It can do: RSAES_OAEP_SHA_1 (CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1)); RSA_AES_KEY_WRAP_SHA_1 (composed: CKM_AES_KEY_WRAP_PAD (RFC 5649 here) + CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1)).',
     );
     expect((e as AppError).remedy).toBe('Request new import parameters with RSAES_OAEP_SHA_1 or RSA_AES_KEY_WRAP_SHA_1, or use a token that can do RSAES_OAEP_SHA_256.');
@@ -59,15 +59,29 @@ describe('KMS import on SoftHSM', () => {
     const e = await checkTokenCanGenerate(layer, slot, 'HMAC_224', session).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AppError);
     expect((e as AppError).message).toBe(
-      `The token in slot ${slot.slotId} cannot generate HMAC_224: its CKM_SHA256_HMAC takes keys of 32-512 bytes, so the check value (HMAC-SHA-256 for every HMAC key spec) cannot be computed for a 28-byte key.`,
+      `The token "kms" (slot ${slot.slotId}) cannot generate HMAC_224: its CKM_SHA256_HMAC takes keys of 32-512 bytes, so the check value (HMAC-SHA-256 for every HMAC key spec) cannot be computed for a 28-byte key.`,
     );
     expect((await layer.findAll(session, {})).length).toBe(before);
   });
 
-  it('secp256k1: probed with a session key pair, then generated and wrapped', async () => {
+  it('secp256k1: probed with a session key pair, then generated and wrapped (64-byte PKCS#8: exact)', async () => {
     await checkTokenCanGenerate(layer, slot, 'ECC_SECG_P256K1', session);
     const r = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', 'ECC_SECG_P256K1', out);
     checkRecovered('ECC_SECG_P256K1', independentUnwrap(kms2048, 'RSA_AES_KEY_WRAP_SHA_1', r.encrypted), r.checkValue, r.key.publicKeySpkiDer);
+  });
+
+  // SoftHSM zero-pads a private key's PKCS#8 to a multiple of 8 before RFC 5649 (FACTS.md): a strict
+  // receiver rejects what it would export, so the flow stops at the probe, before the key exists.
+  it.each(['RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P521'] as const)('%s with RSA_AES_KEY_WRAP_SHA_1 is refused before generation: SoftHSM pads the PKCS#8', async (keySpec) => {
+    const before = (await layer.findAll(session, {})).length;
+    const e = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', keySpec, out).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AppError);
+    expect((e as AppError).code).toBe('KMS_EXPORT_NOT_EXACT');
+    expect((e as AppError).message).toMatch(
+      new RegExp(`^The token "kms" \\(slot ${slot.slotId}, SoftHSM project SoftHSM v2\\) pads the PKCS#8 of a private key with zero bytes to a multiple of 8 before its RFC 5649 wrap \\(a throw-away key of this spec came back as \\d+ bytes of DER \\+ [1-7] zero bytes = \\d+\\)\\. AWS KMS \\(and Python cryptography, Go\\) reject such material, so nothing was generated: ${keySpec} cannot be exported exactly from this token with RSA_AES_KEY_WRAP_SHA_1\\.$`),
+    );
+    expect((e as AppError).remedy).toMatch(/^Use a token that wraps private keys exactly \(for example NSS softoken, or a YubiHSM 2\)/);
+    expect((await layer.findAll(session, {})).length).toBe(before);
   });
 
   it('an EC private key under RSAES_OAEP_SHA_1: SoftHSM OAEP-wraps only secret keys, refused before generation', async () => {
@@ -75,7 +89,7 @@ describe('KMS import on SoftHSM', () => {
     const e = await runFlow(layer, slot, session, kms2048, 'RSAES_OAEP_SHA_1', 'ECC_NIST_P256', out).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AppError);
     expect((e as AppError).message).toMatch(
-      new RegExp(`^The token in slot ${slot.slotId} cannot wrap a private key with RSAES_OAEP_SHA_1 \\(it refused a probe: CKR_[A-Z_]+\\), so it cannot export ECC_NIST_P256 that way\\.$`),
+      new RegExp(`^The token "kms" \\(slot ${slot.slotId}\\) cannot wrap a private key with RSAES_OAEP_SHA_1 \\(it refused a probe: CKR_[A-Z_]+\\), so it cannot export ECC_NIST_P256 that way\\.$`),
     );
     expect((await layer.findAll(session, {})).length).toBe(before);
     expect(readdirSync(out).filter((n) => n.endsWith('.partial'))).toEqual([]);
@@ -87,10 +101,8 @@ describe('KMS import on SoftHSM', () => {
     ['HMAC_256', 'RSAES_OAEP_SHA_1'],
     ['HMAC_384', 'RSA_AES_KEY_WRAP_SHA_1'],
     ['HMAC_512', 'RSAES_OAEP_SHA_1'],
-    ['RSA_2048', 'RSA_AES_KEY_WRAP_SHA_1'],
-    ['ECC_NIST_P256', 'RSA_AES_KEY_WRAP_SHA_1'],
+    // Its PKCS#8 is always 80 bytes, a multiple of 8: exact although SoftHSM pads other lengths.
     ['ECC_NIST_P384', 'RSA_AES_KEY_WRAP_SHA_1'],
-    ['ECC_NIST_P521', 'RSA_AES_KEY_WRAP_SHA_1'],
   ];
   it.each(cases)('%s with %s: unwrapped by openssl/python, check value and public key match', async (keySpec, algorithm) => {
     const kms = keySpec === 'HMAC_512' ? kms3072 : kms2048;
@@ -141,8 +153,8 @@ describe('KMS import on SoftHSM', () => {
   });
 
   it('re-export of an EC key: the check value is the SPKI hash', async () => {
-    const first = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', 'ECC_NIST_P256', out);
-    const found = await findKmsKey(layer, session, 'ECC_NIST_P256', first.key.label, first.checkValue);
+    const first = await runFlow(layer, slot, session, kms2048, 'RSA_AES_KEY_WRAP_SHA_1', 'ECC_NIST_P384', out);
+    const found = await findKmsKey(layer, session, 'ECC_NIST_P384', first.key.label, first.checkValue);
     expect(Buffer.from(found.key.publicKeySpkiDer as Uint8Array)).toEqual(Buffer.from(first.key.publicKeySpkiDer as Uint8Array));
   });
 });

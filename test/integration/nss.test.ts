@@ -108,5 +108,6 @@ describe('NSS softoken', () => {
     const internal = (await layer.listSlots(NSS_SOFTOKEN_MODULE)).find((s) => s.slotId === '1') as SlotInfo;
     const caps = await probeKmsCapabilities(layer, internal);
     expect(caps.every((c) => c.supported && c.probed)).toBe(true);
+    expect(caps[3]?.reason).toContain('A throw-away P-256 private key came back as exactly its 138-byte PKCS#8.');
   });
 });

@@ -344,6 +344,8 @@ describe('capabilities', () => {
     });
     expect(caps.every((c) => c.probed)).toBe(true);
     expect(caps[2]?.method).toContain('CKM_AES_KEY_WRAP_PAD');
+    // The table says what the composed path does to private keys (SoftHSM pads their PKCS#8).
+    expect(caps[2]?.reason).toContain('But it pads private keys: a throw-away P-256 PKCS#8 of 67 bytes came back as 72, which strict receivers reject');
   });
 
   it('an uninitialised token is decided from the mechanism list, saying why', async () => {
@@ -351,7 +353,7 @@ describe('capabilities', () => {
     const free = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized) as SlotInfo;
     const caps = await probeKmsCapabilities(layer, free);
     expect(caps.every((c) => !c.probed)).toBe(true);
-    expect(caps[0]?.reason).toContain('CKR_TOKEN_NOT_RECOGNIZED');
+    expect(caps[0]?.reason).toBe('Untested (the token is blank: nothing can be tried on it before it is initialised): CKM_RSA_PKCS_OAEP is listed, but only a probe can tell whether it does SHA-1.');
   });
 });
 

@@ -107,6 +107,7 @@ describe('ceremony summary from the transcript', () => {
     expect(s.key).toMatchObject({ arn: ARN, keySpec: 'SYMMETRIC_DEFAULT', label: 'summary-aes', wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048' });
     expect(s.key?.checkValue).toMatchObject(manifest.checkValue);
     const material = independentUnwrap(kms, 'RSAES_OAEP_SHA_1', new Uint8Array(await readFile(join(out.path, 'EncryptedKeyMaterial.bin'))));
+    expect(material).toHaveLength(32);
     expect(s.key?.checkValue?.value).toBe(aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase());
     for (const name of ['EncryptedKeyMaterial.bin', 'ImportToken.bin', 'WrappingPublicKey.bin', 'IMPORT.md', 'import-manifest.json']) {
       const f = s.files.find((x) => x.kind === 'kms-import' && x.name === name)!;

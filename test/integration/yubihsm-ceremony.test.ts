@@ -143,8 +143,13 @@ describe('init-token and kms-import on a YubiHSM 2 (simulator) through the engin
         expect(run.view.lastError).toBeUndefined();
         expect(run.view.status).toBe('completed');
         const mine = (await chainEntries()).filter((e) => e.ceremonyId === run.id);
-        const params = mine.find((e) => e.step === 'parameters' && e.kind === 'result')!.data as { tokenCan: { method: string } };
+        const params = mine.find((e) => e.step === 'parameters' && e.kind === 'result')!.data as { tokenCan: { method: string; exactExport: unknown } };
         expect(params.tokenCan.method.startsWith('RSA_AES_KEY_WRAP')).toBe(true);
+        // The device makes nothing before the login: the exactness probe waits for it, and says so...
+        expect(params.tokenCan.exactExport).toEqual({ ran: false, deferred: 'the token makes no throw-away SYMMETRIC_DEFAULT key before the login (CKR_USER_NOT_LOGGED_IN): probed again after the quorum login, before anything is generated' });
+        // ...and the generate step records it, run before the key was generated.
+        const probed = mine.find((e) => e.step === 'generate' && e.kind === 'result')!.data as { exactExport: { ran: boolean; samples: unknown[]; conclusion: string } };
+        expect(probed.exactExport).toMatchObject({ ran: true, samples: [{ unwrapped: 32, exact: true }], conclusion: 'a throw-away SYMMETRIC_DEFAULT key unwrapped to exactly 32 bytes' });
         const wrap = mine.find((e) => e.step === 'wrap' && e.kind === 'result')!.data as { method: string; rsaPartLength: number; aesPartLength: number };
         expect(wrap).toMatchObject({ rsaPartLength: 256, aesPartLength: 40 });
         const generated = mine.find((e) => e.step === 'generate' && e.kind === 'result')!.data as { checkValue: { value: string; method: string }; key: { id: string; attributes: Record<string, unknown> } };

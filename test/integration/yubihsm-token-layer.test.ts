@@ -28,6 +28,7 @@ import { aesCmac } from '../../hsm/yubihsm/crypto.js';
 import { ZERO_BLOCK, checkTokenCanGenerate, checkValueFromMac, computeCheckValue, generateKmsKey } from '../../src-main/kms/index.js';
 import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
 import { FakeUsb, FakeYubiHsmUsb } from '../yubihsm-sim/fake-usb.js';
+import { expectStrictPkcs8 } from '../helpers/strict-pkcs8.js';
 
 const SO_PIN = 'so-password-from-the-ceremony-secret';
 const USER_PIN = 'operator-password-from-the-ceremony-secret';
@@ -208,12 +209,17 @@ describe('YubiHsmTokenLayer on the simulator (in-process)', () => {
     const aes = await generateKmsKey(layer, session, 'SYMMETRIC_DEFAULT', 'kms-aes');
     const stored = Buffer.from(sim.inspectObject(decodeHandle(aes.handle).id, ObjectType.SYMMETRIC_KEY)?.secret as Uint8Array);
     expect(await computeCheckValue(layer, session, aes)).toEqual(checkValueFromMac(aesCmac(stored, ZERO_BLOCK), 'AES-CMAC-ZERO-BLOCK'));
-    expect(unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, aes.handle)).equals(stored)).toBe(true);
+    const aesOut = unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, aes.handle));
+    expect(aesOut).toHaveLength(32);
+    expect(aesOut.equals(stored)).toBe(true);
 
     await checkTokenCanGenerate(layer, slot, 'ECC_NIST_P384', session);
     const ec = await generateKmsKey(layer, session, 'ECC_NIST_P384', 'kms-ec');
     const pkcs8 = sim.inspectObject(decodeHandle(ec.handle).id, ObjectType.ASYMMETRIC_KEY)?.privateKey?.export({ type: 'pkcs8', format: 'der' }) as Buffer;
-    expect(unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, ec.handle)).equals(pkcs8)).toBe(true);
+    const exported = unwrap(await layer.wrapKey(session, { name: 'RSA_AES_KEY_WRAP', hash: 'SHA-256' }, wrapping, ec.handle));
+    // As strict as the KMS: exactly one DER PrivateKeyInfo (no trailing bytes), loaded by Python; and the stored key.
+    expectStrictPkcs8('ECC_NIST_P384', exported);
+    expect(exported.equals(pkcs8)).toBe(true);
     expect(createPublicKey({ key: Buffer.from(ec.publicKeySpkiDer as Uint8Array), format: 'der', type: 'spki' }).asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
 
     // HMAC material cannot leave a YubiHSM for a KMS: refused before anything is generated.

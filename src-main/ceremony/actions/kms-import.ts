@@ -24,6 +24,7 @@ import {
   type KmsKeySpec,
 } from '../../kms/index.js';
 import { adoptKmsKey, newKeyCkaId } from '../../kms/keygen.js';
+import { proveExactExport, probeRecord } from '../../kms/exactness.js';
 import { sha256Hex } from '../../transcript/canonical.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, KmsRunState } from '../engine/types.js';
@@ -53,6 +54,32 @@ function kmsState(ctx: ActionContext): KmsRunState {
 function need<T>(value: T | undefined, ctx: ActionContext, what: string, remedy: string): T {
   if (value === undefined) throw new AppError('ceremony-state', `step '${ctx.step.id}': ${what}`, remedy);
   return value;
+}
+
+/** The size of the KMS wrapping key (the RSA-OAEP block the probe must use too). */
+function wrappingKeyBits(params: { wrappingKeySpec: string }): number {
+  return Number(params.wrappingKeySpec.slice('RSA_'.length));
+}
+
+/**
+ * The exactness proof, run now with the logged-in session when the parameters step could not run it before
+ * the login (a YubiHSM does nothing outside an authenticated session). Returns the record for this step's
+ * result when it ran here; refuses (throws) before anything is generated or wrapped when it is not exact.
+ */
+export async function exactnessAfterLogin(ctx: ActionContext, session: string, keySpec: KmsKeySpec): Promise<JsonObject | undefined> {
+  const kms = kmsState(ctx);
+  if (kms.exactness?.ran) return undefined;
+  const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
+  const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
+  const capability = need(kms.capability, ctx, 'the token was not checked for the wrapping algorithm', 'Run load-import-parameters first.');
+  kms.exactness = await proveExactExport(ctx.deps.layer, slot, {
+    capability,
+    keySpec,
+    wrappingKeyBits: wrappingKeyBits(params),
+    session,
+    ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}),
+  });
+  return probeRecord(kms.exactness) as JsonObject;
 }
 
 function keySpecOf(ctx: ActionContext): KmsKeySpec {
@@ -127,12 +154,16 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
     const kms = kmsState(ctx);
     kms.params = params;
     kms.capability = undefined;
+    kms.exactness = undefined;
     if (slot) {
-      // Refuse now, before any quorum login or key generation, when the token cannot do it.
+      // Refuse now, before any quorum login or key generation, when the token cannot do it, or cannot do it
+      // exactly (a throw-away key of this spec, wrapped the same way, must unwrap as a strict receiver wants).
       const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec);
       await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session, String(ctx.parameters.keyLabel));
+      const exactness = await proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) });
       kms.capability = capability;
-      data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec };
+      kms.exactness = exactness;
+      data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec, exactExport: probeRecord(exactness) as JsonObject };
     }
     return { done: true, data };
   },
@@ -191,6 +222,7 @@ export const generateKey: ActionImpl<Record<string, never>> = {
     // parameters (a reload of the parameters clears it); probe here only if it could not.
     kms.capability ??= await checkTokenCanWrap(layer, slot, params.wrappingAlgorithm, keySpec);
     await checkTokenCanGenerate(layer, slot, keySpec, session);
+    const exactExport = await exactnessAfterLogin(ctx, session, keySpec);
     const waivers: KeyCheckWaivers = isNssSoftoken(slot.moduleId, ctx.token.info) ? { CKA_LOCAL: NSS_CKA_LOCAL_WAIVER } : {};
     const earlier = earlierKey(ctx);
     if (earlier) {
@@ -218,6 +250,7 @@ export const generateKey: ActionImpl<Record<string, never>> = {
           },
         };
         if (adopted.waivers.length > 0) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL ?? '' };
+        if (exactExport) data.exactExport = exactExport;
         return { done: true, data };
       }
       if (earlier.hadResult) {
@@ -239,6 +272,7 @@ export const generateKey: ActionImpl<Record<string, never>> = {
     kms.checkValue = checkValue;
     const data: JsonObject = { key: keyRecord(key) as JsonObject, checkValue: { ...checkValue } as unknown as JsonObject };
     if (waivers.CKA_LOCAL) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL };
+    if (exactExport) data.exactExport = exactExport;
     return { done: true, data };
   },
 };
@@ -252,6 +286,10 @@ export const wrapKey: ActionImpl<Record<string, never>> = {
     const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
     const key = need(kms.key, ctx, 'no key was generated', 'Run generate-key first.');
     const capability = need(kms.capability, ctx, 'the token was not checked for the wrapping algorithm', 'Run generate-key first.');
+    // Nothing is wrapped for export that was not first proven exact for this key spec and path.
+    if (!kms.exactness?.ran || kms.exactness.keySpec !== key.keySpec || kms.exactness.algorithm !== capability.algorithm) {
+      throw new AppError('ceremony-state', `step '${ctx.step.id}': the export of ${key.keySpec} with ${capability.algorithm} was not proven exact on this token`, 'Run generate-key (kms-import) or find-key (kms-rewrap) first: they probe the token before the key is touched.');
+    }
     const wrap = await wrapForKms(ctx.deps.layer, session, { capability, wrappingPublicKeySpkiDer: params.publicKeySpkiDer, key: key.handle });
     kms.wrap = wrap;
     const data: JsonObject = {

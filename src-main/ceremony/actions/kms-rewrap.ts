@@ -10,6 +10,7 @@ import type { JsonObject } from '../../transcript/json-value.js';
 import type { TranscriptStore } from '../../transcript/store.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { noInput } from './general.js';
+import { exactnessAfterLogin } from './kms-import.js';
 
 export const NO_GENERATION_RECORD = 'kms-no-generation-record';
 
@@ -93,6 +94,9 @@ export const findKey: ActionImpl<Record<string, never>> = {
     }
     // Checked again right before the key is touched, as generate-key does: nothing is found that cannot be wrapped.
     kms.capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec);
+    // The material is not touched unless this token exports the spec exactly (probed at the parameters step,
+    // or now that the token is open).
+    const exactExport = await exactnessAfterLogin(ctx, session as string, keySpec);
     // Exactly one key with the label, of the spec's type, sensitive and extractable, and the check value the
     // token computes now equal to the recorded one: otherwise findKmsKey refuses with both values.
     const found = await findKmsKey(ctx.deps.layer, session, keySpec, label, record.checkValue);
@@ -121,7 +125,7 @@ export const findKey: ActionImpl<Record<string, never>> = {
         now: { ...found.checkValue } as unknown as JsonObject,
         matches: true,
       },
-      tokenCan: { wrap: params.wrappingAlgorithm, method: kms.capability.method ?? null },
+      tokenCan: { wrap: params.wrappingAlgorithm, method: kms.capability.method ?? null, ...(exactExport ? { exactExport } : {}) },
     };
     return { done: true, data };
   },

@@ -13,6 +13,7 @@ import type { ActionName, LoadedScript, ParameterValues, ScriptStep } from '../s
 import type { RecordedEnrolment } from '../actions/quorum-login.js';
 import type { KmsCapability } from '../../../hsm/types.js';
 import type { CheckValue, GeneratedKmsKey, ImportParameters, WrapResult } from '../../kms/index.js';
+import type { ExportProbe } from '../../kms/exactness.js';
 import type { CeremonySummary } from '../summary.js';
 
 /** An earlier ceremony found in the data directory, as recovery sees it. */
@@ -94,6 +95,8 @@ export interface OutputRecord {
 export interface KmsRunState {
   params?: ImportParameters;
   capability?: KmsCapability;
+  /** The exactness probe for (key spec, capability): ran before any key is generated, or deferred to the login. */
+  exactness?: ExportProbe;
   key?: GeneratedKmsKey;
   checkValue?: CheckValue;
   wrap?: WrapResult;

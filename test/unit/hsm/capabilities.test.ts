@@ -40,7 +40,9 @@ describe('decideKmsCapabilities', () => {
       if (c.supported) expect(c.method).toBeTruthy();
       else expect(c.method).toBeUndefined();
     }
-    if (probe === null) for (const c of caps) if (mechs.length) expect(c.probed).toBe(false);
+    // probed is true only where a probe ran: never without probe results, never when OAEP is not listed.
+    if (probe === null || !mechs.some((m) => m.code === 0x9 && m.flags.wrap)) for (const c of caps) expect(c.probed).toBe(false);
+    else for (const c of caps) expect(c.probed).toBe(true);
   });
 
   it('says which composed mechanism it would use', () => {
@@ -50,6 +52,18 @@ describe('decideKmsCapabilities', () => {
     const soft = decideKmsCapabilities([OAEP, PAD], softhsmProbe);
     expect(soft[2]?.method).toBe('composed: CKM_AES_KEY_WRAP_PAD (RFC 5649 here) + CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1)');
     expect(soft[1]?.reason).toBe('The token refused RSA-OAEP with SHA-256 (CKR_ARGUMENTS_BAD).');
+  });
+
+  it('says what the composed path does to private keys, when the probe tried one', () => {
+    const padded = decideKmsCapabilities([OAEP, PAD], { ...softhsmProbe, privateKey: { exact: false, der: 67, unwrapped: 72 } });
+    expect(padded[2]).toMatchObject({ supported: true, probed: true });
+    expect(padded[2]?.reason).toBe(
+      'CKM_AES_KEY_WRAP_PAD produced RFC 5649 output (40 bytes for a 32-byte key) and CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1) works. But it pads private keys: a throw-away P-256 PKCS#8 of 67 bytes came back as 72, which strict receivers reject, so only key specs whose PKCS#8 is a multiple of 8 bytes export exactly (kms-import proves each key spec before generating).',
+    );
+    const exact = decideKmsCapabilities([OAEP, PAD, KWP], { ...nssProbe, privateKey: { exact: true, der: 138, unwrapped: 138 } });
+    expect(exact[3]?.reason).toMatch(/A throw-away P-256 private key came back as exactly its 138-byte PKCS#8\.$/);
+    const untried = decideKmsCapabilities([OAEP, PAD, KWP], { ...nssProbe, privateKey: { error: 'CKR_USER_NOT_LOGGED_IN' } });
+    expect(untried[3]?.reason).toMatch(/Private keys were not tried \(CKR_USER_NOT_LOGGED_IN\)\.$/);
   });
 
   it('explains a non-RFC 5649 PAD by its length', () => {
@@ -66,6 +80,6 @@ describe('decideKmsCapabilities', () => {
 
   it('a decision without a probe says why', () => {
     const caps = decideKmsCapabilities([OAEP, KWP], null, 'no session could be opened: CKR_TOKEN_NOT_RECOGNIZED');
-    expect(caps[1]?.reason).toBe('CKM_RSA_PKCS_OAEP is listed; SHA-256 support not verified (no session could be opened: CKR_TOKEN_NOT_RECOGNIZED).');
+    expect(caps[1]?.reason).toBe('Untested (no session could be opened: CKR_TOKEN_NOT_RECOGNIZED): CKM_RSA_PKCS_OAEP is listed, but only a probe can tell whether it does SHA-256.');
   });
 });

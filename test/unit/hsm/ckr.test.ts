@@ -90,6 +90,37 @@ describe('toTokenError', () => {
   });
 });
 
+describe('remedies that fit the call that failed', () => {
+  it('CKR_ARGUMENTS_BAD from C_InitToken is about initialising, not about choosing an algorithm', () => {
+    const e = toTokenError(new pkcs11js.Pkcs11Error('CKR_ARGUMENTS_BAD:7', 7, 'C_InitToken'), { ...where, operation: 'C_InitToken' });
+    expect(e.code).toBe('CKR_ARGUMENTS_BAD');
+    expect(e.message).toBe(
+      'SoftHSM slot 123 (token "ceremony") via /usr/lib/softhsm/libsofthsm2.so: the token refused to be initialised with this label and SO PIN (many HSM partitions and vendor modules do not allow an application to initialise a token at all)',
+    );
+    expect(e.remedy).toMatch(/^Check the token label \(at most 32 bytes\) and the SO PIN rules; if this token must be initialised with its vendor's tool/);
+    expect(e.remedy).not.toMatch(/algorithm/);
+  });
+
+  it('the function pkcs11js names on the error chooses the remedy when the driver did not say', () => {
+    const err = new pkcs11js.Pkcs11Error('CKR_FUNCTION_NOT_SUPPORTED:84', 84, 'C_InitToken');
+    expect(toTokenError(err, where).remedy).toBe("Initialise it with its vendor's tool, then use it as an already-initialised token.");
+  });
+
+  it.each([
+    ['C_WrapKey', /^Choose an algorithm this token supports/],
+    ['C_GenerateKeyPair', /^Choose a key spec this token can generate/],
+    ['C_InitPIN', /PIN meets the token's length and character rules/],
+    ['C_SetPIN', /PIN meets the token's length and character rules/],
+  ])('CKR_ARGUMENTS_BAD from %s', (operation, remedy) => {
+    expect(describeCkr(0x07, operation).remedy).toMatch(remedy);
+  });
+
+  it('a code without a function-specific entry keeps the general sentence', () => {
+    expect(describeCkr(0xa0, 'C_InitToken').message).toBe('the token is already initialised and the SO PIN given is not its SO PIN, so it was not re-initialised');
+    expect(describeCkr(0xa0, 'C_Login')).toEqual(describeCkr(0xa0));
+  });
+});
+
 describe('raw pkcs11js messages', () => {
   it('an unparsed "CKR_NAME:value" error is still recognised', () => {
     const e = toTokenError(new Error('CKR_ATTRIBUTE_READ_ONLY:16'), where);
