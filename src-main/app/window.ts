@@ -21,6 +21,8 @@ export function createMainWindow(preloadPath: string): BrowserWindow {
       experimentalFeatures: false,
       webviewTag: false,
       spellcheck: false,
+      // Middle-click would otherwise open links in a new window (the window-open handler denies it too).
+      disableBlinkFeatures: 'Auxclick',
       devTools: !process.env.KEYCEREMONY_NO_DEVTOOLS,
     },
   });
