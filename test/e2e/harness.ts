@@ -2,8 +2,7 @@
 // contract, payload validation, handlers and token layer under test are the app's own. Only Electron's
 // sender check and file dialog are outside: the dialog is answered by the test.
 import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
 import type { Page } from '@playwright/test';
 import { METHOD_NAMES } from '../../src-preload/contract.js';
@@ -11,12 +10,11 @@ import { dispatch, isMethodName } from '../../src-main/ipc/dispatch.js';
 import { createServices, type Services } from '../../src-main/services.js';
 import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
 import { SettingsStore } from '../../src-main/settings/settings-store.js';
-import { CONTENT_SECURITY_POLICY } from '../../src-main/app/security-policy.js';
+import { APP_ORIGIN, appResponse } from '../../src-main/app/app-protocol.js';
 import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 
 const RENDERER_DIR = resolve('out/renderer');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
 export interface Harness {
   url: string;
@@ -34,20 +32,11 @@ export interface Harness {
 }
 
 export async function startHarness(options: { appDataDir: string; defaultModules: string[]; airGapIntervalMs?: number; scriptsDir?: string }): Promise<Harness> {
+  // The same request-to-file mapping as the app's app://keyceremony/ handler: the page under test is served
+  // by the app's own code (types, CSP, traversal refused), only over loopback HTTP.
   const server: Server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    const file = join(RENDERER_DIR, path === '/' ? 'index.html' : path);
-    if (!file.startsWith(RENDERER_DIR)) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CONTENT_SECURITY_POLICY });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    const r = await appResponse(`${APP_ORIGIN}${req.url ?? '/'}`, RENDERER_DIR);
+    res.writeHead(r.status, r.headers).end(r.body ?? undefined);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const address = server.address();
