@@ -8,6 +8,7 @@ import type { ModuleConfig } from '../../hsm/types.js';
 import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 import { defaultModulePaths } from './default-modules.js';
 import { isYubiHsmEntry, normalizeYubiHsmEntry } from './yubihsm-module.js';
+import { checkInitParameters } from './init-parameters.js';
 
 const userModule = z.object({ path: z.string().min(1), initParameters: z.string().optional() }).strict();
 const settingsFile = z
@@ -84,6 +85,8 @@ export class SettingsStore {
       this.write(settings);
       return;
     }
+    // Typed by the room: read strictly, so no parameter can make a module open other libraries.
+    if (initParameters !== undefined) initParameters = initParameters.trim() === '' ? undefined : checkInitParameters(initParameters);
     if (!isAbsolute(path)) {
       throw new AppError('MODULE_PATH_INVALID', `path: "${path}" is not an absolute path.`, 'Give the full path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.');
     }

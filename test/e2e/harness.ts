@@ -1,6 +1,7 @@
 // Serves the built renderer from loopback and bridges the real main-process dispatch into the page, so the
 // contract, payload validation, handlers and token layer under test are the app's own. Only Electron's
-// sender check and file dialog are outside: the dialog is answered by the test.
+// sender check and file dialog are outside: the dialog is a main-process stand-in the test drives
+// (dialog-stand-in.ts); the page only presses the buttons that open it.
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -13,14 +14,17 @@ import { SettingsStore } from '../../src-main/settings/settings-store.js';
 import { APP_ORIGIN, appResponse } from '../../src-main/app/app-protocol.js';
 import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
+import { DialogStandIn, type DialogAnswers, type DialogShown } from './dialog-stand-in.js';
 
 const RENDERER_DIR = resolve('out/renderer');
 
 export interface Harness {
   url: string;
   services: Services;
-  /** What the stand-ins for Electron's open dialogs answer next. */
-  nextDialogAnswer: { path: string | null; folders: string[] | null; folder: string | null; shareFile: string | null; paramsFile: string | null };
+  /** What the stand-in for Electron's open dialogs (dialog-stand-in.ts) answers next, per kind of dialog. */
+  nextDialogAnswer: DialogAnswers;
+  /** Every dialog main opened, with its purpose, in order. */
+  dialogsShown: DialogShown[];
   /** Replace the network-interface table the air-gap monitor reads. */
   interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
   /** Every answer the bridged IPC gave the page, in order, as the page received it (tests search them). */
@@ -42,7 +46,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('harness server has no port');
 
-  const nextDialogAnswer: Harness['nextDialogAnswer'] = { path: null, folders: null, folder: null, shareFile: null, paramsFile: null };
+  const dialogs = new DialogStandIn();
   const interfaces: Harness['interfaces'] = { table: undefined };
   const ipcResults: Harness['ipcResults'] = [];
   const { networkInterfaces } = await import('node:os');
@@ -58,13 +62,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
     airGap,
     appVersion: 'e2e',
     scriptsDir: options.scriptsDir ?? resolve('ceremonies'),
-    dialogs: {
-      chooseModuleFile: async () => nextDialogAnswer.path,
-      chooseBundleFolders: async () => nextDialogAnswer.folders,
-      chooseFolder: async () => nextDialogAnswer.folder,
-      chooseShareFile: async () => nextDialogAnswer.shareFile,
-      chooseImportParametersFile: async () => nextDialogAnswer.paramsFile,
-    },
+    dialogs,
   });
   await services.reloadModules();
   airGap.start();
@@ -72,7 +70,8 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   return {
     url: `http://127.0.0.1:${address.port}/`,
     services,
-    nextDialogAnswer,
+    nextDialogAnswer: dialogs.answers,
+    dialogsShown: dialogs.shown,
     interfaces,
     ipcResults,
     tokenHostPid: () => hostLayer.hostPid,
