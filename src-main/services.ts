@@ -10,7 +10,6 @@ import { createDemoToken } from './tokens/demo-token.js';
 import { SerialQueue } from './util/serial-queue.js';
 import { Selections } from './files/selections.js';
 import { ModuleIds } from './settings/module-ids.js';
-import { isYubiHsmEntry } from './settings/yubihsm-module.js';
 import { verifyBundles } from './transcript/verify.js';
 import { verifyView } from './transcript-view.js';
 import { ceremonyHandlers } from './ceremony-handlers.js';
@@ -100,8 +99,7 @@ export function createServices(options: ServiceOptions): Services {
     addModule: ({ selectionId, initParameters }) =>
       changeModules(() => {
         const [path] = selections.get('module-file', selectionId);
-        if (!path || isYubiHsmEntry(path)) throw new AppError('MODULE_PATH_INVALID', 'selectionId: the chosen file is not a library.', 'Choose the PKCS#11 library file again.');
-        settings.addModule(path, initParameters);
+        settings.addModule(path!, initParameters);
       }),
     // A YubiHSM 2 loads no library: main builds the entry and checks the connector is on loopback.
     addYubiHsm: (request) =>

@@ -2,16 +2,18 @@
 // main's module dialog. Tried with a real shared library whose constructor writes a marker file when it is
 // loaded: a typed path, a file chosen in another dialog and hostile NSS init parameters all leave no
 // marker and no settings entry; the same library chosen in the module dialog is loaded (the marker appears),
-// which shows the marker would have caught a load. Module ids seen by the renderer are opaque.
+// which shows the marker would have caught a load. Module ids seen by the renderer are opaque, and a step
+// naming a token takes only such an id.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createServices, type Services } from '../../src-main/services.js';
 import { dispatch } from '../../src-main/ipc/dispatch.js';
 import type { MethodName } from '../../src-preload/contract.js';
 import { SettingsStore } from '../../src-main/settings/settings-store.js';
+import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
@@ -35,7 +37,17 @@ beforeAll(async () => {
   execFileSync('gcc', ['-shared', '-fPIC', '-o', evil, join(dir, 'evil.c')]);
   dialogs = new DialogStandIn();
   layer = new Pkcs11TokenLayer();
-  services = createServices({ appDataDir: dir, layer, probe: probeKmsCapabilities, dialogs, settings: new SettingsStore(dir, () => [SOFTHSM_MODULE]), appVersion: 'test' });
+  services = createServices({
+    appDataDir: dir,
+    layer,
+    probe: probeKmsCapabilities,
+    dialogs,
+    settings: new SettingsStore(dir, () => [SOFTHSM_MODULE]),
+    // Only loopback: this test is offline whatever the machine's interfaces are.
+    airGap: new AirGapMonitor(() => ({})),
+    appVersion: 'test',
+    scriptsDir: resolve('ceremonies'),
+  });
   await services.reloadModules();
 });
 
@@ -130,5 +142,37 @@ describe('adding a PKCS#11 module', () => {
     const usb = await call('addYubiHsm', { via: 'usb' });
     if (!usb.ok) throw new Error(usb.error.message);
     expect(usb.value.map((m) => m.path)).toContain('yubihsm:usb');
+  });
+});
+
+describe('a ceremony step naming a token', () => {
+  it('takes the opaque module id from the inventory, and refuses the module path typed in its place', async () => {
+    const started = await call('startCeremony', { script: 'init-token', parameters: { tokenLabel: 'ids-root', custodians: ['alice', 'bob', 'carol'], threshold: 2 }, rehearsal: true });
+    if (!started.ok) throw new Error(started.error.message);
+    const ceremonyId = started.value.ceremonyId;
+    for (const [stepId, input] of [['participants', { administrator: 'Erin', witnesses: ['Dana'] }], ['airgap', {}]] as const) {
+      const r = await call('performStep', { ceremonyId, stepId, input });
+      if (!r.ok) throw new Error(`${stepId}: ${r.error.message}`);
+    }
+    const inventory = await call('getInventory', {});
+    if (!inventory.ok) throw new Error(inventory.error.message);
+    const blank = inventory.value.slots.find((s) => s.token && !s.token.initialized)!;
+    // A folder chosen for something else is no token either.
+    dialogs.answers.folder = dir;
+    const folder = await call('chooseFolder', { purpose: 'share-destination' });
+    if (!folder.ok || !folder.value.selection) throw new Error('the folder dialog gave no selection');
+
+    for (const [moduleId, message] of [
+      [SOFTHSM_MODULE, 'input.moduleId: that module is not in the module list'],
+      [evil, 'input.moduleId: that module is not in the module list'],
+      [{ $selection: folder.value.selection.id }, 'input.moduleId: this step takes no chosen file or folder here.'],
+    ] as const) {
+      const r = await call('performStep', { ceremonyId, stepId: 'token', input: { moduleId, slotId: blank.slotId } });
+      expect(r).toMatchObject({ ok: false, error: { message: expect.stringContaining(message) } });
+    }
+    const chosen = await call('performStep', { ceremonyId, stepId: 'token', input: { moduleId: blank.moduleId, slotId: blank.slotId } });
+    if (!chosen.ok) throw new Error(chosen.error.message);
+    expect(chosen.value.view.steps.find((s) => s.id === 'token')?.status).toBe('done');
+    await call('abortCeremony', { ceremonyId, reason: 'test: token step checked' });
   });
 });
