@@ -10,7 +10,20 @@ import { defaultModulePaths } from './default-modules.js';
 import { isYubiHsmEntry, normalizeYubiHsmEntry } from './yubihsm-module.js';
 import { checkInitParameters } from './init-parameters.js';
 
-const userModule = z.object({ path: z.string().min(1), initParameters: z.string().optional() }).strict();
+// Stored parameters are held to the same rule as typed ones (an older version, or a hand edit, may have
+// put others there): a module is never loaded with parameters the app would refuse today.
+const storedInitParameters = z
+  .string()
+  .optional()
+  .superRefine((value, ctx) => {
+    if (value === undefined || value.trim() === '') return;
+    try {
+      checkInitParameters(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^initParameters: /, '').replace(/\.$/, '') });
+    }
+  });
+const userModule = z.object({ path: z.string().min(1), initParameters: storedInitParameters }).strict();
 const settingsFile = z
   .object({
     version: z.literal(1),
