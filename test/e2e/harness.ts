@@ -1,7 +1,7 @@
 // Serves the built renderer from loopback and bridges the real main-process dispatch into the page, so the
 // contract, payload validation, handlers and token layer under test are the app's own. Only Electron's
 // sender check and file dialog are outside: the dialog is a main-process stand-in the test drives
-// (dialog-stand-in.ts); the page only presses the buttons that open it.
+// (test/helpers/dialog-stand-in.ts); the page only presses the buttons that open it.
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -14,14 +14,14 @@ import { SettingsStore } from '../../src-main/settings/settings-store.js';
 import { APP_ORIGIN, appResponse } from '../../src-main/app/app-protocol.js';
 import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
-import { DialogStandIn, type DialogAnswers, type DialogShown } from './dialog-stand-in.js';
+import { DialogStandIn, type DialogAnswers, type DialogShown } from '../helpers/dialog-stand-in.js';
 
 const RENDERER_DIR = resolve('out/renderer');
 
 export interface Harness {
   url: string;
   services: Services;
-  /** What the stand-in for Electron's open dialogs (dialog-stand-in.ts) answers next, per kind of dialog. */
+  /** What the stand-in for Electron's open dialogs (test/helpers/dialog-stand-in.ts) answers next, per kind of dialog. */
   nextDialogAnswer: DialogAnswers;
   /** Every dialog main opened, with its purpose, in order. */
   dialogsShown: DialogShown[];

@@ -17,7 +17,7 @@ import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
-import { DialogStandIn } from '../e2e/dialog-stand-in.js';
+import { DialogStandIn } from '../helpers/dialog-stand-in.js';
 
 let env: SoftHsmEnv;
 let dir: string;
