@@ -1,8 +1,8 @@
 // The test stand-in for Electron's open dialogs (e2e harness, integration tests): a main-process Dialogs
 // implementation the test drives. The test says what the person at the laptop would pick in the next
-// dialog of each kind; the page can only
-// press the button that opens it, exactly as in the app, and never hands main a path itself. Every dialog
-// shown is logged with its purpose, so a test can check which dialog a button really opened.
+// dialog of each kind; the page can only press the button that opens it, exactly as in the app, and never
+// hands main a path itself. Every dialog shown is logged with its purpose, so a test can check which
+// dialog a button really opened.
 import type { Dialogs } from '../../src-main/services.js';
 
 export interface DialogAnswers {
