@@ -1,8 +1,9 @@
-// IPC handlers for ceremonies: dialog choices become opaque selection ids, and a step's input names them as
-// { "$selection": id }, which main swaps for the chosen path before the engine sees the input.
+// IPC handlers for ceremonies: dialog choices become opaque selection ids bound to their purpose, and a
+// step's input names them as { "$selection": id }, which main swaps for the chosen path before the engine
+// sees the input (and an opaque module id for the module's path).
 import { AppError } from './errors.js';
 import type { Handlers } from './ipc/dispatch.js';
-import type { Selections } from './files/selections.js';
+import type { SelectionPurpose, Selections } from './files/selections.js';
 import type { Dialogs } from './services.js';
 import type { CeremonyService } from './ceremony/engine/service.js';
 import type { SerialQueue } from './util/serial-queue.js';
@@ -16,26 +17,56 @@ const notYet = (): never => {
 
 const LOOKS_LIKE_PATH = /^(\/|~|\.\.?([\\/]|$)|[A-Za-z]:[\\/]|\\\\)/;
 
-/**
- * Replace every { "$selection": id } in a step input by the path the user chose for that id. A path typed
- * into the input by the renderer is refused: main only writes to or reads from places chosen in its dialog.
- */
-export function resolveSelections(input: unknown, selections: Selections, isModuleId: (s: string) => boolean = () => false, where = 'input'): unknown {
-  // A token is named by its module's id, which is the module's path: those are listed, not typed.
-  if (typeof input === 'string' && LOOKS_LIKE_PATH.test(input) && !isModuleId(input)) {
-    throw new AppError('INVALID_REQUEST', `${where}: a file or folder must be chosen in the dialog, not typed.`, 'Use the Choose… button for this field.');
+/** The fields of a step input that name a file or folder; they take only { "$selection": id }. */
+const PATH_FIELDS = new Set(['shareFile', 'path', 'destinationDir']);
+
+/** What a path field of a given action may have been chosen for; anything else is refused. */
+export function purposesFor(action: string, field: string | undefined): SelectionPurpose[] {
+  if (field === 'shareFile') return ['share-file'];
+  if (field === 'path' && action === 'load-import-parameters') return ['import-parameters-file', 'import-parameters'];
+  if (field === 'destinationDir') {
+    const byAction: Record<string, SelectionPurpose> = { 'distribute-shares': 'share-destination', 'export-bundle': 'bundle-destination', 'export-wrapped-key': 'key-destination' };
+    const purpose = byAction[action];
+    return purpose ? [purpose] : [];
   }
-  if (Array.isArray(input)) return input.map((v, i) => resolveSelections(v, selections, isModuleId, `${where}[${i}]`));
+  return [];
+}
+
+export interface StepInputContext {
+  /** The action of the step the input is for (it decides what a destination may have been chosen as). */
+  action: string;
+  selections: Selections;
+  /** The module path behind an opaque module id from getInventory; throws for an id main did not hand out. */
+  modulePath: (id: string, field: string) => string;
+}
+
+/**
+ * Replace every { "$selection": id } in a step input by the path the user chose for that id, if it was
+ * chosen for that field, and every moduleId by the module it stands for. A path typed into the input by the
+ * renderer is refused: main only writes to or reads from places chosen in its dialog, and loads only
+ * modules on its list.
+ */
+export function resolveStepInput(input: unknown, ctx: StepInputContext, where = 'input', field?: string): unknown {
+  if (typeof input === 'string') {
+    if (field === 'moduleId') return ctx.modulePath(input, where);
+    if ((field !== undefined && PATH_FIELDS.has(field)) || LOOKS_LIKE_PATH.test(input)) {
+      throw new AppError('INVALID_REQUEST', `${where}: a file or folder must be chosen in the dialog, not typed.`, 'Use the Choose… button for this field.');
+    }
+    return input;
+  }
+  if (Array.isArray(input)) return input.map((v, i) => resolveStepInput(v, ctx, `${where}[${i}]`));
   if (input !== null && typeof input === 'object') {
     const record = input as Record<string, unknown>;
     const keys = Object.keys(record);
     if (keys.length === 1 && keys[0] === '$selection') {
       const id = record.$selection;
-      if (typeof id !== 'string') throw new AppError('INVALID_REQUEST', 'input: a $selection must be the id main returned for a chosen file or folder.', 'Choose the file or folder again.');
-      const [path] = selections.get('chosen-path', id);
+      if (typeof id !== 'string') throw new AppError('INVALID_REQUEST', `${where}: a $selection must be the id main returned for a chosen file or folder.`, 'Choose the file or folder again.');
+      const purposes = purposesFor(ctx.action, field);
+      if (purposes.length === 0) throw new AppError('INVALID_REQUEST', `${where}: this step takes no chosen file or folder here.`, 'Leave the field out, or use the field the step asks for.');
+      const [path] = ctx.selections.get(purposes, id, where);
       return path;
     }
-    return Object.fromEntries(keys.map((k) => [k, resolveSelections(record[k], selections, isModuleId, `${where}.${k}`)]));
+    return Object.fromEntries(keys.map((k) => [k, resolveStepInput(record[k], ctx, `${where}.${k}`, k)]));
   }
   return input;
 }
@@ -49,7 +80,7 @@ export function ceremonyHandlers(
   dialogs: Dialogs,
   ceremonies: CeremonyService | undefined,
   tokens: SerialQueue,
-  isModuleId: (s: string) => boolean,
+  modulePath: StepInputContext['modulePath'],
 ): Pick<Handlers, CeremonyMethods> {
   const service = (): CeremonyService => ceremonies ?? notYet();
   return {
@@ -61,12 +92,16 @@ export function ceremonyHandlers(
     resumeCeremony: ({ ceremonyId }) => tokens.run(() => service().resume(ceremonyId)),
     abandonCeremony: ({ ceremonyId, reason }) => tokens.run(() => service().abandon(ceremonyId, reason)),
     getCeremony: ({ ceremonyId }) => service().view(ceremonyId),
-    performStep: ({ ceremonyId, stepId, input }) => tokens.run(() => service().perform(ceremonyId, stepId, resolveSelections(input, selections, isModuleId))),
+    performStep: ({ ceremonyId, stepId, input }) =>
+      tokens.run(() => {
+        const action = service().view(ceremonyId).steps.find((s) => s.id === stepId)?.action ?? '';
+        return service().perform(ceremonyId, stepId, resolveStepInput(input, { action, selections, modulePath }));
+      }),
     abortCeremony: ({ ceremonyId, reason }) => tokens.run(() => service().abort(ceremonyId, reason)),
     chooseFolder: async ({ purpose }) => {
       const folder = await dialogs.chooseFolder(purpose);
       if (!folder) return { selection: null };
-      const selection = { id: selections.add('chosen-path', [folder]), folder };
+      const selection = { id: selections.add(purpose, [folder]), folder };
       // Outputs belong on removable media: the room is told when the chosen folder is not on one.
       if (purpose === 'import-parameters') return { selection };
       const { onRemovable, message } = await checkChosenFolder(folder);
@@ -75,11 +110,11 @@ export function ceremonyHandlers(
     listRemovableDrives: () => listRemovableDrives(),
     chooseShareFile: async () => {
       const file = await dialogs.chooseShareFile();
-      return { selection: file ? { id: selections.add('chosen-path', [file]), file } : null };
+      return { selection: file ? { id: selections.add('share-file', [file]), file } : null };
     },
     chooseImportParametersFile: async () => {
       const file = await dialogs.chooseImportParametersFile();
-      return { selection: file ? { id: selections.add('chosen-path', [file]), file } : null };
+      return { selection: file ? { id: selections.add('import-parameters-file', [file]), file } : null };
     },
   };
 }

@@ -1,6 +1,7 @@
 // The composition root shared by the Electron app, the CLI and the e2e harness: one token layer, the
 // settings, the air-gap monitor, and the handlers that implement the IPC contract on top of them.
 import type { TokenLayer } from '../hsm/token.js';
+import { AppError } from './errors.js';
 import type { Handlers } from './ipc/dispatch.js';
 import { AirGapMonitor } from './airgap/airgap.js';
 import { SettingsStore } from './settings/settings-store.js';
@@ -8,6 +9,7 @@ import { takeInventory, type CapabilityProbe } from './tokens/inventory.js';
 import { createDemoToken } from './tokens/demo-token.js';
 import { SerialQueue } from './util/serial-queue.js';
 import { Selections } from './files/selections.js';
+import { ModuleIds } from './settings/module-ids.js';
 import { verifyBundles } from './transcript/verify.js';
 import { verifyView } from './transcript-view.js';
 import { ceremonyHandlers } from './ceremony-handlers.js';
@@ -60,10 +62,21 @@ export function createServices(options: ServiceOptions): Services {
     ? new CeremonyService({ layer, dataDir: options.appDataDir, airGap: () => airGap.current(), appVersion: options.appVersion, scriptsDir: options.scriptsDir })
     : undefined;
 
+  // The renderer sees modules only by opaque ids (module-ids.ts); main turns them back into paths.
+  const moduleIds = new ModuleIds();
+  const isListed = (path: string) => settings.modules().some((m) => m.path === path);
+  const modulePath = (id: string, field: string) => moduleIds.pathFor(id, isListed, field);
+
   const reloadModules = async (): Promise<void> => {
     await tokens.run(() => layer.configureModules(settings.modules()));
   };
-  const settingsView = () => settings.modules().map((m) => ({ path: m.path, source: m.source ?? 'user', ...(m.initParameters === undefined ? {} : { initParameters: m.initParameters }) }));
+  const settingsView = () =>
+    settings.modules().map((m) => ({ id: moduleIds.idFor(m.path), path: m.path, source: m.source ?? 'user', ...(m.initParameters === undefined ? {} : { initParameters: m.initParameters }) }));
+  const changeModules = async (change: () => void) => {
+    change();
+    await reloadModules();
+    return settingsView();
+  };
 
   const handlers: Handlers = {
     getAppInfo: () => ({
@@ -72,20 +85,35 @@ export function createServices(options: ServiceOptions): Services {
       platform: `${process.platform}-${process.arch}`,
       ...(options.softHsmConf ? { softHsmConf: options.softHsmConf } : {}),
     }),
-    getInventory: () => tokens.run(() => takeInventory(layer, probe)),
+    getInventory: async () => {
+      const inventory = await tokens.run(() => takeInventory(layer, probe));
+      return {
+        ...inventory,
+        modules: inventory.modules.map((m) => ({ ...m, id: moduleIds.idFor(m.id) })),
+        slots: inventory.slots.map((slot) => ({ ...slot, moduleId: moduleIds.idFor(slot.moduleId) })),
+      };
+    },
     getAirGapStatus: () => airGap.current(),
     listModuleSettings: () => settingsView(),
-    addModule: async ({ path, initParameters }) => {
-      settings.addModule(path, initParameters);
-      await reloadModules();
-      return settingsView();
+    // Only a library chosen in main's dialog for this purpose; never a path the renderer typed.
+    addModule: ({ selectionId, initParameters }) =>
+      changeModules(() => {
+        const [path] = selections.get('module-file', selectionId);
+        settings.addModule(path!, initParameters);
+      }),
+    // A YubiHSM 2 loads no library: main builds the entry and checks the connector is on loopback.
+    addYubiHsm: (request) =>
+      changeModules(() => {
+        if (request.via === 'usb') return settings.addModule('yubihsm:usb');
+        const url = request.url.trim();
+        if (!/^http:\/\//i.test(url)) throw new AppError('MODULE_PATH_INVALID', `url: "${url}" is not a connector address (http://127.0.0.1:PORT).`, 'Give the address of the yubihsm-connector on this computer, e.g. http://127.0.0.1:12345.');
+        settings.addModule(`yubihsm:${url}`);
+      }),
+    removeModule: ({ moduleId }) => changeModules(() => settings.removeModule(modulePath(moduleId, 'moduleId'))),
+    chooseModuleFile: async () => {
+      const file = await dialogs.chooseModuleFile();
+      return { selection: file ? { id: selections.add('module-file', [file]), file } : null };
     },
-    removeModule: async ({ path }) => {
-      settings.removeModule(path);
-      await reloadModules();
-      return settingsView();
-    },
-    chooseModuleFile: async () => ({ path: await dialogs.chooseModuleFile() }),
     createDemoToken: () => tokens.run(() => createDemoToken(layer)),
     chooseBundleFolders: async () => {
       const folders = await dialogs.chooseBundleFolders();
@@ -97,7 +125,7 @@ export function createServices(options: ServiceOptions): Services {
       const r = await importIntoChain(options.appDataDir, selections.get('bundle-folders', selectionId));
       return { chain: r.chain, imported: r.imported, alreadyHeld: r.alreadyHeld, head: r.head ? { seq: r.head.seq, hash: r.head.hash } : null };
     },
-    ...ceremonyHandlers(selections, dialogs, ceremonies, tokens, (path) => settings.modules().some((m) => m.path === path)),
+    ...ceremonyHandlers(selections, dialogs, ceremonies, tokens, modulePath),
   };
 
   return {

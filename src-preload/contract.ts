@@ -95,14 +95,27 @@ const airGapStatus = z.object({
   error: z.string().optional(),
 });
 
-const modulePathInput = z
+const selectionId = (from: string) => z.string().uuid(`selectionId must come from ${from}`);
+
+/** A PKCS#11 library is added only as the file chosen in main's dialog (chooseModuleFile), never a typed path. */
+const addModuleInput = z
   .object({
-    path: z.string().min(1, 'path is required').max(4096, 'path is longer than 4096 characters'),
+    selectionId: selectionId('chooseModuleFile'),
     initParameters: z.string().max(4096, 'initParameters is longer than 4096 characters').optional(),
   })
   .strict();
 
+/** A YubiHSM 2 loads no library: plugged in (usb) or through a yubihsm-connector on this computer (loopback). */
+const addYubiHsmInput = z.discriminatedUnion('via', [
+  z.object({ via: z.literal('usb') }).strict(),
+  z.object({ via: z.literal('connector'), url: z.string().min(1, 'url is required').max(200, 'url is longer than 200 characters') }).strict(),
+]);
+
+/** Module ids are opaque (main maps them to paths); the path is only shown. */
+const moduleId = z.string().min(1, 'moduleId is required').max(100);
+
 const moduleSetting = z.object({
+  id: z.string(),
   path: z.string(),
   initParameters: z.string().optional(),
   source: moduleSource,
@@ -244,7 +257,10 @@ const ceremonyView = z.object({
   summary: ceremonySummary.optional(),
 });
 
-/** A path the user chose through main's dialog stands in a step's input as { "$selection": id }. */
+/**
+ * A path the user chose through main's dialog stands in a step's input as { "$selection": id }, bound to the
+ * field it was chosen for; a token is named by the opaque moduleId from getInventory. Main refuses typed paths.
+ */
 const stepInput = z.record(z.string(), z.unknown());
 
 export const contract = {
@@ -252,9 +268,10 @@ export const contract = {
   getInventory: { request: none, response: inventory },
   getAirGapStatus: { request: none, response: airGapStatus },
   listModuleSettings: { request: none, response: z.array(moduleSetting) },
-  addModule: { request: modulePathInput, response: z.array(moduleSetting) },
-  removeModule: { request: z.object({ path: z.string().min(1, 'path is required') }).strict(), response: z.array(moduleSetting) },
-  chooseModuleFile: { request: none, response: z.object({ path: z.string().nullable() }) },
+  addModule: { request: addModuleInput, response: z.array(moduleSetting) },
+  addYubiHsm: { request: addYubiHsmInput, response: z.array(moduleSetting) },
+  removeModule: { request: z.object({ moduleId }).strict(), response: z.array(moduleSetting) },
+  chooseModuleFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   createDemoToken: { request: none, response: demoToken },
   chooseBundleFolders: {
     request: none,
@@ -312,10 +329,10 @@ export const contract = {
   chooseShareFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   chooseImportParametersFile: { request: none, response: z.object({ selection: z.object({ id: z.string(), file: z.string() }).nullable() }) },
   importBundles: {
-    request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(),
+    request: z.object({ selectionId: selectionId('chooseBundleFolders') }).strict(),
     response: z.object({ chain: z.string(), imported: z.number(), alreadyHeld: z.number(), head: z.object({ seq: z.number(), hash: z.string() }).nullable() }),
   },
-  verifyBundles: { request: z.object({ selectionId: z.string().uuid('selectionId must come from chooseBundleFolders') }).strict(), response: verifyResult },
+  verifyBundles: { request: z.object({ selectionId: selectionId('chooseBundleFolders') }).strict(), response: verifyResult },
 } as const;
 
 export type Contract = typeof contract;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every tier in order (typecheck, unit + integration, build, e2e), each run even when an earlier
+// `npm test`: every tier in order (typecheck, unit + integration, electronegativity, build, e2e), each run even when an earlier
 // one failed, then one closing line "N passed, N failed" over all of them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -45,7 +45,15 @@ if (vitest) {
   failures.push('vitest (no report)');
 }
 
-// 3. Build: e2e runs the built renderer.
+// 3. Electronegativity over main, preload and renderer: fails on a HIGH or MEDIUM finding not accepted in
+// test/security/electronegativity-accepted.json.
+if (run('electronegativity', 'node', ['test/security/electronegativity.mjs'])) results.passed += 1;
+else {
+  results.failed += 1;
+  failures.push('electronegativity');
+}
+
+// 4. Build: e2e runs the built renderer.
 const built = run('build', 'npx', ['electron-vite', 'build']);
 if (built && existsSync('out/main/index.js') && existsSync('out/preload') && existsSync('out/renderer/index.html')) results.passed += 1;
 else {
@@ -53,7 +61,7 @@ else {
   failures.push('build');
 }
 
-// 4. e2e (Playwright, Debian chromium, real IPC handlers bridged in).
+// 5. e2e (Playwright, Debian chromium, real IPC handlers bridged in).
 if (built) {
   rmSync('test-results/playwright.json', { force: true });
   const e2eOk = run('e2e', 'npx', ['playwright', 'test']);

@@ -2,7 +2,7 @@
 // wires Electron's objects to it.
 import { app, BrowserWindow, dialog } from 'electron';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import { createServices, type Services } from '../services.js';
 import { ensureSoftHsmConf } from '../tokens/demo-token.js';
@@ -10,10 +10,13 @@ import { HostTokenLayer } from '../hsm-host/host-token-layer.js';
 import { defaultDataDir } from '../data-dir.js';
 import { hardenApp, hardenSession } from './security.js';
 import { registerIpc } from './ipc.js';
-import { createMainWindow, rendererLocation } from './window.js';
+import { createMainWindow, rendererUrl } from './window.js';
+import { registerAppScheme, serveRenderer } from './protocol.js';
+import { devServerUrl as devServer } from './dev-mode.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+// Only a dev build (`npm run dev`) loads the Vite dev server; a production build ignores the variable.
+const devServerUrl = devServer();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -29,6 +32,8 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   hardenApp();
+  // Before ready, as Electron requires: app://keyceremony/ serves the built renderer (see app-protocol.ts).
+  registerAppScheme();
 
   app.whenReady().then(async () => {
     hardenSession(devServerUrl);
@@ -92,15 +97,15 @@ if (!app.requestSingleInstanceLock()) {
     }
     services.airGap.start();
 
-    const location = rendererLocation(here, devServerUrl);
-    registerIpc(services.handlers, () => window?.webContents, location.file ? pathToFileURL(location.file).href : new URL('/', location.url).href);
+    serveRenderer(join(here, '../renderer'));
+    const url = rendererUrl(devServerUrl);
+    registerIpc(services.handlers, () => window?.webContents, devServerUrl ? new URL('/', url).href : url);
     window = createMainWindow(join(here, '../preload/index.cjs'));
     window.once('ready-to-show', () => window?.show());
     window.on('closed', () => {
       window = undefined;
     });
-    if (location.file) await window.loadFile(location.file);
-    else await window.loadURL(location.url);
+    await window.loadURL(url);
   });
 
   app.on('window-all-closed', () => {

@@ -1,4 +1,6 @@
 // Kept apart from security.ts so that code without Electron (the e2e harness) can serve the same policy.
+import { APP_ORIGIN } from './app-origin.js';
+
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
@@ -12,10 +14,10 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
-/** Requests the renderer may make: its own files, and in development the local Vite server. */
+/** Requests the renderer may make: its own files (app://keyceremony/), and in development the local Vite server. */
 export function isAllowedRequest(url: string, devServerUrl: string | undefined): boolean {
-  if (url.startsWith('file://')) return true;
-  if (url.startsWith('devtools://')) return true;
+  if (url.startsWith(`${APP_ORIGIN}/`)) return true;
+  if (devServerUrl && url.startsWith('devtools://')) return true;
   if (!devServerUrl) return false;
   try {
     const dev = new URL(devServerUrl);

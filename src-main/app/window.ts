@@ -1,5 +1,6 @@
 import { BrowserWindow } from 'electron';
-import { join } from 'node:path';
+import { APP_INDEX_URL } from './app-protocol.js';
+import { devToolsAllowed } from './dev-mode.js';
 
 export function createMainWindow(preloadPath: string): BrowserWindow {
   return new BrowserWindow({
@@ -21,13 +22,14 @@ export function createMainWindow(preloadPath: string): BrowserWindow {
       experimentalFeatures: false,
       webviewTag: false,
       spellcheck: false,
-      devTools: !process.env.KEYCEREMONY_NO_DEVTOOLS,
+      // Middle-click would otherwise open links in a new window (the window-open handler denies it too).
+      disableBlinkFeatures: 'Auxclick',
+      devTools: devToolsAllowed(),
     },
   });
 }
 
-export function rendererLocation(outDir: string, devServerUrl: string | undefined): { url: string; file?: string } {
-  if (devServerUrl) return { url: devServerUrl };
-  const file = join(outDir, '../renderer/index.html');
-  return { url: `file://${file}`, file };
+/** The page the window loads: the dev server in `npm run dev`, else the built renderer under app://. */
+export function rendererUrl(devServerUrl: string | undefined): string {
+  return devServerUrl ?? APP_INDEX_URL;
 }

@@ -1,5 +1,5 @@
 // Where the usual PKCS#11 modules live on each OS. Only those present on this machine become defaults;
-// a user can add any other path in the settings.
+// any other library is added by choosing its file in the app's file dialog (or `--module` on the CLI).
 import { existsSync } from 'node:fs';
 
 const CANDIDATES: Record<string, string[]> = {

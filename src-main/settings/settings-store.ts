@@ -9,8 +9,22 @@ import type { ModuleConfig } from '../../hsm/types.js';
 import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 import { defaultModulePaths } from './default-modules.js';
 import { isYubiHsmEntry, normalizeYubiHsmEntry } from './yubihsm-module.js';
+import { checkInitParameters } from './init-parameters.js';
 
-const userModule = z.object({ path: z.string().min(1), initParameters: z.string().optional() }).strict();
+// Stored parameters are held to the same rule as typed ones (an older version, or a hand edit, may have
+// put others there): a module is never loaded with parameters the app would refuse today.
+const storedInitParameters = z
+  .string()
+  .optional()
+  .superRefine((value, ctx) => {
+    if (value === undefined || value.trim() === '') return;
+    try {
+      checkInitParameters(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^initParameters: /, '').replace(/\.$/, '') });
+    }
+  });
+const userModule = z.object({ path: z.string().min(1), initParameters: storedInitParameters }).strict();
 const settingsFile = z
   .object({
     version: z.literal(1),
@@ -88,6 +102,8 @@ export class SettingsStore {
       this.write(settings);
       return;
     }
+    // Typed by the room: read strictly, so no parameter can make a module open other libraries.
+    if (initParameters !== undefined) initParameters = initParameters.trim() === '' ? undefined : checkInitParameters(initParameters);
     if (!isAbsolute(path)) {
       throw new AppError('MODULE_PATH_INVALID', `path: "${path}" is not an absolute path.`, 'Give the full path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.');
     }

@@ -4,6 +4,7 @@ import { test, expect, _electron as electron } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { APP_INDEX_URL } from '../../src-main/app/app-protocol.js';
 
 function electronBinary(): { path?: string; why?: string } {
   try {
@@ -15,14 +16,16 @@ function electronBinary(): { path?: string; why?: string } {
   }
 }
 
-test('the packaged window opens sandboxed and shows the home screen', async () => {
+test('the packaged window opens sandboxed from app://keyceremony/ and shows the home screen', async () => {
   const binary = electronBinary();
   if (!binary.path) console.log(`electron.spec: not run: ${binary.why}`);
   test.skip(!binary.path, `needs a real Electron binary: ${binary.why}`);
-  const app = await electron.launch({ executablePath: binary.path, args: [resolve('out/main/index.js')], env: { ...process.env, KEYCEREMONY_NO_DEVTOOLS: '1' } });
+  const app = await electron.launch({ executablePath: binary.path, args: [resolve('out/main/index.js')] });
   try {
     const window = await app.firstWindow();
     await expect(window.getByRole('heading', { name: 'Key Ceremony' })).toBeVisible();
+    // The renderer comes from the app's own scheme (src-main/app/app-protocol.ts), never from file://.
+    expect(window.url()).toBe(APP_INDEX_URL);
     // Sandboxed, isolated, no Node: the page sees neither require nor process, only the contract's methods.
     const seen = await window.evaluate(() => ({
       require: typeof (globalThis as { require?: unknown }).require,

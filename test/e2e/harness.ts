@@ -1,9 +1,9 @@
 // Serves the built renderer from loopback and bridges the real main-process dispatch into the page, so the
 // contract, payload validation, handlers and token layer under test are the app's own. Only Electron's
-// sender check and file dialog are outside: the dialog is answered by the test.
+// sender check and file dialog are outside: the dialog is a main-process stand-in the test drives
+// (test/helpers/dialog-stand-in.ts); the page only presses the buttons that open it.
 import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
 import type { Page } from '@playwright/test';
 import { METHOD_NAMES } from '../../src-preload/contract.js';
@@ -11,18 +11,20 @@ import { dispatch, isMethodName } from '../../src-main/ipc/dispatch.js';
 import { createServices, type Services } from '../../src-main/services.js';
 import { AirGapMonitor } from '../../src-main/airgap/airgap.js';
 import { SettingsStore } from '../../src-main/settings/settings-store.js';
-import { CONTENT_SECURITY_POLICY } from '../../src-main/app/security-policy.js';
+import { APP_ORIGIN, appResponse } from '../../src-main/app/app-protocol.js';
 import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
+import { DialogStandIn, type DialogAnswers, type DialogShown } from '../helpers/dialog-stand-in.js';
 
 const RENDERER_DIR = resolve('out/renderer');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
 export interface Harness {
   url: string;
   services: Services;
-  /** What the stand-ins for Electron's open dialogs answer next. */
-  nextDialogAnswer: { path: string | null; folders: string[] | null; folder: string | null; shareFile: string | null; paramsFile: string | null };
+  /** What the stand-in for Electron's open dialogs (test/helpers/dialog-stand-in.ts) answers next, per kind of dialog. */
+  nextDialogAnswer: DialogAnswers;
+  /** Every dialog main opened, with its purpose, in order. */
+  dialogsShown: DialogShown[];
   /** Replace the network-interface table the air-gap monitor reads. */
   interfaces: { table: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined };
   /** Every answer the bridged IPC gave the page, in order, as the page received it (tests search them). */
@@ -34,26 +36,17 @@ export interface Harness {
 }
 
 export async function startHarness(options: { appDataDir: string; defaultModules: string[]; airGapIntervalMs?: number; scriptsDir?: string }): Promise<Harness> {
+  // The same request-to-file mapping as the app's app://keyceremony/ handler: the page under test is served
+  // by the app's own code (types, CSP, traversal refused), only over loopback HTTP.
   const server: Server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    const file = join(RENDERER_DIR, path === '/' ? 'index.html' : path);
-    if (!file.startsWith(RENDERER_DIR)) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CONTENT_SECURITY_POLICY });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    const r = await appResponse(`${APP_ORIGIN}${req.url ?? '/'}`, RENDERER_DIR);
+    res.writeHead(r.status, r.headers).end(r.body ?? undefined);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('harness server has no port');
 
-  const nextDialogAnswer: Harness['nextDialogAnswer'] = { path: null, folders: null, folder: null, shareFile: null, paramsFile: null };
+  const dialogs = new DialogStandIn();
   const interfaces: Harness['interfaces'] = { table: undefined };
   const ipcResults: Harness['ipcResults'] = [];
   const { networkInterfaces } = await import('node:os');
@@ -69,13 +62,7 @@ export async function startHarness(options: { appDataDir: string; defaultModules
     airGap,
     appVersion: 'e2e',
     scriptsDir: options.scriptsDir ?? resolve('ceremonies'),
-    dialogs: {
-      chooseModuleFile: async () => nextDialogAnswer.path,
-      chooseBundleFolders: async () => nextDialogAnswer.folders,
-      chooseFolder: async () => nextDialogAnswer.folder,
-      chooseShareFile: async () => nextDialogAnswer.shareFile,
-      chooseImportParametersFile: async () => nextDialogAnswer.paramsFile,
-    },
+    dialogs,
   });
   await services.reloadModules();
   airGap.start();
@@ -83,7 +70,8 @@ export async function startHarness(options: { appDataDir: string; defaultModules
   return {
     url: `http://127.0.0.1:${address.port}/`,
     services,
-    nextDialogAnswer,
+    nextDialogAnswer: dialogs.answers,
+    dialogsShown: dialogs.shown,
     interfaces,
     ipcResults,
     tokenHostPid: () => hostLayer.hostPid,

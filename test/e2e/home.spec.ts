@@ -68,21 +68,36 @@ test('the air-gap banner follows the network interfaces within seconds', async (
   await page.screenshot({ path: 'test-results/screenshots/home-airgap-banner.png' });
 });
 
-test('a module that fails to load is reported with its path and reason while SoftHSM still works', async ({ page }) => {
+test('a module is added only as a library chosen in main\'s dialog; one that fails to load is reported with its path and reason while SoftHSM still works', async ({ page }) => {
   await page.goto(harness.url);
   await expect(page.locator(`[data-testid="token-row"][data-label="${LABEL}"]`)).toBeVisible();
 
-  // Typed path that does not exist: refused before it reaches the list.
-  await page.getByLabel('Library path').fill('/nonexistent/libpkcs11.so');
-  await page.getByRole('button', { name: 'Add module' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'no file at /nonexistent/libpkcs11.so' })).toBeVisible();
-
-  // A real shared library that is not PKCS#11, chosen through the (stand-in) file dialog.
+  // The page cannot hand main a path to load: a typed path is refused by the contract, and a file chosen
+  // in another dialog (here the share-file dialog) is refused as not chosen for a library.
   const notPkcs11 = '/usr/lib/x86_64-linux-gnu/libz.so.1';
+  const typed = await page.evaluate((path) => (globalThis as unknown as { keyceremony: { addModule(r: unknown): Promise<unknown> } }).keyceremony.addModule({ path }), notPkcs11);
+  expect(typed).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('addModule: selectionId:') } });
+  harness.nextDialogAnswer.shareFile = notPkcs11;
+  const misused = await page.evaluate(async () => {
+    const api = (globalThis as unknown as { keyceremony: Record<string, (r: unknown) => Promise<{ ok: boolean; value?: { selection: { id: string } } }>> }).keyceremony;
+    const share = await api.chooseShareFile!({});
+    return api.addModule!({ selectionId: share.value!.selection.id });
+  });
+  expect(misused).toMatchObject({ ok: false, error: { code: 'SELECTION_PURPOSE', message: "selectionId: that was chosen as a custodian's share file, not as a PKCS#11 library." } });
+  await expect(page.getByTestId('module-item').filter({ hasText: notPkcs11 })).toHaveCount(0);
+
+  // Cancelling the dialog chooses nothing; Add stays off.
+  harness.nextDialogAnswer.path = null;
+  await page.getByRole('button', { name: 'Choose library…' }).click();
+  await expect(page.getByTestId('module-file')).toHaveText('No library chosen');
+  await expect(page.getByRole('button', { name: 'Add module' })).toBeDisabled();
+
+  // A real shared library that is not PKCS#11, chosen through main's (stand-in) file dialog.
   harness.nextDialogAnswer.path = notPkcs11;
-  await page.getByRole('button', { name: 'Browse…' }).click();
-  await expect(page.getByLabel('Library path')).toHaveValue(notPkcs11);
-  await page.getByLabel('Library path').press('Enter');
+  await page.getByRole('button', { name: 'Choose library…' }).click();
+  await expect(page.getByTestId('module-file')).toHaveText(notPkcs11);
+  expect(harness.dialogsShown.at(-1)).toBe('module-file');
+  await page.getByRole('button', { name: 'Add module' }).click();
   const item = page.getByTestId('module-item').filter({ hasText: notPkcs11 });
   await expect(item).toContainText('not loaded');
   await expect(item.getByRole('alert')).toContainText(notPkcs11);

@@ -4,7 +4,8 @@ import { dispatch, isMethodName, type Handlers } from '../../src-main/ipc/dispat
 import { TokenError } from '../../hsm/errors.js';
 import { AppError } from '../../src-main/errors.js';
 
-const settings = [{ path: '/usr/lib/softhsm/libsofthsm2.so', source: 'default' as const }];
+const settings = [{ id: 'module-1', path: '/usr/lib/softhsm/libsofthsm2.so', source: 'default' as const }];
+const SELECTION = '7b0c4f8e-2a61-4d3b-9c5e-1f2a3b4c5d6e';
 
 function handlers(overrides: Partial<Handlers> = {}): Handlers {
   const fail = () => {
@@ -16,8 +17,9 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     getAirGapStatus: () => ({ offline: true, interfaces: [], checkedAt: '2026-01-01T00:00:00.000Z' }),
     listModuleSettings: () => settings,
     addModule: () => settings,
+    addYubiHsm: () => settings,
     removeModule: () => settings,
-    chooseModuleFile: () => ({ path: null }),
+    chooseModuleFile: () => ({ selection: null }),
     createDemoToken: fail,
     chooseBundleFolders: () => ({ selection: null }),
     verifyBundles: fail,
@@ -66,16 +68,21 @@ describe('dispatch', () => {
   });
 
   it.each([
-    ['addModule', {}, 'addModule: path: Invalid input: expected string, received undefined'],
-    ['addModule', { path: '' }, 'addModule: path: path is required'],
-    ['addModule', { path: '/x.so', extra: 1 }, 'addModule: request: Unrecognized key: "extra"'],
-    ['addModule', { path: '/x.so', initParameters: 'x'.repeat(4097) }, 'addModule: initParameters: initParameters is longer than 4096 characters'],
-    ['removeModule', { path: 7 }, 'removeModule: path: Invalid input: expected string, received number'],
+    ['addModule', {}, 'addModule: selectionId: Invalid input: expected string, received undefined'],
+    ['addModule', { path: '/usr/lib/softhsm/libsofthsm2.so' }, 'addModule: selectionId: Invalid input: expected string, received undefined; request: Unrecognized key: "path"'],
+    ['addModule', { selectionId: '/tmp/evil.so' }, 'addModule: selectionId: selectionId must come from chooseModuleFile'],
+    ['addModule', { selectionId: SELECTION, extra: 1 }, 'addModule: request: Unrecognized key: "extra"'],
+    ['addModule', { selectionId: SELECTION, initParameters: 'x'.repeat(4097) }, 'addModule: initParameters: initParameters is longer than 4096 characters'],
+    ['addYubiHsm', { via: 'connector' }, 'addYubiHsm: url: Invalid input: expected string, received undefined'],
+    ['addYubiHsm', { via: 'usb', path: '/tmp/evil.so' }, 'addYubiHsm: request: Unrecognized key: "path"'],
+    ['addYubiHsm', { via: 'pkcs11', url: '/tmp/evil.so' }, "addYubiHsm: via: Invalid discriminator value. Expected 'usb' | 'connector'"],
+    ['removeModule', { path: '/usr/lib/softhsm/libsofthsm2.so' }, 'removeModule: moduleId: Invalid input: expected string, received undefined; request: Unrecognized key: "path"'],
+    ['removeModule', { moduleId: 7 }, 'removeModule: moduleId: Invalid input: expected string, received number'],
     ['getInventory', { anything: true }, 'getInventory: request: Unrecognized key: "anything"'],
     ['verifyBundles', { selectionId: '/etc/passwd' }, 'verifyBundles: selectionId: selectionId must come from chooseBundleFolders'],
   ] as const)('rejects %s(%j) naming the field', async (method, payload, message) => {
     const called: string[] = [];
-    const result = await dispatch(handlers({ addModule: () => (called.push('add'), settings), removeModule: () => (called.push('remove'), settings) }), method, payload);
+    const result = await dispatch(handlers({ addModule: () => (called.push('add'), settings), addYubiHsm: () => (called.push('yubihsm'), settings), removeModule: () => (called.push('remove'), settings) }), method, payload);
     expect(result).toEqual({ ok: false, error: { code: 'INVALID_REQUEST', message, remedy: 'Correct the named field and try again.' } });
     expect(called).toEqual([]);
   });
@@ -94,7 +101,7 @@ describe('dispatch', () => {
   });
 
   it('turns an AppError and an unexpected error into data, never a throw', async () => {
-    const app = await dispatch(handlers({ addModule: () => { throw new AppError('MODULE_PATH_INVALID', 'path: no file at /x.so.', 'Check it.'); } }), 'addModule', { path: '/x.so' });
+    const app = await dispatch(handlers({ addModule: () => { throw new AppError('MODULE_PATH_INVALID', 'path: no file at /x.so.', 'Check it.'); } }), 'addModule', { selectionId: SELECTION });
     expect(app).toEqual({ ok: false, error: { code: 'MODULE_PATH_INVALID', message: 'path: no file at /x.so.', remedy: 'Check it.' } });
     const bug = await dispatch(handlers({ chooseModuleFile: () => { throw new TypeError('boom'); } }), 'chooseModuleFile', {});
     expect(bug.ok).toBe(false);

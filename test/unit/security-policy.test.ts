@@ -10,7 +10,7 @@ describe('content security policy', () => {
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-(eval|inline)|https?:|\*/);
   });
 
-  it('is the same policy in index.html (file:// pages get no response headers)', () => {
+  it('is the same policy in index.html (pages from the dev server carry it only there)', () => {
     const html = readFileSync('src-renderer/index.html', 'utf8');
     const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
     const directives = (p: string) => new Set(p.split(';').map((d) => d.trim()).filter((d) => d && !d.startsWith('frame-ancestors')));
@@ -19,7 +19,15 @@ describe('content security policy', () => {
   });
 
   it.each([
-    ['file:///opt/keyceremony/out/renderer/index.html', undefined, true],
+    ['app://keyceremony/index.html', undefined, true],
+    ['app://keyceremony/assets/index-Ab12.js', undefined, true],
+    // 'self' must mean the app's own files: file:// (any file on the disk) is no longer the renderer's origin.
+    ['file:///opt/keyceremony/out/renderer/index.html', undefined, false],
+    ['file:///etc/passwd', undefined, false],
+    ['app://keyceremony.evil/index.html', undefined, false],
+    ['app://other/index.html', undefined, false],
+    ['devtools://devtools/bundled/inspector.html', undefined, false],
+    ['devtools://devtools/bundled/inspector.html', 'http://127.0.0.1:5173', true],
     ['https://example.com/x.js', undefined, false],
     ['http://127.0.0.1:5173/src/main.ts', undefined, false],
     ['http://127.0.0.1:5173/src/main.ts', 'http://127.0.0.1:5173', true],

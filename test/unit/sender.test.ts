@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTrustedSender } from '../../src-main/app/sender.js';
 
-const RENDERER = 'file:///opt/kc/out/renderer/index.html';
+const RENDERER = 'app://keyceremony/index.html';
 const mainFrame = { url: `${RENDERER}#home` };
 const window = { mainFrame } as never;
 const event = (sender: unknown, senderFrame: unknown) => ({ sender, senderFrame }) as never;
@@ -23,7 +23,7 @@ describe('IPC sender check', () => {
     const navigated = { url: 'https://example.com/index.html' };
     const w = { mainFrame: navigated } as never;
     expect(isTrustedSender(event(w, navigated), w, RENDERER)).toBe(false);
-    const sibling = { url: 'file:///opt/kc/out/renderer/index.html.evil' };
+    const sibling = { url: 'app://keyceremony/index.html.evil' };
     const w2 = { mainFrame: sibling } as never;
     expect(isTrustedSender(event(w2, sibling), w2, RENDERER)).toBe(false);
   });

@@ -53,6 +53,12 @@ describe('SettingsStore', () => {
     expect(store.modules()).toEqual([]);
   });
 
+  it('refuses a settings file whose stored init parameters the app would refuse when typed', () => {
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ version: 1, modules: [{ path: libB, initParameters: "configdir='dbm:/tmp/old'" }], hiddenDefaults: [] }));
+    const store = new SettingsStore(dir, () => []);
+    expect(() => store.modules()).toThrow(`The settings file ${join(dir, 'settings.json')} is not usable: modules.0.initParameters: configdir must name an SQLite database as sql:/absolute/folder (other database types are not allowed), not "dbm:/tmp/old".`);
+  });
+
   it('refuses a module already listed', () => {
     const store = new SettingsStore(dir, () => [libA]);
     expect(() => store.addModule(libA)).toThrow(`path: ${libA} is already in the module list.`);

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { entriesSince, entryData } from '../../hsm/yubihsm/log-since.js';
 import type { LogEntry } from '../../hsm/yubihsm/log.js';
-import { resolveSelections } from '../../src-main/ceremony-handlers.js';
+import { resolveStepInput } from '../../src-main/ceremony-handlers.js';
+import { ModuleIds } from '../../src-main/settings/module-ids.js';
 import { Selections } from '../../src-main/files/selections.js';
 
 /** Entries 1..n chained from a zero anchor, as the device computes them. */
@@ -63,11 +64,13 @@ describe('entriesSince', () => {
 });
 
 describe('ceremony handlers and YubiHSM module ids', () => {
-  it('let a yubihsm: module id through as a token name, and still refuse a typed path', () => {
-    const selections = new Selections();
-    const input = { moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '1234567' };
-    expect(resolveSelections(input, selections, (s) => s === 'yubihsm:http://127.0.0.1:12345')).toEqual(input);
-    expect(resolveSelections({ moduleId: 'yubihsm:usb', slotId: '1' }, selections)).toEqual({ moduleId: 'yubihsm:usb', slotId: '1' });
-    expect(() => resolveSelections({ destinationDir: '/tmp/x' }, selections)).toThrow('input.destinationDir: a file or folder must be chosen in the dialog, not typed.');
+  it('map an opaque module id to a yubihsm: module, and still refuse a typed path', () => {
+    const ids = new ModuleIds();
+    const listed = (p: string) => p === 'yubihsm:http://127.0.0.1:12345';
+    const ctx = { action: 'select-token', selections: new Selections(), modulePath: (id: string, field: string) => ids.pathFor(id, listed, field) };
+    const id = ids.idFor('yubihsm:http://127.0.0.1:12345');
+    expect(resolveStepInput({ moduleId: id, slotId: '1234567' }, ctx)).toEqual({ moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '1234567' });
+    expect(() => resolveStepInput({ moduleId: 'yubihsm:usb', slotId: '1' }, ctx)).toThrow('input.moduleId: that module is not in the module list');
+    expect(() => resolveStepInput({ destinationDir: '/tmp/x' }, ctx)).toThrow('input.destinationDir: a file or folder must be chosen in the dialog, not typed.');
   });
 });

@@ -24,23 +24,25 @@ export class ModuleSettingsState {
     return this.act(async () => unwrap(await api().listModuleSettings({})));
   }
 
-  add(path: string, initParameters: string): Promise<boolean> {
-    const request = initParameters.trim() === '' ? { path: path.trim() } : { path: path.trim(), initParameters: initParameters.trim() };
+  /** The library chosen in main's dialog (its selection id), never a typed path. */
+  add(selectionId: string, initParameters: string): Promise<boolean> {
+    const request = initParameters.trim() === '' ? { selectionId } : { selectionId, initParameters: initParameters.trim() };
     return this.act(async () => unwrap(await api().addModule(request)));
   }
 
   /** A YubiHSM 2 entry: main checks it (loopback only) and names the field when it refuses. */
   addYubiHsm(via: 'usb' | 'connector', url: string): Promise<boolean> {
-    return this.act(async () => unwrap(await api().addModule({ path: via === 'usb' ? 'yubihsm:usb' : `yubihsm:${url.trim()}` })));
+    return this.act(async () => unwrap(await api().addYubiHsm(via === 'usb' ? { via } : { via, url: url.trim() })));
   }
 
-  remove(path: string): Promise<boolean> {
-    return this.act(async () => unwrap(await api().removeModule({ path })));
+  remove(moduleId: string): Promise<boolean> {
+    return this.act(async () => unwrap(await api().removeModule({ moduleId })));
   }
 
-  async browse(): Promise<string | null> {
+  /** Main's file dialog; the answer is an opaque selection id plus the file name to show. */
+  async browse(): Promise<{ id: string; file: string } | null> {
     try {
-      return unwrap(await api().chooseModuleFile({})).path;
+      return unwrap(await api().chooseModuleFile({})).selection;
     } catch (error) {
       this.error = toShownError(error);
       return null;
