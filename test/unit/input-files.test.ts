@@ -14,6 +14,7 @@ const ALLOWED: Record<string, string> = {
   'src-main/ceremony/summary.ts': "this app's own journal, to summarise a ceremony",
   'src-main/files/removable-drives.ts': 'kernel files (/proc, /sys) describing the mounted drives',
   'src-main/files/read-bounded.ts': 'the bounded reader itself',
+  'src-main/app/app-protocol.ts': "the app's own built renderer files (out/renderer), served to the window",
 };
 
 function files(dir: string): string[] {
