@@ -168,6 +168,8 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxLineByte
     }
   }
   end.empty = empty;
-  // A last line without its "\n" is not yielded: the caller reports the missing newline.
+  // A last line without its "\n" is not yielded (the caller reports the missing newline), unless it is
+  // already over the cap: that is the first thing wrong with it.
   end.newline = length === 0 && !tooLong;
+  if (tooLong) yield { n: n + 1, tooLong: true };
 }
