@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import type { AirGapStatus } from '../../src-main/airgap/airgap.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { runCli } from '../../src-main/cli/main.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
-const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
-const online = () => ({ offline: false, interfaces: [{ name: 'eth0', addresses: ['10.0.0.2'] }], checkedAt: new Date().toISOString() });
+const offline = (): AirGapStatus => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
+const online = (): AirGapStatus => ({ offline: false, interfaces: [{ name: 'eth0', addresses: ['10.0.0.2'] }], checkedAt: new Date().toISOString() });
 
 let env: SoftHsmEnv;
 let layer: Pkcs11TokenLayer;
@@ -39,7 +40,7 @@ async function blankSlot(): Promise<string> {
 }
 
 /** Run init-token (whatever steps the script has) and return the bundle folder it exported. */
-async function run(name: string, scriptsDir: string, options: { airGap: typeof offline; rehearsal?: boolean }): Promise<string> {
+async function run(name: string, scriptsDir: string, options: { airGap: () => AirGapStatus; rehearsal?: boolean }): Promise<string> {
   const dir = join(work, name);
   await mkdir(join(dir, 'usb'), { recursive: true });
   const service = new CeremonyService({ layer, dataDir: join(dir, 'data'), scriptsDir, airGap: options.airGap, appVersion: '0.1.0-test', scrypt: SCRYPT });
