@@ -85,7 +85,7 @@ const MARK: Record<Check['status'], string> = { pass: 'PASS', fail: 'FAIL', skip
 
 /** One ceremony in words: script and whether a release shipped it, rehearsal, air gap, app version, state. */
 export function ceremonyLines(c: CeremonyJudgement): string[] {
-  if (!c.judged) return [`  ${c.ceremonyId}: started before these bundles (first entry here: seq ${c.firstSeq}); give the bundle holding its start to judge it`];
+  if (!c.judged) return [`  ${c.ceremonyId}: its start (a pre-genesis or pre-chain entry) is not in these bundles (first entry here: seq ${c.firstSeq}); give the bundle holding it to judge it`];
   const script = c.script
     ? `script ${c.script.name} v${c.script.version ?? '?'} SHA-256 ${c.script.sha256}: ${c.script.status === 'shipped' ? `shipped with keyceremony ${c.script.shippedIn.join(', ')}` : c.script.status === 'allowed' ? 'not shipped, allowed by --allow-script' : 'UNKNOWN (no release shipped it)'}`
     : 'script: not recorded';
