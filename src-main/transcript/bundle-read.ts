@@ -160,7 +160,8 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxLineByte
       length += piece.length;
       if (nl < 0) break;
       n += 1;
-      yield tooLong ? { n, tooLong: true } : { n, text: Buffer.concat(parts, length).toString('utf8') };
+      // Most lines lie within one chunk: decode that slice without copying it first.
+      yield tooLong ? { n, tooLong: true } : { n, text: (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length)).toString('utf8') };
       parts = [];
       length = 0;
       tooLong = false;

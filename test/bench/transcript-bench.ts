@@ -14,8 +14,8 @@ import { verifyLoaded } from '../../src-main/transcript/verify.js';
 
 const token = { manufacturer: 'SoftHSM project', model: 'SoftHSM v2', serial: '1234abcd', label: 'bench' };
 
-function makeChain(n: number): Entry[] {
-  const inputs: EntryInput[] = [genesisInput('bench-0', 'administrator', token, NodeAuditSigner.generate().spkiDer())];
+function makeChain(n: number, signer = NodeAuditSigner.generate()): Entry[] {
+  const inputs: EntryInput[] = [genesisInput('bench-0', 'administrator', token, signer.spkiDer())];
   for (let i = 1; i < n; i += 1) {
     inputs.push({
       ceremonyId: `bench-${Math.floor(i / 1000)}`,
@@ -48,9 +48,9 @@ const fmt = (ms: number) => `${ms.toFixed(ms < 1 ? 3 : 1)} ms`;
 
 async function benchVerify(): Promise<void> {
   const n = 100_000;
-  const chain = makeChain(n);
-  const bytes = Buffer.from(chain.map(entryLine).join(''), 'utf8');
   const signer = NodeAuditSigner.generate();
+  const chain = makeChain(n, signer);
+  const bytes = Buffer.from(chain.map(entryLine).join(''), 'utf8');
   const prepared = await prepareBundle({ entries: chain, signer, appVersion: 'bench' });
   let ok = true;
   let verify = Infinity;
