@@ -12,6 +12,9 @@ function scriptSection(ceremonies: readonly CeremonyJudgement[]): string {
   return lines.join('\n');
 }
 
+/** The script file of this bundle's first judged ceremony, for the example command. */
+const scriptFile = (ceremonies: readonly CeremonyJudgement[]) => `${ceremonies.find((c) => c.script)?.script?.name ?? 'init-token'}.yaml`;
+
 export function verifyMarkdown(m: Omit<Manifest, 'files'>, ceremonies: readonly CeremonyJudgement[] = []): string {
   const ceremony = m.ceremony === null ? `ceremonies ${m.ceremonyIds.join(', ')}` : `ceremony \`${m.ceremony}\``;
   return `# Verifying this transcript bundle
@@ -84,9 +87,9 @@ ${scriptSection(ceremonies) || '- (no ceremony starts in this bundle)'}
 To check a script hash independently, take the script from the released keyceremony source of that
 version (the git tag, or the \`ceremonies/\` folder of the release) and hash it:
 
-    openssl dgst -sha256 ceremonies/init-token.yaml
+    openssl dgst -sha256 ceremonies/${scriptFile(ceremonies)}
 
-(or \`sha256sum ceremonies/init-token.yaml\`); it must print the SHA-256 above. The hashes of every script
+(or \`sha256sum ceremonies/${scriptFile(ceremonies)}\`); it must print the SHA-256 above. The hashes of every script
 each release shipped are also listed in src-main/transcript/shipped-scripts.ts of the sources. To print
 what the transcript records, with Python 3 alone:
 
