@@ -81,7 +81,14 @@ export const MAX_CEREMONIES = 4096;
 /** Entries kept for the approvals check (approvals, quorum openings and what a quorum step did). */
 export const MAX_APPROVAL_ENTRIES = 100_000;
 
+/** Bundles given together (each keeps its small files in memory while the set is verified). */
+export const MAX_BUNDLES = 256;
+
 export async function verifyBundles(paths: string[], options: VerifyOptions = {}): Promise<VerifyReport> {
+  if (paths.length > MAX_BUNDLES) {
+    const check: Check = { id: 'files', status: 'fail', detail: `${paths.length} bundles were given; at most ${MAX_BUNDLES} are verified together. Verify consecutive groups, each with --expect-audit-key` };
+    return { ok: false, checks: [check], firstFailure: check, bundles: [], entries: [], entryCount: 0, ceremonies: [], verdict: verdictOf(check, [], []) };
+  }
   const loaded: LoadedBundle[] = [];
   for (const path of paths) loaded.push(await loadBundle(path, options.caps));
   return verifyLoaded(loaded, options);

@@ -77,6 +77,12 @@ describe('bundle caps', () => {
     expect((await failure(crowded))?.detail).toBe(`${crowded} holds more than 64 files; a bundle holds 6. Choose the bundle folder itself`);
   });
 
+  it('more bundles than a verifier takes at once are refused before any is read', async () => {
+    const r = await verifyBundles(Array.from({ length: 257 }, () => join(dir, 'absent')));
+    expect(r.verdict.status).toBe('broken');
+    expect(r.firstFailure?.detail).toBe('257 bundles were given; at most 256 are verified together. Verify consecutive groups, each with --expect-audit-key');
+  });
+
   it('an endless line (6 MiB without a newline) is refused without assembling it', async () => {
     const endless = await copyOf('endless');
     const out = createWriteStream(join(endless, 'transcript.jsonl'));
