@@ -38,8 +38,8 @@ export interface LoadedBundle {
   transcriptFile?: string;
   /** Names in the folder that are not bundle files (hidden ones excepted). */
   unexpected: string[];
-  /** Bundle files beyond their cap, in words; they were not read. */
-  oversized?: string[];
+  /** Bundle files that were not read, in words: beyond their cap, or not regular files. */
+  refused?: string[];
   /** Why the folder could not be read at all. */
   error?: string;
 }
@@ -65,13 +65,13 @@ async function readCapped(path: string, cap: number): Promise<Uint8Array | numbe
 
 /**
  * Open a bundle folder: list it (at most caps.folderEntries names), read the small bundle files whole within
- * their cap, and note transcript.jsonl for streaming. Hidden files are ignored; symbolic links and folders
- * named like bundle files count as unexpected.
+ * their cap, and note transcript.jsonl for streaming. Hidden files are ignored; a bundle file name that is
+ * not a regular file (symbolic link, folder, FIFO, device) is refused, never opened.
  */
 export async function loadBundle(path: string, capsIn: Partial<BundleCaps> = {}): Promise<LoadedBundle> {
   const caps = { ...DEFAULT_CAPS, ...capsIn };
-  const oversized: string[] = [];
-  const bundle: LoadedBundle = { path, files: new Map(), unexpected: [], oversized };
+  const refused: string[] = [];
+  const bundle: LoadedBundle = { path, files: new Map(), unexpected: [], refused };
   const names: string[] = [];
   try {
     const dir = await opendir(path);
@@ -91,18 +91,22 @@ export async function loadBundle(path: string, capsIn: Partial<BundleCaps> = {})
   for (const name of names.sort()) {
     if (name.startsWith('.')) continue;
     const full = join(path, name);
-    if (!(BUNDLE_FILES as readonly string[]).includes(name) || !(await lstat(full)).isFile()) {
+    if (!(BUNDLE_FILES as readonly string[]).includes(name)) {
       bundle.unexpected.push(name);
+      continue;
+    }
+    if (!(await lstat(full)).isFile()) {
+      refused.push(`${name} is not a regular file (a symbolic link, folder, FIFO or device is never read)`);
       continue;
     }
     if (name === FILES.transcript) {
       const size = (await lstat(full)).size;
-      if (size > caps.transcriptBytes) oversized.push(`${name} is ${size} bytes, more than the ${sizeText(caps.transcriptBytes)} a transcript may hold`);
+      if (size > caps.transcriptBytes) refused.push(`${name} is ${size} bytes, more than the ${sizeText(caps.transcriptBytes)} a transcript may hold`);
       else bundle.transcriptFile = full;
       continue;
     }
     const read = await readCapped(full, caps.smallFileBytes);
-    if (typeof read === 'number') oversized.push(`${name} is ${read} bytes, more than the ${sizeText(caps.smallFileBytes)} this file may hold`);
+    if (typeof read === 'number') refused.push(`${name} is ${read} bytes, more than the ${sizeText(caps.smallFileBytes)} this file may hold`);
     else bundle.files.set(name, read);
   }
   return bundle;

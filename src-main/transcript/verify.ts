@@ -233,10 +233,10 @@ async function checkBundle(bundle: LoadedBundle, caps: BundleCaps, feed: Feed): 
 
   // files
   const present = (n: string) => bundle.files.has(n) || (n === FILES.transcript && hasTranscript(bundle));
-  const oversized = bundle.oversized ?? [];
-  const missing = expected.filter((n) => !present(n) && !oversized.some((o) => o.startsWith(`${n} `)));
+  const refused = bundle.refused ?? [];
+  const missing = expected.filter((n) => !present(n) && !refused.some((o) => o.startsWith(`${n} `)));
   const unexpected = bundle.unexpected;
-  if (oversized.length > 0) add('files', 'fail', oversized.join('; '));
+  if (refused.length > 0) add('files', 'fail', refused.join('; '));
   else if (missing.length > 0) add('files', 'fail', `missing file${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
   else if (unexpected.length > 0) add('files', 'fail', `unexpected file${unexpected.length > 1 ? 's' : ''} ${unexpected.map((n) => `'${n}'`).join(', ')}; a bundle holds exactly ${expected.join(', ')}`);
   else add('files', 'pass', `the ${expected.length === 6 ? 'six' : 'five'} bundle files are present`);

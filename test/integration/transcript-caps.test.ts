@@ -69,7 +69,7 @@ describe('bundle caps', () => {
     const zero = await copyOf('zero');
     await rm(join(zero, 'transcript.jsonl'));
     await symlink('/dev/zero', join(zero, 'transcript.jsonl'));
-    expect((await failure(zero))?.detail).toBe("missing file 'transcript.jsonl'");
+    expect((await failure(zero))?.detail).toBe('transcript.jsonl is not a regular file (a symbolic link, folder, FIFO or device is never read)');
     expect((await verifyBundles([zero])).checks[0]).toMatchObject({ id: 'files', status: 'fail' });
 
     const crowded = await copyOf('crowded');
