@@ -1,7 +1,7 @@
 // Reading a bundle folder without trusting its size: the folder's listing, each small file and
 // transcript.jsonl have caps, transcript.jsonl is read as a stream of lines (each line capped), so memory
 // stays bounded whatever the folder holds. Anything beyond a cap is refused in words, never read whole.
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { lstat, open, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUNDLE_FILES, FILES } from './manifest.js';
@@ -44,10 +44,15 @@ export interface LoadedBundle {
   error?: string;
 }
 
-async function readCapped(path: string, cap: number): Promise<Uint8Array | number> {
-  const handle = await open(path, 'r');
+/** Never follow a link or wait on a FIFO swapped in after lstat looked. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+async function readCapped(path: string, cap: number): Promise<Uint8Array | number | 'not-regular'> {
+  const handle = await open(path, OPEN_FLAGS);
   try {
-    const size = (await handle.stat()).size;
+    const info = await handle.stat();
+    if (!info.isFile()) return 'not-regular';
+    const size = info.size;
     if (size > cap) return size;
     const buffer = Buffer.alloc(cap + 1);
     let length = 0;
@@ -105,8 +110,9 @@ export async function loadBundle(path: string, capsIn: Partial<BundleCaps> = {})
       else bundle.transcriptFile = full;
       continue;
     }
-    const read = await readCapped(full, caps.smallFileBytes);
-    if (typeof read === 'number') refused.push(`${name} is ${read} bytes, more than the ${sizeText(caps.smallFileBytes)} this file may hold`);
+    const read = await readCapped(full, caps.smallFileBytes).catch(() => 'not-regular' as const);
+    if (read === 'not-regular') refused.push(`${name} is not a regular file (a symbolic link, folder, FIFO or device is never read)`);
+    else if (typeof read === 'number') refused.push(`${name} is ${read} bytes, more than the ${sizeText(caps.smallFileBytes)} this file may hold`);
     else bundle.files.set(name, read);
   }
   return bundle;
@@ -124,7 +130,12 @@ export async function* transcriptChunks(bundle: LoadedBundle, maxBytes: number):
     return;
   }
   let total = 0;
-  for await (const chunk of createReadStream(bundle.transcriptFile, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  const handle = await open(bundle.transcriptFile, OPEN_FLAGS);
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new Error(`${FILES.transcript} is not a regular file`);
+  }
+  for await (const chunk of createReadStream('', { fd: handle, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     // The file may grow while it is read: the cap holds for what is read, not only for what lstat saw.
     if (total > maxBytes) throw new Error(`${FILES.transcript} grew beyond ${sizeText(maxBytes)} while it was read`);
