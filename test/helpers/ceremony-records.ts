@@ -51,3 +51,16 @@ export function ceremonyStart(o: StartOptions): EntryInput[] {
   if (airGap && o.airGapIn === 'chain') entries.push({ ceremonyId: o.ceremonyId, step: 'airgap', kind: 'result', actor: 'administrator', data: airGap });
   return entries;
 }
+
+/**
+ * init-token.yaml as a hostile editor would change it: the air-gap, prove and sign-off steps dropped, the head
+ * step's quorum off, 0 witnesses required.
+ */
+export function weakenedInitToken(original: string): string {
+  return original
+    .replace(/\n  - id: airgap\n[\s\S]*?\n\n/, '\n')
+    .replace(/\n  - id: prove\n[\s\S]*?\n\n/, '\n')
+    .replace(/\n  - id: sign-off\n[\s\S]*?\n\n/, '\n')
+    .replace(/(action: write-chain-head\n\s+approvals:) quorum/, '$1 none')
+    .replace(/(witnesses:\n[\s\S]*?min:) 1/, '$1 0');
+}
