@@ -1,5 +1,6 @@
-// The verifier's report shaped for the Verify screen: the checks as they are, the entries with their data
-// as canonical JSON text (cut for display; the bundle itself is the evidence, not this view).
+// The verifier's report shaped for the Verify screen: the verdict, the ceremonies and the checks as they
+// are, the entries with their data as canonical JSON text (cut for display; the bundle itself is the
+// evidence, not this view).
 import { canonicalJson } from './transcript/canonical.js';
 import type { VerifyReport } from './transcript/verify.js';
 
@@ -8,6 +9,9 @@ const DATA_LIMIT = 4096;
 export function verifyView(report: VerifyReport) {
   return {
     ok: report.ok,
+    verdict: report.verdict,
+    ceremonies: report.ceremonies,
+    entryCount: report.entryCount,
     checks: report.checks,
     firstFailure: report.firstFailure,
     bundles: report.bundles,

@@ -158,14 +158,35 @@ const timelineEntry = z.object({
   data: z.string(),
 });
 
+/** What kind of ceremony one was, as the verifier judged it (src-main/transcript/ceremony-kind.ts). */
+const ceremonyJudgement = z.object({
+  ceremonyId: z.string(),
+  judged: z.boolean(),
+  firstSeq: z.number(),
+  startSeq: z.number().optional(),
+  script: z
+    .object({ name: z.string(), kind: z.string(), version: z.number().nullable(), sha256: z.string(), status: z.enum(['shipped', 'allowed', 'unknown']), shippedIn: z.array(z.string()) })
+    .optional(),
+  rehearsal: z.boolean().optional(),
+  airGap: z.enum(['offline', 'online', 'not recorded']),
+  appVersions: z.array(z.string()),
+  state: z.string(),
+  problems: z.array(z.string()),
+});
+
 const verifyResult = z.object({
+  /** Integrity only; the verdict says whether it was a production ceremony. */
   ok: z.boolean(),
+  verdict: z.object({ status: z.enum(['production', 'not-production', 'broken']), reasons: z.array(z.string()) }),
+  ceremonies: z.array(ceremonyJudgement),
   checks: z.array(verifyCheck),
   firstFailure: verifyCheck.nullable(),
   bundles: z.array(
-    z.object({ path: z.string(), ceremonyIds: z.array(z.string()), first: z.number().nullable(), last: z.number().nullable(), head: z.string().nullable() }),
+    z.object({ path: z.string(), format: z.number().nullable(), ceremonyIds: z.array(z.string()), first: z.number().nullable(), last: z.number().nullable(), head: z.string().nullable(), count: z.number() }),
   ),
+  /** The first entries (a few thousand at most); entryCount counts every verified entry. */
   entries: z.array(timelineEntry),
+  entryCount: z.number(),
 });
 
 const scriptParameter = z.object({

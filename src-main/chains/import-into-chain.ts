@@ -7,8 +7,7 @@ import { AppError } from '../errors.js';
 import { importBundles, type ImportResult } from '../transcript/import.js';
 import { KINDS } from '../transcript/entry.js';
 import { TranscriptStore } from '../transcript/store.js';
-import { loadBundle, parseTranscript, verifyBundles } from '../transcript/verify.js';
-import { FILES } from '../transcript/manifest.js';
+import { firstEntryOf, verifyBundles } from '../transcript/verify.js';
 
 export interface ChainImportResult extends ImportResult {
   /** The chain's id: the init-token ceremony that started the token's history. */
@@ -18,13 +17,10 @@ export interface ChainImportResult extends ImportResult {
 async function firstEntry(paths: string[]) {
   const firsts = [];
   for (const path of paths) {
-    const bundle = await loadBundle(path);
-    const bytes = bundle.files.get(FILES.transcript);
-    const parsed = bytes ? parseTranscript(bytes) : undefined;
-    const first = parsed?.entries[0];
-    if (first) firsts.push(first);
-    else if (parsed?.problem) {
-      throw new AppError('IMPORT_NOT_VERIFIED', `The bundles do not verify: ${path}: ${parsed.problem.message}. Nothing was imported.`, 'Check them in the Verify screen.');
+    const first = await firstEntryOf(path);
+    if (first && 'entry' in first) firsts.push(first.entry);
+    else if (first) {
+      throw new AppError('IMPORT_NOT_VERIFIED', `The bundles do not verify: ${path}: ${first.problem}. Nothing was imported.`, 'Check them in the Verify screen.');
     }
   }
   return firsts.sort((a, b) => a.seq - b.seq)[0];

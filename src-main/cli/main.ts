@@ -11,7 +11,7 @@ const MAIN_HELP = `Usage: keyceremony <command> [options]
 Air-gapped key ceremonies with hardware tokens. Commands:
   tokens    List PKCS#11 modules, slots and tokens, with the AWS KMS wrapping
             algorithms each token can perform inside itself.
-  verify    Verify exported transcript bundles (hash chain, signature, audit key).
+  verify    Verify exported transcript bundles (integrity, and what kind of ceremony they hold).
   init-token  Initialize a token and enrol its M-of-N custodians (writes share
             files and the transcript bundle).
   kms-import  Generate key material in an enrolled token, wrap it there for

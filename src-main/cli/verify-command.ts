@@ -1,34 +1,49 @@
-// `keyceremony verify BUNDLE... [--expect-audit-key PEM] [--json]`: check transcript bundles without
-// trusting the app that wrote them.
+// `keyceremony verify BUNDLE... [--expect-audit-key PEM] [--allow-rehearsal] [--allow-script SHA256]... [--json]`:
+// check transcript bundles without trusting the app that wrote them, and say what kind of ceremony they hold.
 import { verifyBundles, type Check, type VerifyReport } from '../transcript/verify.js';
+import type { CeremonyJudgement } from '../transcript/ceremony-kind.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import { readFlagFile } from './flag-files.js';
 import { FILE_CAPS } from '../files/read-bounded.js';
 import type { Output } from './output.js';
 
-export const VERIFY_HELP = `Usage: keyceremony verify BUNDLE... [--expect-audit-key PEM] [--json]
+export const VERIFY_HELP = `Usage: keyceremony verify BUNDLE... [--expect-audit-key PEM] [--allow-rehearsal]
+                          [--allow-script SHA256]... [--json]
 
-Verifies exported transcript bundles (folders): every entry hash, prev link,
-seq and time order, the ECDSA-SHA384 signature over transcript.jsonl, the audit
-key against the genesis entry and against --expect-audit-key, the SHA-256 of
-every file listed in manifest.json, and that several bundles given together
-form one chain.
+Verifies exported transcript bundles (folders). Integrity: every entry hash,
+prev link, seq and time order, the ECDSA-SHA384 signatures over
+transcript.jsonl and over manifest.json (which holds the SHA-256 of every
+other file), the audit key against the genesis entry and against
+--expect-audit-key, the custodian approvals, and that several bundles given
+together form one chain. Policy, per ceremony: the SHA-256 of the script it
+ran (shipped with a keyceremony release, or allowed with --allow-script),
+rehearsal or production, the air gap recorded at its air-gap step, and the
+app version.
 
 Options:
   --expect-audit-key PEM   The audit public key (PEM file) you trust; every
                            bundle must be signed by it. Required when no
                            bundle holds the genesis entry (seq 0).
-  --json                   Print the report as JSON.
+  --allow-rehearsal        Accept rehearsals (by default only production
+                           ceremonies pass).
+  --allow-script SHA256    Accept a script no release shipped, by the SHA-256
+                           of the script file you reviewed. Repeatable.
+  --json                   Print the report as JSON (with the same verdict).
   -h, --help               Show this help.
 
-Exit status: 0 when every check holds, 1 when one fails (the report names the
-first broken entry), 2 for a usage error.
+Exit status: 0 when integrity and policy hold (a production ceremony run from
+a shipped or allowed script, offline); 1 when integrity is broken (the report
+names the first broken entry); 3 when integrity holds but policy does not (a
+rehearsal, an unknown script, a production ceremony recorded online); 2 for a
+usage error.
 `;
 
 export interface VerifyArgs {
   bundles: string[];
   expectAuditKey?: string;
+  allowRehearsal: boolean;
+  allowScripts: string[];
   json: boolean;
   help: boolean;
 }
@@ -42,6 +57,8 @@ export function verifyArgs(argv: string[]): VerifyArgs {
       allowPositionals: true,
       options: {
         'expect-audit-key': { type: 'string' },
+        'allow-rehearsal': { type: 'boolean' },
+        'allow-script': { type: 'string', multiple: true },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -52,7 +69,11 @@ export function verifyArgs(argv: string[]): VerifyArgs {
   const { values, positionals } = parsed;
   const help = values.help === true;
   if (!help && positionals.length === 0) throw new UsageError('name at least one bundle folder, e.g. keyceremony verify ./keyceremony-transcript-c1-000000-000041');
-  const result: VerifyArgs = { bundles: positionals, json: values.json === true, help };
+  const allowScripts = (values['allow-script'] ?? []).map((h) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(h)) throw new UsageError(`--allow-script ${h}: expected the SHA-256 of a script file, 64 hexadecimal digits (openssl dgst -sha256 SCRIPT.yaml)`);
+    return h.toLowerCase();
+  });
+  const result: VerifyArgs = { bundles: positionals, json: values.json === true, help, allowRehearsal: values['allow-rehearsal'] === true, allowScripts };
   const key = values['expect-audit-key'];
   if (key !== undefined) {
     if (key === '') throw new UsageError('--expect-audit-key needs a PEM file, e.g. --expect-audit-key audit-public-key.pem');
@@ -63,6 +84,19 @@ export function verifyArgs(argv: string[]): VerifyArgs {
 
 const MARK: Record<Check['status'], string> = { pass: 'PASS', fail: 'FAIL', skipped: 'SKIP' };
 
+/** One ceremony in words: script and whether a release shipped it, rehearsal, air gap, app version, state. */
+export function ceremonyLines(c: CeremonyJudgement): string[] {
+  if (!c.judged) return [`  ${c.ceremonyId}: its start (a pre-genesis or pre-chain entry) is not in these bundles (first entry here: seq ${c.firstSeq}); give the bundle holding it to judge it`];
+  const script = c.script
+    ? `script ${c.script.name} v${c.script.version ?? '?'} SHA-256 ${c.script.sha256}: ${c.script.status === 'shipped' ? `shipped with keyceremony ${c.script.shippedIn.join(', ')}` : c.script.status === 'allowed' ? 'not shipped, allowed by --allow-script' : 'UNKNOWN (no release shipped it)'}`
+    : 'script: not recorded';
+  return [
+    `  ${c.ceremonyId} (start at seq ${c.startSeq}, ${c.state}):`,
+    `    ${script}`,
+    `    ${c.rehearsal === undefined ? 'rehearsal: not recorded' : c.rehearsal ? 'REHEARSAL' : 'production'}; air gap: ${c.airGap}; app version ${c.appVersions.join(', ') || 'not recorded'}`,
+  ];
+}
+
 export function formatReport(report: VerifyReport, anchoredByCaller: boolean): string {
   const lines: string[] = [];
   let bundle: string | undefined;
@@ -71,18 +105,33 @@ export function formatReport(report: VerifyReport, anchoredByCaller: boolean): s
       bundle = c.bundle;
       lines.push(bundle === undefined ? 'Across bundles:' : `Bundle ${bundle}:`);
     }
-    lines.push(`  ${MARK[c.status]}  ${c.id.padEnd(16)} ${c.detail}`);
+    lines.push(`  ${MARK[c.status]}  ${c.id.padEnd(18)} ${c.detail}`);
+  }
+  if (report.ceremonies.length > 0) {
+    lines.push('Ceremonies:');
+    for (const c of report.ceremonies) lines.push(...ceremonyLines(c));
   }
   lines.push('');
-  if (report.ok) {
-    const last = report.entries.at(-1);
-    lines.push(`OK: ${report.entries.length} ${report.entries.length === 1 ? 'entry' : 'entries'} verified${last ? `, head seq ${last.seq} ${last.hash}` : ''}.`);
-    if (!anchoredByCaller) lines.push('Note: the audit key was checked against the genesis entry in these bundles only; pass --expect-audit-key with the key recorded at the key ceremony to check it against a key you trust.');
+  const v = report.verdict;
+  const last = report.bundles.reduce<{ last: number | null; head: string | null }>((m, b) => (b.last !== null && (m.last === null || b.last > m.last) ? b : m), { last: null, head: null });
+  const counted = `${report.entryCount} ${report.entryCount === 1 ? 'entry' : 'entries'} verified${last.last !== null ? `, head seq ${last.last} ${last.head}` : ''}`;
+  if (v.status === 'production') {
+    lines.push(`OK: production ceremon${report.ceremonies.filter((c) => c.judged).length === 1 ? 'y' : 'ies'} ${report.ceremonies.filter((c) => c.judged).map((c) => c.ceremonyId).join(', ')}; integrity and policy hold; ${counted}.`);
+  } else if (v.status === 'not-production') {
+    lines.push(`INTEGRITY OK, BUT NOT A PRODUCTION CEREMONY: ${counted}; policy does not hold:`);
+    for (const r of v.reasons) lines.push(`  - ${r}`);
   } else {
     const f = report.firstFailure as Check;
     lines.push(`FAILED: ${f.seq !== undefined ? `entry seq ${f.seq}` : `check '${f.id}'`}${f.bundle !== undefined ? ` in ${f.bundle}` : ''}: ${f.detail}`);
   }
+  if (v.status !== 'broken' && !anchoredByCaller)
+    lines.push('Note: the audit key was checked against the genesis entry in these bundles only; pass --expect-audit-key with the key recorded at the key ceremony to check it against a key you trust.');
   return `${lines.join('\n')}\n`;
+}
+
+/** The exit status for a verdict: 0 production, 3 integrity without policy, 1 broken. */
+export function exitStatus(report: VerifyReport): 0 | 1 | 3 {
+  return report.verdict.status === 'production' ? 0 : report.verdict.status === 'not-production' ? 3 : 1;
 }
 
 export async function verifyCommand(argv: string[], out: Output): Promise<number> {
@@ -107,8 +156,9 @@ export async function verifyCommand(argv: string[], out: Output): Promise<number
       return 2;
     }
   }
-  const report = await verifyBundles(args.bundles, expectAuditKeyPem === undefined ? {} : { expectAuditKeyPem });
-  if (args.json) out.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const policy = { allowRehearsal: args.allowRehearsal, allowScripts: args.allowScripts };
+  const report = await verifyBundles(args.bundles, expectAuditKeyPem === undefined ? policy : { ...policy, expectAuditKeyPem });
+  if (args.json) out.stdout.write(`${JSON.stringify({ exitStatus: exitStatus(report), ...report }, null, 2)}\n`);
   else out.stdout.write(formatReport(report, expectAuditKeyPem !== undefined));
-  return report.ok ? 0 : 1;
+  return exitStatus(report);
 }

@@ -15,6 +15,7 @@ import { verifyAuditSignature, type AuditSigner } from './signer.js';
 import type { TranscriptStore } from './store.js';
 import { verifyBundles } from './verify.js';
 import { verifyMarkdown } from './verify-md.js';
+import { CeremonyJudge } from './ceremony-kind.js';
 
 export interface ExportResult {
   path: string;
@@ -53,7 +54,7 @@ export interface PreparedBundle {
   anchored: boolean;
 }
 
-/** Everything a bundle holds, in memory: checks the entries, signs transcript.jsonl, writes the manifest. */
+/** Everything a bundle holds, in memory: checks the entries, signs transcript.jsonl, writes and signs the manifest. */
 export async function prepareBundle(options: PrepareBundleOptions): Promise<PreparedBundle> {
   const { entries, signer } = options;
   const first = entries[0];
@@ -90,7 +91,9 @@ export async function prepareBundle(options: PrepareBundleOptions): Promise<Prep
     appVersion: options.appVersion,
     createdAt: (options.now ?? (() => new Date()))().toISOString(),
   };
-  const verifyMd = Buffer.from(verifyMarkdown(base), 'utf8');
+  const judge = new CeremonyJudge();
+  for (const e of entries) judge.add(e);
+  const verifyMd = Buffer.from(verifyMarkdown(base, judge.judgements()), 'utf8');
   const files = new Map<string, Uint8Array>([
     [FILES.transcript, transcript],
     [FILES.signature, signature],
@@ -100,7 +103,13 @@ export async function prepareBundle(options: PrepareBundleOptions): Promise<Prep
   const digests: Record<string, { sha256: string; bytes: number }> = {};
   for (const [file, bytes] of files) digests[file] = { sha256: sha256Hex(bytes), bytes: bytes.length };
   const manifest = { ...base, files: digests } as Manifest;
-  files.set(FILES.manifest, Buffer.from(manifestText(manifest), 'utf8'));
+  const manifestBytes = Buffer.from(manifestText(manifest), 'utf8');
+  // The manifest holds the digest of every other file: its signature covers the whole bundle.
+  const manifestSignature = await signer.sign(manifestBytes);
+  if (!verifyAuditSignature(spki, manifestBytes, manifestSignature))
+    refuse('The audit key returned a signature that does not verify over manifest.json.', 'Check the token; nothing was written.', TranscriptErrorCodes.AUDIT_KEY_REFUSED);
+  files.set(FILES.manifest, manifestBytes);
+  files.set(FILES.manifestSignature, manifestSignature);
   return { files, manifest, pem, anchored: recorded !== undefined };
 }
 
@@ -124,8 +133,8 @@ export async function writeBundle(options: WriteBundleOptions): Promise<ExportRe
   }
   try {
     let manifestSha256 = '';
-    // manifest.json last: a folder without it is never a complete bundle.
-    for (const file of [FILES.transcript, FILES.signature, FILES.publicKey, FILES.verify, FILES.manifest]) {
+    // manifest.json and its signature last: a folder without them is never a complete bundle.
+    for (const file of [FILES.transcript, FILES.signature, FILES.publicKey, FILES.verify, FILES.manifest, FILES.manifestSignature]) {
       const digest = await writeNewFileVerified(join(partial, file), prepared.files.get(file) as Uint8Array);
       if (file === FILES.manifest) manifestSha256 = digest;
     }

@@ -1,12 +1,13 @@
 // Bringing a token's history from other laptops into this one: bundles are verified first (signature,
 // chain, approvals), must be signed by this chain's audit key, and must continue exactly where the local
 // store ends. Entries already held locally must be identical; anything else is a divergence and nothing
-// is imported.
+// is imported. Bundles are read twice as streams (verified, then their entries taken), never whole; the new
+// entries are handed to the store, which holds its whole chain in memory anyway (sql.js).
 import { spkiToPem } from './ecdsa.js';
 import { parseGenesisData, type Entry } from './entry.js';
 import { TranscriptError, TranscriptErrorCodes } from './errors.js';
 import type { TranscriptStore } from './store.js';
-import { verifyBundles } from './verify.js';
+import { forEachEntry, loadBundle, verifyBundles, type BundleCaps } from './verify.js';
 
 export interface ImportResult {
   imported: number;
@@ -15,11 +16,11 @@ export interface ImportResult {
   head: { seq: number; hash: string } | null;
 }
 
-export async function importBundles(store: TranscriptStore, paths: string[]): Promise<ImportResult> {
+export async function importBundles(store: TranscriptStore, paths: string[], caps: Partial<BundleCaps> = {}): Promise<ImportResult> {
   const genesis = store.entryAt(0);
   const known = genesis ? parseGenesisData(genesis.data) : undefined;
   const expectAuditKeyPem = known?.ok ? spkiToPem(Buffer.from(known.value.auditKey.spki, 'base64')) : undefined;
-  const report = await verifyBundles(paths, expectAuditKeyPem ? { expectAuditKeyPem } : {});
+  const report = await verifyBundles(paths, expectAuditKeyPem ? { expectAuditKeyPem, caps } : { caps });
   if (!report.ok) {
     const f = report.firstFailure;
     throw new TranscriptError(
@@ -29,10 +30,13 @@ export async function importBundles(store: TranscriptStore, paths: string[]): Pr
     );
   }
   const head = store.head();
-  const incoming: Entry[] = report.entries;
   let alreadyHeld = 0;
   const fresh: Entry[] = [];
-  for (const entry of incoming) {
+  let last: Entry | undefined;
+  const take = (entry: Entry) => {
+    // The second read must be the chain the first one verified: every entry follows the one before.
+    if (last && (entry.seq !== last.seq + 1 || entry.prev !== last.hash)) throw new Error(`entry ${entry.seq} does not follow entry ${last.seq} as it did when verified`);
+    last = entry;
     if (head && entry.seq <= head.seq) {
       const local = store.hashAt(entry.seq);
       if (local !== entry.hash) {
@@ -46,6 +50,15 @@ export async function importBundles(store: TranscriptStore, paths: string[]): Pr
     } else {
       fresh.push(entry);
     }
+  };
+  const ordered = [...report.bundles].sort((a, b) => (a.first ?? 0) - (b.first ?? 0));
+  const verifiedHead = ordered.at(-1)?.head;
+  try {
+    for (const b of ordered) await forEachEntry(await loadBundle(b.path, caps), caps, take);
+    if (last?.hash !== verifiedHead) throw new Error(`the bundles now end at ${last?.hash ?? 'nothing'}, not at the verified head ${verifiedHead}`);
+  } catch (error) {
+    if (error instanceof TranscriptError) throw error;
+    throw new TranscriptError(TranscriptErrorCodes.CHAIN_BROKEN, `The bundles changed while they were imported: ${(error as Error).message}. Nothing was imported.`, 'Leave the bundles as they are on the medium and import again.');
   }
   const first = fresh[0];
   const expectedSeq = head ? head.seq + 1 : 0;

@@ -1,20 +1,26 @@
-// manifest.json of an export bundle: what it holds and the SHA-256 of every other file.
+// manifest.json of an export bundle: what it holds and the SHA-256 of every other file. In format 2 the
+// audit key signs manifest.json (manifest.json.sig), so that signature covers every file of the bundle.
 import { z } from 'zod';
 import { HASH_PATTERN, ID_PATTERN, TIME_PATTERN } from './entry.js';
 
-export const BUNDLE_FORMAT = 'keyceremony-transcript-bundle/1' as const;
+export const BUNDLE_FORMAT = 'keyceremony-transcript-bundle/2' as const;
+/** Bundles written before the manifest was signed: only transcript.jsonl is signed. */
+export const BUNDLE_FORMAT_1 = 'keyceremony-transcript-bundle/1' as const;
 
 export const FILES = {
   transcript: 'transcript.jsonl',
   signature: 'transcript.jsonl.sig',
   publicKey: 'audit-public-key.pem',
   manifest: 'manifest.json',
+  manifestSignature: 'manifest.json.sig',
   verify: 'VERIFY.md',
 } as const;
 
 /** The files manifest.json lists, in this order. */
 export const DIGESTED_FILES = [FILES.transcript, FILES.signature, FILES.publicKey, FILES.verify] as const;
-export const BUNDLE_FILES = [FILES.transcript, FILES.signature, FILES.publicKey, FILES.manifest, FILES.verify] as const;
+export const BUNDLE_FILES = [FILES.transcript, FILES.signature, FILES.publicKey, FILES.manifest, FILES.manifestSignature, FILES.verify] as const;
+/** What a format-1 bundle holds (no manifest.json.sig). */
+export const BUNDLE_FILES_1 = [FILES.transcript, FILES.signature, FILES.publicKey, FILES.manifest, FILES.verify] as const;
 
 const hash = z.string({ error: 'must be 64 lowercase hexadecimal digits (a SHA-256)' }).regex(HASH_PATTERN, { error: 'must be 64 lowercase hexadecimal digits (a SHA-256)' });
 const count = z.number({ error: 'must be a non-negative integer' }).int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' });
@@ -22,7 +28,7 @@ const fileDigest = z.strictObject({ sha256: hash, bytes: count });
 const ceremonyId = z.string({ error: 'must be a ceremony id' }).regex(ID_PATTERN, { error: 'must be a ceremony id' });
 
 export const manifestSchema = z.strictObject({
-  format: z.literal(BUNDLE_FORMAT, { error: `must be '${BUNDLE_FORMAT}'` }),
+  format: z.enum([BUNDLE_FORMAT, BUNDLE_FORMAT_1], { error: `must be '${BUNDLE_FORMAT}' (or '${BUNDLE_FORMAT_1}' for bundles written before manifest.json was signed)` }),
   ceremony: z.union([ceremonyId, z.null()], { error: 'must be a ceremony id, or null when the bundle spans several' }),
   ceremonyIds: z.array(ceremonyId, { error: 'must be an array of ceremony ids' }).min(1, { error: 'must name at least one ceremony' }),
   entries: z.strictObject({ first: count, last: count, count }),

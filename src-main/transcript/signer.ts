@@ -1,6 +1,6 @@
 // The audit signer: the key that signs exported transcripts. In production it lives in the token
 // (token-signer.ts); tests and rehearsals may use the node:crypto one here.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createVerify, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 export interface AuditSigner {
   /** DER SubjectPublicKeyInfo of the P-384 public key. */
@@ -35,13 +35,39 @@ export class NodeAuditSigner implements AuditSigner {
   }
 }
 
-/** Verify a DER ECDSA-SHA384 signature against a DER SPKI with node:crypto. */
-export function verifyAuditSignature(spkiDer: Uint8Array, data: Uint8Array, signatureDer: Uint8Array): boolean {
+function p384Key(spkiDer: Uint8Array): KeyObject | undefined {
   try {
     const key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
-    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') return false;
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verify a DER ECDSA-SHA384 signature against a DER SPKI with node:crypto. */
+export function verifyAuditSignature(spkiDer: Uint8Array, data: Uint8Array, signatureDer: Uint8Array): boolean {
+  const key = p384Key(spkiDer);
+  if (!key) return false;
+  try {
     return cryptoVerify('sha384', data, { key, dsaEncoding: 'der' }, signatureDer);
   } catch {
     return false;
   }
+}
+
+/** The same check over data given in chunks (a transcript read as a stream). */
+export function streamingAuditVerifier(spkiDer: Uint8Array): { update(chunk: Uint8Array): void; verify(signatureDer: Uint8Array): boolean } | undefined {
+  const key = p384Key(spkiDer);
+  if (!key) return undefined;
+  const v = createVerify('sha384');
+  return {
+    update: (chunk) => void v.update(chunk),
+    verify: (signatureDer) => {
+      try {
+        return v.verify({ key, dsaEncoding: 'der' }, signatureDer);
+      } catch {
+        return false;
+      }
+    },
+  };
 }

@@ -36,27 +36,27 @@ function editLine(b: LoadedBundle, index: number, edit: (e: Record<string, unkno
 
 describe('verifier', () => {
   it('accepts a valid bundle and a valid pair of bundles', async () => {
-    const one = verifyLoaded([await bundle(chain)]);
+    const one = await verifyLoaded([await bundle(chain)]);
     expect(one.ok).toBe(true);
     expect(one.checks.map((c) => `${c.id}:${c.status}`)).toEqual([
-      'files:pass', 'manifest:pass', 'entries:pass', 'manifest-content:pass', 'digests:pass', 'signature:pass', 'chain:pass', 'audit-key:pass', 'approvals:skipped',
+      'files:pass', 'manifest:pass', 'entries:pass', 'manifest-content:pass', 'digests:pass', 'signature:pass', 'manifest-signature:pass', 'chain:pass', 'audit-key:pass', 'approvals:skipped',
     ]);
-    const two = verifyLoaded([await bundle(chain.slice(3), 'b2'), await bundle(chain.slice(0, 3), 'b1')]);
+    const two = await verifyLoaded([await bundle(chain.slice(3), 'b2'), await bundle(chain.slice(0, 3), 'b1')]);
     expect(two.firstFailure).toBeNull();
     expect(two.entries.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('refuses a range without an anchor, accepts it with --expect-audit-key', async () => {
     const b = await bundle(chain.slice(2));
-    expect(verifyLoaded([b]).firstFailure?.detail).toBe('the audit key is not anchored: no bundle holds the genesis entry (seq 0) and no --expect-audit-key was given');
+    expect((await verifyLoaded([b])).firstFailure?.detail).toBe('the audit key is not anchored: no bundle holds the genesis entry (seq 0) and no --expect-audit-key was given');
     const pem = text(b, 'audit-public-key.pem');
-    expect(verifyLoaded([b], { expectAuditKeyPem: pem }).ok).toBe(true);
+    expect((await verifyLoaded([b], { expectAuditKeyPem: pem })).ok).toBe(true);
   });
 
   const H = '[0-9a-f]{64}';
   const cases: [string, (b: LoadedBundle) => void | Promise<void>, string, string | RegExp, number?][] = [
     ['a missing file', (b) => void b.files.delete('transcript.jsonl.sig'), 'files', "missing file 'transcript.jsonl.sig'"],
-    ['an unexpected file', (b) => void b.unexpected.push('notes.txt'), 'files', "unexpected file 'notes.txt'; a bundle holds exactly transcript.jsonl, transcript.jsonl.sig, audit-public-key.pem, manifest.json, VERIFY.md"],
+    ['an unexpected file', (b) => void b.unexpected.push('notes.txt'), 'files', "unexpected file 'notes.txt'; a bundle holds exactly transcript.jsonl, transcript.jsonl.sig, audit-public-key.pem, manifest.json, manifest.json.sig, VERIFY.md"],
     ['a manifest that is not JSON', (b) => setText(b, 'manifest.json', '{'), 'manifest', 'manifest.json is not valid JSON'],
     ['a manifest with an unknown field', (b) => setText(b, 'manifest.json', JSON.stringify({ ...JSON.parse(text(b, 'manifest.json')), extra: 1 })), 'manifest', "manifest.json has unknown field 'extra'"],
     ['a manifest without entries.first', (b) => { const m = JSON.parse(text(b, 'manifest.json')); delete m.entries.first; setText(b, 'manifest.json', JSON.stringify(m)); }, 'manifest', "manifest.json: field 'entries.first' is missing"],
@@ -81,7 +81,7 @@ describe('verifier', () => {
   it.each(cases)('reports %s', async (_name, mutate, id, detail, seq) => {
     const b = await bundle(chain);
     await mutate(b);
-    const r = verifyLoaded([b]);
+    const r = await verifyLoaded([b]);
     expect(r.ok).toBe(false);
     expect(r.firstFailure?.id).toBe(id);
     if (typeof detail === 'string') expect(r.firstFailure?.detail).toBe(detail);
@@ -92,12 +92,12 @@ describe('verifier', () => {
   it('reports bundles that do not chain', async () => {
     const a = await bundle(chain.slice(0, 2), 'a');
     const c = await bundle(chain.slice(3), 'c');
-    expect(verifyLoaded([a, c]).firstFailure).toMatchObject({ id: 'chain', seq: 2, bundle: 'c', detail: 'c starts at seq 3 but a ends at seq 1: entry 2 is missing' });
+    expect((await verifyLoaded([a, c])).firstFailure).toMatchObject({ id: 'chain', seq: 2, bundle: 'c', detail: 'c starts at seq 3 but a ends at seq 1: entry 2 is missing' });
     const a2 = await bundle(chain.slice(0, 3), 'a2');
     const b2 = await bundle(chain.slice(2), 'b2');
-    expect(verifyLoaded([a2, b2]).firstFailure).toMatchObject({ id: 'chain', detail: 'b2 starts at seq 2, which a2 (seq 0-2) already holds: bundles overlap' });
+    expect((await verifyLoaded([a2, b2])).firstFailure).toMatchObject({ id: 'chain', detail: 'b2 starts at seq 2, which a2 (seq 0-2) already holds: bundles overlap' });
     const foreign = await bundle(chain.slice(2), 'f', other);
-    expect(verifyLoaded([a, foreign]).firstFailure?.detail).toBe('f is signed by a different audit key than a');
+    expect((await verifyLoaded([a, foreign])).firstFailure?.detail).toBe('f is signed by a different audit key than a');
   });
 
   it('reports a bundle whose public key and signature were both replaced', async () => {
@@ -113,7 +113,8 @@ describe('verifier', () => {
     for (const f of ['transcript.jsonl.sig', 'audit-public-key.pem']) m.files[f] = { sha256: sha256Hex(b.files.get(f) as Uint8Array), bytes: (b.files.get(f) as Uint8Array).length };
     m.auditKey.spkiSha256 = sha256Hex(other.spkiDer());
     setText(b, 'manifest.json', JSON.stringify(m));
+    b.files.set('manifest.json.sig', await other.sign(b.files.get('manifest.json') as Uint8Array));
     expect(g.seq).toBe(0);
-    expect(verifyLoaded([b]).firstFailure).toMatchObject({ id: 'audit-key', seq: 0, detail: 'audit-public-key.pem is not the audit key recorded in the genesis entry (seq 0)' });
+    expect((await verifyLoaded([b])).firstFailure).toMatchObject({ id: 'audit-key', seq: 0, detail: 'audit-public-key.pem is not the audit key recorded in the genesis entry (seq 0)' });
   });
 });
