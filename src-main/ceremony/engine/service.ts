@@ -64,6 +64,21 @@ export interface PastCeremonyRecord {
   entries: { seq?: number; time: string; step: string; kind: string; actor: string; hash: string }[];
 }
 
+/** One line of the list of past ceremonies (Home, `keyceremony ceremonies`). */
+export interface PastCeremonyItem {
+  ceremonyId: string;
+  kind: string;
+  status: CeremonyStatus;
+  /** Interrupted after it joined its token's chain: the room may resume or abandon it. */
+  resumable?: boolean;
+  /** Aborted by the room's Abandon (Home, or `keyceremony abandon`) after an interruption. */
+  abandoned?: boolean;
+  /** When its first record was written. */
+  startedAt?: string;
+  token?: { serial: string; label: string };
+  sharesVoid: string[];
+}
+
 export interface InterruptedCeremony {
   ceremonyId: string;
   kind: string;
@@ -90,6 +105,8 @@ interface Scanned {
   status: CeremonyStatus;
   /** Unfinished, and it had joined an existing token's chain: the room may resume or abandon it. */
   resumable: boolean;
+  /** Its abort entry says the room abandoned it after an interruption. */
+  abandoned: boolean;
   terminalKind?: string;
   token?: { serial: string; label: string };
   sharesIssued: string[];
@@ -258,8 +275,11 @@ export class CeremonyService {
     return { ceremonyId, status: 'aborted' };
   }
 
-  /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
-  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+  /**
+   * Every ceremony this data directory knows, earlier ones and those of this session, oldest first: what
+   * Home lists and `keyceremony ceremonies` prints. An abandoned ceremony is aborted and says so.
+   */
+  async history(): Promise<PastCeremonyItem[]> {
     const scanned = await this.scan();
     const resumable = new Set(scanned.filter((s) => s.resumable).map((s) => s.ceremonyId));
     // The token each ceremony worked on, as its summary reads it from its records (any kind of ceremony).
@@ -274,13 +294,16 @@ export class CeremonyService {
         kind: a.kind,
         status: a.status,
         ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
+        ...(s.abandoned ? { abandoned: true } : {}),
+        ...(s.records[0] ? { startedAt: s.records[0].time } : {}),
         ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
         sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
       };
     });
     const here = [...this.runs.values()].map((r) => {
       const v = r.view();
-      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
+      const started = r.records()[0]?.time;
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...(started ? { startedAt: started } : {}), ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
     });
     // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
     const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
@@ -436,7 +459,8 @@ export class CeremonyService {
       if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
     }
     const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
-    const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
+    const abandoned = terminal?.kind === ENGINE_KINDS.abort && (terminal.data as { abandoned?: unknown }).abandoned === true;
+    const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, abandoned, sharesIssued, sharesVoided, records, chainEntries, chainDir };
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
     return s;
