@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
+import { liveHolder, type LockHolder } from '../../transcript/writer-lock.js';
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
@@ -107,6 +108,8 @@ interface Scanned {
   resumable: boolean;
   /** Its abort entry says the room abandoned it after an interruption. */
   abandoned: boolean;
+  /** Unfinished while another live process holds its chain's writer lock: it is running there. */
+  runningIn?: LockHolder;
   terminalKind?: string;
   token?: { serial: string; label: string };
   sharesIssued: string[];
@@ -442,7 +445,8 @@ export class CeremonyService {
       if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) return undefined;
       let store = stores.get(chainDir);
       if (!store) {
-        store = (await TranscriptStore.open(chainDir)).store;
+        // Read-only: a chain another process is writing is read, never cut or checkpointed, and not locked.
+        store = (await TranscriptStore.open(chainDir, { readOnly: true })).store;
         stores.set(chainDir, store);
       }
       const c = store.ceremonies().find((x) => x.ceremonyId === ceremonyId);
@@ -450,7 +454,10 @@ export class CeremonyService {
     }
     const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
     const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
-    const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+    let status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+    // Unfinished here, but its chain is held by a live process (the CLI, or another app): running there, not interrupted.
+    const runningIn = status === 'interrupted' && chainEntries.length > 0 ? await liveHolder(chainDir) : null;
+    if (runningIn) status = 'running';
     const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
     const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
     let token: Scanned['token'];
@@ -463,6 +470,7 @@ export class CeremonyService {
     const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, abandoned, sharesIssued, sharesVoided, records, chainEntries, chainDir };
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
+    if (runningIn) s.runningIn = runningIn;
     return s;
   }
 
@@ -477,6 +485,7 @@ export class CeremonyService {
 }
 
 function notResumable(s: Scanned): string {
+  if (s.runningIn) return `ceremony ${s.ceremonyId} is running: its token's transcript is in use by process ${s.runningIn.pid} since ${s.runningIn.since}, command ${s.runningIn.command || '(unknown)'}`;
   if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.status}; only an interrupted ceremony can be resumed`;
   if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be resumed`;
   return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to resume`;
