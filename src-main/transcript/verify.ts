@@ -11,6 +11,7 @@ import { BUNDLE_FILES, DIGESTED_FILES, FILES, parseManifest, type Manifest } fro
 import { p384SpkiFromPem, sameBytes } from './public-key.js';
 import { verifyAuditSignature } from './signer.js';
 import { checkApprovalEntries } from '../ceremony/verify-approvals.js';
+import type { Enrolment } from '../ceremony/quorum/index.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
 
@@ -49,6 +50,8 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** The audit public key (PEM) the compliance team expects; the bundles must be signed by it. */
   expectAuditKeyPem?: string;
+  /** The custodians' enrolment, when the bundles continue a chain held elsewhere (an import into it). */
+  enrolment?: Enrolment;
 }
 
 export interface LoadedBundle {
@@ -325,7 +328,7 @@ export function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptions = {
   }
 
   // approvals: every custodian approval and every quorum rule (src-main/ceremony/verify-approvals.ts).
-  add('approvals', ...checkApprovals(outcomes.flatMap((o) => o.summary.entries)));
+  add('approvals', ...checkApprovals(outcomes.flatMap((o) => o.summary.entries), options.enrolment));
 
   const firstFailure = checks.find((c) => c.status === 'fail') ?? null;
   return {
@@ -341,6 +344,6 @@ export function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptions = {
  * Custodian approvals and quorum rules: every approval's signature against the enrolled key, and M distinct
  * approvals of the same head for every quorum step that acted (src-main/ceremony/verify-approvals.ts).
  */
-export function checkApprovals(entries: Entry[]): [CheckStatus, string, number?] {
-  return checkApprovalEntries(entries);
+export function checkApprovals(entries: Entry[], enrolment?: Enrolment): [CheckStatus, string, number?] {
+  return checkApprovalEntries(entries, enrolment ? { enrolment } : {});
 }

@@ -14,7 +14,7 @@ import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
-import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
+import { CeremonyRun, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
 import { summarizeRecords, type CeremonySummary, type SummaryRecord } from '../summary.js';
 import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
@@ -329,7 +329,9 @@ export class CeremonyService {
     } else {
       const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
       if (!s) throw new AppError('ceremony-unknown', `ceremonyId: there is no ceremony ${ceremonyId} in this laptop's data directory`, 'Choose one from the list of past ceremonies.');
-      found = { kind: s.kind, status: s.status, records: [...s.records, ...s.chainEntries] };
+      // What it did after `completed` (the final export, logout) is in its local note, not in the chain.
+      const after = await readAfterCompleted(this.options.dataDir, ceremonyId);
+      found = { kind: s.kind, status: s.status, records: [...s.records, ...s.chainEntries, ...after] };
     }
     return {
       ceremonyId,
