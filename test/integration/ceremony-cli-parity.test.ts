@@ -195,4 +195,27 @@ describe('keyceremony ceremonies, abandon and kms-rewrap --resume', () => {
     expect(next.stderr).toBe('');
     expect(next.code).toBe(0);
   });
+
+  it('a ceremony another service is running (its folder and chain locked) is listed as running; abandon and resume refuse it in words', async () => {
+    const layer = createTokenLayer(dataDir);
+    await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    const service = new CeremonyService({ layer, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test' });
+    const view = await service.start({ script: 'kms-rewrap', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'parity-key', wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }, rehearsal: true });
+    const id = view.ceremonyId;
+    try {
+      await service.perform(id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+      expect((await listed()).find((c) => c.id === id)).toMatchObject({ state: 'running', resumable: false });
+      const abandon = await cli(['abandon', id, '--reason', 'not ours to end', '--data-dir', dataDir]);
+      expect(abandon.code).toBe(1);
+      expect(abandon.stderr).toContain(`ceremony ${id} is running: it is in use by process ${process.pid} since`);
+      const resume = await cli(['kms-rewrap', '--resume', id, ...kmsFlags(await params('not-yet'))]);
+      expect(resume.code).toBe(1);
+      expect(resume.stderr).toContain(`ceremony ${id} is running: it is in use by process ${process.pid} since`);
+    } finally {
+      await service.abort(id, 'the test is over');
+      await service.close();
+      await layer.close();
+    }
+    expect((await listed()).find((c) => c.id === id)).toMatchObject({ state: 'aborted' });
+  });
 });

@@ -20,6 +20,7 @@ import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisReco
 import { planResume, RESUMED_KIND, type PlanEntry, type ResumePlan } from './resume-plan.js';
 import { reopenChainToken, type ReopenedToken } from './resume-token.js';
 import { TranscriptStore } from '../../transcript/store.js';
+import { WriterLock } from '../../transcript/writer-lock.js';
 import { copyDeviceLog } from './device-log.js';
 import type { SummaryRecord } from '../summary.js';
 import type {
@@ -168,6 +169,11 @@ export class CeremonyRun {
   private finalRecords: SummaryRecord[] | undefined;
   /** Once `completed` is chained (before the final export), every later record goes to this local note. */
   private afterCompleted: PreGenesisLog | undefined;
+  /**
+   * The writer lock of the ceremony's own folder (ceremonies/<id>/), held while it runs: another process
+   * (the app, the CLI) sees it running, not interrupted, even before it has a chain (init-token).
+   */
+  private ceremonyLock: WriterLock | undefined;
 
   private constructor(
     readonly ceremonyId: string,
@@ -194,6 +200,7 @@ export class CeremonyRun {
     const ceremonyId = options.ceremonyId ?? newCeremonyId(script.kind, clock());
     const log = await PreGenesisLog.create(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
     const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
+    run.ceremonyLock = await WriterLock.acquire(ceremonyDirOf(deps.dataDir, ceremonyId));
     await run.write('start', ENGINE_KINDS.start, {
       script: { name: options.scriptName, kind: script.kind, version: script.version, title: script.title, sha256: loaded.sha256, source: loaded.source },
       parameters: parameters as JsonObject,
@@ -221,7 +228,9 @@ export class CeremonyRun {
     const { store } = await TranscriptStore.open(options.chainDir, deps.clock ? { clock: deps.clock } : {});
     let log: PreGenesisLog | undefined;
     let reopened: ReopenedToken | undefined;
+    let lock: WriterLock | undefined;
     try {
+      lock = await WriterLock.acquire(ceremonyDirOf(deps.dataDir, ceremonyId));
       const genesisToken = (store.entryAt(0)?.data as { token?: { serial?: unknown; label?: unknown } } | undefined)?.token;
       if (typeof genesisToken?.serial !== 'string' || typeof genesisToken.label !== 'string') {
         throw new AppError('ceremony-resume-chain', `the chain ${options.chainDir} has no genesis entry naming its token`, 'Abandon this ceremony; the transcript store is damaged.');
@@ -235,6 +244,7 @@ export class CeremonyRun {
       reopened = await reopenChainToken(deps.layer, { serial: genesisToken.serial.trim(), label: genesisToken.label.trim() }, typeof tokenResult?.moduleId === 'string' ? tokenResult.moduleId : undefined);
       log = await PreGenesisLog.reopen(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
       const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
+      run.ceremonyLock = lock;
       run.store = store;
       run.chainFrom = chainEntries[0]?.seq ?? firstSeqOf(store, ceremonyId);
       run.token.slot = reopened.slot;
@@ -271,6 +281,7 @@ export class CeremonyRun {
       if (reopened) await deps.layer.closeSession(reopened.session).catch(() => undefined);
       await log?.close();
       await store.close();
+      await lock?.release();
       throw error;
     }
   }
@@ -561,6 +572,7 @@ export class CeremonyRun {
     this.store = undefined;
     await store.close();
     await this.afterCompleted?.close();
+    await this.ceremonyLock?.release();
   }
 
   /** Wipe every secret and leave the token logged out with no session open. */
@@ -585,6 +597,7 @@ export class CeremonyRun {
   async dispose(): Promise<void> {
     await this.log.close();
     await this.afterCompleted?.close();
+    await this.ceremonyLock?.release();
     await this.store?.close();
   }
 

@@ -8,13 +8,13 @@ import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
-import { liveHolder, type LockHolder } from '../../transcript/writer-lock.js';
+import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer-lock.js';
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
-import { CeremonyRun, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
+import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
 import { summarizeRecords, type CeremonySummary, type SummaryRecord } from '../summary.js';
 import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
@@ -399,11 +399,17 @@ export class CeremonyService {
         await store.close();
       }
     } else {
-      const log = await PreGenesisLog.reopen(preGenesisPathOf(this.options.dataDir, s.ceremonyId), this.options.clock);
+      // One recorder per ceremony folder: two apps starting at once do not both record the interruption.
+      const lock = await WriterLock.acquire(ceremonyDirOf(this.options.dataDir, s.ceremonyId));
       try {
-        for (const e of entries) await log.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+        const log = await PreGenesisLog.reopen(preGenesisPathOf(this.options.dataDir, s.ceremonyId), this.options.clock);
+        try {
+          for (const e of entries) await log.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+        } finally {
+          await log.close();
+        }
       } finally {
-        await log.close();
+        await lock.release();
       }
     }
   }
@@ -458,7 +464,7 @@ export class CeremonyService {
     const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
     let status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
     // Unfinished here, but its chain is held by a live process (the CLI, or another app): running there, not interrupted.
-    const runningIn = status === 'interrupted' && chainEntries.length > 0 ? await liveHolder(chainDir) : null;
+    const runningIn = status === 'interrupted' ? ((await liveHolder(join(root, ceremonyId))) ?? (chainEntries.length > 0 ? await liveHolder(chainDir) : null)) : null;
     if (runningIn) status = 'running';
     const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
     const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
@@ -487,7 +493,7 @@ export class CeremonyService {
 }
 
 function notResumable(s: Scanned): string {
-  if (s.runningIn) return `ceremony ${s.ceremonyId} is running: its token's transcript is in use by process ${s.runningIn.pid} since ${s.runningIn.since}, command ${s.runningIn.command || '(unknown)'}`;
+  if (s.runningIn) return `ceremony ${s.ceremonyId} is running: it is in use by process ${s.runningIn.pid} since ${s.runningIn.since}, command ${s.runningIn.command || '(unknown)'}`;
   if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.status}; only an interrupted ceremony can be resumed`;
   if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be resumed`;
   return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to resume`;
