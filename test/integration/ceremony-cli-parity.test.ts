@@ -186,7 +186,7 @@ describe('keyceremony ceremonies, abandon and kms-rewrap --resume', () => {
 
     const twice = await cli(['abandon', id, '--reason', 'once more', '--data-dir', dataDir]);
     expect(twice.code).toBe(1);
-    expect(twice.stderr).toContain(`keyceremony abandon: ceremony ${id} is aborted; only an interrupted ceremony can be resumed`);
+    expect(twice.stderr).toContain(`keyceremony abandon: ceremony ${id} is already abandoned; only an interrupted ceremony can be abandoned`);
     const unknown = await cli(['abandon', 'kms-rewrap-20200101T000000Z-000000', '--reason', 'no such', '--data-dir', dataDir]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("is not in this laptop's data directory");

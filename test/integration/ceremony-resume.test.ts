@@ -320,7 +320,7 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
       expect(String(abort.data.leftInToken)).toContain(`'${label}'`);
       expect((await service.history()).find((h) => h.ceremonyId === waiting)).toMatchObject({ status: 'aborted' });
       expect((await service.history()).find((h) => h.ceremonyId === waiting)?.resumable).toBeUndefined();
-      await expect(service.resume(waiting)).rejects.toThrow(`ceremony ${waiting} is aborted; only an interrupted ceremony can be resumed`);
+      await expect(service.resume(waiting)).rejects.toThrow(`ceremony ${waiting} is already abandoned; only an interrupted ceremony can be resumed`);
       // The token is free for the next ceremony again.
       const nextId = await startNew();
       const view = (await service.perform(nextId, 'token', { uri: `pkcs11:token=${TOKEN}` })).view;

@@ -259,7 +259,7 @@ export class CeremonyService {
     if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is abandoned (at least 3 characters)', 'Type the reason the room agreed on.');
     if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is running in this app`, 'Abort it on the Ceremony screen instead.');
     const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
-    if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s) : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
+    if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s, 'abandoned') : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
     const last = s.chainEntries.at(-1);
     const keys = s.chainEntries.filter((e) => (e.data as { action?: unknown }).action === 'generate-key');
     const keyLabel = [...s.records, ...s.chainEntries].map((e) => (e.data as { parameters?: { keyLabel?: unknown } }).parameters?.keyLabel).find((l) => typeof l === 'string');
@@ -492,11 +492,11 @@ export class CeremonyService {
   }
 }
 
-function notResumable(s: Scanned): string {
+function notResumable(s: Scanned, verb: 'resumed' | 'abandoned' = 'resumed'): string {
   if (s.runningIn) return `ceremony ${s.ceremonyId} is running: it is in use by process ${s.runningIn.pid} since ${s.runningIn.since}, command ${s.runningIn.command || '(unknown)'}`;
-  if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.status}; only an interrupted ceremony can be resumed`;
-  if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be resumed`;
-  return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to resume`;
+  if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.abandoned ? 'already abandoned' : s.status}; only an interrupted ceremony can be ${verb}`;
+  if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be ${verb}`;
+  return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to ${verb === 'resumed' ? 'resume' : 'abandon'}`;
 }
 
 function summarize(name: string, loaded: LoadedScript): ScriptSummary {
