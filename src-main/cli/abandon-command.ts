@@ -59,7 +59,7 @@ export async function abandonCommand(argv: string[], out: Output): Promise<numbe
     return 0;
   } catch (error) {
     const e = toErrorData(error);
-    out.stderr.write(`keyceremony abandon: ${e.message}${e.remedy ? `\n  ${e.remedy}` : ''}\n`);
+    out.stderr.write(`keyceremony abandon: ${e.message}${e.remedy ? `\n  ${e.remedy}` : ''}\n  Data directory: ${dataDir} ('keyceremony ceremonies --data-dir DIR' lists what it holds).\n`);
     return 1;
   } finally {
     await runtime.close();

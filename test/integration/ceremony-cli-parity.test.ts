@@ -2,7 +2,8 @@
 // what Home lists (the service's history) with each state; `keyceremony kms-rewrap --resume ID` finishes
 // an interrupted kms-rewrap (kms-import --resume refuses it and names the right command); `keyceremony
 // abandon ID --reason TEXT` records the same abort entry as Home's Abandon…, after which the ceremony is
-// listed as abandoned and the token takes the next ceremony.
+// listed as abandoned and the token takes the next ceremony. Also: a failed final export retried after
+// `completed` stays out of the chain, and a ceremony another service runs is listed as running.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -194,6 +195,48 @@ describe('keyceremony ceremonies, abandon and kms-rewrap --resume', () => {
     const next = await cli(['kms-rewrap', ...kmsFlags(await params('after-abandon')), '--json']);
     expect(next.stderr).toBe('');
     expect(next.code).toBe(0);
+  });
+
+  it('a failed final export is retried after `completed`: the failure is in the local note, the chain holds one `completed`, the bundle ends with it', async () => {
+    const layer = createTokenLayer(dataDir);
+    await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    const service = new CeremonyService({ layer, dataDir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test' });
+    try {
+      let view = await service.start({ script: 'kms-rewrap', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: 'parity-key', wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }, rehearsal: true });
+      const id = view.ceremonyId;
+      const inputs: Record<string, Record<string, unknown>[]> = {
+        participants: [{ administrator: 'admin', witnesses: ['wendy'] }],
+        airgap: [{}],
+        token: [{ uri: `pkcs11:token=${TOKEN}` }],
+        parameters: [{ path: await params('export-retry'), wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }],
+        login: (['alice', 'carol'] as const).map((c) => ({ shareFile: join(work, 'usb', `${c}.share`), passphrase: PASS[c] })),
+        find: [{}],
+        wrap: [{ confirm: 'WRAP' }],
+        'export-key': [{ destinationDir: join(work, 'kms-out') }],
+        'sign-off': [{ witnesses: [{ name: 'wendy' }] }],
+        head: [{}],
+      };
+      while (view.currentStepId !== 'export') {
+        const step = view.currentStepId as string;
+        for (const input of inputs[step] ?? []) view = (await service.perform(id, step, input)).view;
+      }
+      await expect(service.perform(id, 'export', { destinationDir: join(work, 'no-such-stick') })).rejects.toThrow();
+      view = (await service.perform(id, 'export', { destinationDir: join(work, 'out') })).view;
+      view = (await service.perform(id, 'logout', {})).view;
+      expect(view.status).toBe('completed');
+      const chained = (await journal((await listed())[0]?.id as string)).filter((e) => e.ceremonyId === id);
+      expect(chained.filter((e) => e.kind === 'completed')).toHaveLength(1);
+      expect(chained.at(-1)?.kind).toBe('completed');
+      expect(chained.some((e) => e.step === 'export' || e.step === 'logout')).toBe(false);
+      const note = (await readFile(join(dataDir, 'ceremonies', id, 'after-completed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: string; kind: string });
+      expect(note.map((r) => `${r.step}:${r.kind}`)).toEqual(['export:failure', 'export:result', 'logout:intent', 'logout:result']);
+      const bundle = view.outputs.find((o) => o.kind === 'bundle')?.path as string;
+      const entries = (await readFile(join(bundle, 'transcript.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Entry);
+      expect(entries.at(-1)).toEqual(chained.at(-1));
+    } finally {
+      await service.close();
+      await layer.close();
+    }
   });
 
   it('a ceremony another service is running (its folder and chain locked) is listed as running; abandon and resume refuse it in words', async () => {

@@ -551,7 +551,8 @@ export class CeremonyRun {
     try {
       await this.write(at, ENGINE_KINDS.abort, { reason, step: at });
       const issued = [...this.state.issued.keys()];
-      if (issued.length > 0) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
+      // After `completed` the shares are those of a finished ceremony: an aborted final export voids nothing.
+      if (issued.length > 0 && !this.afterCompleted) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
     } finally {
       // After `completed` was chained the chain says completed; the abort (say, of a failed final export) is in the note.
       this.status = this.afterCompleted ? 'completed' : 'aborted';
