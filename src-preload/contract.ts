@@ -308,6 +308,9 @@ export const contract = {
         status: z.enum(['running', 'completed', 'aborted', 'interrupted']),
         /** Interrupted after it joined its token's chain: the room may resume it or abandon it. */
         resumable: z.boolean().optional(),
+        /** Aborted by the room's Abandon after an interruption (Home, or `keyceremony abandon`). */
+        abandoned: z.boolean().optional(),
+        startedAt: z.string().optional(),
         token: z.object({ serial: z.string(), label: z.string() }).optional(),
         sharesVoid: z.array(z.string()),
       }),

@@ -9,7 +9,7 @@ import type { JsonObject } from '../transcript/json-value.js';
 import { scanJournal } from '../transcript/journal.js';
 import { JOURNAL_FILE } from '../transcript/store.js';
 import { readPreGenesisLog } from './engine/pre-genesis-log.js';
-import { preGenesisPathOf } from './engine/run.js';
+import { preGenesisPathOf, readAfterCompleted } from './engine/run.js';
 import { chainDirOf } from './actions/init-token.js';
 
 /** One transcript record as the summary reads it: a pre-genesis record has no seq. */
@@ -145,7 +145,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
     }
   }
   s.approvals = [...quorum.values()];
-  const last = records.at(-1);
+  // The transcript head is the ceremony's last chained entry (what follows `completed` is in a local note).
+  const last = records.filter((r) => r.seq !== undefined).at(-1) ?? records.at(-1);
   if (last) s.head = last.seq === undefined ? { hash: last.hash } : { seq: last.seq, hash: last.hash };
   return s;
 }
@@ -170,7 +171,8 @@ export async function readCeremonyRecords(dataDir: string, ceremonyId: string): 
   }
   const pre: SummaryRecord[] = records.map((r) => ({ time: r.time, step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
   const mine: SummaryRecord[] = entries.filter((e) => e.ceremonyId === ceremonyId).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }));
-  return [...pre, ...mine];
+  const after: SummaryRecord[] = (await readAfterCompleted(dataDir, ceremonyId)).map((r) => ({ time: r.time, step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+  return [...pre, ...mine, ...after];
 }
 
 export async function ceremonySummary(dataDir: string, ceremonyId: string): Promise<CeremonySummary> {

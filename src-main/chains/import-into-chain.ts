@@ -35,7 +35,7 @@ async function findChain(dataDir: string, prev: string, seq: number): Promise<st
     return undefined;
   }
   for (const name of names) {
-    const { store } = await TranscriptStore.open(join(root, name));
+    const { store } = await TranscriptStore.open(join(root, name), { readOnly: true });
     try {
       if (store.hashAt(seq - 1) === prev) return name;
     } finally {

@@ -73,3 +73,19 @@ export async function openCeremonyRuntime(options: CeremonyRuntimeOptions, out: 
     },
   };
 }
+
+/**
+ * The service over a data directory's records alone, for the commands that read or record without a token
+ * (`ceremonies`, `abandon`): no module is loaded, so no token is ever touched.
+ */
+export function openRecordsRuntime(dataDir: string, scriptsDir: string = shippedScriptsDir('kms-import')): CeremonyRuntime {
+  const layer = createTokenLayer(dataDir);
+  const service = new CeremonyService({ layer, dataDir, scriptsDir, airGap: () => checkAirGap(), appVersion: process.env.npm_package_version ?? '0.1.0' });
+  return {
+    service,
+    close: async () => {
+      await service.close();
+      await layer.close();
+    },
+  };
+}

@@ -9,7 +9,7 @@ import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
-import { runKmsCeremony } from './kms-ceremony-run.js';
+import { runKmsCeremony, type KmsCeremonyCommand } from './kms-ceremony-run.js';
 import { PASSPHRASE_FILE, readFlagFile, readFlagSecret } from './flag-files.js';
 import { SHARE_FILE_KIND } from '../ceremony/actions/presented-share.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
@@ -21,7 +21,7 @@ export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--i
          --wrapping-algorithm ALG --key-spec SPEC --key-label LABEL [--key-arn ARN]
          [--valid-to ISO_TIME] --share FILE[:PASSPHRASE_FILE]...
          --out DIR --bundle-out DIR --witness NAME... [--administrator NAME]
-         [--data-dir DIR] [--rehearsal] [--json]
+         [--data-dir DIR] [--rehearsal] [--resume CEREMONY_ID] [--json]
 
 Runs the kms-import ceremony (ceremonies/kms-import.yaml) without the app, on a
 token enrolled by init-token whose transcript is in the data directory: reads
@@ -65,6 +65,10 @@ Options:
                              $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
   --rehearsal                A rehearsal: the air gap is checked and recorded but
                              not enforced.
+  --resume CEREMONY_ID       Continue an interrupted ceremony of this kind
+                             (keyceremony ceremonies lists them) instead of
+                             starting one; abandon it instead with
+                             keyceremony abandon CEREMONY_ID --reason TEXT.
   --json                     Print the outcome as JSON.
   -h, --help                 Show this help.
 
@@ -189,10 +193,10 @@ export async function readShares(args: KmsImportArgs): Promise<Record<string, un
 }
 
 /**
- * `--resume ID` is kms-import's own flag, taken out before the options it shares with kms-rewrap are parsed
- * (kms-rewrap refuses it as unknown).
+ * `--resume ID`, taken out before the options kms-import and kms-rewrap share are parsed: each command
+ * resumes only a ceremony of its own kind, and names the right command for another kind.
  */
-export function takeResume(argv: readonly string[]): { argv: string[]; resume?: string } {
+export function takeResume(argv: readonly string[], command: KmsCeremonyCommand): { argv: string[]; resume?: string } {
   const rest: string[] = [];
   let resume: string | undefined;
   for (let i = 0; i < argv.length; i += 1) {
@@ -201,21 +205,23 @@ export function takeResume(argv: readonly string[]): { argv: string[]; resume?: 
     if (a === '--resume') {
       value = argv[i + 1];
       i += 1;
-      if (value === undefined || value.startsWith('--')) throw new UsageError('--resume CEREMONY_ID: the id of the interrupted kms-import is missing.');
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`--resume CEREMONY_ID: the id of the interrupted ${command} is missing.`);
     } else if (a.startsWith('--resume=')) value = a.slice('--resume='.length);
     else {
       rest.push(a);
       continue;
     }
     if (resume !== undefined) throw new UsageError('--resume is given twice.');
-    if (!/^kms-import-[A-Za-z0-9-]{1,96}$/.test(value)) throw new UsageError(`--resume ${value}: expected the id of a kms-import ceremony (kms-import-...), as Home or the transcript shows it.`);
+    const other = (['kms-import', 'kms-rewrap'] as const).find((k) => k !== command && value.startsWith(`${k}-`));
+    if (other) throw new UsageError(`--resume ${value}: that is a ${other} ceremony; resume it with keyceremony ${other} --resume ${value}.`);
+    if (!new RegExp(`^${command}-[A-Za-z0-9-]{1,96}$`).test(value)) throw new UsageError(`--resume ${value}: expected the id of a ${command} ceremony (${command}-...), as keyceremony ceremonies or Home shows it.`);
     resume = value;
   }
   return resume === undefined ? { argv: rest } : { argv: rest, resume };
 }
 
 /** A resumed ceremony keeps the parameters it started with: the flags must repeat them, not change them. */
-async function checkResumeParameters(args: KmsImportArgs, ceremonyId: string): Promise<void> {
+export async function checkResumeParameters(args: KmsImportArgs, ceremonyId: string): Promise<void> {
   let start: { parameters?: Record<string, unknown> } | undefined;
   try {
     start = (await readPreGenesisLog(preGenesisPathOf(args.dataDir, ceremonyId))).records[0]?.data as typeof start;
@@ -238,7 +244,7 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
   let shares: Record<string, unknown>[];
   let resume: string | undefined;
   try {
-    const taken = takeResume(argv);
+    const taken = takeResume(argv, 'kms-import');
     resume = taken.resume;
     const parsed = kmsImportArgs(taken.argv);
     if (parsed === 'help') {

@@ -4,6 +4,8 @@ import { initTokenCommand } from './init-token-command.js';
 import { kmsImportCommand } from './kms-import-command.js';
 import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
+import { ceremoniesCommand } from './ceremonies-command.js';
+import { abandonCommand } from './abandon-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -19,6 +21,9 @@ Air-gapped key ceremonies with hardware tokens. Commands:
   kms-rewrap  Re-export a key kms-import generated, under new import parameters,
             after checking its check value against the recorded one.
   import    Add a token's transcript bundles from another laptop to this one.
+  ceremonies  List the past ceremonies of this laptop (as Home does): kind,
+            state (completed, aborted, interrupted, abandoned), token, time.
+  abandon   Abandon an interrupted ceremony, recorded (as Home's Abandon...).
 
 Run 'keyceremony <command> --help' for a command's options.
 `;
@@ -44,6 +49,10 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return kmsRewrapCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
+    case 'ceremonies':
+      return ceremoniesCommand(rest, out);
+    case 'abandon':
+      return abandonCommand(rest, out);
     default:
       out.stderr.write(`keyceremony: unknown command '${command}'.\n\n${MAIN_HELP}`);
       return EXIT.usage;

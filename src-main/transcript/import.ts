@@ -8,6 +8,7 @@ import { parseGenesisData, type Entry } from './entry.js';
 import { TranscriptError, TranscriptErrorCodes } from './errors.js';
 import type { TranscriptStore } from './store.js';
 import { forEachEntry, loadBundle, verifyBundles, type BundleCaps } from './verify.js';
+import { enrolmentOfChain } from '../ceremony/actions/quorum-login.js';
 
 export interface ImportResult {
   imported: number;
@@ -20,7 +21,10 @@ export async function importBundles(store: TranscriptStore, paths: string[], cap
   const genesis = store.entryAt(0);
   const known = genesis ? parseGenesisData(genesis.data) : undefined;
   const expectAuditKeyPem = known?.ok ? spkiToPem(Buffer.from(known.value.auditKey.spki, 'base64')) : undefined;
-  const report = await verifyBundles(paths, expectAuditKeyPem ? { expectAuditKeyPem, caps } : { caps });
+  // Bundles that continue the chain need not carry the init-token bundle again: the custodians' enrolment
+  // their approvals are checked against is the one this chain already holds.
+  const enrolment = genesis ? enrolmentOfChain(store)?.enrolment : undefined;
+  const report = await verifyBundles(paths, { caps, ...(expectAuditKeyPem ? { expectAuditKeyPem } : {}), ...(enrolment ? { enrolment } : {}) });
   if (!report.ok) {
     const f = report.firstFailure;
     throw new TranscriptError(
@@ -70,5 +74,10 @@ export async function importBundles(store: TranscriptStore, paths: string[], cap
     );
   }
   const imported = fresh.length > 0 ? await store.importEntries(fresh) : 0;
+  // The bundles now hold these entries for this laptop too: the next ceremony's export starts after them
+  // instead of exporting another laptop's ceremony again (export-bundle's range, actions/general.ts).
+  for (const b of report.bundles) {
+    if (b.first !== null && b.last !== null) await store.recordExport({ path: b.path, ceremonyId: null, firstSeq: b.first, lastSeq: b.last, headHash: b.head ?? '', manifestSha256: '', exportedAt: new Date().toISOString() });
+  }
   return { imported, alreadyHeld, head: store.head() };
 }

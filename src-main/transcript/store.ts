@@ -13,6 +13,7 @@ import { Journal, scanJournal, type TailRepair } from './journal.js';
 import { loadSqlJs } from './sqlite.js';
 import { dbHead, getMeta, hashAt, insertEntry, rowToEntry, SCHEMA, SCHEMA_VERSION, setMeta } from './store-schema.js';
 import { SerialQueue } from '../util/serial-queue.js';
+import { WriterLock } from './writer-lock.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 export const DATABASE_FILE = 'transcript.sqlite';
@@ -25,6 +26,13 @@ export interface StoreOptions {
    * are at least a quarter of all entries (so the amortised cost per append stays constant). Default 1000.
    */
   checkpointEvery?: number;
+  /**
+   * Read without writing: no lock is taken (a writer in another process may hold it), a torn tail is
+   * ignored instead of cut off, no checkpoint is written, and every append is refused. For listings.
+   */
+  readOnly?: boolean;
+  /** What the writer lock names as the holder's command (default: this process's command line). */
+  lockCommand?: string;
 }
 
 export interface ChainHead {
@@ -74,27 +82,41 @@ export class TranscriptStore {
 
   private constructor(
     readonly dir: string,
-    private readonly journal: Journal,
+    private readonly journal: Journal | null,
     private readonly db: Database,
     private headLink: ChainLink | null,
     private count: number,
     private readonly clock: () => Date,
     private readonly checkpointEvery: number,
+    /** The inter-process writer lock (writer-lock.ts); none for a read-only store. */
+    private readonly lock: WriterLock | null,
   ) {}
 
   /** Open (or create) the store in `dir`. Throws TRANSCRIPT_JOURNAL_DAMAGED for damage a crash cannot explain. */
   static async open(dir: string, options: StoreOptions = {}): Promise<{ store: TranscriptStore; report: OpenReport }> {
+    if (options.readOnly) return TranscriptStore.openLocked(dir, options, null);
     await mkdir(dir, { recursive: true });
+    // The lock comes before the journal is even read: a second writer is refused before it cuts a tail.
+    const lock = await WriterLock.acquire(dir, options.lockCommand === undefined ? {} : { command: options.lockCommand });
+    try {
+      return await TranscriptStore.openLocked(dir, options, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async openLocked(dir: string, options: StoreOptions, lock: WriterLock | null): Promise<{ store: TranscriptStore; report: OpenReport }> {
     const journalPath = join(dir, JOURNAL_FILE);
     const bytes = await Journal.read(journalPath);
     const scan = scanJournal(bytes, journalPath);
     const warnings: string[] = [];
     let tailRepair: OpenReport['tailRepair'];
-    if (scan.repair) {
+    if (scan.repair && lock) {
       const savedTo = await saveDamagedTail(dir, bytes.subarray(scan.repair.offset), scan.repair.offset);
       tailRepair = { ...scan.repair, savedTo };
     }
-    const journal = await Journal.open(journalPath, scan.validBytes);
+    const journal = lock ? await Journal.open(journalPath, scan.validBytes) : null;
 
     const SQL = await loadSqlJs();
     const dbPath = join(dir, DATABASE_FILE);
@@ -150,9 +172,10 @@ export class TranscriptStore {
       scan.entries.length,
       options.clock ?? (() => new Date()),
       options.checkpointEvery ?? 1000,
+      lock,
     );
     const replayed = scan.entries.length - from;
-    if (replayed > 0 || database !== 'loaded') await store.checkpointNow();
+    if (lock && (replayed > 0 || database !== 'loaded')) await store.checkpointNow();
     const report: OpenReport = { entries: scan.entries.length, head: store.head(), database, replayed, warnings };
     if (tailRepair) report.tailRepair = tailRepair;
     return { store, report };
@@ -218,8 +241,9 @@ export class TranscriptStore {
       const remedy = notGenesis ? 'The first entry of a store must be the genesis entry: use appendGenesis.' : 'Fix the caller; nothing was written.';
       throw new TranscriptError(notGenesis ? TranscriptErrorCodes.NOT_GENESIS : TranscriptErrorCodes.ENTRY_INVALID, `The transcript entry was refused: ${problem}.`, remedy);
     }
+    await this.lock?.assertHeld();
     try {
-      await this.journal.append(entryLine(entry));
+      await (this.journal as Journal).append(entryLine(entry));
     } catch (error) {
       // The journal may now end in a partial record: refuse further appends; the next open cuts it off.
       this.failed = error as Error;
@@ -326,11 +350,12 @@ export class TranscriptStore {
     return this.queue.run(async () => {
       if (this.closed) return;
       try {
-        if (!this.failed && this.sinceCheckpoint > 0) await this.checkpointNow();
+        if (this.lock && !this.failed && this.sinceCheckpoint > 0) await this.checkpointNow();
       } finally {
         this.closed = true;
-        await this.journal.close();
+        await this.journal?.close();
         this.db.close();
+        await this.lock?.release();
       }
     });
   }
@@ -348,6 +373,7 @@ export class TranscriptStore {
 
   private assertUsable(): void {
     this.assertOpen();
+    if (!this.lock) throw new TranscriptError(TranscriptErrorCodes.STORE_CLOSED, `The transcript ${this.dir} was opened only to read it; nothing was written.`, 'Open it for writing (this is a bug in the caller).');
     if (this.failed) {
       throw new TranscriptError(
         TranscriptErrorCodes.JOURNAL_DAMAGED,

@@ -17,6 +17,7 @@ import { DEFAULT_CAPS, hasTranscript, loadBundle, sizeText, splitLines, transcri
 import { CeremonyJudge, type CeremonyJudgement, type PolicyOptions } from './ceremony-kind.js';
 
 export { loadBundle, type LoadedBundle, type BundleCaps } from './bundle-read.js';
+import type { Enrolment } from '../ceremony/quorum/index.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
 
@@ -72,6 +73,8 @@ export interface VerifyOptions extends PolicyOptions {
   expectAuditKeyPem?: string;
   /** Limits on what a bundle may hold (tests set them low). */
   caps?: Partial<BundleCaps>;
+  /** The custodians' enrolment, when the bundles continue a chain held elsewhere (an import into it). */
+  enrolment?: Enrolment;
 }
 
 /** Entries kept for the timeline; the rest are verified and counted, not kept. */
@@ -432,7 +435,7 @@ export async function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptio
 
   // approvals: every custodian approval and every quorum rule (src-main/ceremony/verify-approvals.ts).
   if (feed.approvalsOverflow) add('approvals', 'fail', `the bundles hold more than ${MAX_APPROVAL_ENTRIES} approval and quorum entries, more than a verifier accepts`);
-  else add('approvals', ...checkApprovalEntries(feed.approvalEntries));
+  else add('approvals', ...checkApprovalEntries(feed.approvalEntries, options.enrolment ? { enrolment: options.enrolment } : {}));
 
   const firstFailure = checks.find((c) => c.status === 'fail') ?? null;
   const ceremonies = feed.judge.judgements(options);

@@ -288,7 +288,9 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
     expect(generated.map((g) => g.recovered?.from)).toEqual([undefined, 'result']);
     const exported = mine.filter((e) => e.step === 'export-key' && e.kind === 'result').at(-1)!.data as unknown as { path: string };
     checkRecovered('SYMMETRIC_DEFAULT', independentUnwrap(kms, ALGORITHM, new Uint8Array(await readFile(join(exported.path, 'EncryptedKeyMaterial.bin')))), generated[0]!.checkValue);
-    bundles.push((mine.filter((e) => e.step === 'export' && e.kind === 'result').at(-1)!.data as { path: string }).path);
+    // The final export comes after `completed`: its outcome is in the ceremony's local note, not the chain.
+    const note = (await readFile(join(dataDir, 'ceremonies', ceremonyId, 'after-completed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: string; kind: string; data: { path: string } });
+    bundles.push(note.filter((r) => r.step === 'export' && r.kind === 'result').at(-1)!.data.path);
     let said = '';
     expect(await verifyCommand([initBundle, ...bundles], { stdout: { write: (t: string) => (said += t) }, stderr: { write: () => undefined } }), said).toBe(0);
   }, 120_000);
@@ -318,7 +320,7 @@ describe('kms-import killed with SIGKILL, then resumed in a fresh process', () =
       expect(String(abort.data.leftInToken)).toContain(`'${label}'`);
       expect((await service.history()).find((h) => h.ceremonyId === waiting)).toMatchObject({ status: 'aborted' });
       expect((await service.history()).find((h) => h.ceremonyId === waiting)?.resumable).toBeUndefined();
-      await expect(service.resume(waiting)).rejects.toThrow(`ceremony ${waiting} is aborted; only an interrupted ceremony can be resumed`);
+      await expect(service.resume(waiting)).rejects.toThrow(`ceremony ${waiting} is already abandoned; only an interrupted ceremony can be resumed`);
       // The token is free for the next ceremony again.
       const nextId = await startNew();
       const view = (await service.perform(nextId, 'token', { uri: `pkcs11:token=${TOKEN}` })).view;

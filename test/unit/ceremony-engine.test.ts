@@ -204,7 +204,13 @@ describe('recovery', () => {
   it('records a ceremony that crashed before genesis as interrupted, in its pre-genesis log, once', async () => {
     const run = await start();
     await run.perform('participants', PARTICIPANTS);
-    // A second app instance over the same data directory: the first one "crashed".
+    // While the run holds its ceremony's folder, a second service sees it running, not interrupted.
+    const meanwhile = new CeremonyService({ layer: fakeLayer(token(), calls), dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: 'test' });
+    expect(await meanwhile.interrupted()).toEqual([]);
+    expect((await meanwhile.priorAttempts())[0]).toMatchObject({ ceremonyId: 'init-token-unit', status: 'running' });
+    // A second app instance over the same data directory: the first one "crashed" (its process, and with it
+    // its hold on the folder, is gone; dispose() lets go without recording anything).
+    await run.dispose();
     const service = new CeremonyService({ layer: fakeLayer(token(), calls), dataDir: dir, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: 'test' });
     expect(await service.interrupted()).toEqual([{ ceremonyId: 'init-token-unit', kind: 'init-token', recordedIn: 'pre-genesis-log', sharesVoid: [], newlyRecorded: true }]);
     expect((await log()).records.at(-1)).toMatchObject({ kind: 'interrupted', step: 'recovery', actor: 'keyceremony' });

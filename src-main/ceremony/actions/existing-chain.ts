@@ -118,7 +118,7 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
       throw new AppError(
         'chain-ceremony-interrupted',
         `ceremony ${waiting.join(', ')} on token '${t.label}' was interrupted and is neither resumed nor abandoned; one ceremony at a time continues a token's transcript`,
-        'Resume it (Home, Past ceremonies: Resume; or keyceremony kms-import --resume ID) and finish it, or abandon it on Home (recorded), then start this ceremony again.',
+        'Resume it (Home, Past ceremonies: Resume; or keyceremony KIND --resume ID, as keyceremony ceremonies lists it) and finish it, or abandon it (Home: Abandon…; or keyceremony abandon ID --reason TEXT; recorded), then start this ceremony again.',
       );
     }
     const { session } = await layer.openSession(ref, { readWrite: true });
@@ -201,7 +201,7 @@ export async function checkChainContinuity(ctx: ActionContext, session: string):
     if (waiting.length > 0) {
       refuse(
         `${cmp.message} Ceremony ${waiting.join(', ')} on this token was interrupted and is neither resumed nor abandoned.`,
-        'Resume it (Home, Past ceremonies: Resume; or keyceremony kms-import --resume ID) and finish it, or abandon it on Home (recorded), then start this ceremony again. Nothing was generated; the token was logged out.',
+        'Resume it (Home, Past ceremonies: Resume; or keyceremony KIND --resume ID, as keyceremony ceremonies lists it) and finish it, or abandon it (Home: Abandon…; or keyceremony abandon ID --reason TEXT; recorded), then start this ceremony again. Nothing was generated; the token was logged out.',
       );
     }
     if (unexplained.length > 0) {

@@ -16,10 +16,11 @@ import { describePresented, openPresentedShare, presentShareInput } from '../act
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
-import { PRE_GENESIS_FILE, PreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
+import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { planResume, RESUMED_KIND, type PlanEntry, type ResumePlan } from './resume-plan.js';
 import { reopenChainToken, type ReopenedToken } from './resume-token.js';
 import { TranscriptStore } from '../../transcript/store.js';
+import { WriterLock } from '../../transcript/writer-lock.js';
 import { copyDeviceLog } from './device-log.js';
 import type { SummaryRecord } from '../summary.js';
 import type {
@@ -55,6 +56,30 @@ export const ENGINE_KINDS = {
 export const TERMINAL_KINDS: readonly string[] = [ENGINE_KINDS.completed, ENGINE_KINDS.abort, ENGINE_KINDS.interrupted];
 
 export const ceremonyDirOf = (dataDir: string, ceremonyId: string) => join(dataDir, 'ceremonies', ceremonyId);
+/**
+ * The local, unchained note of what a ceremony did after its `completed` entry: the final transcript
+ * export (folder, digests) and what follows it (logout). Same record format as the pre-genesis log.
+ */
+export const AFTER_COMPLETED_FILE = 'after-completed.jsonl';
+
+/** A ceremony's after-completed note, read back (none when it never got there). */
+export async function readAfterCompleted(dataDir: string, ceremonyId: string): Promise<PreGenesisRecord[]> {
+  try {
+    return (await readPreGenesisLog(join(ceremonyDirOf(dataDir, ceremonyId), AFTER_COMPLETED_FILE))).records;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/**
+ * The index of the step before which `completed` is recorded: the script's last export-bundle step. Its
+ * bundle then holds every chained entry of the ceremony, and nothing after it is chained, so a laptop that
+ * imports the bundle holds exactly what this one does. -1 when the script exports no bundle.
+ */
+export function closingStepIndex(steps: readonly Pick<ScriptStep, 'action'>[]): number {
+  return steps.map((s) => s.action).lastIndexOf('export-bundle');
+}
 export const preGenesisPathOf = (dataDir: string, ceremonyId: string) => join(ceremonyDirOf(dataDir, ceremonyId), PRE_GENESIS_FILE);
 
 /** The seq of the first of the ceremony's entries that end the chain (it has just joined it). */
@@ -142,6 +167,13 @@ export class CeremonyRun {
   private chainFrom: number | undefined;
   /** What records() answers once the chain is released (a finished ceremony). */
   private finalRecords: SummaryRecord[] | undefined;
+  /** Once `completed` is chained (before the final export), every later record goes to this local note. */
+  private afterCompleted: PreGenesisLog | undefined;
+  /**
+   * The writer lock of the ceremony's own folder (ceremonies/<id>/), held while it runs: another process
+   * (the app, the CLI) sees it running, not interrupted, even before it has a chain (init-token).
+   */
+  private ceremonyLock: WriterLock | undefined;
 
   private constructor(
     readonly ceremonyId: string,
@@ -168,6 +200,7 @@ export class CeremonyRun {
     const ceremonyId = options.ceremonyId ?? newCeremonyId(script.kind, clock());
     const log = await PreGenesisLog.create(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
     const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
+    run.ceremonyLock = await WriterLock.acquire(ceremonyDirOf(deps.dataDir, ceremonyId));
     await run.write('start', ENGINE_KINDS.start, {
       script: { name: options.scriptName, kind: script.kind, version: script.version, title: script.title, sha256: loaded.sha256, source: loaded.source },
       parameters: parameters as JsonObject,
@@ -195,7 +228,9 @@ export class CeremonyRun {
     const { store } = await TranscriptStore.open(options.chainDir, deps.clock ? { clock: deps.clock } : {});
     let log: PreGenesisLog | undefined;
     let reopened: ReopenedToken | undefined;
+    let lock: WriterLock | undefined;
     try {
+      lock = await WriterLock.acquire(ceremonyDirOf(deps.dataDir, ceremonyId));
       const genesisToken = (store.entryAt(0)?.data as { token?: { serial?: unknown; label?: unknown } } | undefined)?.token;
       if (typeof genesisToken?.serial !== 'string' || typeof genesisToken.label !== 'string') {
         throw new AppError('ceremony-resume-chain', `the chain ${options.chainDir} has no genesis entry naming its token`, 'Abandon this ceremony; the transcript store is damaged.');
@@ -209,6 +244,7 @@ export class CeremonyRun {
       reopened = await reopenChainToken(deps.layer, { serial: genesisToken.serial.trim(), label: genesisToken.label.trim() }, typeof tokenResult?.moduleId === 'string' ? tokenResult.moduleId : undefined);
       log = await PreGenesisLog.reopen(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
       const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
+      run.ceremonyLock = lock;
       run.store = store;
       run.chainFrom = chainEntries[0]?.seq ?? firstSeqOf(store, ceremonyId);
       run.token.slot = reopened.slot;
@@ -237,6 +273,7 @@ export class CeremonyRun {
         appVersion: deps.appVersion,
       });
       const current = run.currentStep;
+      if (current && run.index === closingStepIndex(script.steps)) await run.recordCompleted();
       if (!current) await run.finish();
       else if (current.approvals === 'quorum') await run.openQuorum(current);
       return run;
@@ -244,6 +281,7 @@ export class CeremonyRun {
       if (reopened) await deps.layer.closeSession(reopened.session).catch(() => undefined);
       await log?.close();
       await store.close();
+      await lock?.release();
       throw error;
     }
   }
@@ -268,7 +306,10 @@ export class CeremonyRun {
   async write(step: string, kind: string, data: JsonObject, actor: string = this.administrator): Promise<RecordedRef> {
     if (this.finalTail) throw new AppError('ceremony-finished', `ceremony ${this.ceremonyId} is ${this.status}; its transcript is closed`, 'Start a new ceremony.');
     let ref: RecordedRef;
-    if (this.store) {
+    if (this.afterCompleted) {
+      const r = await this.afterCompleted.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
+      ref = { time: r.time, step, kind, actor, hash: r.hash };
+    } else if (this.store) {
       const e = await this.store.append({ ceremonyId: this.ceremonyId, step, kind, actor, data });
       ref = { seq: e.seq, time: e.time, step, kind, actor, hash: e.hash };
     } else {
@@ -290,7 +331,8 @@ export class CeremonyRun {
     const head = this.store?.head();
     if (!this.store || !head || this.chainFrom === undefined) return pre;
     const mine = this.store.entries(this.chainFrom, head.seq).filter((e) => e.ceremonyId === this.ceremonyId);
-    return [...pre, ...mine.map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash }))];
+    const after: SummaryRecord[] = (this.afterCompleted?.all() ?? []).map((r) => ({ time: r.time, step: r.step, kind: r.kind, actor: r.actor, data: r.data, hash: r.hash }));
+    return [...pre, ...mine.map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, data: e.data, hash: e.hash })), ...after];
   }
 
   /** Record a refusal and throw it. */
@@ -480,11 +522,23 @@ export class CeremonyRun {
     while (this.steps[this.index] && this.done.has((this.steps[this.index] as ScriptStep).id)) this.index += 1;
     const next = this.steps[this.index];
     if (!next) return this.finish();
+    if (this.index === closingStepIndex(this.steps) && this.store) await this.recordCompleted();
     if (next.approvals === 'quorum' && this.store) await this.openQuorum(next);
   }
 
+  /**
+   * Chain `completed` (with the outputs the sign-off names) before the final transcript export, so that
+   * bundle holds every chained entry of the ceremony; from here on, records go to the local note
+   * (AFTER_COMPLETED_FILE), which no other laptop needs to agree with.
+   */
+  private async recordCompleted(): Promise<void> {
+    const closing = this.steps.slice(closingStepIndex(this.steps)).map((s) => s.id);
+    await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[], afterCompleted: { steps: closing, note: AFTER_COMPLETED_FILE } });
+    this.afterCompleted = await PreGenesisLog.create(join(ceremonyDirOf(this.deps.dataDir, this.ceremonyId), AFTER_COMPLETED_FILE), this.deps.clock);
+  }
+
   private async finish(): Promise<void> {
-    await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[] });
+    if (!this.afterCompleted) await this.write('end', ENGINE_KINDS.completed, { steps: this.steps.map((s) => s.id), outputs: this.state.outputs as unknown as JsonObject[] });
     this.status = 'completed';
     await this.cleanup();
     await this.releaseChain();
@@ -497,9 +551,11 @@ export class CeremonyRun {
     try {
       await this.write(at, ENGINE_KINDS.abort, { reason, step: at });
       const issued = [...this.state.issued.keys()];
-      if (issued.length > 0) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
+      // After `completed` the shares are those of a finished ceremony: an aborted final export voids nothing.
+      if (issued.length > 0 && !this.afterCompleted) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
     } finally {
-      this.status = 'aborted';
+      // After `completed` was chained the chain says completed; the abort (say, of a failed final export) is in the note.
+      this.status = this.afterCompleted ? 'completed' : 'aborted';
       await this.cleanup();
       await this.releaseChain();
     }
@@ -516,6 +572,8 @@ export class CeremonyRun {
     this.finalTail = store.tail(20).map((e) => ({ seq: e.seq, time: e.time, step: e.step, kind: e.kind, actor: e.actor, hash: e.hash }));
     this.store = undefined;
     await store.close();
+    await this.afterCompleted?.close();
+    await this.ceremonyLock?.release();
   }
 
   /** Wipe every secret and leave the token logged out with no session open. */
@@ -539,6 +597,8 @@ export class CeremonyRun {
   /** Close the log and the chain (the service owns their lifetime). */
   async dispose(): Promise<void> {
     await this.log.close();
+    await this.afterCompleted?.close();
+    await this.ceremonyLock?.release();
     await this.store?.close();
   }
 

@@ -8,12 +8,13 @@ import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
+import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer-lock.js';
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
-import { CeremonyRun, ENGINE_KINDS, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
+import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
 import type { CeremonyStatus, CeremonyView, EngineDeps, PerformResult, PriorAttempt } from './types.js';
 import { summarizeRecords, type CeremonySummary, type SummaryRecord } from '../summary.js';
 import { assertMayStart, bringList, rolesPreview, type BringItem, type RolesPreview } from '../script/preview.js';
@@ -64,6 +65,21 @@ export interface PastCeremonyRecord {
   entries: { seq?: number; time: string; step: string; kind: string; actor: string; hash: string }[];
 }
 
+/** One line of the list of past ceremonies (Home, `keyceremony ceremonies`). */
+export interface PastCeremonyItem {
+  ceremonyId: string;
+  kind: string;
+  status: CeremonyStatus;
+  /** Interrupted after it joined its token's chain: the room may resume or abandon it. */
+  resumable?: boolean;
+  /** Aborted by the room's Abandon (Home, or `keyceremony abandon`) after an interruption. */
+  abandoned?: boolean;
+  /** When its first record was written. */
+  startedAt?: string;
+  token?: { serial: string; label: string };
+  sharesVoid: string[];
+}
+
 export interface InterruptedCeremony {
   ceremonyId: string;
   kind: string;
@@ -90,6 +106,10 @@ interface Scanned {
   status: CeremonyStatus;
   /** Unfinished, and it had joined an existing token's chain: the room may resume or abandon it. */
   resumable: boolean;
+  /** Its abort entry says the room abandoned it after an interruption. */
+  abandoned: boolean;
+  /** Unfinished while another live process holds its chain's writer lock: it is running there. */
+  runningIn?: LockHolder;
   terminalKind?: string;
   token?: { serial: string; label: string };
   sharesIssued: string[];
@@ -239,7 +259,7 @@ export class CeremonyService {
     if (typeof reason !== 'string' || reason.trim().length < 3) throw new AppError('ceremony-abort-reason', 'reason: say why the ceremony is abandoned (at least 3 characters)', 'Type the reason the room agreed on.');
     if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is running in this app`, 'Abort it on the Ceremony screen instead.');
     const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
-    if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s) : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
+    if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s, 'abandoned') : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
     const last = s.chainEntries.at(-1);
     const keys = s.chainEntries.filter((e) => (e.data as { action?: unknown }).action === 'generate-key');
     const keyLabel = [...s.records, ...s.chainEntries].map((e) => (e.data as { parameters?: { keyLabel?: unknown } }).parameters?.keyLabel).find((l) => typeof l === 'string');
@@ -258,8 +278,11 @@ export class CeremonyService {
     return { ceremonyId, status: 'aborted' };
   }
 
-  /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
-  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+  /**
+   * Every ceremony this data directory knows, earlier ones and those of this session, oldest first: what
+   * Home lists and `keyceremony ceremonies` prints. An abandoned ceremony is aborted and says so.
+   */
+  async history(): Promise<PastCeremonyItem[]> {
     const scanned = await this.scan();
     const resumable = new Set(scanned.filter((s) => s.resumable).map((s) => s.ceremonyId));
     // The token each ceremony worked on, as its summary reads it from its records (any kind of ceremony).
@@ -274,13 +297,16 @@ export class CeremonyService {
         kind: a.kind,
         status: a.status,
         ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
+        ...(s.abandoned ? { abandoned: true } : {}),
+        ...(s.records[0] ? { startedAt: s.records[0].time } : {}),
         ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
         sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
       };
     });
     const here = [...this.runs.values()].map((r) => {
       const v = r.view();
-      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
+      const started = r.records()[0]?.time;
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...(started ? { startedAt: started } : {}), ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
     });
     // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
     const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
@@ -303,7 +329,9 @@ export class CeremonyService {
     } else {
       const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
       if (!s) throw new AppError('ceremony-unknown', `ceremonyId: there is no ceremony ${ceremonyId} in this laptop's data directory`, 'Choose one from the list of past ceremonies.');
-      found = { kind: s.kind, status: s.status, records: [...s.records, ...s.chainEntries] };
+      // What it did after `completed` (the final export, logout) is in its local note, not in the chain.
+      const after = await readAfterCompleted(this.options.dataDir, ceremonyId);
+      found = { kind: s.kind, status: s.status, records: [...s.records, ...s.chainEntries, ...after] };
     }
     return {
       ceremonyId,
@@ -371,11 +399,17 @@ export class CeremonyService {
         await store.close();
       }
     } else {
-      const log = await PreGenesisLog.reopen(preGenesisPathOf(this.options.dataDir, s.ceremonyId), this.options.clock);
+      // One recorder per ceremony folder: two apps starting at once do not both record the interruption.
+      const lock = await WriterLock.acquire(ceremonyDirOf(this.options.dataDir, s.ceremonyId));
       try {
-        for (const e of entries) await log.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+        const log = await PreGenesisLog.reopen(preGenesisPathOf(this.options.dataDir, s.ceremonyId), this.options.clock);
+        try {
+          for (const e of entries) await log.append({ ceremonyId: s.ceremonyId, step: 'recovery', kind: e.kind, actor: RECOVERY_ACTOR, data: e.data });
+        } finally {
+          await log.close();
+        }
       } finally {
-        await log.close();
+        await lock.release();
       }
     }
   }
@@ -419,7 +453,8 @@ export class CeremonyService {
       if ([...this.runs.values()].some((r) => r.chain()?.dir === chainDir)) return undefined;
       let store = stores.get(chainDir);
       if (!store) {
-        store = (await TranscriptStore.open(chainDir)).store;
+        // Read-only: a chain another process is writing is read, never cut or checkpointed, and not locked.
+        store = (await TranscriptStore.open(chainDir, { readOnly: true })).store;
         stores.set(chainDir, store);
       }
       const c = store.ceremonies().find((x) => x.ceremonyId === ceremonyId);
@@ -427,7 +462,10 @@ export class CeremonyService {
     }
     const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
     const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
-    const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+    let status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
+    // Unfinished here, but its chain is held by a live process (the CLI, or another app): running there, not interrupted.
+    const runningIn = status === 'interrupted' ? ((await liveHolder(join(root, ceremonyId))) ?? (chainEntries.length > 0 ? await liveHolder(chainDir) : null)) : null;
+    if (runningIn) status = 'running';
     const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
     const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
     let token: Scanned['token'];
@@ -436,9 +474,11 @@ export class CeremonyService {
       if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
     }
     const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
-    const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
+    const abandoned = terminal?.kind === ENGINE_KINDS.abort && (terminal.data as { abandoned?: unknown }).abandoned === true;
+    const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, abandoned, sharesIssued, sharesVoided, records, chainEntries, chainDir };
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
+    if (runningIn) s.runningIn = runningIn;
     return s;
   }
 
@@ -452,10 +492,11 @@ export class CeremonyService {
   }
 }
 
-function notResumable(s: Scanned): string {
-  if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.status}; only an interrupted ceremony can be resumed`;
-  if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be resumed`;
-  return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to resume`;
+function notResumable(s: Scanned, verb: 'resumed' | 'abandoned' = 'resumed'): string {
+  if (s.runningIn) return `ceremony ${s.ceremonyId} is running: it is in use by process ${s.runningIn.pid} since ${s.runningIn.since}, command ${s.runningIn.command || '(unknown)'}`;
+  if (s.status !== 'interrupted') return `ceremony ${s.ceremonyId} is ${s.abandoned ? 'already abandoned' : s.status}; only an interrupted ceremony can be ${verb}`;
+  if (s.terminalKind) return `ceremony ${s.ceremonyId} was recorded as interrupted and ended; it cannot be ${verb}`;
+  return `ceremony ${s.ceremonyId} was interrupted before it joined a token's transcript chain (only its pre-genesis log exists), so there is nothing to ${verb === 'resumed' ? 'resume' : 'abandon'}`;
 }
 
 function summarize(name: string, loaded: LoadedScript): ScriptSummary {
