@@ -72,7 +72,7 @@ export function createServices(options: ServiceOptions): Services {
       platform: `${process.platform}-${process.arch}`,
       ...(options.softHsmConf ? { softHsmConf: options.softHsmConf } : {}),
     }),
-    getInventory: () => tokens.run(() => takeInventory(layer, probe)),
+    getInventory: () => tokens.run(() => takeInventory(layer, probe, { dataDir: options.appDataDir })),
     getAirGapStatus: () => airGap.current(),
     listModuleSettings: () => settingsView(),
     addModule: async ({ path, initParameters }) => {
