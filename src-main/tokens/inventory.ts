@@ -7,7 +7,7 @@ import type { ErrorData, KmsCapability, ModuleStatus, SlotInfo, SlotRef } from '
 import { toErrorData } from '../errors.js';
 import { formatTokenUri } from '../../hsm/uri.js';
 import { readTokenIdentity } from './identity.js';
-import { findChainsForToken } from './token-chains.js';
+import { findChainsForToken, newestChain } from './token-chains.js';
 
 export interface SlotEntry extends SlotInfo {
   uri?: string;
@@ -52,7 +52,7 @@ export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe, o
             const identity = await readTokenIdentity(layer, slot);
             if (identity.kind === 'audit-key') entry.auditKeySha256 = identity.sha256;
             const chains = options.dataDir ? await findChainsForToken(options.dataDir, slot.token, identity) : [];
-            const newest = chains.reduce<(typeof chains)[number] | undefined>((a, b) => (a && a.genesis.time >= b.genesis.time ? a : b), undefined);
+            const newest = newestChain(chains);
             if (newest) entry.enrolment = { ceremonyId: newest.genesis.ceremonyId, at: newest.genesis.time };
           }
         } catch (error) {

@@ -1,6 +1,6 @@
 // The transcript chains on this laptop that belong to a token: chains/<enrolment id>/journal.jsonl whose
 // genesis entry names the token's audit key (identity.ts decides what "names" means).
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TokenInfo } from '../../hsm/types.js';
 import type { Entry } from '../transcript/entry.js';
@@ -24,16 +24,9 @@ export async function findChainsForToken(dataDir: string, token: Pick<TokenInfo,
   }
   const out: ChainCandidate[] = [];
   for (const name of names) {
-    let text: string;
-    try {
-      text = await readFile(join(root, name, JOURNAL_FILE), 'utf8');
-    } catch {
-      continue;
-    }
-    const nl = text.indexOf('\n');
     let genesis: Entry;
     try {
-      genesis = JSON.parse(nl < 0 ? text : text.slice(0, nl)) as Entry;
+      genesis = JSON.parse(await firstLine(join(root, name, JOURNAL_FILE))) as Entry;
     } catch {
       continue;
     }
@@ -41,4 +34,25 @@ export async function findChainsForToken(dataDir: string, token: Pick<TokenInfo,
     if (named && chainBelongsTo(named, token, identity)) out.push({ name, dir: join(root, name), genesis });
   }
   return out;
+}
+
+/** The newest of several chains naming one token: this token lifetime's (only the serial fallback finds several). */
+export const newestChain = (chains: readonly ChainCandidate[]): ChainCandidate | undefined => chains.reduce<ChainCandidate | undefined>((a, b) => (a && a.genesis.time >= b.genesis.time ? a : b), undefined);
+
+/** The first line of a file, read in small pieces: Home lists tokens often, and a journal can be large. */
+async function firstLine(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (let position = 0; ; ) {
+      const chunk = Buffer.alloc(16384);
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, position);
+      const nl = chunk.subarray(0, bytesRead).indexOf(0x0a);
+      chunks.push(chunk.subarray(0, nl >= 0 ? nl : bytesRead));
+      if (nl >= 0 || bytesRead === 0) return Buffer.concat(chunks).toString('utf8');
+      position += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
 }

@@ -1,7 +1,8 @@
 // Ceremonies on a token that init-token already enrolled (custodians source: enrolment, e.g. kms-import):
-// select-token finds the token's local chain (chains/<enrolment id>/, whose genesis entry names the audit key
-// the token holds: tokens/identity.ts), reads the enrolment from it and continues that chain; after the quorum login the
-// token's chain head is compared with the local store, and the ceremony is refused unless they agree.
+// select-token finds the token's local chain (chains/<enrolment id>/, whose genesis entry names the audit
+// key the token holds: tokens/identity.ts), reads the enrolment from it and continues that chain; after the
+// quorum login the token's chain head is compared with the local store, and the ceremony is refused unless
+// they agree.
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
@@ -14,7 +15,7 @@ import { TranscriptStore } from '../../transcript/store.js';
 import { TokenAuditSigner } from '../../transcript/token-signer.js';
 import { probeKmsCapabilities } from '../../../hsm/capabilities.js';
 import { describeToken, readTokenIdentity } from '../../tokens/identity.js';
-import { findChainsForToken } from '../../tokens/token-chains.js';
+import { findChainsForToken, newestChain } from '../../tokens/token-chains.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import type { selectTokenInput } from './init-token.js';
 import { enrolmentOfChain } from './quorum-login.js';
@@ -87,7 +88,7 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
   // Several chains can name one token only when it is known by serial (no audit key readable before a login:
   // a re-initialized YubiHSM keeps its serial): the newest genesis is this token lifetime's; the audit key and
   // the chain head on the token confirm it after the login.
-  const newest = candidates.reduce((a, b) => (a.genesis.time >= b.genesis.time ? a : b));
+  const newest = newestChain(candidates) as (typeof candidates)[number];
   const { store } = await TranscriptStore.open(newest.dir, ctx.deps.clock ? { clock: ctx.deps.clock } : {});
   let attached = false;
   try {
