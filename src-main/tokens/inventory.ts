@@ -1,7 +1,7 @@
 // What the home screen and `keyceremony tokens` show: every configured module, every slot, and for each
 // token which KMS wrapping algorithms it can perform inside itself. A module or slot that fails is reported
 // in place; it never hides the others. Each token is named by its audit key (identity.ts), and with a data
-// directory, by the transcript chain (the init-token ceremony that enrolled it) that key belongs to.
+// directory, by the transcript chain (and the init-token ceremony that started it) that key belongs to.
 import type { TokenLayer } from '../../hsm/token.js';
 import type { ErrorData, KmsCapability, ModuleStatus, SlotInfo, SlotRef } from '../../hsm/types.js';
 import { toErrorData } from '../errors.js';
@@ -15,8 +15,11 @@ export interface SlotEntry extends SlotInfo {
   capabilities: KmsCapability[];
   /** The audit key's SPKI SHA-256 (hex), when the token holds one readable without a login. */
   auditKeySha256?: string;
-  /** The transcript chain on this laptop whose genesis names this token: its enrolment (init-token) ceremony id. */
-  enrolment?: { ceremonyId: string; at: string };
+  /**
+   * The transcript chain on this laptop whose genesis names this token: the init-token ceremony that started
+   * it (which may have been interrupted after genesis: Past ceremonies shows its state) and when.
+   */
+  chain?: { startedBy: string; at: string };
   error?: ErrorData;
 }
 
@@ -53,7 +56,7 @@ export async function takeInventory(layer: TokenLayer, probe: CapabilityProbe, o
             if (identity.kind === 'audit-key') entry.auditKeySha256 = identity.sha256;
             const chains = options.dataDir ? await findChainsForToken(options.dataDir, slot.token, identity) : [];
             const newest = newestChain(chains);
-            if (newest) entry.enrolment = { ceremonyId: newest.genesis.ceremonyId, at: newest.genesis.time };
+            if (newest) entry.chain = { startedBy: newest.genesis.ceremonyId, at: newest.genesis.time };
           }
         } catch (error) {
           entry.error = toErrorData(error);

@@ -2,7 +2,7 @@
 // tokens with the same label, each enrolled by init-token with its own chain in one data directory.
 // kms-import on each continues its own chain; a token layer that reports every serial as zeros (as
 // tpm2-pkcs11 does) over the same real tokens changes nothing; a resumed kms-import reopens the right
-// twin; Home's inventory names each token's enrolment; `pkcs11:token=LABEL` is refused in words when two
+// twin; Home's inventory names each token's audit key and chain; `pkcs11:token=LABEL` is refused in words when two
 // tokens share the label.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -175,13 +175,13 @@ describe('two tokens with the same label', () => {
     await expect(reopenChainToken(layer, { ...genesis, auditKeySpki: other.toString('base64') })).rejects.toThrow('is not connected');
   });
 
-  it("Home's inventory names each twin's audit key and enrolment", async () => {
+  it("Home's inventory names each twin's audit key and the init-token that started its chain", async () => {
     const inventory = await takeInventory(zeroSerials(layer), probeKmsCapabilities, { dataDir });
     for (const t of twins) {
       const row = inventory.slots.find((s) => s.slotId === t.slotId)!;
       expect(row.token?.label.trim()).toBe(LABEL);
       expect(row.auditKeySha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(row.enrolment?.ceremonyId).toBe(t.enrolmentId);
+      expect(row.chain?.startedBy).toBe(t.enrolmentId);
       // Same label, same (zeros) serial: the URI the list shows names the slot too, so it picks this row only.
       expect(row.uri).toMatch(new RegExp(`serial=${ZEROS};token=${LABEL};slot-id=${t.slotId}$`));
       const opened = await layer.openSession({ uri: row.uri!.replace(`serial=${ZEROS};`, '') }, { readWrite: false });
@@ -190,7 +190,7 @@ describe('two tokens with the same label', () => {
     }
     const blank = inventory.slots.find((s) => s.token && !s.token.initialized)!;
     expect(blank.auditKeySha256).toBeUndefined();
-    expect(blank.enrolment).toBeUndefined();
+    expect(blank.chain).toBeUndefined();
   });
 
   it('pkcs11:token=twin is refused in words; a URI that is unique still works', async () => {
