@@ -109,7 +109,8 @@ describe.skipIf(why !== undefined)('tpm2-pkcs11 over swtpm', () => {
     } finally {
       await service.close();
     }
-    // Nothing logged in: a fresh session can still log in as user (no session holds a login) and sees no key.
+    // No login is held (a PKCS#11 login belongs to every session of the application: logging in again would
+    // fail with CKR_USER_ALREADY_LOGGED_IN had the ceremony logged in), and no key was made.
     const session = await userSession(tokens[0]!);
     expect(await layer.findAll(session, { class: 'SECRET_KEY' })).toEqual([]);
     await layer.logout(session);
