@@ -86,7 +86,7 @@ export function createServices(options: ServiceOptions): Services {
       ...(options.softHsmConf ? { softHsmConf: options.softHsmConf } : {}),
     }),
     getInventory: async () => {
-      const inventory = await tokens.run(() => takeInventory(layer, probe));
+      const inventory = await tokens.run(() => takeInventory(layer, probe, { dataDir: options.appDataDir }));
       return {
         ...inventory,
         modules: inventory.modules.map((m) => ({ ...m, id: moduleIds.idFor(m.id) })),

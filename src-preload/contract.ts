@@ -72,6 +72,10 @@ const slotEntry = z.object({
   uri: z.string().optional(),
   mechanismCount: z.number().optional(),
   capabilities: z.array(kmsCapability),
+  /** The token's audit key SPKI SHA-256 (hex): how the app tells tokens apart (labels and serials may repeat). */
+  auditKeySha256: z.string().optional(),
+  /** The token's transcript chain on this laptop: the init-token ceremony that started it, and when. */
+  chain: z.object({ startedBy: z.string(), at: z.string() }).optional(),
   /** Why the slot could not be read fully (the rest of the entry is still shown). */
   error: errorData.optional(),
 });

@@ -59,6 +59,8 @@ interface ResolvedSlot {
   module: LoadedModule;
   slot: Buffer;
   slotId: string;
+  /** As the slot list showed it, for naming the token in errors. */
+  token?: TokenInfo;
   /** The token's label when one is present and initialised, so errors name it (not only the slot id). */
   tokenLabel?: string;
 }
@@ -598,7 +600,7 @@ export class Pkcs11TokenLayer implements TokenLayer {
           slot: { slotId: s.slotId, description: s.info.description, manufacturer: s.info.manufacturer },
           ...(s.token ? { token: s.token } : {}),
         };
-        if (uriMatches(parsed, target)) matches.push({ module: m, slot: s.handle, slotId: s.slotId });
+        if (uriMatches(parsed, target)) matches.push({ module: m, slot: s.handle, slotId: s.slotId, ...(s.token ? { token: s.token } : {}), ...(s.token?.initialized && s.token.label.trim() ? { tokenLabel: s.token.label.trim() } : {}) });
       }
     }
     const list = attached.length ? attached.join('; ') : 'none';
@@ -607,10 +609,16 @@ export class Pkcs11TokenLayer implements TokenLayer {
     }
     if (matches.length > 1) {
       const which = matches.map((r) => describeWhere({ ...moduleContext(r.module), slotId: r.slotId })).join('; ');
+      // A label names a token only while it is unique: twins get words, never a guess (tokens are told
+      // apart by their audit key; serials may repeat too: tpm2-pkcs11 reports zeros for every token).
+      const labels = [...new Set(matches.map((r) => (r.token?.label ?? '').trim()))];
+      const twins = labels.length === 1 && parsed.path.token !== undefined;
       throw new TokenError(
         ErrorCodes.TOKEN_AMBIGUOUS,
-        `${matches.length} tokens match ${uri}: ${which}`,
-        'Make the URI more specific (add serial=... or model=...), or disconnect the other tokens.',
+        `${matches.length} tokens match ${uri}${twins ? `: they share the label '${labels[0]}', so the label does not say which one` : ''}: ${which}`,
+        twins
+          ? 'Choose the token from the list of tokens (by slot), or add slot-id=N to the URI; disconnect the other token if you cannot tell them apart.'
+          : 'Make the URI more specific (add serial=... or model=..., or slot-id=N), or disconnect the other tokens.',
       );
     }
     return matches[0] as ResolvedSlot;

@@ -83,10 +83,11 @@ export async function tokensCommand(argv: string[], out: Output): Promise<number
     return 1;
   }
   // Labels of YubiHSMs are remembered in the app's data directory (the device shows none before a login).
-  const layer = createTokenLayer(defaultDataDir());
+  const dataDir = defaultDataDir();
+  const layer = createTokenLayer(dataDir);
   try {
     await layer.configureModules(modules);
-    const inventory = await takeInventory(layer, probeKmsCapabilities);
+    const inventory = await takeInventory(layer, probeKmsCapabilities, { dataDir });
     out.stdout.write(parsed.json ? `${JSON.stringify(inventory, null, 2)}\n` : formatInventory(inventory));
     const failed = inventory.modules.filter((m) => !m.loaded || m.error);
     for (const m of failed) {

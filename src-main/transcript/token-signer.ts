@@ -2,6 +2,7 @@
 // Signing hashes with SHA-384 on the host (a public computation) and has the token sign the digest with raw
 // CKM_ECDSA; the r||s result is converted to DER and checked with node:crypto before it is used.
 import { createHash } from 'node:crypto';
+import { AUDIT_KEY_PRIVATE_REQUIREMENTS, AUDIT_KEY_SPEC, auditKeyTemplates } from '../../hsm/pkcs11/audit-key-probe.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { AttributeName, AttributeValue, ObjectHandle, SessionHandle } from '../../hsm/types.js';
 import { TranscriptError, TranscriptErrorCodes } from './errors.js';
@@ -12,19 +13,7 @@ import { verifyAuditSignature, type AuditSigner } from './signer.js';
 export const AUDIT_KEY_LABEL = 'keyceremony-audit';
 
 /** What the private audit key's attributes must be, re-read from the token after generation and on every open. */
-const PRIVATE_REQUIREMENTS: [AttributeName, boolean, string][] = [
-  ['CKA_TOKEN', true, 'it must be a token object'],
-  ['CKA_PRIVATE', true, 'it must be a private object'],
-  ['CKA_LOCAL', true, 'it must have been generated inside the token'],
-  ['CKA_SENSITIVE', true, 'it must be sensitive'],
-  ['CKA_ALWAYS_SENSITIVE', true, 'it must always have been sensitive'],
-  ['CKA_EXTRACTABLE', false, 'it must not be extractable'],
-  ['CKA_NEVER_EXTRACTABLE', true, 'it must never have been extractable'],
-  ['CKA_SIGN', true, 'it must be able to sign'],
-  ['CKA_DECRYPT', false, 'it must not decrypt'],
-  ['CKA_UNWRAP', false, 'it must not unwrap'],
-  ['CKA_DERIVE', false, 'it must not derive'],
-];
+const PRIVATE_REQUIREMENTS = AUDIT_KEY_PRIVATE_REQUIREMENTS;
 
 function refuse(message: string, remedy: string): never {
   throw new TranscriptError(TranscriptErrorCodes.AUDIT_KEY_REFUSED, message, remedy);
@@ -47,12 +36,9 @@ export class TokenAuditSigner implements AuditSigner {
     if (existing.length > 0)
       refuse(`The token already holds ${existing.length} object(s) labelled '${AUDIT_KEY_LABEL}'; a token has one audit key for its lifetime.`, 'Open the existing audit key instead of generating another.');
     const id = await layer.random(session, 16);
-    const { publicKey, privateKey } = await layer.generateKeyPair(
-      session,
-      { type: 'EC', curve: 'P-384' },
-      { label: AUDIT_KEY_LABEL, id, token: true, encrypt: false, verify: true, wrap: false },
-      { label: AUDIT_KEY_LABEL, id, token: true, private: true, sensitive: true, extractable: false, decrypt: false, sign: true, unwrap: false, derive: false },
-    );
+    // One template for the key and for probeAuditKeyTemplate, which asks a token about it beforehand.
+    const { publicTemplate, privateTemplate } = auditKeyTemplates(AUDIT_KEY_LABEL, id);
+    const { publicKey, privateKey } = await layer.generateKeyPair(session, AUDIT_KEY_SPEC, publicTemplate, privateTemplate);
     try {
       return await TokenAuditSigner.check(layer, session, publicKey, privateKey);
     } catch (error) {

@@ -367,6 +367,9 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await expect(past).toContainText('init-token');
   await expect(past).toContainText('kms-import');
   await page.screenshot({ path: 'test-results/screenshots/home-past-ceremonies.png', fullPage: true });
+  // The token's row names it by its audit key and the init-token ceremony that started its transcript.
+  const initId = (await past.locator('tr[data-status="completed"]', { hasText: 'init-token' }).getAttribute('data-ceremony')) as string;
+  await expect(page.locator('[data-testid="token-row"][data-label="e2e-root"]').getByTestId('token-audit-key')).toHaveText(new RegExp(`^Audit key [0-9a-f]{16}… · transcript of ${initId}$`));
 
   // The record of the kms-import from Home: its summary, and every entry it wrote (counted in the files).
   const kmsRow = past.locator('tr', { hasText: 'kms-import' });

@@ -1,8 +1,8 @@
 // Ceremonies on a token that init-token already enrolled (custodians source: enrolment, e.g. kms-import):
-// select-token finds the token's local chain (chains/<enrolment id>/, matched by the genesis entry's token
-// serial and label), reads the enrolment from it and continues that chain; after the quorum login the
-// token's chain head is compared with the local store, and the ceremony is refused unless they agree.
-import { readdir, readFile } from 'node:fs/promises';
+// select-token finds the token's local chain (chains/<enrolment id>/, whose genesis entry names the audit
+// key the token holds: tokens/identity.ts), reads the enrolment from it and continues that chain; after the
+// quorum login the token's chain head is compared with the local store, and the ceremony is refused unless
+// they agree.
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
@@ -11,8 +11,11 @@ import { AppError } from '../../errors.js';
 import { compareChainHead, readChainHead, type ChainHeadComparison } from '../../transcript/chain-head.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
-import { JOURNAL_FILE, TranscriptStore } from '../../transcript/store.js';
+import { TranscriptStore } from '../../transcript/store.js';
 import { TokenAuditSigner } from '../../transcript/token-signer.js';
+import { probeKmsCapabilities } from '../../../hsm/capabilities.js';
+import { describeToken, readTokenIdentity } from '../../tokens/identity.js';
+import { findChainsForToken, newestChain } from '../../tokens/token-chains.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import type { selectTokenInput } from './init-token.js';
 import { enrolmentOfChain } from './quorum-login.js';
@@ -43,41 +46,19 @@ async function resolveToken(ctx: ActionContext, input: z.infer<typeof selectToke
   return { ref: { moduleId: input.moduleId, slotId: input.slotId }, info: slot.token };
 }
 
-interface ChainCandidate {
-  name: string;
-  dir: string;
-  genesis: Entry;
-}
-
-/** Chains under dataDir/chains whose genesis entry names this token (serial and label). Reads only each journal's first line. */
-export async function findChainsForToken(dataDir: string, token: { serial: string; label: string }): Promise<ChainCandidate[]> {
-  const root = join(dataDir, 'chains');
-  let names: string[];
-  try {
-    names = (await readdir(root)).sort();
-  } catch {
-    return [];
-  }
-  const out: ChainCandidate[] = [];
-  for (const name of names) {
-    let text: string;
-    try {
-      text = await readFile(join(root, name, JOURNAL_FILE), 'utf8');
-    } catch {
-      continue;
-    }
-    const nl = text.indexOf('\n');
-    let genesis: Entry;
-    try {
-      genesis = JSON.parse(nl < 0 ? text : text.slice(0, nl)) as Entry;
-    } catch {
-      continue;
-    }
-    const t = (genesis.data as { token?: { serial?: unknown; label?: unknown } } | undefined)?.token;
-    if (genesis.kind !== 'genesis' || typeof t?.serial !== 'string' || typeof t.label !== 'string') continue;
-    if (t.serial.trim() === token.serial && t.label.trim() === token.label) out.push({ name, dir: join(root, name), genesis });
-  }
-  return out;
+/**
+ * A token that can perform none of the KMS wrapping algorithms inside itself is refused when it is chosen,
+ * before any login, whatever else is wrong with it (a token that cannot wrap was never enrolled either).
+ */
+async function refuseTokenThatCannotWrap(ctx: ActionContext, ref: SlotRef, info: TokenInfo): Promise<void> {
+  const caps = await probeKmsCapabilities(ctx.deps.layer, ref);
+  if (caps.some((c) => c.supported)) return;
+  const why = [...new Set(caps.map((c) => c.reason).filter((r): r is string => typeof r === 'string'))].join('; ');
+  throw new AppError(
+    'token-cannot-wrap',
+    `this token cannot wrap: token '${info.label.trim()}' (${info.manufacturer.trim()} ${info.model.trim()}, slot ${ref.slotId}) performs none of the AWS KMS wrapping algorithms inside itself${why ? ` (${why})` : ''}`,
+    `Use a token that can wrap inside itself (see docs/tokens.md); ${ctx.loaded.script.kind} never wraps outside the token. Nothing was recorded on the token.`,
+  );
 }
 
 /** Ceremonies that joined this chain (a pre-chain entry) and never ended: they wait to be resumed or abandoned. */
@@ -91,20 +72,23 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
   if (ctx.chain()) throw new AppError('ceremony-state', `step '${ctx.step.id}': the token was already selected`, 'Go on with the next step.');
   const { ref, info } = await resolveToken(ctx, input);
   const t = tokenRecord(info);
+  await refuseTokenThatCannotWrap(ctx, ref, info);
   if (!info.initialized) {
     throw new AppError('token-not-initialized', `token in slot ${ref.slotId} is not initialized; ${ctx.loaded.script.kind} needs a token enrolled by init-token`, 'Choose the token the custodians were enrolled on, or run init-token first.');
   }
-  const candidates = await findChainsForToken(ctx.deps.dataDir, t);
+  const identity = await readTokenIdentity(layer, ref);
+  const candidates = await findChainsForToken(ctx.deps.dataDir, t, identity);
   if (candidates.length === 0) {
     throw new AppError(
       'chain-missing',
-      `token '${t.label}' (serial ${t.serial}) has no transcript chain on this laptop (looked in ${join(ctx.deps.dataDir, 'chains')}): its history was written elsewhere, or in another data directory`,
+      `${describeToken(info, identity)} has no transcript chain on this laptop (looked in ${join(ctx.deps.dataDir, 'chains')}${identity.kind === 'none' ? `; ${identity.why}` : ''}): its history was written elsewhere, or in another data directory`,
       "Import this token's transcript bundles (the init-token bundle and every later one) into this laptop's data directory, then start the ceremony again.",
     );
   }
-  // Several chains can name one token (a re-initialized token that kept its serial): the newest genesis is
-  // this token lifetime's; the chain head on the token confirms it after the login.
-  const newest = candidates.reduce((a, b) => (a.genesis.time >= b.genesis.time ? a : b));
+  // Several chains can name one token only when it is known by serial (no audit key readable before a login:
+  // a re-initialized YubiHSM keeps its serial): the newest genesis is this token lifetime's; the audit key and
+  // the chain head on the token confirm it after the login.
+  const newest = newestChain(candidates) as (typeof candidates)[number];
   const { store } = await TranscriptStore.open(newest.dir, ctx.deps.clock ? { clock: ctx.deps.clock } : {});
   let attached = false;
   try {
@@ -127,7 +111,13 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
     ctx.token.info = info;
     ctx.state.enrolment = recorded.enrolment;
     ctx.state.secretCheck = recorded.secretCheck;
-    const chainInfo: JsonObject = { enrolmentId: recorded.enrolment.ceremonyId, name: newest.name, genesisHash: newest.genesis.hash, localHead: { seq: head.seq, hash: head.hash } };
+    const chainInfo: JsonObject = {
+      enrolmentId: recorded.enrolment.ceremonyId,
+      name: newest.name,
+      genesisHash: newest.genesis.hash,
+      localHead: { seq: head.seq, hash: head.hash },
+      foundBy: identity.kind === 'audit-key' ? { auditKeySha256: identity.sha256 } : { serialAndLabel: true, why: identity.why },
+    };
     if (candidates.length > 1) chainInfo.otherChains = candidates.filter((c) => c !== newest).map((c) => c.name);
     await ctx.record(CHAIN_ATTACH_KIND, { chain: newest.name, ...chainInfo });
     const log = await ctx.preGenesisRecords();

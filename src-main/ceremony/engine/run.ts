@@ -241,7 +241,9 @@ export class CeremonyRun {
       const plan = planResume(script.steps, all);
       const tokenStep = script.steps.find((s) => s.action === 'select-token');
       const tokenResult = all.find((e) => e.step === tokenStep?.id && e.kind === 'result')?.data as { moduleId?: unknown } | undefined;
-      reopened = await reopenChainToken(deps.layer, { serial: genesisToken.serial.trim(), label: genesisToken.label.trim() }, typeof tokenResult?.moduleId === 'string' ? tokenResult.moduleId : undefined);
+      const auditKeySpki = (store.entryAt(0)?.data as { auditKey?: { spki?: unknown } } | undefined)?.auditKey?.spki;
+      const named = { serial: genesisToken.serial.trim(), label: genesisToken.label.trim(), ...(typeof auditKeySpki === 'string' ? { auditKeySpki } : {}) };
+      reopened = await reopenChainToken(deps.layer, named, typeof tokenResult?.moduleId === 'string' ? tokenResult.moduleId : undefined);
       log = await PreGenesisLog.reopen(preGenesisPathOf(deps.dataDir, ceremonyId), clock);
       const run = new CeremonyRun(ceremonyId, loaded, options.scriptName, parameters, rehearsal, deps, log);
       run.ceremonyLock = lock;
