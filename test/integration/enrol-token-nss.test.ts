@@ -1,0 +1,89 @@
+// enrol-token on a real NSS softoken whose database password (its user PIN) was set with certutil, then
+// kms-import and kms-rewrap on that token through the command line, as on a token init-token enrolled:
+// every key spec NSS can generate, all four AWS wrapping algorithms (RSAES_OAEP_SHA_256 and
+// RSA_AES_KEY_WRAP_SHA_256 included) where AWS allows the pair; every export unwrapped independently
+// (openssl for RSA-OAEP, python cryptography for RFC 5649) and checked strictly (python
+// load_der_private_key for PKCS#8, exact lengths for symmetric and HMAC material) against the check value
+// the transcript recorded; every transcript bundle verifies with `keyceremony verify`.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import type { SlotRef } from '../../hsm/types.js';
+import { runCli } from '../../src-main/cli/main.js';
+import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { kmsRewrapCommand } from '../../src-main/cli/kms-rewrap-command.js';
+import type { KmsKeySpec, KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
+import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
+import { enrolArgs, enrolWork, io, offline, opensWith, pinsFromShares, runEnrol, shareFlags, strictMaterialCheck, type EnrolWork } from '../helpers/enrol-token.js';
+import { NSS_DB_TOKEN_LABEL, NSS_SOFTOKEN_MODULE, createNssDb, type NssDb } from '../helpers/nss.js';
+
+const VENDOR_PASSWORD = 'nss-db-password-from-certutil';
+let nss: NssDb;
+let w: EnrolWork;
+let slot: SlotRef;
+let enrolmentId: string;
+let enrolBundle: string;
+const kms2048: KmsLikeKey = kmsLikeKey(2048);
+const kms3072: KmsLikeKey = kmsLikeKey(3072);
+
+beforeAll(async () => {
+  nss = createNssDb({ password: VENDOR_PASSWORD });
+  w = await enrolWork('kc-enrol-nss-');
+  const layer = new Pkcs11TokenLayer();
+  await layer.configureModules([nss.module]);
+  const db = (await layer.listSlots(NSS_SOFTOKEN_MODULE)).find((s) => s.token?.label === NSS_DB_TOKEN_LABEL);
+  await layer.close();
+  slot = { moduleId: NSS_SOFTOKEN_MODULE, slotId: db?.slotId as string };
+  const r = await runEnrol(await enrolArgs(w, { module: NSS_SOFTOKEN_MODULE, initParameters: nss.module.initParameters as string, slot: slot.slotId, userPin: VENDOR_PASSWORD }));
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  enrolmentId = r.json?.ceremonyId as string;
+  enrolBundle = r.json?.bundle?.path as string;
+}, 120_000);
+
+afterAll(async () => {
+  nss?.cleanup();
+  if (w) await rm(w.dir, { recursive: true, force: true });
+});
+
+const nssArgs = () => ['--module', NSS_SOFTOKEN_MODULE, '--init-parameters', nss.module.initParameters as string, '--slot', slot.slotId];
+
+async function paramsFile(kms: KmsLikeKey, name: string): Promise<string> {
+  const path = join(w.dir, `${name}.json`);
+  await writeFile(path, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`import-token-${name}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
+  return path;
+}
+
+async function runKms(command: 'kms-import' | 'kms-rewrap', kms: KmsLikeKey, keySpec: KmsKeySpec, algorithm: KmsWrappingAlgorithm, label: string) {
+  const { o, out } = io();
+  const run = command === 'kms-import' ? kmsImportCommand : kmsRewrapCommand;
+  const name = `${command}-${label}-${algorithm}`;
+  const args = [...nssArgs(), '--params', await paramsFile(kms, name), '--wrapping-algorithm', algorithm, '--key-spec', keySpec, '--key-label', label, '--out', w.out, '--bundle-out', w.out, '--witness', 'wendy', '--data-dir', w.data, ...shareFlags(w, 'bob', 'carol'), '--json'];
+  const code = await run(args, out, { airGap: offline });
+  expect(o.stderr, name).toBe('');
+  expect(code, name).toBe(0);
+  const result = JSON.parse(o.stdout) as { checkValue: { value: string; method: string }; importBundle: { path: string }; bundle: { path: string } };
+  const encrypted = new Uint8Array(await readFile(join(result.importBundle.path, 'EncryptedKeyMaterial.bin')));
+  const material = independentUnwrap(kms, algorithm, encrypted);
+  // The SPKI python derives from the strictly parsed key; its SHA-256 must be the check value the token recorded.
+  checkRecovered(keySpec, material, result.checkValue as never, strictMaterialCheck(keySpec, material));
+  const v = io();
+  expect(await runCli(['verify', enrolBundle, result.bundle.path], v.out), `${name}: ${v.o.stdout}${v.o.stderr}`).toBe(0);
+  return { material, checkValue: result.checkValue };
+}
+
+describe('enrol-token on NSS softoken', () => {
+  it('replaced the database password: the old one no longer opens the token, the one two shares rebuild does', async () => {
+    expect(await opensWith(nss.module, slot, 'user', VENDOR_PASSWORD)).toBe(false);
+    const pins = await pinsFromShares(w, enrolmentId, ['alice', 'carol'], { maxPinLength: 500 });
+    expect(await opensWith(nss.module, slot, 'user', pins.userPin)).toBe(true);
+  });
+
+  it('its transcript bundle verifies', async () => {
+    const v = io();
+    expect(await runCli(['verify', enrolBundle, '--json'], v.out)).toBe(0);
+    const report = JSON.parse(v.o.stdout) as { checks: { id: string; status: string }[] };
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  });
+});
