@@ -24,6 +24,7 @@ let w: EnrolWork;
 let slot: SlotRef;
 let enrolmentId: string;
 let enrolBundle: string;
+const bundles: string[] = [];
 const kms2048: KmsLikeKey = kmsLikeKey(2048);
 const kms3072: KmsLikeKey = kmsLikeKey(3072);
 
@@ -68,8 +69,10 @@ async function runKms(command: 'kms-import' | 'kms-rewrap', kms: KmsLikeKey, key
   const material = independentUnwrap(kms, algorithm, encrypted);
   // The SPKI python derives from the strictly parsed key; its SHA-256 must be the check value the token recorded.
   checkRecovered(keySpec, material, result.checkValue as never, strictMaterialCheck(keySpec, material));
+  // Consecutive bundles verify together, from the enrol-token one (the genesis and the enrolment) on.
+  bundles.push(result.bundle.path);
   const v = io();
-  expect(await runCli(['verify', enrolBundle, result.bundle.path], v.out), `${name}: ${v.o.stdout}${v.o.stderr}`).toBe(0);
+  expect(await runCli(['verify', enrolBundle, ...bundles], v.out), `${name}: ${v.o.stdout}${v.o.stderr}`).toBe(0);
   return { material, checkValue: result.checkValue };
 }
 
@@ -86,4 +89,61 @@ describe('enrol-token on NSS softoken', () => {
     const report = JSON.parse(v.o.stdout) as { checks: { id: string; status: string }[] };
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
   });
+});
+
+// Every key spec NSS generates (not ECC_SECG_P256K1: CKR_DOMAIN_PARAMS_INVALID; not HMAC_384/512: its
+// CKM_GENERIC_SECRET_KEY_GEN stops at 32 bytes, refused below before anything is generated), each with the wrapping
+// algorithms AWS allows for it, so that every algorithm runs for every family of key.
+const IMPORTS: [KmsKeySpec, KmsWrappingAlgorithm, 2048 | 3072][] = [
+  ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_256', 2048],
+  ['SYMMETRIC_DEFAULT', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+  ['HMAC_224', 'RSAES_OAEP_SHA_1', 2048],
+  ['HMAC_256', 'RSA_AES_KEY_WRAP_SHA_1', 2048],
+  ['HMAC_224', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+  ['HMAC_256', 'RSAES_OAEP_SHA_256', 2048],
+  ['ECC_NIST_P256', 'RSAES_OAEP_SHA_256', 2048],
+  ['ECC_NIST_P384', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+  ['ECC_NIST_P521', 'RSAES_OAEP_SHA_256', 3072],
+  ['RSA_2048', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+  ['RSA_3072', 'RSA_AES_KEY_WRAP_SHA_1', 2048],
+  ['RSA_4096', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+];
+const ALGORITHMS: KmsWrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'];
+/** The first key kms-import made of each spec: its label and the material it exported. */
+const imported = new Map<KmsKeySpec, { label: string; material: Buffer }>();
+
+describe('kms-import on the token enrol-token enrolled', () => {
+  it.each(['HMAC_384', 'HMAC_512'] as KmsKeySpec[])('%s is refused before anything is generated (NSS makes generic secrets of at most 32 bytes)', async (keySpec) => {
+    const { o, out } = io();
+    const label = `refused-${keySpec}`.toLowerCase();
+    const args = [...nssArgs(), '--params', await paramsFile(kms2048, label), '--wrapping-algorithm', 'RSAES_OAEP_SHA_256', '--key-spec', keySpec, '--key-label', label, '--out', w.out, '--bundle-out', w.out, '--witness', 'wendy', '--data-dir', w.data, ...shareFlags(w, 'alice', 'bob')];
+    expect(await kmsImportCommand(args, out, { airGap: offline })).toBe(1);
+    expect(o.stderr).toContain(`step parameters: The token in slot ${slot.slotId} cannot generate ${keySpec}: its CKM_GENERIC_SECRET_KEY_GEN makes keys of 1-32 bytes`);
+  });
+
+  it.each(IMPORTS)('%s wrapped with %s: unwraps independently, strictly exact, check value as recorded; bundles verify', async (keySpec, algorithm, bits) => {
+    const label = `enrolled-${keySpec}-${algorithm}`.toLowerCase();
+    const r = await runKms('kms-import', bits === 2048 ? kms2048 : kms3072, keySpec, algorithm, label);
+    if (!imported.has(keySpec)) imported.set(keySpec, { label, material: r.material });
+  }, 120_000);
+});
+
+// kms-rewrap finds the key by label, recomputes its check value in the token, and wraps it again: with all
+// four algorithms for a symmetric, an HMAC and an EC key, and both RSA_AES ones for an RSA key. The material
+// must be the very bytes kms-import exported.
+const REWRAPS: [KmsKeySpec, KmsWrappingAlgorithm, 2048 | 3072][] = [
+  ...ALGORITHMS.map((a) => ['SYMMETRIC_DEFAULT', a, 2048] as [KmsKeySpec, KmsWrappingAlgorithm, 2048]),
+  ...ALGORITHMS.map((a) => ['HMAC_256', a, 2048] as [KmsKeySpec, KmsWrappingAlgorithm, 2048]),
+  ...ALGORITHMS.map((a) => ['ECC_NIST_P521', a, 3072] as [KmsKeySpec, KmsWrappingAlgorithm, 3072]),
+  ['RSA_3072', 'RSA_AES_KEY_WRAP_SHA_256', 2048],
+  ['RSA_2048', 'RSA_AES_KEY_WRAP_SHA_1', 2048],
+];
+
+describe('kms-rewrap on the token enrol-token enrolled', () => {
+  it.each(REWRAPS)('%s re-wrapped with %s: the same material kms-import exported', async (keySpec, algorithm, bits) => {
+    const first = imported.get(keySpec);
+    if (!first) throw new Error(`${keySpec} was not imported above (run the whole file)`);
+    const r = await runKms('kms-rewrap', bits === 2048 ? kmsLikeKey(2048) : kms3072, keySpec, algorithm, first.label);
+    expect(r.material.equals(first.material)).toBe(true);
+  }, 120_000);
 });
