@@ -2,13 +2,13 @@
 // with its vendor's tool, non-interactively, through the same engine the app uses. The current PINs and the
 // passphrases come only from files (never argv). The seal is approved with the share files it just wrote.
 // A failure aborts the ceremony (recorded; after the PIN change the abort says the shares open the token).
-import { statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
-import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
-import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/index.js';
+import type { CeremonyView, InterruptedCeremony, RecordedRef } from '../ceremony/engine/index.js';
+import { custodianNameProblem, passphraseProblem, SHARE_FILE_EXTENSION } from '../ceremony/quorum/index.js';
 import type { ScryptCost } from '../ceremony/quorum/share-file.js';
 import { defaultDataDir } from '../data-dir.js';
 import { toErrorData } from '../errors.js';
@@ -100,6 +100,7 @@ export interface EnrolTokenArgs {
 /** Hooks for tests: lower scrypt cost, a fixed air-gap answer, a stop after a recorded entry (the kill test). */
 export interface EnrolTokenOverrides {
   scrypt?: ScryptCost;
+  onRecorded?: (ref: RecordedRef) => Promise<void> | void;
   airGap?: () => AirGapStatus;
   scriptsDir?: string;
 }
@@ -162,6 +163,14 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   const threshold = Number(thresholdText);
   if (threshold < 2 || threshold > custodians.length) throw new UsageError(`--threshold ${threshold}: must be between 2 and the number of custodians (${custodians.length}).`);
   const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
+  // Checked again when each file is written; here so that nothing at all starts when one is in the way.
+  try {
+    accessSync(sharesOut, constants.W_OK);
+  } catch {
+    throw new UsageError(`--shares-out ${sharesOut}: this folder is not writable.`);
+  }
+  const present = custodians.filter((c) => existsSync(join(sharesOut, `${c}${SHARE_FILE_EXTENSION}`)));
+  if (present.length > 0) throw new UsageError(`--shares-out ${sharesOut}: ${present.map((c) => `${c}${SHARE_FILE_EXTENSION}`).join(', ')} already exist${present.length === 1 ? 's' : ''}; a share file is never overwritten. Use an empty folder.`);
   const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
   const rehearsal = values.rehearsal === true;
@@ -273,7 +282,7 @@ export async function enrolTokenCommand(argv: string[], out: Output, overrides: 
       dataDir: args.dataDir,
       ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
       ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-      engine: overrides.scrypt ? { scrypt: overrides.scrypt } : {},
+      engine: { ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}), ...(overrides.onRecorded ? { onRecorded: overrides.onRecorded } : {}) },
     },
     out,
   );
