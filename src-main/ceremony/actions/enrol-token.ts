@@ -19,6 +19,7 @@ import type { ScriptStep } from '../script/index.js';
 import { resolveToken } from './existing-chain.js';
 import { noInput } from './general.js';
 import { generateAuditKey, type selectTokenInput } from './init-token.js';
+import { isYubiHsmEntry } from '../../settings/yubihsm-module.js';
 import { auditKeyWaivers, isNssSoftoken } from './nss-softoken.js';
 import { presentShareInput } from './presented-share.js';
 import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
@@ -55,6 +56,15 @@ const tokenName = (slot: SlotRef, info: TokenInfo) => `token '${info.label.trim(
 /** select-token of enrol-token: the token must be initialized; nothing about it changes here. */
 export async function selectInitializedToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<ActionOutcome> {
   const { ref, info } = await resolveToken(ctx, input);
+  if (isYubiHsmEntry(ref.moduleId)) {
+    // Its "PINs" are authentication keys that init-token sets up from the factory state; a C_SetPIN-style
+    // change of a key someone else set up is not what this ceremony was built and tested for.
+    throw new AppError(
+      'enrol-yubihsm',
+      `${tokenName(ref, info)} is a YubiHSM 2: enrol-token is for PKCS#11 tokens initialized with their vendor's tool; nothing was changed`,
+      'Run init-token on the YubiHSM 2 instead (reset it to its factory state first if it holds nothing you need).',
+    );
+  }
   if (!info.initialized) {
     throw new AppError(
       'token-blank',
