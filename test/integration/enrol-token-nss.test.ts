@@ -4,9 +4,10 @@
 // RSA_AES_KEY_WRAP_SHA_256 included) where AWS allows the pair; every export unwrapped independently
 // (openssl for RSA-OAEP, python cryptography for RFC 5649) and checked strictly (python
 // load_der_private_key for PKCS#8, exact lengths for symmetric and HMAC material) against the check value
-// the transcript recorded; every transcript bundle verifies with `keyceremony verify`.
+// the transcript recorded; every transcript bundle verifies with `keyceremony verify`. A kms-import stopped
+// after its key was generated resumes on that token with `--resume`.
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import type { SlotRef } from '../../hsm/types.js';
@@ -15,7 +16,8 @@ import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { kmsRewrapCommand } from '../../src-main/cli/kms-rewrap-command.js';
 import type { KmsKeySpec, KmsWrappingAlgorithm } from '../../src-main/kms/index.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
-import { enrolArgs, enrolWork, io, offline, opensWith, pinsFromShares, runEnrol, shareFlags, strictMaterialCheck, type EnrolWork } from '../helpers/enrol-token.js';
+import { enrolArgs, enrolWork, io, offline, opensWith, PASS, pinsFromShares, runEnrol, SCRYPT, shareFlags, strictMaterialCheck, type EnrolWork } from '../helpers/enrol-token.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { NSS_DB_TOKEN_LABEL, NSS_SOFTOKEN_MODULE, createNssDb, type NssDb } from '../helpers/nss.js';
 
 const VENDOR_PASSWORD = 'nss-db-password-from-certutil';
@@ -145,5 +147,39 @@ describe('kms-rewrap on the token enrol-token enrolled', () => {
     if (!first) throw new Error(`${keySpec} was not imported above (run the whole file)`);
     const r = await runKms('kms-rewrap', bits === 2048 ? kmsLikeKey(2048) : kms3072, keySpec, algorithm, first.label);
     expect(r.material.equals(first.material)).toBe(true);
+  }, 120_000);
+});
+
+describe('resume on the token enrol-token enrolled', () => {
+  it('a kms-import stopped after its key was generated resumes (--resume) and finishes with that key', async () => {
+    // Run it through the engine up to the generated key, then let go as a crash would: no terminal record.
+    const label = 'enrolled-resumed';
+    const params = await paramsFile(kms2048, label);
+    const layer = new Pkcs11TokenLayer();
+    await layer.configureModules([nss.module]);
+    const service = new CeremonyService({ layer, dataDir: w.data, scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    const { ceremonyId: id } = await service.start({ script: 'kms-import', parameters: { keySpec: 'ECC_NIST_P384', keyLabel: label, wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256' } });
+    await service.perform(id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+    await service.perform(id, 'airgap', {});
+    await service.perform(id, 'token', { moduleId: NSS_SOFTOKEN_MODULE, slotId: slot.slotId });
+    await service.perform(id, 'parameters', { path: params, wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+    for (const c of ['alice', 'bob'] as const) await service.perform(id, 'login', { shareFile: join(w.shares, `${c}.share`), passphrase: PASS[c] });
+    const generated = await service.perform(id, 'generate', { confirm: 'GENERATE' });
+    expect(generated.view.currentStepId).toBe('wrap');
+    await service.close();
+    await layer.close();
+
+    const { o, out } = io();
+    const args = ['--resume', id, ...nssArgs(), '--params', params, '--wrapping-algorithm', 'RSA_AES_KEY_WRAP_SHA_256', '--key-spec', 'ECC_NIST_P384', '--key-label', label, '--out', w.out, '--bundle-out', w.out, '--witness', 'wendy', '--data-dir', w.data, ...shareFlags(w, 'bob', 'carol'), '--json'];
+    const code = await kmsImportCommand(args, out, { airGap: offline });
+    expect(o.stderr).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(o.stdout) as { ceremonyId: string; checkValue: { value: string; method: string }; importBundle: { path: string }; bundle: { path: string } };
+    expect(result.ceremonyId).toBe(id);
+    const material = independentUnwrap(kms2048, 'RSA_AES_KEY_WRAP_SHA_256', new Uint8Array(await readFile(join(result.importBundle.path, 'EncryptedKeyMaterial.bin'))));
+    checkRecovered('ECC_NIST_P384', material, result.checkValue as never, strictMaterialCheck('ECC_NIST_P384', material));
+    bundles.push(result.bundle.path);
+    const v = io();
+    expect(await runCli(['verify', enrolBundle, ...bundles], v.out), v.o.stdout).toBe(0);
   }, 120_000);
 });
