@@ -53,6 +53,17 @@ async function doStep(page: Page, title: RegExp | string) {
   await page.getByRole('button', { name: 'Do this step' }).click();
 }
 
+/** The first three steps of either ceremony: who is present, the air gap, the NSS database token. */
+async function uptoTheNssToken(page: Page) {
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /NSS Certificate DB/ }).check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+}
+
 test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, PIN replaced, bundle verifies', async ({ page }) => {
   test.setTimeout(180_000);
   await harness.attach(page);
@@ -67,13 +78,7 @@ test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, 
   await page.getByLabel('threshold').fill('2');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
 
-  await page.getByLabel('Administrator').fill('Erin');
-  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
-  await doStep(page, 'Record who is present');
-  await doStep(page, 'Check the air gap');
-  await expect(page.locator('#step-title')).toHaveText('Choose the token');
-  await page.getByRole('radio', { name: /NSS Certificate DB/ }).check();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await uptoTheNssToken(page);
 
   await expect(page.locator('#step-title')).toHaveText("Check the token's current PINs");
   const userPin = page.getByLabel('Current user PIN (for the NSS softoken: its database password)');
@@ -152,13 +157,7 @@ test('kms-import from the app on the enrolled NSS token with RSA_AES_KEY_WRAP_SH
   await page.getByLabel('keyLabel').fill('e2e-nss-p256');
   await page.getByLabel('wrappingAlgorithm').fill('RSA_AES_KEY_WRAP_SHA_256');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
-  await page.getByLabel('Administrator').fill('Erin');
-  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
-  await doStep(page, 'Record who is present');
-  await doStep(page, 'Check the air gap');
-  await expect(page.locator('#step-title')).toHaveText('Choose the token');
-  await page.getByRole('radio', { name: /NSS Certificate DB/ }).check();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await uptoTheNssToken(page);
   await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
   harness.nextDialogAnswer.paramsFile = params;
   await page.getByRole('button', { name: 'Choose file…' }).click();
