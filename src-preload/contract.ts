@@ -205,6 +205,8 @@ const ceremonySummary = z.object({
       wrappingKeySpec: z.string().optional(),
       wrapMethod: z.string().optional(),
       checkValue: z.object({ value: z.string(), method: z.string(), description: z.string() }).optional(),
+      validTo: z.string().optional(),
+      warnings: z.array(z.string()),
     })
     .optional(),
   files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),

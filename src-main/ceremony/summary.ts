@@ -53,6 +53,10 @@ export interface CeremonySummary {
     wrappingKeySpec?: string;
     wrapMethod?: string;
     checkValue?: { value: string; method: string; description: string };
+    /** ParametersValidTo of the parameters loaded last (ISO 8601 UTC). */
+    validTo?: string;
+    /** What the room must hear about those parameters (a bare key id, a validity beyond 25 hours, ...). */
+    warnings: string[];
   };
   files: SummaryFile[];
   /** Per quorum step: who approved (in the order they did) out of the threshold. */
@@ -99,6 +103,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
         keySpec: str(d.keySpec) ?? '',
         wrappingAlgorithm: str(d.wrappingAlgorithm) ?? '',
         ...(str(d.wrappingKeySpec) ? { wrappingKeySpec: str(d.wrappingKeySpec) as string } : {}),
+        ...(str(d.validTo) ? { validTo: str(d.validTo) as string } : {}),
+        warnings: Array.isArray(d.warnings) ? d.warnings.filter((w): w is string => typeof w === 'string') : [],
       };
     } else if (r.kind === 'result' && action === 'generate-key' && s.key) {
       const key = obj(d.key);

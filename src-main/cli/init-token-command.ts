@@ -2,7 +2,6 @@
 // Passphrases come only from files (never argv). The quorum step is approved with the share files it just
 // wrote. A failure aborts the ceremony (recorded) and exits 1.
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
@@ -13,6 +12,7 @@ import { toErrorData } from '../errors.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
+import { PASSPHRASE_FILE, PIN_FILE, readFlagSecret } from './flag-files.js';
 import type { Output } from './output.js';
 
 export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
@@ -199,12 +199,8 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   return args;
 }
 
-async function readSecretFile(flag: string, file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
-  } catch (error) {
-    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
+async function readSecretFile(flag: string, file: string, kind = PASSPHRASE_FILE): Promise<string> {
+  return readFlagSecret(`${flag} ${file}`, file, kind);
 }
 
 async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
@@ -214,20 +210,14 @@ async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknow
     for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile('--previous-share', p.passphraseFile) } : { shareFile: p.file });
     input.previousShares = shares;
   }
-  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile);
+  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile, PIN_FILE);
   return input;
 }
 
 async function readPassphrases(args: InitTokenArgs): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const [name, file] of args.passphraseFiles) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new UsageError(`--passphrase-file ${name}=${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
-    }
-    const passphrase = text.replace(/\r?\n$/, '');
+    const passphrase = await readFlagSecret(`--passphrase-file ${name}=${file}`, file, PASSPHRASE_FILE);
     const problem = passphraseProblem(passphrase);
     if (problem) throw new UsageError(`--passphrase-file ${name}=${file}: ${problem}.`);
     out.set(name, passphrase);

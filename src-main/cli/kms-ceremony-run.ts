@@ -2,10 +2,10 @@
 // kms-rewrap` (their scripts take the same inputs at the same actions): each step's input from the flags,
 // the quorum from the --share files in order, the check value and files printed at the end. A failure
 // aborts the ceremony (recorded) and exits 1.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CeremonyView } from '../ceremony/engine/index.js';
-import { toErrorData } from '../errors.js';
+import { AppError, toErrorData } from '../errors.js';
+import { FILE_CAPS, readBounded, type FileKind } from '../files/read-bounded.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import type { KmsImportArgs, KmsImportOverrides } from './kms-import-command.js';
 import type { Output } from './output.js';
@@ -14,6 +14,9 @@ export type KmsCeremonyCommand = 'kms-import' | 'kms-rewrap';
 
 /** What the token work after the login is, for the message when the quorum is not reached. */
 const AFTER_LOGIN: Record<KmsCeremonyCommand, string> = { 'kms-import': 'Nothing was generated.', 'kms-rewrap': 'Nothing was wrapped.' };
+
+/** The manifest the export step just wrote and verified, read back for the summary printed at the end. */
+const IMPORT_MANIFEST: FileKind = { what: 'import manifest', cap: FILE_CAPS.importManifest, remedy: 'Check the import bundle folder the ceremony wrote.', code: 'kms-manifest-unreadable' };
 
 /** The input each non-quorum step takes from the command line. */
 function stepInput(action: string, args: KmsImportArgs): Record<string, unknown> {
@@ -33,6 +36,18 @@ function stepInput(action: string, args: KmsImportArgs): Record<string, unknown>
     default:
       return {};
   }
+}
+
+/**
+ * The parameters as loaded, and every warning about them, right after they are read: before any login or
+ * key generation. Warnings go to stderr in both modes, so --json output stays one document.
+ */
+function tellParameters(command: KmsCeremonyCommand, view: CeremonyView, out: Output, say: (line: string) => void): void {
+  const key = view.summary?.key;
+  if (!key) return;
+  const where = key.region ? ` (Region ${key.region}, account ${key.account ?? '?'})` : ' (Region and account not named by the parameters)';
+  say(`  Key ${key.arn ?? key.keyId}${where}; wrapping key ${key.wrappingKeySpec ?? '?'}; parameters valid until ${key.validTo ?? '?'}`);
+  for (const w of key.warnings) out.stderr.write(`keyceremony ${command}: warning: ${w}\n`);
 }
 
 /** An engine message that already names its step is not prefixed with it again. */
@@ -86,18 +101,24 @@ export async function runKmsCeremony(
         }
         if (view.currentStepId === step.id) {
           const q = view.quorum;
-          throw new Error(`the quorum was not reached: ${q?.approved.length ?? 0} distinct custodian(s) (${q?.approved.join(', ') || 'none'}) presented a share; ${q?.threshold ?? '?'} are needed. ${AFTER_LOGIN[command]}`);
+          // A refusal the room caused, not a failure of ours: coded, so it is not reported as unexpected.
+          throw new AppError(
+            'quorum-not-reached',
+            `the quorum was not reached: ${q?.approved.length ?? 0} distinct custodian(s) (${q?.approved.join(', ') || 'none'}) presented a share; ${q?.threshold ?? '?'} are needed. ${AFTER_LOGIN[command]}`,
+            `Run the command again with one --share FILE:PASSPHRASE_FILE for each of at least ${q?.threshold ?? 'the threshold of'} different custodians.`,
+          );
         }
       } else {
         view = (await service.perform(id, step.id, { ...stepInput(step.action, args), ...confirm })).view;
       }
       say(`  ${step.id}: ${step.title} - done`);
+      if (step.action === 'load-import-parameters') tellParameters(command, view, out, say);
     }
     const kmsOut = view.outputs.find((o) => o.kind === 'kms-import');
     const bundle = view.outputs.find((o) => o.kind === 'bundle');
-    const manifest = kmsOut ? (JSON.parse(await readFile(join(kmsOut.path, 'import-manifest.json'), 'utf8')) as { checkValue?: { value?: string; method?: string }; files?: Record<string, { bytes: number; sha256: string }>; importCommand?: string }) : undefined;
+    const manifest = kmsOut ? (JSON.parse((await readBounded(join(kmsOut.path, 'import-manifest.json'), IMPORT_MANIFEST)).toString('utf8')) as { checkValue?: { value?: string; method?: string }; files?: Record<string, { bytes: number; sha256: string }>; importCommand?: string }) : undefined;
     if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
+      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, parameterWarnings: view.summary?.key?.warnings ?? [], checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
     } else {
       const cv = manifest?.checkValue;
       say(`Key check value: ${cv?.value ?? '(none)'} (${cv?.method ?? ''})${command === 'kms-rewrap' ? ', the same as recorded when the key was generated' : ''}`);

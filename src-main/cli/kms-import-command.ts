@@ -3,7 +3,6 @@
 // Passphrases come only from files. The quorum step is approved with the --share files, in order. A
 // failure aborts the ceremony (recorded) and exits 1; a usage error exits 2.
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { defaultDataDir } from '../data-dir.js';
 import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
@@ -11,6 +10,8 @@ import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { runKmsCeremony } from './kms-ceremony-run.js';
+import { PASSPHRASE_FILE, readFlagFile, readFlagSecret } from './flag-files.js';
+import { SHARE_FILE_KIND } from '../ceremony/actions/presented-share.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
 import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
@@ -179,17 +180,10 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
 export async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const s of args.shares) {
-    if (!s.passphraseFile) {
-      out.push({ shareFile: s.file });
-      continue;
-    }
-    let text: string;
-    try {
-      text = await readFile(s.passphraseFile, 'utf8');
-    } catch (error) {
-      throw new UsageError(`--share ${s.file}:${s.passphraseFile}: the passphrase file cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
-    }
-    out.push({ shareFile: s.file, passphrase: text.replace(/\r?\n$/, '') });
+    const flag = `--share ${s.file}${s.passphraseFile ? `:${s.passphraseFile}` : ''}`;
+    // Refused here, before the ceremony starts, if it cannot be a share file; the engine reads it when presented.
+    await readFlagFile(flag, s.file, SHARE_FILE_KIND);
+    out.push(s.passphraseFile ? { shareFile: s.file, passphrase: await readFlagSecret(flag, s.passphraseFile, PASSPHRASE_FILE) } : { shareFile: s.file });
   }
   return out;
 }

@@ -1,9 +1,10 @@
 // `keyceremony verify BUNDLE... [--expect-audit-key PEM] [--json]`: check transcript bundles without
 // trusting the app that wrote them.
-import { readFile } from 'node:fs/promises';
 import { verifyBundles, type Check, type VerifyReport } from '../transcript/verify.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
+import { readFlagFile } from './flag-files.js';
+import { FILE_CAPS } from '../files/read-bounded.js';
 import type { Output } from './output.js';
 
 export const VERIFY_HELP = `Usage: keyceremony verify BUNDLE... [--expect-audit-key PEM] [--json]
@@ -100,9 +101,9 @@ export async function verifyCommand(argv: string[], out: Output): Promise<number
   let expectAuditKeyPem: string | undefined;
   if (args.expectAuditKey !== undefined) {
     try {
-      expectAuditKeyPem = await readFile(args.expectAuditKey, 'utf8');
+      expectAuditKeyPem = (await readFlagFile(`--expect-audit-key ${args.expectAuditKey}`, args.expectAuditKey, { what: 'public key file', cap: FILE_CAPS.publicKeyPem, remedy: 'Name the audit-public-key.pem of the token (PEM).', code: 'usage' })).toString('utf8');
     } catch (error) {
-      out.stderr.write(`keyceremony verify: cannot read --expect-audit-key ${args.expectAuditKey}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+      out.stderr.write(`keyceremony verify: ${(error as Error).message}\n`);
       return 2;
     }
   }

@@ -3,7 +3,7 @@
 // Playwright harness bridges exactly this function into Chromium.
 import type { z } from 'zod';
 import { contract, type MethodName, type Request, type Response, type Result } from '../../src-preload/contract.js';
-import { toErrorData } from '../errors.js';
+import { INTERNAL_REMEDY, toErrorData } from '../errors.js';
 
 export type Handlers = { [M in MethodName]: (request: z.output<(typeof contract)[M]['request']>) => Promise<Response<M>> | Response<M> };
 
@@ -40,7 +40,8 @@ export async function dispatch<M extends MethodName>(handlers: Handlers, method:
     if (!checked.success) {
       return {
         ok: false,
-        error: { code: 'INTERNAL', message: `${method} produced an answer outside the contract: ${describeIssues(checked.error)}` },
+        // The handler ran to its end: whatever it did happened, only its answer is withheld.
+        error: { code: 'INTERNAL', message: `${method} produced an answer outside the contract: ${describeIssues(checked.error)}`, remedy: INTERNAL_REMEDY },
       };
     }
     return { ok: true, value: checked.data as Response<M> };

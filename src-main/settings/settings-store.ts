@@ -1,9 +1,10 @@
 // The user's module list, kept as JSON in the app data directory. Strictly parsed: a damaged or hand-edited
 // file with unknown keys is reported, not half-used.
-import { existsSync, readFileSync, statSync, realpathSync } from 'node:fs';
+import { existsSync, statSync, realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { FILE_CAPS, readBoundedSync, type FileKind } from '../files/read-bounded.js';
 import type { ModuleConfig } from '../../hsm/types.js';
 import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 import { defaultModulePaths } from './default-modules.js';
@@ -21,6 +22,8 @@ const settingsFile = z
 
 export type SettingsFile = z.output<typeof settingsFile>;
 
+const SETTINGS_FILE: FileKind = { what: 'settings file', cap: FILE_CAPS.settings, remedy: 'Fix or delete the file; the app then starts with the default modules.', code: 'SETTINGS_INVALID' };
+
 export class SettingsStore {
   readonly file: string;
   private readonly defaults: () => string[];
@@ -32,9 +35,10 @@ export class SettingsStore {
 
   read(): SettingsFile {
     if (!existsSync(this.file)) return { version: 1, modules: [], hiddenDefaults: [] };
+    const text = readBoundedSync(this.file, SETTINGS_FILE).toString('utf8');
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(this.file, 'utf8'));
+      raw = JSON.parse(text);
     } catch (error) {
       throw new AppError('SETTINGS_INVALID', `The settings file ${this.file} is not valid JSON (${(error as Error).message}).`, 'Fix or delete the file; the app then starts with the default modules.');
     }

@@ -3,13 +3,15 @@
 // transcript chain (matched by serial and label) come before the quorum login. So the inventory and
 // select-token show what this laptop last saw; the chain-head check after the login catches a device
 // that was re-initialised elsewhere since.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LabelMemory } from '../../hsm/yubihsm/token-layer.js';
+import { FILE_CAPS, readBoundedSync } from '../files/read-bounded.js';
 import { writeJsonFileAtomicSync } from '../util/atomic-json.js';
 
 export const YUBIHSM_LABELS_FILE = 'yubihsm-labels.json';
+const LABELS_FILE = { what: 'labels file', cap: FILE_CAPS.yubihsmLabels, remedy: 'Delete it; the labels come back at the next login.', code: 'LABELS_INVALID' };
 
 const labelsFile = z.strictObject({ version: z.literal(1), labels: z.record(z.string().regex(/^\d{1,10}$/), z.string().max(4096)) });
 
@@ -36,7 +38,7 @@ export class FileLabelMemory implements LabelMemory {
   private read(): Record<string, string> {
     if (!existsSync(this.file)) return {};
     try {
-      const parsed = labelsFile.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
+      const parsed = labelsFile.safeParse(JSON.parse(readBoundedSync(this.file, LABELS_FILE).toString('utf8')));
       return parsed.success ? { ...parsed.data.labels } : {};
     } catch {
       return {};

@@ -238,7 +238,8 @@ test('kms-import from the app on that token: the key material unwraps to the che
       KeyId: ARN,
       ImportToken: Buffer.from('e2e-import-token').toString('base64'),
       PublicKey: Buffer.from(kms.spki).toString('base64'),
-      ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString(),
+      // 30 hours: AWS issues parameters for 24, so the room must be warned.
+      ParametersValidTo: new Date(Date.now() + 30 * 3600_000).toISOString(),
     }),
   );
   mkdirSync(stick('key'));
@@ -267,6 +268,10 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByRole('button', { name: 'Do this step' }).click();
 
   await expect(page.locator('#step-title')).toHaveText('Custodians open the token');
+  // Before anyone opens the token, the room reads the key it loaded and hears the warning about it.
+  const loaded = page.getByTestId('parameters-panel');
+  await expect(loaded).toContainText(ARN);
+  await expect(loaded.getByTestId('parameters-warnings')).toContainText(/more than 25 hours from now, but AWS issues them for 24 hours: check the laptop's clock/);
   // A wrong passphrase, then a mistyped share code: each refused with words, nothing counted, and the
   // custodians go on.
   harness.nextDialogAnswer.shareFile = join(stick('bob'), 'bob.share');

@@ -26,10 +26,10 @@ function io() {
   return { o, out: { stdout: { write: (t: string) => (o.stdout += t) }, stderr: { write: (t: string) => (o.stderr += t) } } };
 }
 
-async function writeParams(name: string): Promise<string> {
+async function writeParams(name: string, hoursValid = 20, keyId = ARN): Promise<string> {
   const path = join(work, 'stick', `${name}.json`);
   // AWS CLI v1 prints ParametersValidTo as epoch seconds.
-  await writeFile(path, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`token-${name}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
+  await writeFile(path, JSON.stringify({ KeyId: keyId, ImportToken: Buffer.from(`token-${name}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + hoursValid * 3600 }));
   return path;
 }
 
@@ -109,9 +109,50 @@ describe('keyceremony kms-import', () => {
     const before = (await readdir(join(work, 'kms-out'))).length;
     const code = await kmsImportCommand([...base({ params: await writeParams('one'), label: 'cli-one', out: join(work, 'kms-out') }), ...share('bob')], out, { airGap: offline });
     expect(code).toBe(1);
-    expect(o.stderr).toContain('the quorum was not reached: 1 distinct custodian(s) (bob) presented a share; 2 are needed');
+    expect(o.stderr).toContain('the quorum was not reached: 1 distinct custodian(s) (bob) presented a share; 2 are needed. Nothing was generated.\n  Run the command again with one --share FILE:PASSPHRASE_FILE for each of at least 2 different custodians.');
+    // A refusal the room caused, not a failure of the app.
+    expect(o.stderr).not.toContain('Unexpected failure');
     expect(o.stderr).toContain('was aborted and the abort recorded');
     expect((await readdir(join(work, 'kms-out'))).length).toBe(before);
+  });
+
+  it('prints every parameter warning before the custodians open the token, in --json mode on stderr', async () => {
+    // One sequence of both streams, to see what came first.
+    const seq: string[] = [];
+    const out = { stdout: { write: (t: string) => seq.push(`out:${t}`) }, stderr: { write: (t: string) => seq.push(`err:${t}`) } };
+    const keyId = ARN.slice(ARN.lastIndexOf('/') + 1);
+    const params = await writeParams('warned', 30, keyId);
+    const code = await kmsImportCommand([...base({ params, label: 'cli-warned', out: join(work, 'kms-out') }), ...share('bob'), '--json'], out, { airGap: offline });
+    expect(code).toBe(1);
+    const bare = `err:keyceremony kms-import: warning: Only the key id ${keyId} is known, not its account and Region: confirm them in the KMS console.\n`;
+    const ahead = seq.findIndex((l) => /^err:keyceremony kms-import: warning: The parameters claim to be valid until \S+, more than 25 hours from now, but AWS issues them for 24 hours: check the laptop's clock and that the file is the one AWS printed\.\n$/.test(l));
+    expect(seq).toContain(bare);
+    expect(ahead).toBeGreaterThan(-1);
+    const refused = seq.findIndex((l) => l.includes('the quorum was not reached'));
+    expect(refused).toBeGreaterThan(Math.max(seq.indexOf(bare), ahead));
+    expect(JSON.parse(seq.filter((l) => l.startsWith('out:')).map((l) => l.slice(4)).join(''))).toMatchObject({ status: 'aborted' });
+  });
+
+  it('prints the warnings in the human output too, with the key it loaded', async () => {
+    const { o, out } = io();
+    const code = await kmsImportCommand([...base({ params: await writeParams('human', 30), label: 'cli-human', out: join(work, 'kms-out') }), ...share('bob')], out, { airGap: offline });
+    expect(code).toBe(1);
+    const [, region, account] = ARN.split(':').slice(2);
+    expect(o.stdout).toContain(`  Key ${ARN} (Region ${region}, account ${account}); wrapping key RSA_2048; parameters valid until `);
+    expect(o.stderr).toMatch(/^keyceremony kms-import: warning: The parameters claim to be valid until /m);
+  });
+
+  it.each([
+    ['/dev/zero as the share', () => ['--share', `/dev/zero:${join(work, 'secrets', 'bob')}`], `--share /dev/zero:<secrets>/bob: /dev/zero is a character device, not a regular file; a share file is a regular file of at most 16 KiB (16384 bytes).\n  Choose the .share file on the custodian's USB stick.`],
+    ['/dev/zero as the passphrase file', () => ['--share', `${join(work, 'usb', 'bob.share')}:/dev/zero`], `--share <usb>/bob.share:/dev/zero: /dev/zero is a character device, not a regular file; a passphrase file is a regular file of at most 8 KiB (8192 bytes).\n  Name a small text file holding the passphrase alone on one line.`],
+    ['a folder as the share', () => ['--share', join(work, 'usb')], `--share <usb>: <usb> is a folder, not a regular file; a share file is a regular file of at most 16 KiB (16384 bytes).`],
+  ])('refuses %s with exit 2 before any ceremony starts', async (_name, flags, message) => {
+    const { o, out } = io();
+    const params = await writeParams('never-read');
+    const code = await kmsImportCommand([...base({ params, label: 'cli-never', out: join(work, 'kms-out') }), ...flags()], out, { airGap: offline });
+    expect(code).toBe(2);
+    expect(o.stderr).toContain(`keyceremony kms-import: ${message.replaceAll('<secrets>', join(work, 'secrets')).replaceAll('<usb>', join(work, 'usb'))}`);
+    expect(o.stdout).toBe('');
   });
 
   it('exits 1 for RSAES_OAEP_SHA_256 on SoftHSM, before any login, listing what the token can do', async () => {

@@ -122,7 +122,7 @@ describe('export bundle', () => {
     const cases: [string[], string][] = [
       [['verify'], 'keyceremony verify: name at least one bundle folder, e.g. keyceremony verify ./keyceremony-transcript-c1-000000-000041\n'],
       [['verify', '--bogus', 'x'], "keyceremony verify: Unknown option '--bogus'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--bogus\"\n"],
-      [['verify', 'x', '--expect-audit-key', join(dir, 'nope.pem')], `keyceremony verify: cannot read --expect-audit-key ${join(dir, 'nope.pem')}: ENOENT\n`],
+      [['verify', 'x', '--expect-audit-key', join(dir, 'nope.pem')], `keyceremony verify: --expect-audit-key ${join(dir, 'nope.pem')}: ${join(dir, 'nope.pem')} cannot be read (ENOENT).\n  Name the audit-public-key.pem of the token (PEM).\n`],
     ];
     for (const [argv, message] of cases) {
       const c = capture();

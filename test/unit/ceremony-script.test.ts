@@ -160,7 +160,7 @@ describe('shipped ceremonies', () => {
   });
 
   it('a missing file is a clear error', async () => {
-    await expect(loadScriptFile('ceremonies/nope.yaml')).rejects.toThrow('nope.yaml: cannot be read (ENOENT)');
+    await expect(loadScriptFile('ceremonies/nope.yaml')).rejects.toThrow('ceremonies/nope.yaml cannot be read (ENOENT).');
   });
 });
 

@@ -5,6 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { zipSync } from 'fflate';
 import { AppError } from '../../src-main/errors.js';
 import { finishImportParameters, parseCliJson, parseConsoleFiles, readImportParameters, readZipEntries } from '../../src-main/kms/params/index.js';
@@ -201,7 +202,17 @@ describe('console download', () => {
     const e = await rejected(readImportParameters({ path: join(dir, 'notes.txt') }, opts));
     expect(e.message).toBe(`${join(dir, 'notes.txt')} is neither the JSON printed by get-parameters-for-import nor a console zip.`);
     writeFileSync(join(dir, 'big.bin'), new Uint8Array(1024 * 1024 + 1));
-    expect((await rejected(readImportParameters({ path: join(dir, 'big.bin') }, opts))).message).toBe(`${join(dir, 'big.bin')} is ${1024 * 1024 + 1} bytes (limit 1048576).`);
+    const big = await rejected(readImportParameters({ path: join(dir, 'big.bin') }, opts));
+    expect([big.message, big.remedy]).toEqual([
+      `${join(dir, 'big.bin')} is ${1024 * 1024 + 1} bytes; an import parameters file is at most 256 KiB (262144 bytes).`,
+      'Choose the parameters themselves (a few KB): params.json from `aws kms get-parameters-for-import --output json`, the console zip, or the folder holding WrappingPublicKey.bin and ImportToken.bin.',
+    ]);
+    // Not a zip, so it is held to the JSON's cap.
+    writeFileSync(join(dir, 'long.json'), cliJson({ Padding: 'x'.repeat(70 * 1024) }));
+    expect((await rejected(readImportParameters({ path: join(dir, 'long.json') }, opts))).message).toMatch(/^\/.*long\.json is \d+ bytes; an import parameters JSON file is at most 64 KiB \(65536 bytes\)\.$/);
+    expect((await rejected(readImportParameters({ path: '/dev/zero' }, opts))).message).toBe(
+      '/dev/zero is a character device, not a regular file; an import parameters file is a regular file of at most 256 KiB (262144 bytes).',
+    );
     expect((await rejected(readImportParameters({ path: join(dir, 'missing.json') }, opts))).message).toBe(`${join(dir, 'missing.json')} cannot be read (ENOENT).`);
   });
 
@@ -231,7 +242,10 @@ describe('console download', () => {
     writeFileSync(join(d, 'ImportToken.bin'), token);
     symlinkSync(join(dir, 'wrapping.pem'), join(d, 'WrappingPublicKey.bin'));
     const e = await rejected(readImportParameters({ path: d }, opts));
-    expect(e.message).toBe(`${join(d, 'WrappingPublicKey.bin')} is a symbolic link.`);
+    expect([e.message, e.remedy]).toEqual([
+      `${join(d, 'WrappingPublicKey.bin')} is a symbolic link, not a regular file; a wrapping public key or import token file is a regular file of at most 64 KiB (65536 bytes).`,
+      'Copy the wrapping public key and import token files themselves (not links to them) from the console download.',
+    ]);
   });
 
   it('refuses an empty file as the token', () => {
@@ -301,9 +315,9 @@ describe('hostile zips', () => {
   const cases: [string, () => Uint8Array, string][] = [
     ['a ../ entry', () => zipSync({ '../WrappingPublicKey.bin': rsa2048, 'ImportToken.bin': token }), 'd.zip: entry "../WrappingPublicKey.bin" climbs out of the folder with ...'],
     ['an absolute path', () => zipSync({ '/etc/ImportToken.bin': token }), 'd.zip: entry "/etc/ImportToken.bin" is an absolute path.'],
-    ['an oversized entry', () => zipSync({ 'ImportToken.bin': new Uint8Array(64 * 1024 + 1) }), 'd.zip: entry "ImportToken.bin" is 65537 bytes uncompressed (limit 65536).'],
+    ['an oversized entry', () => zipSync({ 'ImportToken.bin': new Uint8Array(64 * 1024 + 1) }), 'd.zip: entry "ImportToken.bin" is 65537 bytes uncompressed; an entry of a parameters download is at most 64 KiB (65536 bytes).'],
     ['too many entries', () => zipSync(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`f${i}`, new Uint8Array(1)]))), 'd.zip: has 33 entries; a parameters download has a few (limit 32).'],
-    ['too much in total', () => zipSync(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}`, new Uint8Array(60000)]))), 'd.zip: entries add up to more than 262144 bytes uncompressed.'],
+    ['too much in total', () => zipSync(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}`, new Uint8Array(60000)]))), 'd.zip: entries add up to more than 256 KiB (262144 bytes) uncompressed.'],
     ['a symbolic link', withSymlink, 'd.zip: entry "WrappingPublicKey.bin" is a symbolic link.'],
     ['not a zip', () => new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]), 'd.zip: is not a zip file (no end of central directory).'],
   ];
@@ -312,12 +326,66 @@ describe('hostile zips', () => {
     expect([e.code, e.message, e.remedy]).toEqual(['KMS_PARAMS_INVALID', message, ZIP_REMEDY]);
   });
 
-  it('refuses an entry whose header understates its size (CRC and size checked after inflating)', () => {
-    const z = Buffer.from(zipSync({ 'ImportToken.bin': new Uint8Array(5000).fill(7) }));
-    // Patch the uncompressed size in the central directory entry to 100.
+  /** A zip whose central directory entry is patched: `at` is the offset in that entry, `value` what is written. */
+  function patched(files: Record<string, Uint8Array>, at: number, value: number, bytes: 2 | 4, level: 0 | 9 = 9): Uint8Array {
+    const z = Buffer.from(zipSync(files, { level }));
     const cd = z.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
-    z.writeUInt32LE(100, cd + 24);
-    const e = caught(() => readZipEntries(new Uint8Array(z), 'd.zip'));
-    expect(e.message).toMatch(/^d\.zip: entry "ImportToken\.bin" (is corrupt \(size or CRC-32 does not match\)|could not be read)\.$|^d\.zip: could not be unpacked/);
+    if (bytes === 2) z.writeUInt16LE(value, cd + at);
+    else z.writeUInt32LE(value, cd + at);
+    return new Uint8Array(z);
+  }
+
+  it('refuses an entry whose header understates its size, after inflating no more than it declared', () => {
+    const e = caught(() => readZipEntries(patched({ 'ImportToken.bin': new Uint8Array(5000).fill(7) }, 24, 100, 4), 'd.zip'));
+    expect([e.message, e.remedy]).toEqual(['d.zip: entry "ImportToken.bin" inflates to more than the 100 bytes its header declares.', ZIP_REMEDY]);
   });
+
+  it('refuses a zip bomb: 100 MB of zeros in 100 KB, declared as 700 bytes, with memory bounded', () => {
+    // One deflated entry, assembled by hand (zlib deflates 100 MB of zeros in half a second; fflate would take many).
+    const name = Buffer.from('ImportToken.bin');
+    const data = deflateRawSync(Buffer.alloc(100 * 1024 * 1024), { level: 9 });
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(700, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(700, 24);
+    central.writeUInt16LE(name.length, 28);
+    const cdOffset = local.length + name.length + data.length;
+    const eocd = Buffer.alloc(22);
+    eocd.writeUInt32LE(0x06054b50, 0);
+    eocd.writeUInt16LE(1, 8);
+    eocd.writeUInt16LE(1, 10);
+    eocd.writeUInt32LE(central.length + name.length, 12);
+    eocd.writeUInt32LE(cdOffset, 16);
+    const bomb = new Uint8Array(Buffer.concat([local, name, data, central, name, eocd]));
+    expect(bomb.length).toBeLessThan(256 * 1024);
+    const before = process.memoryUsage();
+    const e = caught(() => readZipEntries(bomb, 'd.zip'));
+    const after = process.memoryUsage();
+    expect(e.message).toBe('d.zip: entry "ImportToken.bin" inflates to more than the 700 bytes its header declares.');
+    // Inflating it whole would take 100 MB outside the V8 heap; zlib stopped after one chunk.
+    expect(after.external + after.arrayBuffers - (before.external + before.arrayBuffers)).toBeLessThan(8 * 1024 * 1024);
+  });
+
+
+  it('refuses an encrypted entry and an unknown compression method', () => {
+    expect(caught(() => readZipEntries(patched({ 'ImportToken.bin': token }, 8, 1, 2), 'd.zip')).message).toBe('d.zip: entry "ImportToken.bin" is encrypted; a parameters download is not.');
+    expect(caught(() => readZipEntries(patched({ 'ImportToken.bin': token }, 10, 12, 2), 'd.zip')).message).toBe(
+      'd.zip: entry "ImportToken.bin" uses compression method 12; a parameters download uses deflate (8) or none (0).',
+    );
+  });
+
+  it('reads stored (uncompressed) entries', () => {
+    const [e] = readZipEntries(zipSync({ 'ImportToken.bin': token }, { level: 0 }), 'd.zip');
+    expect(Buffer.from(e!.data)).toEqual(Buffer.from(token));
+  });
+
 });

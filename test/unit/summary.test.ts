@@ -38,7 +38,7 @@ describe('ceremonySummary', () => {
 
     const entry = (step: string, kind: string, data: Record<string, unknown>, actor = 'erin') => store.append({ ceremonyId: id, step, kind, actor, data: data as never });
     await entry('token', 'result', { action: 'select-token', token: { ...token, initialized: true } });
-    await entry('parameters', 'result', { action: 'load-import-parameters', keyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k', keyId: 'k', region: 'eu-west-1', account: '111122223333', keySpec: 'HMAC_256', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_3072' });
+    await entry('parameters', 'result', { action: 'load-import-parameters', keyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k', keyId: 'k', region: 'eu-west-1', account: '111122223333', keySpec: 'HMAC_256', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_3072', validTo: '2026-11-30T10:00:00.000Z', warnings: ['The parameters expire at 2026-11-30T10:00:00.000Z, in 1 h 00 min: finish the wrap and the import before then.'] });
     await entry('login', 'quorum-open', { threshold: 2 });
     await entry('login', 'approval', { custodian: 'bob' }, 'bob');
     await entry('login', 'approval-repeated', { custodian: 'bob' }, 'bob');
@@ -71,6 +71,8 @@ describe('ceremonySummary', () => {
         wrappingKeySpec: 'RSA_3072',
         wrapMethod: 'CKM_RSA_PKCS_OAEP (SHA-256, MGF1-SHA-256)',
         checkValue: { value: 'A1B2C3', method: 'HMAC-SHA256-ZERO-BLOCK', description: 'first 3 bytes' },
+        validTo: '2026-11-30T10:00:00.000Z',
+        warnings: ['The parameters expire at 2026-11-30T10:00:00.000Z, in 1 h 00 min: finish the wrap and the import before then.'],
       },
       files: [{ kind: 'kms-import', name: 'EncryptedKeyMaterial.bin', folder: '/media/usb/kms-import-mac-1', sha256: 'e'.repeat(64), bytes: 384 }],
       approvals: [{ step: 'login', threshold: 2, custodians: ['bob', 'carol'] }],

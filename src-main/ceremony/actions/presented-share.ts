@@ -2,10 +2,9 @@
 // rehearsal file) or the typed share code. Either way it is decoded against the enrolment's ceremony binding
 // (a share of another ceremony is refused here), and the caller then identifies it by its approval key
 // before it is ever combined.
-import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
+import { FILE_CAPS, readBounded, type FileKind } from '../../files/read-bounded.js';
 import { decodeShareCode, openShareFile } from '../quorum/index.js';
 
 const text = (what: string, max: number) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` }).max(max, { error: `must be ${what}` });
@@ -22,18 +21,16 @@ export const presentShareInput = z.union(
 );
 export type PresentShareInput = z.infer<typeof presentShareInput>;
 
+/** A share file is about 600 bytes of JSON: anything else on the stick is refused before it is read. */
+export const SHARE_FILE_KIND: FileKind = { what: 'share file', cap: FILE_CAPS.shareFile, remedy: "Choose the .share file on the custodian's USB stick.", code: 'share-file-unreadable', field: 'shareFile' };
+
 /** Decode a presented share. The caller owns (and wipes) `share`. */
 export async function openPresentedShare(input: PresentShareInput, enrolmentCeremonyId: string): Promise<{ share: Uint8Array; custodian?: string; via: 'file' | 'code' }> {
   if ('shareCode' in input) {
     const decoded = decodeShareCode(input.shareCode, { ceremonyId: enrolmentCeremonyId });
     return { share: decoded.share, via: 'code' };
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(input.shareFile);
-  } catch (error) {
-    throw new AppError('share-file-unreadable', `shareFile: ${input.shareFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, "Choose the .share file on the custodian's USB stick.");
-  }
+  const bytes = await readBounded(input.shareFile, SHARE_FILE_KIND);
   const opened = await openShareFile(bytes, input.passphrase, { ceremonyId: enrolmentCeremonyId });
   return { share: opened.share, custodian: opened.custodian, via: 'file' };
 }

@@ -2,16 +2,16 @@
 // "<yaml path>: <what is wrong> (line N)". The SHA-256 is taken over the exact bytes read, so the hash in
 // the transcript is the hash of the file anyone can re-check with `sha256sum`.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { FILE_CAPS, readBounded } from '../../files/read-bounded.js';
 import { ACTION_NAMES } from './actions.js';
 import { checkScriptRules, type ScriptProblem, type YamlPath } from './rules.js';
 import { scriptSchema, type CeremonyScript } from './schema.js';
 
-export const MAX_SCRIPT_BYTES = 1024 * 1024;
+export const MAX_SCRIPT_BYTES = FILE_CAPS.ceremonyScript;
 
 export interface LoadedScript {
   script: CeremonyScript;
@@ -169,12 +169,6 @@ export function parseScript(bytes: Uint8Array, source = 'script'): LoadedScript 
 
 /** Read a script file from disk and parse it. The source in messages is the file name. */
 export async function loadScriptFile(path: string): Promise<LoadedScript> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AppError('script-unreadable', `${basename(path)}: cannot be read (${code ?? 'error'})`, 'Check the path of the ceremony script.');
-  }
+  const bytes = await readBounded(path, { what: 'ceremony script', cap: MAX_SCRIPT_BYTES, remedy: 'Check the path of the ceremony script.', code: 'script-unreadable' });
   return parseScript(bytes, basename(path));
 }

@@ -88,7 +88,7 @@ export function finishImportParameters(raw: RawImportParameters, options: Import
     );
   }
   if (left < VALID_TO_WARNING_MS) warnings.push(`The parameters expire at ${validToIso}, in ${hhmm(left)}: finish the wrap and the import before then.`);
-  if (left > VALID_TO_MAX_AHEAD_MS) warnings.push(`The parameters claim to be valid until ${validToIso}, more than 24 hours from now: check the laptop's clock.`);
+  if (left > VALID_TO_MAX_AHEAD_MS) warnings.push(`The parameters claim to be valid until ${validToIso}, more than 25 hours from now, but AWS issues them for 24 hours: check the laptop's clock and that the file is the one AWS printed.`);
   if (raw.importToken.encoding === 'base64' && raw.kind !== 'aws-cli-json') warnings.push(`${raw.importToken.from} was base64 text and has been decoded.`);
   if (raw.publicKey.encoding !== 'der' && raw.kind !== 'aws-cli-json') warnings.push(`${raw.publicKey.from} was ${raw.publicKey.encoding === 'pem' ? 'PEM' : 'base64 text'} and has been decoded.`);
 

@@ -1,19 +1,19 @@
 // The KMS console download is a small zip. We read it from a stick someone else handed us, so before
 // inflating anything we walk the central directory ourselves: entry count, declared sizes, names (no
-// absolute paths, no `..`, no drive letters) and unix modes (no symlinks). fflate then inflates only the
-// entries that passed, into buffers of the declared size, and the CRC-32 of each is checked, so a header
-// that lies about its size yields an error, never an unbounded allocation.
-import { crc32 } from 'node:zlib';
-import { unzipSync } from 'fflate';
+// absolute paths, no `..`, no drive letters) and unix modes (no symlinks). Each vetted entry is then
+// inflated with zlib told to stop at the size its header declares, and its CRC-32 checked, so a header
+// that lies about its size (a zip bomb) is refused after at most that many bytes, never inflated whole.
+import { crc32, inflateRawSync } from 'node:zlib';
 import { AppError } from '../../errors.js';
+import { describeCap, FILE_CAPS } from '../../files/read-bounded.js';
 import { KMS_PARAMS_ERROR } from './arn.js';
 
 export const ZIP_LIMITS = {
   /** The zip file itself. */
-  fileBytes: 1024 * 1024,
+  fileBytes: FILE_CAPS.importParametersZip,
   entries: 32,
   /** Per entry, uncompressed: an import token is at most 6144 bytes, a public key under 1 KB. */
-  entryBytes: 64 * 1024,
+  entryBytes: FILE_CAPS.importParametersPart,
   totalBytes: 256 * 1024,
 };
 
@@ -25,11 +25,16 @@ export interface ZipEntry {
 
 interface CentralEntry {
   name: string;
+  /** General purpose flags; bit 0 is encryption. */
+  flags: number;
+  /** 0 stored, 8 deflate. */
+  method: number;
   crc: number;
   compressedSize: number;
   size: number;
   symlink: boolean;
   directory: boolean;
+  localOffset: number;
 }
 
 const REMEDY = 'Use the zip exactly as the KMS console downloaded it, or unpack the wrapping key and import token into a folder and choose that.';
@@ -68,6 +73,8 @@ function readCentralDirectory(zip: Buffer, file: string): CentralEntry[] {
   for (let n = 0; n < count; n++) {
     if (p + 46 > eocd || zip.readUInt32LE(p) !== 0x02014b50) throw bad(file, 'is truncated or corrupt (bad central directory entry).');
     const madeBy = zip.readUInt16LE(p + 4);
+    const flags = zip.readUInt16LE(p + 8);
+    const method = zip.readUInt16LE(p + 10);
     const crc = zip.readUInt32LE(p + 16);
     const compressedSize = zip.readUInt32LE(p + 20);
     const size = zip.readUInt32LE(p + 24);
@@ -75,17 +82,18 @@ function readCentralDirectory(zip: Buffer, file: string): CentralEntry[] {
     const extraLen = zip.readUInt16LE(p + 30);
     const commentLen = zip.readUInt16LE(p + 32);
     const external = zip.readUInt32LE(p + 38);
+    const localOffset = zip.readUInt32LE(p + 42);
     const name = zip.subarray(p + 46, p + 46 + nameLen).toString('utf8');
     // Unix host (3): the high 16 bits of the external attributes are st_mode.
     const mode = madeBy >> 8 === 3 ? external >>> 16 : 0;
-    entries.push({ name, crc, compressedSize, size, symlink: (mode & 0o170000) === 0o120000, directory: name.endsWith('/') || (mode & 0o170000) === 0o040000 });
+    entries.push({ name, flags, method, crc, compressedSize, size, symlink: (mode & 0o170000) === 0o120000, directory: name.endsWith('/') || (mode & 0o170000) === 0o040000, localOffset });
     p += 46 + nameLen + extraLen + commentLen;
   }
   return entries;
 }
 
 export function readZipEntries(zipBytes: Uint8Array, file: string): ZipEntry[] {
-  if (zipBytes.length > ZIP_LIMITS.fileBytes) throw bad(file, `is ${zipBytes.length} bytes; a parameters download is a few KB (limit ${ZIP_LIMITS.fileBytes}).`);
+  if (zipBytes.length > ZIP_LIMITS.fileBytes) throw bad(file, `is ${zipBytes.length} bytes; a console download zip is at most ${describeCap(ZIP_LIMITS.fileBytes)}.`);
   const zip = Buffer.from(zipBytes.buffer, zipBytes.byteOffset, zipBytes.byteLength);
   const central = readCentralDirectory(zip, file);
   let total = 0;
@@ -95,26 +103,38 @@ export function readZipEntries(zipBytes: Uint8Array, file: string): ZipEntry[] {
     if (unsafe) throw bad(file, `entry ${JSON.stringify(e.name)} ${unsafe}.`);
     if (e.symlink) throw bad(file, `entry ${JSON.stringify(e.name)} is a symbolic link.`);
     if (e.directory) continue;
-    if (e.size > ZIP_LIMITS.entryBytes) throw bad(file, `entry ${JSON.stringify(e.name)} is ${e.size} bytes uncompressed (limit ${ZIP_LIMITS.entryBytes}).`);
+    if (e.size > ZIP_LIMITS.entryBytes) throw bad(file, `entry ${JSON.stringify(e.name)} is ${e.size} bytes uncompressed; an entry of a parameters download is at most ${describeCap(ZIP_LIMITS.entryBytes)}.`);
     total += e.size;
-    if (total > ZIP_LIMITS.totalBytes) throw bad(file, `entries add up to more than ${ZIP_LIMITS.totalBytes} bytes uncompressed.`);
+    if (total > ZIP_LIMITS.totalBytes) throw bad(file, `entries add up to more than ${describeCap(ZIP_LIMITS.totalBytes)} uncompressed.`);
     if (wanted.has(e.name)) throw bad(file, `holds entry ${JSON.stringify(e.name)} twice.`);
     wanted.set(e.name, e);
   }
-  let inflated: Record<string, Uint8Array>;
-  try {
-    // fflate re-reads the central directory; the filter repeats our limits on what it saw, so no entry
-    // we did not vet is ever inflated.
-    inflated = unzipSync(zipBytes, { filter: (f) => wanted.get(f.name)?.size === f.originalSize && f.originalSize <= ZIP_LIMITS.entryBytes });
-  } catch (e) {
-    throw bad(file, `could not be unpacked (${e instanceof Error ? e.message : String(e)}).`);
-  }
   const out: ZipEntry[] = [];
   for (const [name, e] of wanted) {
-    const data = inflated[name];
-    if (!data) throw bad(file, `entry ${JSON.stringify(name)} could not be read.`);
+    const data = inflateEntry(zip, e, file);
     if (data.length !== e.size || crc32(data) >>> 0 !== e.crc >>> 0) throw bad(file, `entry ${JSON.stringify(name)} is corrupt (size or CRC-32 does not match).`);
-    out.push({ name, data });
+    out.push({ name, data: new Uint8Array(data) });
   }
   return out;
+}
+
+/** The entry's bytes, never more than its declared (and already capped) size. */
+function inflateEntry(zip: Buffer, e: CentralEntry, file: string): Buffer {
+  const entry = `entry ${JSON.stringify(e.name)}`;
+  if (e.flags & 1) throw bad(file, `${entry} is encrypted; a parameters download is not.`);
+  const p = e.localOffset;
+  if (p + 30 > zip.length || zip.readUInt32LE(p) !== 0x04034b50) throw bad(file, `${entry} is truncated or corrupt (bad local header).`);
+  const start = p + 30 + zip.readUInt16LE(p + 26) + zip.readUInt16LE(p + 28);
+  const end = start + e.compressedSize;
+  if (end > zip.length) throw bad(file, `${entry} is truncated or corrupt (its data runs past the end of the file).`);
+  const raw = zip.subarray(start, end);
+  if (e.method === 0) return raw;
+  if (e.method !== 8) throw bad(file, `${entry} uses compression method ${e.method}; a parameters download uses deflate (8) or none (0).`);
+  try {
+    // zlib stops as soon as the output passes this, so a lying header costs at most one chunk more.
+    return inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw bad(file, `${entry} inflates to more than the ${e.size} bytes its header declares.`);
+    throw bad(file, `${entry} could not be inflated (${error instanceof Error ? error.message : String(error)}).`);
+  }
 }
