@@ -3,7 +3,6 @@
 // passphrases come only from files (never argv). The seal is approved with the share files it just wrote.
 // A failure aborts the ceremony (recorded; after the PIN change the abort says the shares open the token).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
@@ -14,6 +13,8 @@ import { defaultDataDir } from '../data-dir.js';
 import { toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
+import { PASSPHRASE_FILE, PIN_FILE, readFlagSecret } from './flag-files.js';
+import type { FileKind } from '../files/read-bounded.js';
 import type { Output } from './output.js';
 
 export const ENROL_TOKEN_HELP = `Usage: keyceremony enrol-token --module PATH [--init-parameters STR]
@@ -217,16 +218,10 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   return args;
 }
 
-// Plain reads for now (PIN and passphrase files): the lead switches them to the bounded reader.
-async function readSecretFile(flag: string, file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new UsageError(`${flag} ${file}: the file is empty.`);
+/** A PIN or passphrase file, read through the bounded reader; `typed` is the option as typed. An empty file is refused. */
+async function readSecretFile(typed: string, file: string, kind: FileKind): Promise<string> {
+  const value = await readFlagSecret(typed, file, kind);
+  if (value === '') throw new UsageError(`${typed}: the file is empty.`);
   return value;
 }
 
@@ -234,18 +229,18 @@ async function readSecretFile(flag: string, file: string): Promise<string> {
 async function currentPinsInput(args: EnrolTokenArgs): Promise<Record<string, unknown>> {
   if (args.previousShares.length > 0) {
     const shares = [];
-    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile('--previous-share', p.passphraseFile) } : { shareFile: p.file });
+    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile(`--previous-share ${p.file}:${p.passphraseFile}`, p.passphraseFile, PASSPHRASE_FILE) } : { shareFile: p.file });
     return { previousShares: shares };
   }
-  const input: Record<string, unknown> = { currentUserPin: await readSecretFile('--current-user-pin-file', args.currentUserPinFile as string) };
-  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile);
+  const input: Record<string, unknown> = { currentUserPin: await readSecretFile(`--current-user-pin-file ${args.currentUserPinFile}`, args.currentUserPinFile as string, PIN_FILE) };
+  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
 }
 
 async function readPassphrases(args: EnrolTokenArgs): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const [name, file] of args.passphraseFiles) {
-    const passphrase = await readSecretFile(`--passphrase-file ${name}=`, file);
+    const passphrase = await readSecretFile(`--passphrase-file ${name}=${file}`, file, PASSPHRASE_FILE);
     const problem = passphraseProblem(passphrase);
     if (problem) throw new UsageError(`--passphrase-file ${name}=${file}: ${problem}.`);
     out.set(name, passphrase);

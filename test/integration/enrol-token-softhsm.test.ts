@@ -1,7 +1,8 @@
 // enrol-token on a SoftHSM token initialized by softhsm2-util with known PINs (as a vendor tool would):
 // both PINs are replaced, the old ones open nothing, the ones two shares rebuild open the token; the
 // bundle verifies; kms-import then runs on it as on a token init-token enrolled, with its export unwrapped
-// independently and its bundle verified with the enrol-token one. The command line refuses bad usage.
+// independently and its bundle verified with the enrol-token one. The command line refuses bad usage and
+// PIN files that are not small regular files.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ describe('enrol-token on SoftHSM', () => {
   it('kms-import runs on it as on a token init-token enrolled', async () => {
     const kms = kmsLikeKey(2048);
     const params = join(w.dir, 'params.json');
-    await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('import-token').toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 3600 }));
+    await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('import-token').toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
     const { o, out } = io();
     const code = await kmsImportCommand(
       ['--module', SOFTHSM_MODULE, '--token', 'pkcs11:token=vendor-token', '--params', params, '--wrapping-algorithm', 'RSAES_OAEP_SHA_1', '--key-spec', 'SYMMETRIC_DEFAULT', '--key-label', 'after-enrol', '--out', w.out, '--bundle-out', w.out, '--witness', 'wendy', '--data-dir', w.data, ...shareFlags(w, 'alice', 'carol'), '--json'],
@@ -78,6 +79,15 @@ describe('enrol-token on SoftHSM', () => {
 });
 
 describe('keyceremony enrol-token usage', () => {
+  // Empty share and bundle folders: the enrolled token's own are full.
+  let fresh: EnrolWork;
+  beforeAll(async () => {
+    fresh = await enrolWork('kc-enrol-usage-');
+  });
+  afterAll(async () => {
+    if (fresh) await rm(fresh.dir, { recursive: true, force: true });
+  });
+
   it('is listed and has help', async () => {
     const main = io();
     await runCli(['--help'], main.out);
@@ -94,8 +104,27 @@ describe('keyceremony enrol-token usage', () => {
     ['both the PIN and previous shares', (a: string[]) => [...a, '--previous-share', '/tmp/x.share'], 'give either --current-user-pin-file (and --current-so-pin-file) or --previous-share, not both.'],
   ])('refuses %s with exit 2, touching nothing', async (_name, edit, message) => {
     const { o, out } = io();
-    const args = edit(await enrolArgs(w, { module: SOFTHSM_MODULE, slot: slotId, userPin: 'whatever-pin' }));
+    const args = edit(await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: 'whatever-pin' }));
     expect(await runCli(['enrol-token', ...args], out)).toBe(2);
     expect(o.stderr).toContain(message);
+  });
+
+  it.each([
+    ['/dev/zero', '/dev/zero'],
+    ['a folder', '/tmp'],
+  ])('refuses %s as --current-user-pin-file (the bounded reader) with exit 2, naming the flag', async (_name, path) => {
+    const args = await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: 'x' });
+    const i = args.indexOf('--current-user-pin-file');
+    args[i + 1] = path;
+    const { o, out } = io();
+    expect(await runCli(['enrol-token', ...args], out)).toBe(2);
+    expect(o.stderr).toContain(`keyceremony enrol-token: --current-user-pin-file ${path}`);
+  });
+
+  it('refuses an empty PIN file with exit 2', async () => {
+    const args = await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: '' });
+    const { o, out } = io();
+    expect(await runCli(['enrol-token', ...args], out)).toBe(2);
+    expect(o.stderr).toContain(': the file is empty.');
   });
 });
