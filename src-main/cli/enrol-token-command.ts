@@ -218,10 +218,14 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   return args;
 }
 
-/** A PIN or passphrase file, read through the bounded reader; `typed` is the option as typed. An empty file is refused. */
-async function readSecretFile(typed: string, file: string, kind: FileKind): Promise<string> {
+/**
+ * A PIN or passphrase file, read through the bounded reader; `typed` is the option as typed. An empty file
+ * is refused, except as the current user PIN: a token that needs no login (an NSS database without a
+ * password) has an empty one, and the PIN check refuses it for any other token.
+ */
+async function readSecretFile(typed: string, file: string, kind: FileKind, emptyAllowed = false): Promise<string> {
   const value = await readFlagSecret(typed, file, kind);
-  if (value === '') throw new UsageError(`${typed}: the file is empty.`);
+  if (value === '' && !emptyAllowed) throw new UsageError(`${typed}: the file is empty.`);
   return value;
 }
 
@@ -232,7 +236,7 @@ async function currentPinsInput(args: EnrolTokenArgs): Promise<Record<string, un
     for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile(`--previous-share ${p.file}:${p.passphraseFile}`, p.passphraseFile, PASSPHRASE_FILE) } : { shareFile: p.file });
     return { previousShares: shares };
   }
-  const input: Record<string, unknown> = { currentUserPin: await readSecretFile(`--current-user-pin-file ${args.currentUserPinFile}`, args.currentUserPinFile as string, PIN_FILE) };
+  const input: Record<string, unknown> = { currentUserPin: await readSecretFile(`--current-user-pin-file ${args.currentUserPinFile}`, args.currentUserPinFile as string, PIN_FILE, true) };
   if (args.currentSoPinFile) input.currentSoPin = await readSecretFile(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
 }

@@ -81,7 +81,7 @@ test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, 
   await uptoTheNssToken(page);
 
   await expect(page.locator('#step-title')).toHaveText("Check the token's current PINs");
-  const userPin = page.getByLabel('Current user PIN (for the NSS softoken: its database password)');
+  const userPin = page.getByLabel('Current user PIN (for the NSS softoken: its database password, empty if it has none)');
   await userPin.fill('not-the-password');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText('did not accept this user PIN; nothing on the token was changed');

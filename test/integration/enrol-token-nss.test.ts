@@ -5,7 +5,8 @@
 // (openssl for RSA-OAEP, python cryptography for RFC 5649) and checked strictly (python
 // load_der_private_key for PKCS#8, exact lengths for symmetric and HMAC material) against the check value
 // the transcript recorded; every transcript bundle verifies with `keyceremony verify`. A kms-import stopped
-// after its key was generated resumes on that token with `--resume`.
+// after its key was generated resumes on that token with `--resume`. A database without a password (its
+// empty PIN) is enrolled too, with plain rehearsal shares.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import type { KmsKeySpec, KmsWrappingAlgorithm } from '../../src-main/kms/index.
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { enrolArgs, enrolWork, io, offline, opensWith, PASS, pinsFromShares, runEnrol, SCRYPT, shareFlags, strictMaterialCheck, type EnrolWork } from '../helpers/enrol-token.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
+import { combineShares, derivePins, openShareFile } from '../../src-main/ceremony/quorum/index.js';
 import { NSS_DB_TOKEN_LABEL, NSS_SOFTOKEN_MODULE, createNssDb, type NssDb } from '../helpers/nss.js';
 
 const VENDOR_PASSWORD = 'nss-db-password-from-certutil';
@@ -181,5 +183,41 @@ describe('resume on the token enrol-token enrolled', () => {
     bundles.push(result.bundle.path);
     const v = io();
     expect(await runCli(['verify', enrolBundle, ...bundles], v.out), v.o.stdout).toBe(0);
+  }, 120_000);
+});
+
+describe('an NSS database without a password, enrolled with plain shares in a rehearsal', () => {
+  it('takes the empty PIN it has, warns about the plain shares and records them as not encrypted; the shares open it', async () => {
+    const bare = createNssDb();
+    const v = await enrolWork('kc-enrol-nss-bare-');
+    try {
+      const layer = new Pkcs11TokenLayer();
+      await layer.configureModules([bare.module]);
+      const db = (await layer.listSlots(NSS_SOFTOKEN_MODULE)).find((s) => s.token?.label === NSS_DB_TOKEN_LABEL);
+      await layer.close();
+      expect(db?.token?.loginRequired).toBe(false);
+      const bareSlot = { moduleId: NSS_SOFTOKEN_MODULE, slotId: db?.slotId as string };
+      const base = await enrolArgs(v, { module: NSS_SOFTOKEN_MODULE, initParameters: bare.module.initParameters as string, slot: bareSlot.slotId, userPin: '' });
+      const args = [...base.filter((a, i) => a !== '--passphrase-file' && base[i - 1] !== '--passphrase-file'), '--insecure-plain-shares', '--rehearsal'];
+      const r = await runEnrol(args);
+      expect(r.stderr).toBe('keyceremony enrol-token: WARNING: --insecure-plain-shares writes UNENCRYPTED share files: anyone who reads one holds that share. Rehearsal only; the transcript records every share as not encrypted.\n');
+      expect(r.code).toBe(0);
+      const id = r.json?.ceremonyId as string;
+      const file = JSON.parse(await readFile(join(v.shares, 'alice.share'), 'utf8')) as { insecurePlain?: boolean; warning?: string };
+      expect(file.insecurePlain).toBe(true);
+      expect(file.warning).toContain('THIS SHARE FILE IS NOT ENCRYPTED');
+      const log = (await readFile(join(v.data, 'ceremonies', id, 'pre-genesis.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: { encrypted?: boolean } });
+      expect(log.filter((e) => e.kind === 'share-issued').map((e) => e.data.encrypted)).toEqual([false, false, false]);
+      expect(log.find((e) => e.kind === 'ceremony-start')?.data).toMatchObject({ rehearsal: true });
+      // The empty password is gone; the one two plain shares rebuild opens the database.
+      expect(await opensWith(bare.module, bareSlot, 'user', '')).toBe(false);
+      const shares: Uint8Array[] = [];
+      for (const c of ['alice', 'carol']) shares.push((await openShareFile(await readFile(join(v.shares, `${c}.share`)), undefined, { ceremonyId: id })).share);
+      const secret = await combineShares(shares, 2);
+      expect(await opensWith(bare.module, bareSlot, 'user', derivePins(secret, id, { maxPinLength: 500 }).userPin)).toBe(true);
+    } finally {
+      bare.cleanup();
+      await rm(v.dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

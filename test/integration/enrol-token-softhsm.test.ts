@@ -3,7 +3,7 @@
 // bundle verifies; kms-import then runs on it as on a token init-token enrolled, with its export unwrapped
 // independently and its bundle verified with the enrol-token one. The command line refuses bad usage and
 // PIN files that are not small regular files.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
@@ -121,10 +121,14 @@ describe('keyceremony enrol-token usage', () => {
     expect(o.stderr).toContain(`keyceremony enrol-token: --current-user-pin-file ${path}`);
   });
 
-  it('refuses an empty PIN file with exit 2', async () => {
-    const args = await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: '' });
-    const { o, out } = io();
-    expect(await runCli(['enrol-token', ...args], out)).toBe(2);
-    expect(o.stderr).toContain(': the file is empty.');
+  it('refuses an empty SO PIN file with exit 2, and an empty user PIN at the PIN check (SoftHSM requires a login)', async () => {
+    const so = await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: 'x', soPin: '' });
+    const a = io();
+    expect(await runCli(['enrol-token', ...so], a.out)).toBe(2);
+    expect(a.o.stderr).toContain(`--current-so-pin-file ${join(fresh.secrets, 'so-pin')}: the file is empty.`);
+    const r = await runEnrol(await enrolArgs(fresh, { module: SOFTHSM_MODULE, slot: slotId, userPin: '' }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("step current-pins: input.currentUserPin: is empty, but token 'vendor-token'");
+    expect(await readdir(fresh.shares)).toEqual([]);
   });
 });

@@ -77,11 +77,12 @@ export async function selectInitializedToken(ctx: ActionContext, input: z.infer<
   return { done: true, data: { moduleId: ref.moduleId, slotId: ref.slotId, token: { ...tokenRecord(info), initialized: true } } };
 }
 
-const pinText = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must not be empty` }).max(255, { error: 'must be at most 255 characters' });
+const pinText = (what: string) => z.string({ error: `must be ${what}` }).max(255, { error: 'must be at most 255 characters' });
 
 export const checkCurrentPinsInput = z.union(
   [
-    z.strictObject({ currentUserPin: pinText('the current user PIN'), currentSoPin: pinText('the current SO PIN').optional() }),
+    // Empty only for a token that needs no login (an NSS database without a password): checked in perform.
+    z.strictObject({ currentUserPin: pinText('the current user PIN'), currentSoPin: pinText('the current SO PIN').min(1, { error: 'must not be empty' }).optional() }),
     /** The way out of an enrol-token interrupted after its PIN change: M of its shares rebuild the PINs it set. */
     z.strictObject({ previousShares: z.array(presentShareInput, { error: 'must be a list of shares' }).min(1, { error: 'must list at least one share' }).max(255) }),
   ],
@@ -209,6 +210,9 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
     } else {
       user = input.currentUserPin;
       so = input.currentSoPin;
+    }
+    if (user === '' && info.loginRequired) {
+      throw new AppError('enrol-pin-empty', `input.currentUserPin: is empty, but ${tokenName(slot, info)} requires a login`, 'Type the user PIN the vendor\'s tool set. Only a token that needs no login (an NSS database without a password) takes an empty one.');
     }
     if (so !== undefined && isNssSoftoken(slot.moduleId, info)) {
       throw new AppError('enrol-no-so-pin', 'input.currentSoPin: the NSS softoken has no SO PIN to change (its only PIN is the database password, the user PIN)', 'Leave the current SO PIN empty.');
