@@ -40,9 +40,9 @@ import { decodeObjectHandle, decodeSlotInfo, decodeTokenInfo, encodeObjectHandle
 import { mechanismInfo } from './mechanisms.js';
 import { loadModule, moduleContext, sameConfig, serialize, unloadModule, type LoadedModule } from './module.js';
 import { SessionTable, closeNative, sessionContext, type SessionEntry } from './sessions.js';
-import { ATTRIBUTES, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate } from './templates.js';
+import { ATTRIBUTES, dataHolderKeyTemplate, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate } from './templates.js';
 
-const { CKF_SERIAL_SESSION, CKF_RW_SESSION, CKU_USER, CKU_SO, CKA_VALUE, CKA_LABEL, CKA_APPLICATION, CKA_TOKEN, CKA_PRIVATE } = pkcs11js;
+const { CKF_SERIAL_SESSION, CKF_RW_SESSION, CKU_USER, CKU_SO, CKA_VALUE, CKA_ID, CKA_LABEL, CKA_APPLICATION, CKA_TOKEN, CKA_PRIVATE } = pkcs11js;
 
 // Output buffers are sized for the largest result we produce (an RSA-4096 private key wrapped with
 // AES-KWP is about 2.4 kB), so one call suffices and no operation is left waiting for a second pass.
@@ -360,27 +360,46 @@ export class Pkcs11TokenLayer implements TokenLayer {
   // ---- data objects ----
 
   async createDataObject(session: SessionHandle, template: DataObjectTemplate, value: Bytes): Promise<ObjectHandle> {
-    const t = dataObjectTemplate(template, toBuffer(value, 'value'));
-    return this.onSession(session, (lib, s) => encodeObjectHandle(lib.C_CreateObject(s.native, t)));
+    const v = toBuffer(value, 'value');
+    return this.onSession(session, async (lib, s) => {
+      try {
+        return encodeObjectHandle(lib.C_CreateObject(s.native, dataObjectTemplate(template, v)));
+      } catch (e) {
+        // NSS softoken keeps no token CKO_DATA object (CKR_ATTRIBUTE_VALUE_INVALID): the value goes into
+        // the CKA_ID of a key of the same label that can do nothing (dataHolderKeyTemplate).
+        if (!isCkr(e, 'CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_FUNCTION_NOT_SUPPORTED')) throw e;
+        const { mechanism, template: t } = dataHolderKeyTemplate(template, v);
+        return encodeObjectHandle(await lib.C_GenerateKeyAsync(s.native, { mechanism }, t));
+      }
+    });
+  }
+
+  /** The one object holding the value labelled `label`: a data object (CKA_VALUE), or the key standing in for one (CKA_ID). */
+  private async findDataHolder(session: SessionHandle, label: string): Promise<{ handle: Buffer; holder: 'data' | 'key' }> {
+    const keys = await this.findAll(session, { class: 'SECRET_KEY', label });
+    if (keys.length === 0 || (await this.findAll(session, { class: 'DATA', label })).length > 0) {
+      return { handle: decodeObjectHandle(await this.findOne(session, { class: 'DATA', label })), holder: 'data' };
+    }
+    return { handle: decodeObjectHandle(await this.findOne(session, { class: 'SECRET_KEY', label })), holder: 'key' };
   }
 
   async readDataObject(session: SessionHandle, label: string): Promise<Bytes> {
-    const handle = decodeObjectHandle(await this.findOne(session, { class: 'DATA', label }));
+    const { handle, holder } = await this.findDataHolder(session, label);
     return this.onSession(session, (lib, s) => {
-      const [attr] = lib.C_GetAttributeValue(s.native, handle, [{ type: CKA_VALUE }]);
+      const [attr] = lib.C_GetAttributeValue(s.native, handle, [{ type: holder === 'data' ? CKA_VALUE : CKA_ID }]);
       return bytesOut(attr?.value ?? Buffer.alloc(0));
     });
   }
 
   async replaceDataObject(session: SessionHandle, label: string, value: Bytes): Promise<void> {
-    const handle = decodeObjectHandle(await this.findOne(session, { class: 'DATA', label }));
+    const { handle, holder } = await this.findDataHolder(session, label);
     const v = toBuffer(value, 'value');
     await this.onSession(session, (lib, s) => {
       try {
-        lib.C_SetAttributeValue(s.native, handle, [{ type: CKA_VALUE, value: v }]);
+        lib.C_SetAttributeValue(s.native, handle, [{ type: holder === 'data' ? CKA_VALUE : CKA_ID, value: v }]);
         return;
       } catch (e) {
-        if (!isCkr(e, 'CKR_ATTRIBUTE_READ_ONLY', 'CKR_ACTION_PROHIBITED', 'CKR_FUNCTION_NOT_SUPPORTED', 'CKR_TEMPLATE_INCONSISTENT')) throw e;
+        if (holder === 'key' || !isCkr(e, 'CKR_ATTRIBUTE_READ_ONLY', 'CKR_ACTION_PROHIBITED', 'CKR_FUNCTION_NOT_SUPPORTED', 'CKR_TEMPLATE_INCONSISTENT')) throw e;
       }
       // The token will not change the value in place: create the replacement first, so a crash between
       // the two calls leaves two objects (detected by findOne as ambiguous), never none.

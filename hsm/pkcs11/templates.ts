@@ -262,6 +262,35 @@ export function dataObjectTemplate(t: DataObjectTemplate, value: Bytes): Templat
   ];
 }
 
+/**
+ * For tokens that keep no CKO_DATA objects (NSS softoken: session ones only) and force every token key
+ * sensitive: a generated generic secret key, usable for nothing, whose CKA_ID carries the value a data object
+ * would (public, like the chain head), under the same label and CKA_TOKEN/CKA_PRIVATE. CKA_ID stays
+ * readable and settable on every key.
+ */
+export function dataHolderKeyTemplate(t: Pick<DataObjectTemplate, 'label' | 'token' | 'private'>, value: Bytes): { mechanism: number; template: Template } {
+  return {
+    mechanism: CKM.GENERIC_SECRET_KEY_GEN,
+    template: [
+      { type: CKA_CLASS, value: CKO_SECRET_KEY },
+      { type: CKA_KEY_TYPE, value: CKK_GENERIC_SECRET },
+      { type: CKA_VALUE_LEN, value: 32 },
+      text(CKA_LABEL, t.label),
+      bytes(CKA_ID, value),
+      bool(CKA_TOKEN, t.token),
+      bool(CKA_PRIVATE, t.private),
+      bool(CKA_EXTRACTABLE, false),
+      bool(CKA_SIGN, false),
+      bool(CKA_VERIFY, false),
+      bool(CKA_ENCRYPT, false),
+      bool(CKA_DECRYPT, false),
+      bool(CKA_WRAP, false),
+      bool(CKA_UNWRAP, false),
+      bool(CKA_DERIVE, false),
+    ],
+  };
+}
+
 export function queryTemplate(q: ObjectQuery): Template {
   const out: Template = [];
   if (q.class !== undefined) {

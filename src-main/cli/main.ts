@@ -1,6 +1,7 @@
 import { tokensCommand, TOKENS_HELP } from './tokens-command.js';
 import { verifyCommand } from './verify-command.js';
 import { initTokenCommand } from './init-token-command.js';
+import { enrolTokenCommand } from './enrol-token-command.js';
 import { kmsImportCommand } from './kms-import-command.js';
 import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
@@ -16,6 +17,8 @@ Air-gapped key ceremonies with hardware tokens. Commands:
   verify    Verify exported transcript bundles (integrity, and what kind of ceremony they hold).
   init-token  Initialize a token and enrol its M-of-N custodians (writes share
             files and the transcript bundle).
+  enrol-token  Enrol M-of-N custodians on a token initialized with its vendor's
+            tool (the room brings its PINs; they are replaced by share-derived ones).
   kms-import  Generate key material in an enrolled token, wrap it there for
             AWS KMS import and write the import bundle (M custodians' shares).
   kms-rewrap  Re-export a key kms-import generated, under new import parameters,
@@ -43,6 +46,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return verifyCommand(rest, out);
     case 'init-token':
       return initTokenCommand(rest, out);
+    case 'enrol-token':
+      return enrolTokenCommand(rest, out);
     case 'kms-import':
       return kmsImportCommand(rest, out);
     case 'kms-rewrap':

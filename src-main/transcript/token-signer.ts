@@ -15,6 +15,18 @@ export const AUDIT_KEY_LABEL = 'keyceremony-audit';
 /** What the private audit key's attributes must be, re-read from the token after generation and on every open. */
 const PRIVATE_REQUIREMENTS = AUDIT_KEY_PRIVATE_REQUIREMENTS;
 
+/**
+ * Checks a caller may waive for a token that cannot report them, each with the reason (NSS softoken answers
+ * CKA_LOCAL false even for keys it just generated). Only CKA_LOCAL can be waived; the waiver is the
+ * caller's to record.
+ */
+export interface AuditKeyWaivers {
+  CKA_LOCAL?: string;
+}
+
+/** The label of the throw-away key pair probe() makes and destroys. */
+export const AUDIT_KEY_PROBE_LABEL = 'keyceremony-audit-probe';
+
 function refuse(message: string, remedy: string): never {
   throw new TranscriptError(TranscriptErrorCodes.AUDIT_KEY_REFUSED, message, remedy);
 }
@@ -31,16 +43,32 @@ export class TokenAuditSigner implements AuditSigner {
    * Generate the audit key pair in the token (logged-in read-write session), then re-read and check its
    * attributes; a key that fails a check is destroyed and refused.
    */
-  static async generate(layer: TokenLayer, session: SessionHandle): Promise<TokenAuditSigner> {
+  static async generate(layer: TokenLayer, session: SessionHandle, waivers: AuditKeyWaivers = {}): Promise<TokenAuditSigner> {
     const existing = await layer.findAll(session, { label: AUDIT_KEY_LABEL });
     if (existing.length > 0)
       refuse(`The token already holds ${existing.length} object(s) labelled '${AUDIT_KEY_LABEL}'; a token has one audit key for its lifetime.`, 'Open the existing audit key instead of generating another.');
+    return TokenAuditSigner.generateLabelled(layer, session, AUDIT_KEY_LABEL, waivers);
+  }
+
+  /**
+   * Make a throw-away key pair with the audit key's exact template (under another label), check it as the
+   * audit key is checked, sign once, and destroy it: whether this token will accept the audit key, asked
+   * before anything about the token changes (enrol-token). Refuses with the audit key's reasons.
+   */
+  static async probe(layer: TokenLayer, session: SessionHandle, waivers: AuditKeyWaivers = {}): Promise<void> {
+    for (const stale of await layer.findAll(session, { label: AUDIT_KEY_PROBE_LABEL })) await layer.destroyObject(session, stale);
+    const signer = await TokenAuditSigner.generateLabelled(layer, session, AUDIT_KEY_PROBE_LABEL, waivers);
+    await layer.destroyObject(session, signer.privateKey);
+    await layer.destroyObject(session, await layer.findOne(session, { class: 'PUBLIC_KEY', label: AUDIT_KEY_PROBE_LABEL }));
+  }
+
+  private static async generateLabelled(layer: TokenLayer, session: SessionHandle, label: string, waivers: AuditKeyWaivers): Promise<TokenAuditSigner> {
     const id = await layer.random(session, 16);
     // One template for the key and for probeAuditKeyTemplate, which asks a token about it beforehand.
-    const { publicTemplate, privateTemplate } = auditKeyTemplates(AUDIT_KEY_LABEL, id);
+    const { publicTemplate, privateTemplate } = auditKeyTemplates(label, id);
     const { publicKey, privateKey } = await layer.generateKeyPair(session, AUDIT_KEY_SPEC, publicTemplate, privateTemplate);
     try {
-      return await TokenAuditSigner.check(layer, session, publicKey, privateKey);
+      return await TokenAuditSigner.check(layer, session, publicKey, privateKey, waivers);
     } catch (error) {
       await layer.destroyObject(session, privateKey).catch(() => undefined);
       await layer.destroyObject(session, publicKey).catch(() => undefined);
@@ -49,21 +77,23 @@ export class TokenAuditSigner implements AuditSigner {
   }
 
   /** Open the token's existing audit key (exactly one key pair labelled keyceremony-audit) and check it. */
-  static async open(layer: TokenLayer, session: SessionHandle): Promise<TokenAuditSigner> {
+  static async open(layer: TokenLayer, session: SessionHandle, waivers: AuditKeyWaivers = {}): Promise<TokenAuditSigner> {
     const privateKey = await layer.findOne(session, { class: 'PRIVATE_KEY', label: AUDIT_KEY_LABEL });
     const publicKey = await layer.findOne(session, { class: 'PUBLIC_KEY', label: AUDIT_KEY_LABEL });
-    return TokenAuditSigner.check(layer, session, publicKey, privateKey);
+    return TokenAuditSigner.check(layer, session, publicKey, privateKey, waivers);
   }
 
-  private static async check(layer: TokenLayer, session: SessionHandle, publicKey: ObjectHandle, privateKey: ObjectHandle): Promise<TokenAuditSigner> {
+  private static async check(layer: TokenLayer, session: SessionHandle, publicKey: ObjectHandle, privateKey: ObjectHandle, waivers: AuditKeyWaivers): Promise<TokenAuditSigner> {
     const attrs: Record<AttributeName, AttributeValue> = await layer.getAttributes(session, privateKey, PRIVATE_REQUIREMENTS.map(([n]) => n));
-    const wrong = PRIVATE_REQUIREMENTS.filter(([name, want]) => attrs[name] !== want).map(([name, want, why]) => `${name} is ${String(attrs[name])}, expected ${want}: ${why}`);
+    if (waivers.CKA_LOCAL !== undefined && waivers.CKA_LOCAL.trim() === '') refuse('waivers.CKA_LOCAL needs a reason.', 'Say why this token does not report CKA_LOCAL.');
+    const waived = (name: AttributeName) => name === 'CKA_LOCAL' && waivers.CKA_LOCAL !== undefined;
+    const wrong = PRIVATE_REQUIREMENTS.filter(([name, want]) => attrs[name] !== want && !waived(name)).map(([name, want, why]) => `${name} is ${String(attrs[name])}, expected ${want}: ${why}`);
     if (wrong.length > 0) refuse(`The audit key in the token is not acceptable: ${wrong.join('; ')}.`, 'Use a token that keeps generated keys sensitive and non-extractable; the key was not used.');
     const pub = await layer.getAttributes(session, publicKey, ['CKA_EC_PARAMS', 'CKA_EC_POINT', 'CKA_ID', 'CKA_LOCAL']);
     const privId = (await layer.getAttributes(session, privateKey, ['CKA_ID'])).CKA_ID;
     if (!(pub.CKA_EC_PARAMS instanceof Uint8Array) || !sameBytes(pub.CKA_EC_PARAMS, P384_EC_PARAMS)) refuse('The audit public key in the token is not on curve P-384.', 'Generate the audit key again on this token.');
     if (!(pub.CKA_ID instanceof Uint8Array) || !(privId instanceof Uint8Array) || !sameBytes(pub.CKA_ID, privId)) refuse('The audit public and private keys in the token have different CKA_ID values.', 'Remove the stray key objects labelled keyceremony-audit.');
-    if (pub.CKA_LOCAL !== true) refuse('The audit public key in the token is not marked CKA_LOCAL (generated in the token).', 'Generate the audit key on this token.');
+    if (pub.CKA_LOCAL !== true && !waived('CKA_LOCAL')) refuse('The audit public key in the token is not marked CKA_LOCAL (generated in the token).', 'Generate the audit key on this token.');
     if (!(pub.CKA_EC_POINT instanceof Uint8Array)) refuse('The token did not reveal the audit public key (CKA_EC_POINT).', 'Check the token.');
     let spki: Uint8Array;
     try {

@@ -6,7 +6,7 @@
 //   await layer.configureModules([nss.module]);
 //   ... nss.cleanup();
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModuleConfig } from '../../hsm/types.js';
@@ -26,10 +26,21 @@ export function nssInitParameters(dir: string): string {
   return `configdir='sql:${dir}' certPrefix='' keyPrefix='' secmod='secmod.db' flags= `;
 }
 
-export function createNssDb(): NssDb {
+/**
+ * A fresh database. Without `password` it has an empty one (no login needed); with one, that is the token's
+ * user PIN (the database password), as a room would bring it to enrol-token.
+ */
+export function createNssDb(options: { password?: string } = {}): NssDb {
   const dir = mkdtempSync(join(tmpdir(), 'kc-nss-'));
-  // certutil (libnss3-tools) creates cert9.db/key4.db with an empty password, so no login is needed.
-  execFileSync('certutil', ['-N', '--empty-password', '-d', `sql:${dir}`], { stdio: 'pipe' });
+  if (options.password === undefined) {
+    // certutil (libnss3-tools) creates cert9.db/key4.db with an empty password, so no login is needed.
+    execFileSync('certutil', ['-N', '--empty-password', '-d', `sql:${dir}`], { stdio: 'pipe' });
+  } else {
+    const file = join(dir, 'password.txt');
+    writeFileSync(file, `${options.password}\n`, { mode: 0o600 });
+    execFileSync('certutil', ['-N', '-d', `sql:${dir}`, '-f', file], { stdio: 'pipe' });
+    rmSync(file);
+  }
   return {
     dir,
     module: { path: NSS_SOFTOKEN_MODULE, initParameters: nssInitParameters(dir), source: 'demo' },

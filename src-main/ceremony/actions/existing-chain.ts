@@ -19,6 +19,7 @@ import { findChainsForToken, newestChain } from '../../tokens/token-chains.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import type { selectTokenInput } from './init-token.js';
 import { enrolmentOfChain } from './quorum-login.js';
+import { auditKeyWaivers } from './nss-softoken.js';
 
 /** The entry that carries what this ceremony recorded before it joined the chain (like init-token's pre-genesis). */
 export const PRE_CHAIN_KIND = 'pre-chain';
@@ -32,7 +33,7 @@ export const continuesChain = (ctx: Pick<ActionContext, 'loaded'>) => ctx.loaded
 
 const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
 
-async function resolveToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<{ ref: SlotRef; info: TokenInfo }> {
+export async function resolveToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<{ ref: SlotRef; info: TokenInfo }> {
   const { layer } = ctx.deps;
   if ('uri' in input) {
     const opened = await layer.openSession({ uri: input.uri }, { readWrite: false });
@@ -210,11 +211,12 @@ export async function openAuditKey(ctx: ActionContext, session: string): Promise
   const store = ctx.chain();
   const genesis = store?.entryAt(0);
   const expected = (genesis?.data as { auditKey?: { spki?: unknown } } | undefined)?.auditKey?.spki;
-  const signer = await TokenAuditSigner.open(ctx.deps.layer, session);
+  const waivers = auditKeyWaivers(ctx.token);
+  const signer = await TokenAuditSigner.open(ctx.deps.layer, session, waivers);
   const spki = Buffer.from(signer.spkiDer()).toString('base64');
   if (typeof expected !== 'string' || spki !== expected) {
     throw new AppError('audit-key-mismatch', "the token's audit key is not the one named by the chain's genesis entry", 'This token does not belong to this transcript: check the token and the data directory.');
   }
   ctx.token.signer = signer;
-  return { spkiMatchesGenesis: true };
+  return { spkiMatchesGenesis: true, ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}) };
 }

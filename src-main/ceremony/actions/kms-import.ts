@@ -30,14 +30,20 @@ import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, KmsRunState } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
 import { selectToken, selectTokenInput } from './init-token.js';
+import { isNssSoftoken, NSS_CKA_LOCAL_WAIVER } from './nss-softoken.js';
 import { continuesChain, selectEnrolledToken } from './existing-chain.js';
+import { enrolsInitializedToken, selectInitializedToken } from './enrol-token.js';
 
-/** select-token for every script: init-token's (a blank token) or, for enrolment-source scripts, the enrolled token and its chain. */
+/**
+ * select-token for every script: init-token's (a blank token); for enrolment-source scripts, the enrolled
+ * token and its chain; for enrol-token (a script that takes the current PINs), an initialized token.
+ */
 export const selectTokenAction: ActionImpl<z.infer<typeof selectTokenInput>> = {
   name: 'select-token',
   input: selectTokenInput,
   describe: (input) => ({ ...input }),
-  perform: (ctx, input) => (continuesChain(ctx) ? selectEnrolledToken(ctx, input) : selectToken.perform(ctx, input)),
+  perform: (ctx, input) =>
+    continuesChain(ctx) ? selectEnrolledToken(ctx, input) : enrolsInitializedToken(ctx.loaded.script) ? selectInitializedToken(ctx, input) : selectToken.perform(ctx, input),
 };
 
 const absolutePath = z
@@ -92,11 +98,7 @@ function loggedInSession(ctx: ActionContext): string {
   return session;
 }
 
-/** NSS softoken answers CKA_LOCAL false even for keys it just generated (docs/kms-import.md): only there is the check waived. */
-export function isNssSoftoken(moduleId: string, info: TokenInfo | undefined): boolean {
-  return /softokn3/i.test(moduleId) || /mozilla/i.test(info?.manufacturer ?? '');
-}
-export const NSS_CKA_LOCAL_WAIVER = 'NSS softoken does not set CKA_LOCAL on keys it generates (seen on NSS 3.87); the key was generated in this ceremony, as the intent and result entries show';
+export { isNssSoftoken, NSS_CKA_LOCAL_WAIVER } from './nss-softoken.js';
 
 export const loadImportParametersInput = z.strictObject({
   /** The file (aws kms get-parameters-for-import --output json, or a console zip) or folder on the stick. */

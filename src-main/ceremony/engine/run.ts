@@ -12,6 +12,7 @@ import { AppError, toErrorData } from '../../errors.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { actionImplementation } from '../actions/index.js';
 import { pending } from '../actions/init-token.js';
+import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
@@ -554,7 +555,12 @@ export class CeremonyRun {
       await this.write(at, ENGINE_KINDS.abort, { reason, step: at });
       const issued = [...this.state.issued.keys()];
       // After `completed` the shares are those of a finished ceremony: an aborted final export voids nothing.
-      if (issued.length > 0 && !this.afterCompleted) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
+      if (this.afterCompleted) {
+        // nothing to void or hand back
+      } else if (pinsMayHaveChanged(this.records())) {
+        // enrol-token past its PIN change: the shares are the way into the token, not void.
+        await this.write(at, SHARES_OPEN_TOKEN_KIND, { custodians: issued, wayOut: SHARES_OPEN_TOKEN_WAY_OUT });
+      } else if (issued.length > 0) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
     } finally {
       // After `completed` was chained the chain says completed; the abort (say, of a failed final export) is in the note.
       this.status = this.afterCompleted ? 'completed' : 'aborted';
@@ -580,8 +586,9 @@ export class CeremonyRun {
 
   /** Wipe every secret and leave the token logged out with no session open. */
   async cleanup(): Promise<void> {
-    wipe(this.secrets.secret, ...(this.secrets.shares ?? []).map((s) => s.share), ...(this.state.quorum?.shares ?? []));
+    wipe(this.secrets.secret, ...(this.secrets.shares ?? []).map((s) => s.share), ...(this.state.quorum?.shares ?? []), this.secrets.currentPins?.user, this.secrets.currentPins?.so);
     this.secrets.secret = undefined;
+    this.secrets.currentPins = undefined;
     this.secrets.shares = undefined;
     this.secrets.pins = undefined;
     if (this.state.quorum) this.state.quorum.shares = [];

@@ -12,6 +12,7 @@ import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
+import { PIN_CHANGED_KIND, pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -90,6 +91,8 @@ export interface InterruptedCeremony {
   token?: { serial: string; label: string };
   /** True when this call recorded the interruption; false when an earlier call had. */
   newlyRecorded: boolean;
+  /** enrol-token interrupted after it changed the PINs: these shares open the token, and the way out. */
+  sharesOpenToken?: { custodians: string[]; wayOut: string };
 }
 
 const SCRIPT_NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -114,6 +117,8 @@ interface Scanned {
   token?: { serial: string; label: string };
   sharesIssued: string[];
   sharesVoided: boolean;
+  /** enrol-token: the PINs it changed (or may have); its shares then open the token. */
+  pinsChanged?: ('user' | 'so')[];
   records: PreGenesisRecord[];
   chainEntries: Entry[];
   chainDir: string;
@@ -300,7 +305,7 @@ export class CeremonyService {
         ...(s.abandoned ? { abandoned: true } : {}),
         ...(s.records[0] ? { startedAt: s.records[0].time } : {}),
         ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
-        sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
+        sharesVoid: (a.status === 'interrupted' || a.status === 'aborted') && !a.pinsChanged ? a.sharesIssued : [],
       };
     });
     const here = [...this.runs.values()].map((r) => {
@@ -347,8 +352,10 @@ export class CeremonyService {
     return (scanned ?? (await this.scan())).map((s) => {
       const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
       if (s.token) a.token = s.token;
-      const recorded = enrolmentFromEntries(s.chainEntries);
+      // enrol-token computes its enrolment before its chain exists (the pre-genesis log holds it).
+      const recorded = enrolmentFromEntries(s.chainEntries) ?? enrolmentFromEntries(s.records as unknown as Entry[]);
       if (recorded) a.enrolment = recorded;
+      if (s.pinsChanged) a.pinsChanged = s.pinsChanged;
       return a;
     });
   }
@@ -378,12 +385,16 @@ export class CeremonyService {
             },
           });
         }
-        if (s.sharesIssued.length > 0 && !s.sharesVoided) {
+        if (s.pinsChanged && newly) {
+          // enrol-token after its PIN change: the shares are the only way into the token now.
+          entries.push({ kind: SHARES_OPEN_TOKEN_KIND, data: { custodians: s.sharesIssued, pinsChanged: s.pinsChanged, wayOut: SHARES_OPEN_TOKEN_WAY_OUT } });
+        } else if (s.sharesIssued.length > 0 && !s.sharesVoided && !s.pinsChanged) {
           entries.push({ kind: ENGINE_KINDS.sharesVoid, data: { custodians: s.sharesIssued, reason: 'the ceremony was interrupted; these shares open nothing and must be destroyed' } });
         }
         await this.recordFor(s, recordedIn, entries);
       }
-      const i: InterruptedCeremony = { ceremonyId: s.ceremonyId, kind: s.kind, recordedIn, sharesVoid: s.sharesIssued, newlyRecorded: newly };
+      const i: InterruptedCeremony = { ceremonyId: s.ceremonyId, kind: s.kind, recordedIn, sharesVoid: s.pinsChanged ? [] : s.sharesIssued, newlyRecorded: newly };
+      if (s.pinsChanged) i.sharesOpenToken = { custodians: s.sharesIssued, wayOut: SHARES_OPEN_TOKEN_WAY_OUT };
       if (s.token) i.token = s.token;
       out.push(i);
     }
@@ -479,6 +490,7 @@ export class CeremonyService {
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
     if (runningIn) s.runningIn = runningIn;
+    if (pinsMayHaveChanged(all)) s.pinsChanged = all.some((e) => e.kind === PIN_CHANGED_KIND && e.data.pin === 'so') ? ['user', 'so'] : ['user'];
     return s;
   }
 

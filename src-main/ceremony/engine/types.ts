@@ -27,6 +27,8 @@ export interface PriorAttempt {
   sharesIssued: string[];
   /** Its enrolment, when it got that far: M of its (void) shares rebuild its SO PIN to re-initialize the token. */
   enrolment?: RecordedEnrolment;
+  /** enrol-token: the PINs it changed (or may have: its change-pins began); its shares then open the token. */
+  pinsChanged?: ('user' | 'so')[];
 }
 
 export interface EngineDeps {
@@ -67,6 +69,8 @@ export interface RunSecrets {
   /** The shares: wiped once every custodian has theirs and every subset was proved. */
   shares?: CustodianShare[];
   pins?: TokenPins;
+  /** enrol-token: the PINs the room brought (UTF-8), wiped once change-pins has replaced them. */
+  currentPins?: { user: Uint8Array; so?: Uint8Array };
 }
 
 export interface RunToken {

@@ -23,7 +23,9 @@ export interface RolesPreview {
  * an entry shows nothing rather than failing the preview).
  */
 const BRINGS: Partial<Record<ActionName, (script: CeremonyScript) => string>> = {
-  'select-token': (s) => (s.roles.custodians.source === 'parameters' ? 'The blank token to initialize' : 'The token the custodians were enrolled on'),
+  'select-token': (s) =>
+    s.roles.custodians.source === 'enrolment' ? 'The token the custodians were enrolled on' : s.steps.some((st) => st.action === 'check-current-pins') ? "The token, initialized with its vendor's tool" : 'The blank token to initialize',
+  'check-current-pins': () => "The token's current user PIN (and its SO PIN, if that is to change too), as the vendor's tool set them",
   'distribute-shares': () => 'One empty USB stick per custodian, for their share file (and paper for their share sheet)',
   'quorum-login': () => 'Enough custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet',
   'write-chain-head': (s) => (stepUsesQuorum(s, 'write-chain-head') ? (s.roles.custodians.source === 'parameters' ? 'The custodians (the threshold) with their new share files and passphrases, to approve the seal' : 'Enough custodians (the enrolled threshold) with their share files and passphrases') : ''),

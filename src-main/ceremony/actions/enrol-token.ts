@@ -1,0 +1,325 @@
+// The enrol-token actions (ceremonies/enrol-token.yaml): enrol custodians on a token that is already
+// initialized (a vendor HSM partition, the NSS softoken), whose PINs the room brings. Never-brick order: the
+// current PINs are checked and the token is asked, with throw-away objects, whether it takes the audit key
+// and the chain head; then S is generated, split, handed out and every M-subset proven; only THEN does
+// change-pins replace the PINs (C_SetPIN) with ones derived from S. From that moment the shares open the
+// token, and an interruption is recorded as such (service.ts: the shares are not voided), with a way out:
+// run enrol-token again, presenting M of those shares instead of the current user PIN.
+import { z } from 'zod';
+import { isTokenError } from '../../../hsm/errors.js';
+import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
+import { AppError } from '../../errors.js';
+import { sha256Hex } from '../../transcript/canonical.js';
+import { CHAIN_HEAD_APPLICATION } from '../../transcript/chain-head.js';
+import type { JsonObject } from '../../transcript/json-value.js';
+import { AUDIT_KEY_LABEL, TokenAuditSigner } from '../../transcript/token-signer.js';
+import { derivePins, wipe } from '../quorum/index.js';
+import type { ActionContext, ActionImpl, ActionOutcome, PriorAttempt } from '../engine/types.js';
+import type { ScriptStep } from '../script/index.js';
+import { resolveToken } from './existing-chain.js';
+import { noInput } from './general.js';
+import { generateAuditKey, type selectTokenInput } from './init-token.js';
+import { isYubiHsmEntry } from '../../settings/yubihsm-module.js';
+import { auditKeyWaivers, isNssSoftoken } from './nss-softoken.js';
+import { presentShareInput } from './presented-share.js';
+import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
+
+/** The entry change-pins writes right after each C_SetPIN succeeded: from then on the shares open the token. */
+export const PIN_CHANGED_KIND = 'pin-changed';
+/** What recovery and abort record for an enrol-token stopped after its PIN change (instead of voiding its shares). */
+export const SHARES_OPEN_TOKEN_KIND = 'shares-open-token';
+export const SHARES_OPEN_TOKEN_WAY_OUT =
+  "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew.";
+/** The label of the throw-away data object check-current-pins writes, reads back and destroys. */
+const CHAIN_HEAD_PROBE_LABEL = 'keyceremony-chain-head-probe';
+
+/** A script that takes the token's current PINs works on an initialized token (select-token must not refuse it). */
+export const enrolsInitializedToken = (script: { steps: readonly Pick<ScriptStep, 'action'>[] }) => script.steps.some((s) => s.action === 'check-current-pins');
+
+/**
+ * Did this ceremony's records reach change-pins (its intent: the PINs may have changed, a crash can strike
+ * between C_SetPIN and the next record)? Then its shares open the token and must not be voided.
+ */
+export function pinsMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
+  return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'change-pins'));
+}
+
+const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
+
+function need<T>(value: T | undefined, step: string, what: string, remedy: string): T {
+  if (value === undefined) throw new AppError('ceremony-state', `step '${step}': ${what}`, remedy);
+  return value;
+}
+
+const tokenName = (slot: SlotRef, info: TokenInfo) => `token '${info.label.trim()}' (serial ${info.serial.trim()}, slot ${slot.slotId})`;
+
+/** select-token of enrol-token: the token must be initialized; nothing about it changes here. */
+export async function selectInitializedToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<ActionOutcome> {
+  const { ref, info } = await resolveToken(ctx, input);
+  if (isYubiHsmEntry(ref.moduleId)) {
+    // Its "PINs" are authentication keys that init-token sets up from the factory state; a C_SetPIN-style
+    // change of a key someone else set up is not what this ceremony was built and tested for.
+    throw new AppError(
+      'enrol-yubihsm',
+      `${tokenName(ref, info)} is a YubiHSM 2: enrol-token is for PKCS#11 tokens initialized with their vendor's tool; nothing was changed`,
+      'Run init-token on the YubiHSM 2 instead (reset it to its factory state first if it holds nothing you need).',
+    );
+  }
+  if (!info.initialized) {
+    throw new AppError(
+      'token-blank',
+      `the token in slot ${ref.slotId} is blank (not initialized); enrol-token needs a token initialized with its vendor's tool, whose PINs the room brings`,
+      'Run init-token on a blank token instead, or initialize this token with its vendor tool first.',
+    );
+  }
+  ctx.token.slot = ref;
+  ctx.token.info = info;
+  return { done: true, data: { moduleId: ref.moduleId, slotId: ref.slotId, token: { ...tokenRecord(info), initialized: true } } };
+}
+
+const pinText = (what: string) => z.string({ error: `must be ${what}` }).max(255, { error: 'must be at most 255 characters' });
+
+export const checkCurrentPinsInput = z.union(
+  [
+    // Empty only for a token that needs no login (an NSS database without a password): checked in perform.
+    z.strictObject({ currentUserPin: pinText('the current user PIN'), currentSoPin: pinText('the current SO PIN').min(1, { error: 'must not be empty' }).optional() }),
+    /** The way out of an enrol-token interrupted after its PIN change: M of its shares rebuild the PINs it set. */
+    z.strictObject({ previousShares: z.array(presentShareInput, { error: 'must be a list of shares' }).min(1, { error: 'must list at least one share' }).max(255) }),
+  ],
+  { error: 'give currentUserPin (and currentSoPin if the SO PIN is to change), or previousShares' },
+);
+type CheckCurrentPinsInput = z.infer<typeof checkCurrentPinsInput>;
+
+/** Log in with `pin` as `who` on a fresh session and out again; a wrong PIN becomes an error naming the field. */
+async function proveLogin(ctx: ActionContext, who: 'user' | 'so', pin: string, field: string, whileIn?: (session: string) => Promise<void>): Promise<void> {
+  const { layer } = ctx.deps;
+  const slot = ctx.token.slot as SlotRef;
+  const info = ctx.token.info as TokenInfo;
+  const { session } = await layer.openSession(slot, { readWrite: true });
+  try {
+    try {
+      await layer.login(session, who, pin);
+    } catch (error) {
+      if (isTokenError(error) && (error.code === 'CKR_PIN_INCORRECT' || error.code === 'CKR_PIN_LEN_RANGE')) {
+        throw new AppError(
+          'enrol-pin-wrong',
+          `${field}: ${tokenName(slot, info)} did not accept this ${who === 'so' ? 'SO' : 'user'} PIN; nothing on the token was changed`,
+          `Type the ${who === 'so' ? 'SO' : 'user'} PIN the vendor's tool set (mind Caps Lock). Tokens lock after a few wrong tries: stop and check before trying again.`,
+        );
+      }
+      if (isTokenError(error) && error.code === 'CKR_PIN_LOCKED') {
+        throw new AppError('enrol-pin-locked', `${field}: ${tokenName(slot, info)} has locked its ${who === 'so' ? 'SO' : 'user'} PIN`, "Unlock or reset it with the vendor's tool; nothing was changed.");
+      }
+      throw error;
+    }
+    try {
+      await whileIn?.(session);
+    } finally {
+      await layer.logout(session).catch(() => undefined);
+    }
+  } finally {
+    await layer.closeSession(session).catch(() => undefined);
+  }
+}
+
+/** Would the token keep the audit key and the chain head? Asked with throw-away objects, destroyed again. */
+async function probeTemplates(ctx: ActionContext, session: string): Promise<JsonObject> {
+  const { layer } = ctx.deps;
+  const slot = ctx.token.slot as SlotRef;
+  const info = ctx.token.info as TokenInfo;
+  const existing = await layer.findAll(session, { label: AUDIT_KEY_LABEL });
+  if (existing.length > 0) {
+    throw new AppError(
+      'token-already-enrolled',
+      `${tokenName(slot, info)} already holds an audit key ('${AUDIT_KEY_LABEL}'): it was enrolled before, and its custodians open it`,
+      "Run the ceremony you came for (kms-import) with its custodians; to enrol new custodians, reset the token with its vendor's tool first. Nothing was changed.",
+    );
+  }
+  const waivers = auditKeyWaivers(ctx.token);
+  try {
+    await TokenAuditSigner.probe(layer, session, waivers);
+  } catch (error) {
+    const e = error as { message?: string; remedy?: string };
+    throw new AppError('enrol-audit-key-refused', `${tokenName(slot, info)} does not take the audit key (probed with a throw-away key pair): ${e.message ?? String(error)}`, 'Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.');
+  }
+  const probe = Buffer.from('keyceremony chain head probe');
+  try {
+    for (const stale of await layer.findAll(session, { label: CHAIN_HEAD_PROBE_LABEL })) await layer.destroyObject(session, stale);
+    await layer.createDataObject(session, { label: CHAIN_HEAD_PROBE_LABEL, application: CHAIN_HEAD_APPLICATION, token: true, private: true }, probe);
+    const back = await layer.readDataObject(session, CHAIN_HEAD_PROBE_LABEL);
+    if (!probe.equals(Buffer.from(back))) throw new Error('it read back different bytes');
+  } catch (error) {
+    throw new AppError('enrol-chain-head-refused', `${tokenName(slot, info)} cannot keep the transcript's chain head (probed with a throw-away object): ${(error as Error).message}`, 'Use a token that keeps private token objects; nothing was changed.');
+  } finally {
+    for (const h of await layer.findAll(session, { label: CHAIN_HEAD_PROBE_LABEL }).catch(() => [])) await layer.destroyObject(session, h).catch(() => undefined);
+  }
+  return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}) };
+}
+
+/** The interrupted (or aborted) enrol-token on this laptop that changed the PINs, and whose shares these are. */
+async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject }> {
+  const prior = (await ctx.deps.priorAttempts?.()) ?? [];
+  const candidates = prior.filter((a): a is PriorAttempt & Required<Pick<PriorAttempt, 'enrolment'>> => a.kind === 'enrol-token' && (a.status === 'interrupted' || a.status === 'aborted') && a.pinsChanged !== undefined && a.enrolment !== undefined);
+  let lastError: unknown;
+  for (const attempt of candidates.reverse()) {
+    let shares: Uint8Array[];
+    try {
+      shares = await openPresentedShares(input.previousShares, attempt.enrolment.enrolment.ceremonyId);
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    const { secret, custodians } = await rebuildSecret(attempt.enrolment, shares, `the PINs set by the interrupted enrol-token ${attempt.ceremonyId}`);
+    try {
+      const info = ctx.token.info as TokenInfo;
+      const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+      return {
+        user: pins.userPin,
+        ...(attempt.pinsChanged?.includes('so') ? { so: pins.soPin } : {}),
+        how: { interruptedCeremonyId: attempt.ceremonyId, pinsRebuiltBy: custodians, soPin: attempt.pinsChanged?.includes('so') ? 'rebuilt' : 'unchanged by that attempt' },
+      };
+    } finally {
+      wipe(secret);
+    }
+  }
+  if (candidates.length === 0) {
+    throw new AppError('enrol-no-interrupted-attempt', "input.previousShares: this laptop's data directory holds no interrupted or aborted enrol-token that changed a token's PINs", "Give the token's current user PIN instead (the one its vendor's tool set).");
+  }
+  const e = lastError as { message?: string } | undefined;
+  throw new AppError('enrol-previous-shares', `input.previousShares: these shares belong to no interrupted enrol-token that changed the PINs (${e?.message ?? 'they did not open'})`, 'Present the share files (with their passphrases) handed out by the interrupted enrol-token on this token.');
+}
+
+export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
+  name: 'check-current-pins',
+  input: checkCurrentPinsInput,
+  describe: (input): JsonObject =>
+    'previousShares' in input
+      ? { currentPins: `rebuilt from ${input.previousShares.length} share(s) of an interrupted enrol-token` }
+      : { currentUserPin: 'given', currentSoPin: input.currentSoPin === undefined ? 'not given' : 'given' },
+  async perform(ctx, input) {
+    const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
+    const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
+    let user: string;
+    let so: string | undefined;
+    const data: JsonObject = {};
+    if ('previousShares' in input) {
+      const rebuilt = await pinsOfInterruptedAttempt(ctx, input);
+      user = rebuilt.user;
+      so = rebuilt.so;
+      data.previousAttempt = rebuilt.how;
+    } else {
+      user = input.currentUserPin;
+      so = input.currentSoPin;
+    }
+    if (user === '' && info.loginRequired) {
+      throw new AppError('enrol-pin-empty', `input.currentUserPin: is empty, but ${tokenName(slot, info)} requires a login`, 'Type the user PIN the vendor\'s tool set. Only a token that needs no login (an NSS database without a password) takes an empty one.');
+    }
+    if (so !== undefined && isNssSoftoken(slot.moduleId, info)) {
+      throw new AppError('enrol-no-so-pin', 'input.currentSoPin: the NSS softoken has no SO PIN to change (its only PIN is the database password, the user PIN)', 'Leave the current SO PIN empty.');
+    }
+    let probes: JsonObject = {};
+    await proveLogin(ctx, 'user', user, 'previousShares' in input ? 'input.previousShares' : 'input.currentUserPin', async (session) => {
+      probes = await probeTemplates(ctx, session);
+    });
+    if (so !== undefined) await proveLogin(ctx, 'so', so, 'previousShares' in input ? 'input.previousShares' : 'input.currentSoPin');
+    ctx.secrets.currentPins = { user: Buffer.from(user, 'utf8'), ...(so === undefined ? {} : { so: Buffer.from(so, 'utf8') }) };
+    return { done: true, data: { ...data, userPin: 'accepted', soPin: so === undefined ? 'not given: it stays as it is' : 'accepted', probes } };
+  },
+};
+
+/** C_SetPIN as `who` on a fresh session: log in with the old PIN, set the new one. */
+async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<void> {
+  const { layer } = ctx.deps;
+  const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
+  try {
+    await layer.login(session, who, oldPin);
+    await layer.setPin(session, oldPin, newPin);
+    // Some drivers end the session with the change (the YubiHSM): logging out is best effort.
+    await layer.logout(session).catch(() => undefined);
+  } finally {
+    await layer.closeSession(session).catch(() => undefined);
+  }
+}
+
+export const changePins: ActionImpl<Record<string, never>> = {
+  name: 'change-pins',
+  input: noInput,
+  async perform(ctx) {
+    const { layer } = ctx.deps;
+    const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
+    const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
+    const current = need(ctx.secrets.currentPins, ctx.step.id, 'the current PINs are gone', 'Abort and start the ceremony again; nothing was changed.');
+    const secret = need(ctx.secrets.secret, ctx.step.id, 'the ceremony secret is gone', 'Abort and start the ceremony again; nothing was changed.');
+    const custodians = ctx.parameters.custodians as string[];
+    const missing = custodians.filter((c) => !ctx.state.issued.has(c));
+    if (missing.length > 0 || ctx.secrets.shares !== undefined) {
+      throw new AppError(
+        'enrol-shares-not-proven',
+        `step '${ctx.step.id}': ${missing.length > 0 ? `${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} no share yet` : 'the shares were not proven'}; the PINs change only after every share is written and every subset proven`,
+        'Run the steps in the order of the script; nothing was changed.',
+      );
+    }
+    const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+    const changed: string[] = [];
+    const userPin = Buffer.from(current.user).toString('utf8');
+    await setPinAs(ctx, 'user', userPin, pins.userPin);
+    changed.push('user');
+    await ctx.record(PIN_CHANGED_KIND, { pin: 'user', note: 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' });
+    if (current.so) {
+      try {
+        await setPinAs(ctx, 'so', Buffer.from(current.so).toString('utf8'), pins.soPin);
+      } catch (error) {
+        const e = error as { message?: string };
+        throw new AppError(
+          'enrol-so-pin-unchanged',
+          `${tokenName(slot, info)}: the user PIN was changed, but the SO PIN was not (${e.message ?? String(error)})`,
+          'The shares handed out open the token as its user (the ceremony can be run again presenting them). The SO PIN is still the one the vendor tool set: keep it safe, or change it with the vendor tool.',
+        );
+      }
+      changed.push('so');
+      await ctx.record(PIN_CHANGED_KIND, { pin: 'so', note: 'the SO PIN is now derived from the ceremony secret' });
+    }
+    // Open the token with the new user PIN for the steps that follow (audit key, genesis, seal).
+    const { session } = await layer.openSession(slot, { readWrite: true });
+    ctx.token.session = session;
+    await layer.login(session, 'user', pins.userPin);
+    ctx.token.loggedIn = 'user';
+    wipe(ctx.secrets.secret, current.user, current.so);
+    ctx.secrets.secret = undefined;
+    ctx.secrets.currentPins = undefined;
+    return { done: true, data: { changed, userPin: 'set from the secret', soPin: changed.includes('so') ? 'set from the secret' : "unchanged (the vendor's)", loggedIn: 'user', pinLength: pins.userPin.length } };
+  },
+};
+
+/**
+ * generate-audit-key for every script: init-token's, and on the NSS softoken (enrol-token only: init-token
+ * cannot run there) the same with the CKA_LOCAL check waived and the waiver recorded.
+ */
+export const generateAuditKeyAnyToken: ActionImpl<Record<string, never>> = {
+  ...generateAuditKey,
+  async perform(ctx, input) {
+    const waivers = auditKeyWaivers(ctx.token);
+    if (!waivers.CKA_LOCAL) return generateAuditKey.perform(ctx, input);
+    const session = need(ctx.token.session, ctx.step.id, 'no logged-in session', 'Run change-pins first.');
+    const signer = await TokenAuditSigner.generate(ctx.deps.layer, session, waivers);
+    ctx.token.signer = signer;
+    const spki = signer.spkiDer();
+    return { done: true, data: { algorithm: 'ECDSA-P384-SHA384', spki: Buffer.from(spki).toString('base64'), spkiSha256: sha256Hex(spki), waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } };
+  },
+};
+
+/**
+ * The enrolment that enroll-custodians computed (before the PINs changed, so it went to the pre-genesis
+ * log) recorded again as the chain's own `enrolment` entry, where later ceremonies and the verifier look.
+ */
+export const recordEnrolment: ActionImpl<Record<string, never>> = {
+  name: 'record-enrolment',
+  input: noInput,
+  async perform(ctx) {
+    if (!ctx.chain()) throw new AppError('ceremony-no-chain', `step '${ctx.step.id}': the transcript chain does not exist yet`, 'Put record-enrolment after write-genesis in the script.');
+    const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no custodians were enrolled', 'Run enroll-custodians first.');
+    const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
+    await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
+    return { done: true };
+  },
+};
