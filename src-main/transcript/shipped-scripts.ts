@@ -9,6 +9,11 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/enrol-token.yaml",
+    "sha256": "ec83e829fb9db5bb7962b10bde06bc56b00ccd65fd66eceafef0c02423957928"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/init-token.yaml",
     "sha256": "8247edaeb8332948d22f4ae7eb293054f99a8188133c74c56fecab9fff6cd8fe"
   },
