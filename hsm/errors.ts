@@ -44,3 +44,10 @@ export const ErrorCodes = {
 export function isTokenError(e: unknown): e is TokenError {
   return e instanceof TokenError;
 }
+
+/**
+ * Codes that say the token's session is gone (the host process died, the device was unplugged, the login
+ * ended), not that the token refused what was asked: no retry on the same session can work, and a probe
+ * must not report them as something the token cannot do.
+ */
+export const SESSION_LOST_CODES: ReadonlySet<string> = new Set(['HOST_EXITED', 'SESSION_UNKNOWN', 'CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_USER_NOT_LOGGED_IN']);

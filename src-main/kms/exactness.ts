@@ -11,7 +11,7 @@
 // multiple of 8, and that one decides.
 import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { TokenError } from '../../hsm/errors.js';
+import { CodedError, SESSION_LOST_CODES, TokenError } from '../../hsm/errors.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { KmsCapability, ObjectHandle, SessionHandle, SlotRef, TokenInfo } from '../../hsm/types.js';
 import { KEY_SPECS } from './keyspecs.js';
@@ -166,6 +166,8 @@ export async function proveExactExport(
       if (beforeLogin && e instanceof TokenError && e.code === 'CKR_USER_NOT_LOGGED_IN') {
         return { ran: false, keySpec, algorithm, deferred: `the token makes no throw-away ${keySpec} key before the login (CKR_USER_NOT_LOGGED_IN): probed again after the quorum login, before anything is generated` };
       }
+      // A session that died under the probe is not something the token cannot do: the caller stops or resumes.
+      if (!beforeLogin && e instanceof CodedError && SESSION_LOST_CODES.has(e.code)) throw e;
       const why = e instanceof TokenError || e instanceof AppError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
       throw new AppError(
         EXPORT_NOT_EXACT,

@@ -11,7 +11,7 @@
 // mechanism's name: CKM_AES_KEY_WRAP_PAD is RFC 5649 on SoftHSM and RFC 3394 + PKCS#7 on NSS.
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { TokenError } from '../../hsm/errors.js';
+import { SESSION_LOST_CODES, TokenError } from '../../hsm/errors.js';
 import { probeKmsCapabilities } from '../../hsm/capabilities.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import { isAsymmetric } from './rules.js';
@@ -108,7 +108,8 @@ async function step<T>(what: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (e instanceof TokenError) {
+    // A session that died (unplugged, host gone, login lost) is not a wrap failure: the engine stops or resumes on it.
+    if (e instanceof TokenError && !SESSION_LOST_CODES.has(e.code)) {
       throw new AppError(WRAP_ERROR, `${what} failed in the token: ${e.code}: ${e.message}`, e.remedy ?? 'Check the token and the parameters, then try the wrap again; the key material is unchanged.');
     }
     throw e;

@@ -122,7 +122,7 @@ describe('kms-import on the token enrol-token enrolled', () => {
     const label = `refused-${keySpec}`.toLowerCase();
     const args = [...nssArgs(), '--params', await paramsFile(kms2048, label), '--wrapping-algorithm', 'RSAES_OAEP_SHA_256', '--key-spec', keySpec, '--key-label', label, '--out', w.out, '--bundle-out', w.out, '--witness', 'wendy', '--data-dir', w.data, ...shareFlags(w, 'alice', 'bob')];
     expect(await kmsImportCommand(args, out, { airGap: offline })).toBe(1);
-    expect(o.stderr).toContain(`step parameters: The token in slot ${slot.slotId} cannot generate ${keySpec}: its CKM_GENERIC_SECRET_KEY_GEN makes keys of 1-32 bytes`);
+    expect(o.stderr).toContain(`step parameters: The token "NSS Certificate DB" (slot ${slot.slotId}) cannot generate ${keySpec}: its CKM_GENERIC_SECRET_KEY_GEN makes keys of 1-32 bytes`);
   });
 
   it.each(IMPORTS)('%s wrapped with %s: unwraps independently, strictly exact, check value as recorded; bundles verify', async (keySpec, algorithm, bits) => {

@@ -112,7 +112,8 @@ describe('two laptops, one token, one chain', () => {
 
     // All four bundles: one chain, verified by the command-line verifier.
     const all = [init.bundle.path, imported.bundle.path, rewrapB.bundle.path, rewrapA.bundle.path];
-    const verified = await cli(['verify', ...all, '--json']);
+    // The ceremonies ran as rehearsals (the test laptop is not air-gapped): the verdict allows that, integrity is whole.
+    const verified = await cli(['verify', ...all, '--allow-rehearsal', '--json']);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
     // And the material B and A re-exported is the material A generated.

@@ -3,7 +3,7 @@
 // unfinished, records them as interrupted and voids the shares they had handed out.
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodedError } from '../../../hsm/errors.js';
+import { CodedError, SESSION_LOST_CODES } from '../../../hsm/errors.js';
 import { AppError } from '../../errors.js';
 import type { Entry } from '../../transcript/entry.js';
 import type { JsonObject } from '../../transcript/json-value.js';
@@ -100,7 +100,6 @@ const SCRIPT_NAME = /^[a-z][a-z0-9-]{0,63}$/;
  * Token errors after which the run cannot go on with its session: the token host process stopped, the
  * session is gone, or its login is (a device unplugged after the quorum login).
  */
-const SESSION_LOST = new Set(['HOST_EXITED', 'SESSION_UNKNOWN', 'CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_USER_NOT_LOGGED_IN']);
 const RECOVERY_ACTOR = 'keyceremony';
 
 interface Scanned {
@@ -189,7 +188,7 @@ export class CeremonyService {
     try {
       reveal = await run.perform(stepId, input);
     } catch (error) {
-      if (error instanceof CodedError && SESSION_LOST.has(error.code)) throw await this.letGo(run, stepId, error);
+      if (error instanceof CodedError && SESSION_LOST_CODES.has(error.code)) throw await this.letGo(run, stepId, error);
       throw error;
     }
     return reveal ? { view: this.viewOf(run), reveal } : { view: this.viewOf(run) };
@@ -313,9 +312,14 @@ export class CeremonyService {
       const started = r.records()[0]?.time;
       return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...(started ? { startedAt: started } : {}), ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
     });
-    // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
-    const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
-    return [...before, ...here].sort((a, b) => when(a.ceremonyId).localeCompare(when(b.ceremonyId)));
+    // Ceremony ids start with the kind and a UTC timestamp to the second, then a random suffix: order by the
+    // first record's time (milliseconds) where there is one, so two ceremonies of the same second keep their order.
+    const when = (c: { ceremonyId: string; startedAt?: string }) => {
+      if (c.startedAt) return c.startedAt;
+      const t = /(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z/.exec(c.ceremonyId);
+      return t ? `${t[1]}-${t[2]}-${t[3]}T${t[4]}:${t[5]}:${t[6]}.000Z` : c.ceremonyId;
+    };
+    return [...before, ...here].sort((a, b) => when(a).localeCompare(when(b)) || a.ceremonyId.localeCompare(b.ceremonyId));
   }
 
   /**
