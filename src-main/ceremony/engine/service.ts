@@ -92,6 +92,8 @@ interface Scanned {
   resumable: boolean;
   terminalKind?: string;
   token?: { serial: string; label: string };
+  /** init-token only: the label its init step was initializing a token to (see PriorAttempt). */
+  initAttempted?: string;
   sharesIssued: string[];
   sharesVoided: boolean;
   records: PreGenesisRecord[];
@@ -319,7 +321,9 @@ export class CeremonyService {
     return (scanned ?? (await this.scan())).map((s) => {
       const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
       if (s.token) a.token = s.token;
-      const recorded = enrolmentFromEntries(s.chainEntries);
+      if (s.initAttempted) a.initAttempted = s.initAttempted;
+      // init-token records its enrolment before it touches the token (pre-genesis log) and again in the chain.
+      const recorded = enrolmentFromEntries([...s.records, ...s.chainEntries]);
       if (recorded) a.enrolment = recorded;
       return a;
     });
@@ -435,10 +439,14 @@ export class CeremonyService {
       const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
       if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
     }
+    // Its init step was attempted: the token may have been initialized even if no result was recorded (a kill).
+    const initIntent = all.some((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'init-token');
+    const label = (startData as { parameters?: { tokenLabel?: unknown } }).parameters?.tokenLabel;
     const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
     const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
+    if (initIntent && typeof label === 'string') s.initAttempted = label;
     return s;
   }
 
