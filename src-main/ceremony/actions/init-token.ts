@@ -265,9 +265,10 @@ export const initTokenAction: ActionImpl<InitTokenInput> = {
     const label = labelOf(ctx);
     const current = await currentSoPin(ctx, input);
     const before = await layer.listSlots(slot.moduleId);
+    // Another token put in the chosen slot since step 'token' is not erased (an absent one fails below, in the driver's words).
     const still = before.find((s) => s.slotId === slot.slotId)?.token;
-    if (!still || still.serial.trim() !== info.serial.trim() || still.initialized !== info.initialized) {
-      throw new TokenError(ErrorCodes.TOKEN_NOT_FOUND, `slot ${slot.slotId} of module ${slot.moduleId} no longer holds the token chosen at step 'token' (serial ${info.serial.trim() || 'none'})`, 'Reconnect the chosen token; it was not changed. Then run this step again.');
+    if (still && (still.serial.trim() !== info.serial.trim() || still.initialized !== info.initialized)) {
+      throw new TokenError(ErrorCodes.TOKEN_NOT_FOUND, `slot ${slot.slotId} of module ${slot.moduleId} now holds another token (serial ${still.serial.trim() || 'none'}) than the one chosen at step 'token' (serial ${info.serial.trim() || 'none'})`, 'Put the chosen token back; neither was changed. Then run this step again.');
     }
     // C_InitToken takes the CURRENT SO PIN (any PIN for a blank token); the new SO PIN is set with C_SetPIN.
     try {

@@ -120,7 +120,7 @@ export class CeremonyService {
   }
 
   private deps(): EngineDeps {
-    return { ...this.options, priorAttempts: () => this.priorAttempts() };
+    return { ...this.options, priorAttempts: async () => [...(await this.priorAttempts()), ...this.finishedHere()] };
   }
 
   async listScripts(): Promise<ScriptSummary[]> {
@@ -330,6 +330,22 @@ export class CeremonyService {
   }
 
   /**
+   * Ceremonies that ended in this app since it started (the scan leaves them to the runs that hold them): an
+   * init-token aborted here must be found by the next attempt on its token just as one found on disk.
+   */
+  private finishedHere(): PriorAttempt[] {
+    return [...this.runs.values()]
+      .filter((r) => r.status !== 'running')
+      .map((r) => {
+        const all = r.records().map((x) => ({ kind: x.kind, data: x.data as JsonObject }));
+        const a: PriorAttempt = { ceremonyId: r.ceremonyId, kind: r.loaded.script.kind, status: r.status, ...tokenFacts(all) };
+        const recorded = enrolmentFromEntries(all);
+        if (recorded) a.enrolment = recorded;
+        return a;
+      });
+  }
+
+  /**
    * Find ceremonies that started but never ended (no completed, abort or interrupted record; or a
    * pre-genesis log without genesis), record each as interrupted and void the shares it handed out.
    * Returns every interrupted ceremony, including those recorded earlier.
@@ -432,21 +448,13 @@ export class CeremonyService {
     const all: { kind: string; data: JsonObject }[] = [...records, ...chainEntries];
     const terminal = all.find((e) => TERMINAL_KINDS.includes(e.kind));
     const status: CeremonyStatus = terminal?.kind === ENGINE_KINDS.completed ? 'completed' : terminal?.kind === ENGINE_KINDS.abort ? 'aborted' : 'interrupted';
-    const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+    const { sharesIssued, token, initAttempted } = tokenFacts(all);
     const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
-    let token: Scanned['token'];
-    for (const e of all) {
-      const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
-      if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
-    }
-    // Its init step was attempted: the token may have been initialized even if no result was recorded (a kill).
-    const initIntent = all.some((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'init-token');
-    const label = (startData as { parameters?: { tokenLabel?: unknown } }).parameters?.tokenLabel;
     const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
     const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, sharesIssued, sharesVoided, records, chainEntries, chainDir };
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
-    if (initIntent && typeof label === 'string') s.initAttempted = label;
+    if (initAttempted) s.initAttempted = initAttempted;
     return s;
   }
 
@@ -458,6 +466,23 @@ export class CeremonyService {
     }
     this.runs.clear();
   }
+}
+
+/**
+ * What a ceremony's records say about the token it worked on: the shares it handed out, the token its init
+ * step left (serial and label), and the label its init step was initializing to once it recorded an intent
+ * (the token may have been initialized even if no result was recorded: a kill inside C_InitToken).
+ */
+function tokenFacts(all: readonly { kind: string; data: JsonObject }[]): Pick<PriorAttempt, 'sharesIssued' | 'token' | 'initAttempted'> {
+  const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+  const out: Pick<PriorAttempt, 'sharesIssued' | 'token' | 'initAttempted'> = { sharesIssued };
+  for (const e of all) {
+    const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
+    if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') out.token = { serial: d.token.serial, label: d.token.label };
+  }
+  const label = (all[0]?.data as { parameters?: { tokenLabel?: unknown } } | undefined)?.parameters?.tokenLabel;
+  if (typeof label === 'string' && all.some((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'init-token')) out.initAttempted = label;
+  return out;
 }
 
 function notResumable(s: Scanned): string {
