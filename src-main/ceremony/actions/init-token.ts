@@ -83,7 +83,6 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
   name: 'select-token',
   input: selectTokenInput,
   describe: (input) => ({ ...input }),
-  checkParameters: (parameters) => ('tokenLabel' in parameters ? tokenLabelProblem(parameters.tokenLabel) : undefined),
   async perform(ctx, input) {
     const { layer } = ctx.deps;
     if ('tokenLabel' in ctx.parameters) {
@@ -250,6 +249,8 @@ async function attemptOfShares(attempts: readonly PriorAttempt[], presented: rea
 export const initTokenAction: ActionImpl<InitTokenInput> = {
   name: 'init-token',
   input: initTokenInput,
+  // The label this action writes, exactly as the token will store it: refused before the ceremony starts.
+  checkParameters: (parameters) => tokenLabelProblem(parameters.tokenLabel),
   describe: (input) => ({ previousShares: input.previousShares?.length ?? 0, currentSoPin: input.currentSoPin === undefined ? 'not given' : 'given' }),
   async perform(ctx, input) {
     const { layer } = ctx.deps;
