@@ -270,6 +270,8 @@ export const contract = {
         resumable: z.boolean().optional(),
         token: z.object({ serial: z.string(), label: z.string() }).optional(),
         sharesVoid: z.array(z.string()),
+        /** An init-token stopped once it began initializing its token: how its shares re-initialize it. */
+        wayOut: z.string().optional(),
       }),
     ),
   },

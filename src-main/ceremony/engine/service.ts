@@ -261,7 +261,7 @@ export class CeremonyService {
   }
 
   /** Every ceremony this data directory knows, earlier ones and those of this session, oldest first. */
-  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[] }[]> {
+  async history(): Promise<{ ceremonyId: string; kind: string; status: CeremonyStatus; resumable?: boolean; token?: { serial: string; label: string }; sharesVoid: string[]; wayOut?: string }[]> {
     const scanned = await this.scan();
     const resumable = new Set(scanned.filter((s) => s.resumable).map((s) => s.ceremonyId));
     // The token each ceremony worked on, as its summary reads it from its records (any kind of ceremony).
@@ -269,20 +269,28 @@ export class CeremonyService {
       const t = summarizeRecords(ceremonyId, records).token;
       return t ? { token: { serial: t.serial, label: t.label } } : {};
     };
-    const before = (await this.priorAttempts(scanned)).map((a, i) => {
+    const prior = await this.priorAttempts(scanned);
+    const finished = this.finishedHere();
+    const wayOut = (ceremonyId: string) => {
+      const text = reinitWayOut([...prior, ...finished], ceremonyId);
+      return text ? { wayOut: text } : {};
+    };
+    const before = prior.map((a, i) => {
       const s = scanned[i] as Scanned;
       return {
         ceremonyId: a.ceremonyId,
         kind: a.kind,
         status: a.status,
         ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
-        ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
+        // A token chosen blank has no label or serial yet: name it by the label its init step was writing.
+        ...(a.token ? { token: a.token } : a.initAttempted ? { token: { serial: '', label: a.initAttempted } } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
         sharesVoid: a.status === 'interrupted' || a.status === 'aborted' ? a.sharesIssued : [],
+        ...wayOut(a.ceremonyId),
       };
     });
     const here = [...this.runs.values()].map((r) => {
       const v = r.view();
-      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[], ...wayOut(v.ceremonyId) };
     });
     // Ceremony ids start with the kind and a UTC timestamp; order by the timestamp.
     const when = (id: string) => id.replace(/^[a-z-]+-(?=\d{8}T)/, '');
@@ -483,6 +491,28 @@ function tokenFacts(all: readonly { kind: string; data: JsonObject }[]): Pick<Pr
   const label = (all[0]?.data as { parameters?: { tokenLabel?: unknown } } | undefined)?.parameters?.tokenLabel;
   if (typeof label === 'string' && all.some((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'init-token')) out.initAttempted = label;
   return out;
+}
+
+/**
+ * The way out of an init-token attempt that stopped (interrupted or aborted) once it began initializing its
+ * token, for Home: its shares, void for anything else, still rebuild that token's SO PIN. Nothing once a later
+ * init-token completed on a token of that label (the way out was taken).
+ */
+export function reinitWayOut(attempts: readonly PriorAttempt[], ceremonyId: string): string | undefined {
+  const at = attempts.findIndex((x) => x.ceremonyId === ceremonyId);
+  const a = attempts[at];
+  if (!a || a.kind !== 'init-token' || (a.status !== 'interrupted' && a.status !== 'aborted') || !a.initAttempted) return undefined;
+  const label = a.initAttempted;
+  if (attempts.some((x) => x.kind === 'init-token' && x.status === 'completed' && x.ceremonyId > ceremonyId && x.token?.label === label)) return undefined;
+  const m = a.enrolment?.enrolment.threshold;
+  if (m === undefined || a.sharesIssued.length < m) {
+    return `It may have initialized token '${label}' without enough shares handed out to rebuild its SO PIN: reset that token with its vendor's tool (SoftHSM: softhsm2-util --delete-token --token ${label}), then start again.`;
+  }
+  return (
+    `It stopped after it began initializing token '${label}'. Its share files (void for anything else) still rebuild that token's SO PIN: ` +
+    `start "Initialize token" again on that token and, at the step that initializes it, add ${m} of the share files of ${a.sharesIssued.join(', ')}, each with its passphrase ` +
+    `(command line: keyceremony init-token ... --previous-share FILE:PASSPHRASE_FILE, ${m} times).`
+  );
 }
 
 function notResumable(s: Scanned): string {
