@@ -15,8 +15,9 @@ export const MUTATING = ['initToken', 'initUserPin', 'setPin', 'generateKeyPair'
 const NOT_TOKEN_CALLS = new Set(['configureModules', 'listModules', 'close']);
 
 export interface Fault {
-  /** 1-based index of the token call to fail. */
+  /** 1-based index of the token call to fail (counting only calls of `call`, when given). */
   at: number;
+  call?: string;
   code: FaultCode;
   when: 'before' | 'after';
 }
@@ -35,6 +36,7 @@ export function faultyLayer(real: TokenLayer): FaultyLayer {
   const calls: string[] = [];
   let fault: Fault | undefined;
   let base = 0;
+  let seen = 0;
   let fired = false;
   const layer = new Proxy(real, {
     get(target, name, receiver) {
@@ -42,7 +44,8 @@ export function faultyLayer(real: TokenLayer): FaultyLayer {
       if (typeof value !== 'function' || typeof name !== 'string' || NOT_TOKEN_CALLS.has(name)) return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       return async (...args: unknown[]) => {
         calls.push(name);
-        const now = fault && !fired && calls.length - base === fault.at ? fault : undefined;
+        if (fault && (fault.call === undefined || fault.call === name)) seen += 1;
+        const now = fault && !fired && (fault.call === undefined ? calls.length - base : seen) === fault.at && (fault.call === undefined || fault.call === name) ? fault : undefined;
         const injected = () => {
           fired = true;
           return new TokenError(now!.code, `injected ${now!.code} ${now!.when} ${name} (token call ${now!.at})`);
@@ -60,6 +63,7 @@ export function faultyLayer(real: TokenLayer): FaultyLayer {
     arm(f) {
       fault = f;
       base = calls.length;
+      seen = 0;
       fired = false;
     },
     fired: () => fired,

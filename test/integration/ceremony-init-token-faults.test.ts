@@ -247,4 +247,41 @@ describe('init-token with a token call failing, each in turn, on real SoftHSM', 
     matrix.filter((c) => c.stopped && early(c)).forEach((c) => expect(c.state, `${c.step} ${c.name} ${c.code}`).toBe('blank'));
     matrix.filter((c) => c.stopped && !early(c)).forEach((c) => expect(c.state, `${c.step} ${c.name} ${c.code}`).not.toBe('blank'));
   }, 300_000);
+
+  it('a re-init stopped between C_InitToken and C_SetPIN: the shares of the attempt before it still open the token, and the refusal says whose', async () => {
+    faulty.arm(undefined);
+    /** participants .. prove: every share out and proved, the token not touched yet. */
+    const upToInit = async (token: Record<string, unknown>) => {
+      const usb = await mkdtemp(join(work, 'chain-usb-'));
+      const id = (await service.start({ script: 'init-token', parameters: { tokenLabel: 'chain', custodians: CUSTODIANS, threshold: 2 } })).ceremonyId;
+      await service.perform(id, 'participants', { administrator: 'admin', witnesses: ['wendy'] });
+      await service.perform(id, 'airgap', {});
+      await service.perform(id, 'token', token);
+      await service.perform(id, 'secret', {});
+      for (const c of CUSTODIANS) await service.perform(id, 'shares', { custodian: c, passphrase: PASS[c], destinationDir: usb });
+      await service.perform(id, 'prove', {});
+      return { id, previous: (['alice', 'bob'] as const).map((c) => ({ shareFile: join(usb, `${c}.share`), passphrase: PASS[c] })) };
+    };
+    // A initializes the token and is aborted.
+    const a = await upToInit({ moduleId: SOFTHSM_MODULE, slotId: await blankSlot() });
+    await service.perform(a.id, 'init', { confirm: 'INITIALIZE' });
+    await service.abort(a.id, 'fault test: stopped after init');
+    // B re-initializes it from A's shares; the device fails on C_SetPIN: erased, but still with A's SO PIN.
+    const b = await upToInit({ uri: 'pkcs11:token=chain' });
+    faulty.arm({ at: 1, call: 'setPin', code: 'CKR_DEVICE_ERROR', when: 'before' });
+    await expect(service.perform(b.id, 'init', { confirm: 'INITIALIZE', previousShares: a.previous })).rejects.toMatchObject({ code: 'CKR_DEVICE_ERROR' });
+    faulty.arm(undefined);
+    await service.abort(b.id, 'fault test: C_SetPIN failed');
+    // C: B's shares are refused by the token (nothing erased), and the refusal names A's shares; A's work.
+    const c = await upToInit({ uri: 'pkcs11:token=chain' });
+    const refused = await service.perform(c.id, 'init', { confirm: 'INITIALIZE', previousShares: b.previous }).then(
+      () => undefined,
+      (e: { code?: string; remedy?: string }) => e,
+    );
+    expect(refused?.code).toBe('token-so-pin-incorrect');
+    expect(refused?.remedy).toContain(`present their share file of attempt ${a.id}`);
+    const view = (await service.perform(c.id, 'init', { confirm: 'INITIALIZE', previousShares: a.previous })).view;
+    expect(view.currentStepId).toBe('pins');
+    await service.abort(c.id, 'fault test done');
+  });
 });
