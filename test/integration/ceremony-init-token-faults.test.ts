@@ -6,7 +6,7 @@
 // retried (the app's Retry) and the ceremony completes, or, when the run cannot go on, it is aborted (or
 // was let go) and init-token is started again, re-initializing the token from the stopped attempt's shares.
 // The steps x faults matrix is printed.
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

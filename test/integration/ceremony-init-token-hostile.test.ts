@@ -8,7 +8,7 @@
 //     aborted, and the command it prints re-initializes the token from the aborted attempt's shares.
 // (kill -9 at every moment and at random ones: ceremony-crash.test.ts.)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ import { initTokenCommand, type InitTokenOverrides } from '../../src-main/cli/in
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { probeTmpfsMount } from '../helpers/tmpfs-probe.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
@@ -25,19 +26,7 @@ const PASS = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'ca
 const CUSTODIANS = Object.keys(PASS) as (keyof typeof PASS)[];
 
 /** Can this process mount a tmpfs (a "USB stick" that can be made read-only or full)? The reason is printed when not. */
-const media = ((): { ok: boolean; reason?: string } => {
-  const probe = mkdtempSync(join(tmpdir(), 'kc-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return { ok: true };
-  } catch (e) {
-    const err = e as { stderr?: Buffer; message: string };
-    return { ok: false, reason: (err.stderr?.toString().trim() || err.message).replace(/\s+/g, ' ') };
-  } finally {
-    rmdirSync(probe);
-  }
-})();
+const media = probeTmpfsMount();
 if (!media.ok) console.warn(`ceremony-init-token-hostile: the read-only and full stick tests are SKIPPED, this process cannot mount a tmpfs (${media.reason}); they need root.`);
 const mounted: string[] = [];
 
