@@ -212,9 +212,11 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   return args;
 }
 
+/** A word as the shell reads it back. */
+const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+
 /** The same command again, as argv, with `--shares-out` replaced and the token named by its new label. */
 function againArgv(args: InitTokenArgs, sharesOut: string): string[] {
-  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
   const out = ['keyceremony', 'init-token', '--module', args.module];
   if (args.initParameters !== undefined) out.push('--init-parameters', args.initParameters);
   out.push('--token', `pkcs11:token=${encodeURIComponent(args.tokenLabel)}`, '--token-label', args.tokenLabel, '--custodians', args.custodians.join(','), '--threshold', String(args.threshold));
@@ -232,7 +234,7 @@ function againArgv(args: InitTokenArgs, sharesOut: string): string[] {
  * token may be initialized with the PINs of the secret these share files hold: the exact command that
  * re-initializes it from them (they stay void for anything else).
  */
-export function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
+function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
   const initAt = view.steps.findIndex((s) => s.action === 'init-token');
   const failedAt = view.steps.findIndex((s) => s.id === at);
   if (initAt < 0 || (failedAt >= 0 && failedAt < initAt)) {
@@ -240,7 +242,7 @@ export function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): str
   }
   const written = view.outputs.filter((o) => o.kind === 'share-file').map((o) => o.path);
   const holders = args.custodians.filter((c) => written.includes(join(args.sharesOut, shareFileName(c)))).slice(0, args.threshold);
-  const previous = holders.map((c) => `--previous-share ${join(args.sharesOut, shareFileName(c))}${args.insecurePlain ? '' : `:${args.passphraseFiles.get(c) ?? 'PASSPHRASE_FILE'}`}`);
+  const previous = holders.map((c) => `--previous-share ${quote(`${join(args.sharesOut, shareFileName(c))}${args.insecurePlain ? '' : `:${args.passphraseFiles.get(c) ?? 'PASSPHRASE_FILE'}`}`)}`);
   return [
     `keyceremony init-token: the token may now be initialized by ceremony ${view.ceremonyId}; its share files in ${args.sharesOut} rebuild its SO PIN (and open nothing else).`,
     '  To start again, leave them where they are and run, with a new empty folder for the new shares:',

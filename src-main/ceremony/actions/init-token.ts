@@ -2,6 +2,7 @@
 // and record the enrolment, and only then initialize the token, set its PINs, create the audit key, write
 // genesis and enrol the custodians in the chain (never-brick.ts: the token is never changed before M
 // custodians can rebuild its new PINs).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
@@ -34,7 +35,6 @@ import { checkShareFolder, shareFileName } from './share-folder.js';
 import { tokenLabelProblem } from './token-label.js';
 import type { PriorAttempt } from '../engine/types.js';
 import { parseShareFile } from '../quorum/share-file.js';
-import { readFile } from 'node:fs/promises';
 
 export { pending } from './never-brick.js';
 
@@ -85,10 +85,6 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
   describe: (input) => ({ ...input }),
   async perform(ctx, input) {
     const { layer } = ctx.deps;
-    if ('tokenLabel' in ctx.parameters) {
-      const problem = tokenLabelProblem(ctx.parameters.tokenLabel);
-      if (problem) throw new AppError('script-parameter', `parameters.${problem}`, 'Start the ceremony again with a corrected label; the token is untouched.');
-    }
     let ref: SlotRef;
     let info: TokenInfo;
     if ('uri' in input) {
