@@ -6,7 +6,7 @@
 // retried (the app's Retry) and the ceremony completes, or, when the run cannot go on, it is aborted (or
 // was let go) and init-token is started again, re-initializing the token from the stopped attempt's shares.
 // The steps x faults matrix is printed.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,9 @@ import { computeEntryHash, type Entry } from '../../src-main/transcript/entry.js
 import { GENESIS_PREV } from '../../src-main/transcript/canonical.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
+import { runInitToken } from '../helpers/init-token-engine.js';
+import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
+import { enrolmentFromEntries, quorumLogin } from '../../src-main/ceremony/actions/quorum-login.js';
 import { FAULT_CODES, faultyLayer, MUTATING, type Fault, type FaultyLayer } from '../helpers/faulty-token-layer.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
@@ -136,6 +139,8 @@ async function stateOf(a: Attempt): Promise<State> {
     await real.closeSession(session);
   }
 }
+
+const journal = async (dir: string) => (await readFile(join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Entry);
 
 /** Its chain, if it wrote genesis: every entry hashes to itself and links to the one before. */
 async function chainVerifies(a: Attempt): Promise<boolean | 'no chain'> {
@@ -284,4 +289,121 @@ describe('init-token with a token call failing, each in turn, on real SoftHSM', 
     expect(view.currentStepId).toBe('pins');
     await service.abort(c.id, 'fault test done');
   });
+});
+
+// The same faults over kms-import, on a token init-token enrolled here. Each token call kms-import makes
+// fails once, with the five codes in turn across the calls (and, for calls that change the token, also after
+// they acted). After each: the ceremony completes after Retry, or it is resumed from Home (its token session
+// ended) and completes, or it is abandoned/aborted; in every case the token still opens with the quorum
+// (alice and bob log in) and the chain verifies.
+describe('kms-import with a token call failing, each in turn, on real SoftHSM', () => {
+  it('after every fault: Retry, resume or abandon; the token opens with the quorum; the chain verifies', async () => {
+    faulty.arm(undefined);
+    const usb = await mkdtemp(join(work, 'kms-usb-'));
+    const init = await runInitToken(service, { tokenLabel: 'kms-faults', custodians: { ...PASS }, threshold: 2, token: { moduleId: SOFTHSM_MODULE, slotId: await blankSlot() }, sharesDir: usb, bundleDir: usb });
+    expect(init.status).toBe('completed');
+    const chainDir = join(work, 'data', 'chains', init.ceremonyId);
+    const kms = kmsLikeKey(2048);
+    const params = join(usb, 'params.json');
+    await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('import-token').toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: new Date(Date.now() + 20 * 3600_000).toISOString() }));
+    const share = (c: Custodian) => ({ shareFile: join(usb, `${c}.share`), passphrase: PASS[c] });
+    /** What the room gives each kms-import step (the quorum login: alice, then bob). */
+    const kmsInput = (st: string, view: CeremonyView, out: string): Record<string, unknown> =>
+      st === 'participants' ? { administrator: 'admin', witnesses: ['wendy'] }
+      : st === 'token' ? { uri: 'pkcs11:token=kms-faults' }
+      : st === 'parameters' ? { path: params, wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }
+      : st === 'login' ? share(view.quorum?.approved.includes('alice') ? 'bob' : 'alice')
+      : st === 'generate' ? { confirm: 'GENERATE' }
+      : st === 'export-key' || st === 'export' ? { destinationDir: out }
+      : st === 'sign-off' ? { witnesses: [{ name: 'wendy' }] }
+      : {};
+
+    /** Drive kms-import from its current step to the end; a failing step is retried once. */
+    const drive = async (id: string, view: CeremonyView, seen: string[]): Promise<{ view: CeremonyView; stopped: boolean }> => {
+      const out = await mkdtemp(join(work, 'kms-out-'));
+      const inputs = (st: string) => kmsInput(st, view, out);
+      let failures = 0;
+      while (view.status === 'running' && view.currentStepId) {
+        const st = view.currentStepId;
+        try {
+          view = (await service.perform(id, st, inputs(st))).view;
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? 'error';
+          seen.push(code);
+          if (code === 'ceremony-token-lost') return { view, stopped: true };
+          if ((failures += 1) > 1) {
+            view = await service.abort(id, `fault test: step ${st} failed twice (${code})`);
+            return { view, stopped: true };
+          }
+          view = service.view(id);
+        }
+      }
+      return { view, stopped: false };
+    };
+    const start = async (n: number) => {
+      const view = await service.start({ script: 'kms-import', parameters: { keySpec: 'SYMMETRIC_DEFAULT', keyLabel: `kms-fault-${n}`, wrappingAlgorithm: 'RSAES_OAEP_SHA_1' } });
+      return { id: view.ceremonyId, view };
+    };
+
+    // The reference run: the token calls kms-import makes, and the step of each.
+    const steps: string[] = [];
+    const first = faulty.calls.length;
+    {
+      const { id } = await start(0);
+      let view = service.view(id);
+      const out = await mkdtemp(join(work, 'kms-out-'));
+      while (view.status === 'running' && view.currentStepId) {
+        const st = view.currentStepId;
+        const n = faulty.calls.length;
+        view = (await service.perform(id, st, kmsInput(st, view, out))).view;
+        for (let i = n; i < faulty.calls.length; i += 1) steps.push(st);
+      }
+      expect(view.status).toBe('completed');
+    }
+    const calls = faulty.calls.slice(first);
+    const cases: Fault[] = calls.flatMap((call, i) => [
+      { at: i + 1, code: FAULT_CODES[i % FAULT_CODES.length]!, when: 'before' as const },
+      ...(MUTATING.includes(call) ? [{ at: i + 1, code: FAULT_CODES[(i + 2) % FAULT_CODES.length]!, when: 'after' as const }] : []),
+    ]);
+    const rows: string[] = [];
+    let n = 0;
+    for (const fault of cases) {
+      const { id, view } = await start((n += 1));
+      faulty.arm(fault);
+      const seen: string[] = [];
+      let r = await drive(id, view, seen);
+      faulty.arm(undefined);
+      let how: string;
+      if (!r.stopped) how = seen.length === 0 ? 'absorbed, completed' : 'Retry, completed';
+      else if (r.view.status === 'aborted') how = 'aborted (failed twice)';
+      else {
+        const listed = (await service.history()).find((c) => c.ceremonyId === id);
+        if (listed?.resumable) {
+          r = await drive(id, await service.resume(id), seen);
+          how = r.view.status === 'completed' ? 'resumed from Home, completed' : `resumed, then ${r.view.status}`;
+          if (r.stopped && r.view.status === 'running') {
+            await service.abandon(id, 'fault test: resumed run stopped again');
+            how = 'resumed, stopped again, abandoned';
+          }
+        } else {
+          // Stopped before it joined the token's chain: nothing to resume; the next start records it interrupted.
+          await service.interrupted();
+          expect((await service.history()).find((c) => c.ceremonyId === id)?.status).toBe('interrupted');
+          how = 'stopped before joining the chain: recorded interrupted';
+        }
+      }
+      // The token still opens with the quorum, and the chain verifies.
+      const opened = await real.openSession({ uri: 'pkcs11:token=kms-faults' }, { readWrite: false });
+      try {
+        await quorumLogin(real, opened.session, enrolmentFromEntries(await journal(chainDir))!, [share('alice'), share('bob')]);
+        await real.logout(opened.session);
+      } finally {
+        await real.closeSession(opened.session);
+      }
+      const entries = await journal(chainDir);
+      expect(entries.every((e, i) => e.seq === i && e.prev === (i === 0 ? GENESIS_PREV : entries[i - 1]!.hash) && computeEntryHash(e) === e.hash), `fault ${n}: chain`).toBe(true);
+      rows.push(`| ${steps[fault.at - 1]} / ${calls[fault.at - 1]}${fault.when === 'after' ? ' (after it acted)' : ''} #${fault.at} | ${fault.code} | ${seen.join(' then ') || '-'} | ${how} |`);
+    }
+    console.log(`kms-import fault matrix (${rows.length} faults; after each, alice+bob open the token and the chain verifies)\n| step / call | fault | the room saw | way out |\n|---|---|---|---|\n${rows.join('\n')}`);
+  }, 400_000);
 });
