@@ -92,7 +92,7 @@ async function handOutShares(page: Page, names: string[], folder: (name: string)
     await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
     await page.getByLabel('Passphrase again').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
     await page.getByRole('button', { name: 'Do this step' }).click();
-    await expect(page.getByTestId('share-reveal')).toContainText(`Share of ${name}`);
+    await expect(page.getByTestId('share-reveal')).toContainText(`Share of ${name}`, { timeout: 30_000 });
     await page.getByRole('button', { name: 'Done, hide my share' }).click();
   }
 }
@@ -165,12 +165,12 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     if (name === 'alice') await page.screenshot({ path: 'test-results/screenshots/runner-share-destination.png', fullPage: true });
     await page.getByRole('button', { name: 'Do this step' }).click();
     if (name === 'alice') {
-      // The share file's scrypt (N = 2^17) takes long enough to see the work announced, not a frozen screen.
+      // The share file's scrypt (N = 2^17, then again to read it back) takes long enough to see the work announced.
       await expect(page.getByTestId('working')).toContainText('Encrypting the share file');
       await page.screenshot({ path: 'test-results/screenshots/runner-working.png', fullPage: true });
     }
     const reveal = page.getByTestId('share-reveal');
-    await expect(reveal).toContainText(`Share of ${name}`);
+    await expect(reveal).toContainText(`Share of ${name}`, { timeout: 30_000 });
     // Only this custodian's share is on screen.
     await expect(page.getByTestId('share-reveal')).toHaveCount(1);
     if (name === 'alice') {
