@@ -317,6 +317,8 @@ export const contract = {
         startedAt: z.string().optional(),
         token: z.object({ serial: z.string(), label: z.string() }).optional(),
         sharesVoid: z.array(z.string()),
+        /** An init-token stopped once it began initializing its token: how its shares re-initialize it. */
+        wayOut: z.string().optional(),
       }),
     ),
   },

@@ -26,7 +26,7 @@ export interface CeremonyRuntimeOptions {
   airGap?: () => AirGapStatus;
   scriptsDir?: string;
   /** Further engine options (tests lower the scrypt cost, the crash test pauses after a share). */
-  engine?: Pick<CeremonyServiceOptions, 'scrypt' | 'onShareIssued' | 'onRecorded'>;
+  engine?: Pick<CeremonyServiceOptions, 'scrypt' | 'onShareIssued' | 'onRecorded' | 'onActionDone'>;
 }
 
 export interface CeremonyRuntime {
@@ -65,6 +65,7 @@ export async function openCeremonyRuntime(options: CeremonyRuntimeOptions, out: 
     ...(options.engine?.scrypt ? { scrypt: options.engine.scrypt } : {}),
     ...(options.engine?.onShareIssued ? { onShareIssued: options.engine.onShareIssued } : {}),
     ...(options.engine?.onRecorded ? { onRecorded: options.engine.onRecorded } : {}),
+    ...(options.engine?.onActionDone ? { onActionDone: options.engine.onActionDone } : {}),
   });
   return {
     service,

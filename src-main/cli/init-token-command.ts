@@ -1,14 +1,19 @@
 // `keyceremony init-token`: the init-token ceremony, non-interactively, through the same engine the app uses.
 // Passphrases come only from files (never argv). The quorum step is approved with the share files it just
-// wrote. A failure aborts the ceremony (recorded) and exits 1.
+// wrote. Like the app, it never changes the token before every share file is written, read back and proved;
+// before it starts it checks the label, both output folders and every passphrase file. A failure aborts the
+// ceremony (recorded) and exits 1; a failure after the token was touched prints the exact command that
+// re-initializes it from the share files just written.
 import { statSync } from 'node:fs';
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
-import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
+import type { CeremonyView, EngineDeps, InterruptedCeremony } from '../ceremony/engine/index.js';
+import { checkOutputFolder, checkShareFolder, shareFileName } from '../ceremony/actions/share-folder.js';
+import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
 import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/index.js';
 import type { ScryptCost } from '../ceremony/quorum/share-file.js';
-import { toErrorData } from '../errors.js';
+import { AppError, toErrorData } from '../errors.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
@@ -92,8 +97,14 @@ export interface InitTokenOverrides {
   scrypt?: ScryptCost;
   airGap?: () => AirGapStatus;
   onShareIssued?: (custodian: string) => Promise<void> | void;
+  /** The kill tests stop the process after an entry is on stable storage, or when an action returned. */
+  onRecorded?: EngineDeps['onRecorded'];
+  onActionDone?: EngineDeps['onActionDone'];
   scriptsDir?: string;
 }
+
+/** Room asked for in --out before anything starts (a transcript bundle is a few hundred KiB at most). */
+const BUNDLE_ROOM = 4 * 1024 * 1024;
 
 function existingDir(flag: string, value: string | undefined): string {
   if (!value) throw new UsageError(`${flag} is required.`);
@@ -140,6 +151,8 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   if (values.help) return 'help';
   const { module, token } = tokenChoice(values, 'which token to initialize');
   if (!values['token-label']) throw new UsageError('--token-label LABEL is required.');
+  const labelProblem = tokenLabelProblem(values['token-label'], '--token-label');
+  if (labelProblem) throw new UsageError(`${labelProblem}.`);
   if (!values.custodians) throw new UsageError('--custodians NAME,NAME,... is required.');
   const custodians = values.custodians.split(',').map((c) => c.trim());
   custodians.forEach((c) => {
@@ -199,6 +212,45 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   return args;
 }
 
+/** A word as the shell reads it back. */
+const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+
+/** The same command again, as argv, with `--shares-out` replaced and the token named by its new label. */
+function againArgv(args: InitTokenArgs, sharesOut: string): string[] {
+  const out = ['keyceremony', 'init-token', '--module', args.module];
+  if (args.initParameters !== undefined) out.push('--init-parameters', args.initParameters);
+  out.push('--token', `pkcs11:token=${encodeURIComponent(args.tokenLabel)}`, '--token-label', args.tokenLabel, '--custodians', args.custodians.join(','), '--threshold', String(args.threshold));
+  out.push('--shares-out', sharesOut, '--out', args.out);
+  if (args.insecurePlain) out.push('--insecure-plain-shares');
+  for (const [name, file] of args.passphraseFiles) out.push('--passphrase-file', `${name}=${file}`);
+  for (const w of args.witnesses) out.push('--witness', w);
+  out.push('--administrator', args.administrator, '--data-dir', args.dataDir);
+  if (args.rehearsal) out.push('--rehearsal');
+  return out.map(quote);
+}
+
+/**
+ * What the room does after a failure. Before the init step nothing on the token changed; from it on, the
+ * token may be initialized with the PINs of the secret these share files hold: the exact command that
+ * re-initializes it from them (they stay void for anything else).
+ */
+function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
+  const initAt = view.steps.findIndex((s) => s.action === 'init-token');
+  const failedAt = view.steps.findIndex((s) => s.id === at);
+  if (initAt < 0 || (failedAt >= 0 && failedAt < initAt)) {
+    return 'keyceremony init-token: the token was not changed (nothing is changed before every share file is written and proved); fix the problem above and run the command again with an empty --shares-out folder.\n';
+  }
+  const written = view.outputs.filter((o) => o.kind === 'share-file').map((o) => o.path);
+  const holders = args.custodians.filter((c) => written.includes(join(args.sharesOut, shareFileName(c)))).slice(0, args.threshold);
+  const previous = holders.map((c) => `--previous-share ${quote(`${join(args.sharesOut, shareFileName(c))}${args.insecurePlain ? '' : `:${args.passphraseFiles.get(c) ?? 'PASSPHRASE_FILE'}`}`)}`);
+  return [
+    `keyceremony init-token: the token may now be initialized by ceremony ${view.ceremonyId}; its share files in ${args.sharesOut} rebuild its SO PIN (and open nothing else).`,
+    '  To start again, leave them where they are and run, with a new empty folder for the new shares:',
+    `  ${[...againArgv(args, 'NEW_EMPTY_FOLDER'), ...previous].join(' ')}`,
+    '',
+  ].join('\n');
+}
+
 async function readSecretFile(flag: string, file: string, kind = PASSPHRASE_FILE): Promise<string> {
   return readFlagSecret(`${flag} ${file}`, file, kind);
 }
@@ -243,6 +295,15 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     out.stderr.write(`keyceremony init-token: ${error.message}\n\nRun 'keyceremony init-token --help' for the options.\n`);
     return 2;
   }
+  // Every output folder is checked before anything is recorded or touched (the engine checks each again).
+  try {
+    await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
+    await checkOutputFolder(args.out, [], '--out', BUNDLE_ROOM);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    out.stderr.write(`keyceremony init-token: ${error.message}\n  ${error.remedy}\n`);
+    return 2;
+  }
 
   const runtime = await openCeremonyRuntime(
     {
@@ -253,7 +314,12 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
       dataDir: args.dataDir,
       ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
       ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-    engine: { ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}), ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}) },
+      engine: {
+        ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}),
+        ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}),
+        ...(overrides.onRecorded ? { onRecorded: overrides.onRecorded } : {}),
+        ...(overrides.onActionDone ? { onActionDone: overrides.onActionDone } : {}),
+      },
     },
     out,
   );
@@ -300,7 +366,7 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
           for (const c of waiting) {
             const input: Record<string, unknown> = args.insecurePlain ? { custodian: c, insecurePlain: true, destinationDir: args.sharesOut } : { custodian: c, passphrase: passphrases.get(c), destinationDir: args.sharesOut };
             view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
-            say(`  ${step.id}: wrote ${join(args.sharesOut, `${c}.share`)}`);
+            say(`  ${step.id}: wrote ${join(args.sharesOut, shareFileName(c))}`);
           }
           break;
         case 'witness-sign-off':
@@ -337,6 +403,7 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
       } catch {
         // Already ended; nothing more to record.
       }
+      out.stderr.write(wayOut(args, view, at));
     }
     if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
     return 1;

@@ -24,9 +24,10 @@ let harness: Harness;
 const stick = (name: string) => join(work, `usb-${name}`);
 
 /**
- * An init-token attempt killed after it handed out two shares (alice, bob; threshold 2), in this data
- * directory: `keyceremony init-token` in a child process (the crash test's child), SIGKILLed. Uses the
- * fresh SoftHSM directory's free slot 0.
+ * An init-token attempt killed at the worst moment, inside its init step (C_InitToken returned, its result not
+ * recorded), after it handed out and proved all three shares, in this data directory: `keyceremony
+ * init-token` in a child process (the crash test's child), SIGKILLed. Uses the fresh SoftHSM directory's
+ * free slot 0.
  */
 async function interruptedAttempt(dataDir: string): Promise<void> {
   const outDir = resolve('node_modules/.cache/keyceremony-e2e-crash-child');
@@ -41,11 +42,11 @@ async function interruptedAttempt(dataDir: string): Promise<void> {
   for (const name of CUSTODIANS) writeFileSync(join(work, 'crash-secrets', name), `${PASSPHRASE[name]}\n`);
   const args = ['--module', SOFTHSM_MODULE, '--slot', '0', '--token-label', 'crash-token', '--custodians', CUSTODIANS.join(','), '--threshold', '2', '--shares-out', join(work, 'crash-usb'), '--out', join(work, 'crash-usb'), '--witness', 'Dana', '--data-dir', dataDir, ...CUSTODIANS.flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'crash-secrets', c)}`])];
   await new Promise<void>((done, fail) => {
-    const p = spawn(process.execPath, [join(outDir, 'child.mjs'), JSON.stringify(args), resolve('ceremonies'), '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const p = spawn(process.execPath, [join(outDir, 'child.mjs'), JSON.stringify(args), resolve('ceremonies'), 'action:init'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let out = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
-      if ((out.match(/^issued /gm) ?? []).length >= 2) p.kill('SIGKILL');
+      if (/^stopped inside init$/m.test(out)) p.kill('SIGKILL');
     });
     p.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
     p.on('exit', (code, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`the crash child exited ${code}: ${out}`))));
@@ -81,7 +82,22 @@ async function doStep(page: Page, title: RegExp | string) {
   await page.getByRole('button', { name: 'Do this step' }).click();
 }
 
-/** From the Ceremony screen to init-token's init step on a token that is not blank (the re-init tests). */
+/** Hand out each custodian's share at the laptop (their own stick, their passphrase) and hide it again. */
+async function handOutShares(page: Page, names: string[], folder: (name: string) => string) {
+  for (const name of names) {
+    await expect(page.locator('#step-title')).toHaveText('Hand out the shares');
+    await page.getByLabel('Custodian at the laptop').selectOption(name);
+    harness.nextDialogAnswer.folder = folder(name);
+    await page.getByRole('button', { name: 'Choose USB stick…' }).click();
+    await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
+    await page.getByLabel('Passphrase again').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
+    await page.getByRole('button', { name: 'Do this step' }).click();
+    await expect(page.getByTestId('share-reveal')).toContainText(`Share of ${name}`, { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Done, hide my share' }).click();
+  }
+}
+
+/** From the Ceremony screen to init-token's init step on a token that is not blank (the re-init tests): shares out and proved first. */
 async function initTokenUpToInit(page: Page, o: { label: string; custodians: string; allowReinitialize: boolean; token: RegExp }) {
   await page.getByRole('button', { name: 'Ceremony' }).click();
   await page.getByRole('button', { name: /Initialize token/ }).click();
@@ -98,6 +114,9 @@ async function initTokenUpToInit(page: Page, o: { label: string; custodians: str
   await page.getByRole('radio', { name: o.token }).check();
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Generate the ceremony secret');
+  const sticks = mkdtempSync(join(work, `usb-${o.label}-`));
+  await handOutShares(page, o.custodians.split(',').map((c) => c.trim()), () => sticks);
+  await doStep(page, 'Prove every combination works');
 }
 
 test('init-token from the app: shares handed out one at a time, quorum seals, bundle verifies', async ({ page }) => {
@@ -131,18 +150,6 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Generate the ceremony secret');
 
-  await expect(page.locator('#step-title')).toHaveText('Initialize token e2e-root');
-  await page.screenshot({ path: 'test-results/screenshots/runner-confirm.png', fullPage: true });
-  const confirm = page.getByRole('button', { name: 'INITIALIZE' });
-  await expect(confirm).toBeDisabled();
-  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
-  await confirm.click();
-
-  await doStep(page, 'Set the user PIN');
-  await doStep(page, 'Create the audit key');
-  await doStep(page, 'Start the transcript');
-  await doStep(page, 'Enrol the custodians');
-
   for (const name of CUSTODIANS) {
     await expect(page.locator('#step-title')).toHaveText('Hand out the shares');
     await page.getByLabel('Custodian at the laptop').selectOption(name);
@@ -158,12 +165,12 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     if (name === 'alice') await page.screenshot({ path: 'test-results/screenshots/runner-share-destination.png', fullPage: true });
     await page.getByRole('button', { name: 'Do this step' }).click();
     if (name === 'alice') {
-      // The share file's scrypt (N = 2^17) takes long enough to see the work announced, not a frozen screen.
+      // The share file's scrypt (N = 2^17, then again to read it back) takes long enough to see the work announced.
       await expect(page.getByTestId('working')).toContainText('Encrypting the share file');
       await page.screenshot({ path: 'test-results/screenshots/runner-working.png', fullPage: true });
     }
     const reveal = page.getByTestId('share-reveal');
-    await expect(reveal).toContainText(`Share of ${name}`);
+    await expect(reveal).toContainText(`Share of ${name}`, { timeout: 30_000 });
     // Only this custodian's share is on screen.
     await expect(page.getByTestId('share-reveal')).toHaveCount(1);
     if (name === 'alice') {
@@ -182,6 +189,19 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   }
 
   await doStep(page, 'Prove every combination works');
+
+  // Only now, with every share out and proved, is the token touched.
+  await expect(page.locator('#step-title')).toHaveText('Initialize token e2e-root');
+  await page.screenshot({ path: 'test-results/screenshots/runner-confirm.png', fullPage: true });
+  const confirm = page.getByRole('button', { name: 'INITIALIZE' });
+  await expect(confirm).toBeDisabled();
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await confirm.click();
+
+  await doStep(page, 'Set the user PIN');
+  await doStep(page, 'Create the audit key');
+  await doStep(page, 'Start the transcript');
+  await doStep(page, 'Enrol the custodians');
   await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
   const summary = page.getByTestId('sign-off-summary');
   for (const name of CUSTODIANS) await expect(summary).toContainText(`${name}.share`);
@@ -420,16 +440,23 @@ test('init-token on a token initialized elsewhere: the current SO PIN is asked f
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony aborted.');
 });
 
-test("init-token on the token of an interrupted attempt: that attempt's share files rebuild its SO PIN", async ({ page }) => {
+test("init-token killed inside its init step: Home says how out, and that attempt's share files rebuild the token's SO PIN", async ({ page }) => {
   test.setTimeout(90_000);
   await harness.attach(page);
   await page.goto(harness.url);
+  // Home: the killed attempt is listed as interrupted, with the way out in the room's words.
+  const killed = page.getByTestId('past-ceremonies').locator('tr[data-status="interrupted"]', { hasText: 'init-token' });
+  await expect(killed).toHaveCount(1);
+  const wayOut = killed.getByTestId('way-out');
+  await expect(wayOut).toContainText("It stopped after it began initializing token 'crash-token'. Its share files (void for anything else) still rebuild that token's SO PIN");
+  await expect(wayOut).toContainText('add 2 of the share files of alice, bob, carol, each with its passphrase');
+  await page.screenshot({ path: 'test-results/screenshots/home-init-token-killed.png', fullPage: true });
   await initTokenUpToInit(page, { label: 'crash-again', custodians: CUSTODIANS.join(', '), allowReinitialize: false, token: /crash-token/ });
 
   await expect(page.locator('#step-title')).toHaveText('Initialize token crash-again');
   const inputs = page.getByTestId('reinit-inputs');
-  await expect(inputs).toContainText("The token is not blank: the interrupted attempt's shares");
-  await expect(inputs).toContainText('handed to alice, bob');
+  await expect(inputs).toContainText("The token is not blank: the stopped attempt's shares");
+  await expect(inputs).toContainText('handed to alice, bob, carol');
   for (const name of ['alice', 'bob']) {
     harness.nextDialogAnswer.shareFile = join(work, 'crash-usb', `${name}.share`);
     await page.getByRole('button', { name: 'Add a previous share file…' }).click();

@@ -29,9 +29,9 @@ export async function runInitToken(service: CeremonyService, o: InitTokenRun): P
   await step('participants', { administrator: o.administrator ?? 'admin', witnesses: witnesses.map((w) => w.name) });
   await step('airgap', {});
   await step('token', o.token);
-  for (const s of ['secret', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
+  await step('secret', {});
   for (const [custodian, passphrase] of Object.entries(o.custodians)) await step('shares', { custodian, passphrase, destinationDir: o.sharesDir });
-  await step('prove', {});
+  for (const s of ['prove', 'init', 'pins', 'audit-key', 'genesis', 'enrol']) await step(s, s === 'init' ? { confirm: 'INITIALIZE' } : {});
   await step('sign-off', { witnesses });
   for (const c of o.sealers ?? Object.keys(o.custodians).slice(0, o.threshold)) await step('head', { shareFile: join(o.sharesDir, `${c}.share`), passphrase: o.custodians[c] });
   return step('export', { destinationDir: o.bundleDir });

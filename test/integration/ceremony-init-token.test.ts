@@ -70,14 +70,8 @@ describe('init-token through the engine', () => {
     view = await step('airgap', {});
     view = await step('token', { moduleId: SOFTHSM_MODULE, slotId: await blankSlot() });
     view = await step('secret', {});
-    await expect(service.perform(ceremonyId, 'init', {})).rejects.toThrow("step 'init': type INITIALIZE to confirm");
-    view = await step('init', { confirm: 'INITIALIZE' });
-    view = await step('pins', {});
-    view = await step('audit-key', {});
-    expect(view.tail.every((e) => e.seq === undefined)).toBe(true);
-    view = await step('genesis', {});
-    expect(view.tail[0]).toMatchObject({ seq: 0, kind: 'genesis' });
-    view = await step('enrol', {});
+    // The token is not touched before every share is out and proved: the init step is not even reachable.
+    await expect(service.perform(ceremonyId, 'init', { confirm: 'INITIALIZE' })).rejects.toThrow("step 'init' cannot run yet: the current step is 'shares'");
     expect(view.pendingCustodians).toEqual(['alice', 'bob', 'carol']);
     const reveals: string[] = [];
     for (const c of ['alice', 'bob', 'carol'] as const) {
@@ -89,6 +83,14 @@ describe('init-token through the engine', () => {
     }
     expect(new Set(reveals).size).toBe(3);
     view = await step('prove', {});
+    await expect(service.perform(ceremonyId, 'init', {})).rejects.toThrow("step 'init': type INITIALIZE to confirm");
+    view = await step('init', { confirm: 'INITIALIZE' });
+    view = await step('pins', {});
+    view = await step('audit-key', {});
+    expect(view.tail.every((e) => e.seq === undefined)).toBe(true);
+    view = await step('genesis', {});
+    expect(view.tail[0]).toMatchObject({ seq: 0, kind: 'genesis' });
+    view = await step('enrol', {});
     view = await step('sign-off', { witnesses: [{ name: 'wendy' }] });
     expect(view.quorum).toEqual({ threshold: 2, enrolled: ['alice', 'bob', 'carol'], approved: [], remaining: 2 });
     view = await step('head', { shareFile: join(sharesDir, 'alice.share'), passphrase: PASS.alice });
@@ -116,7 +118,7 @@ describe('init-token through the engine', () => {
     expect(kinds).toContain('head:approval-repeated');
     expect(kinds).toContain('head:refused');
     expect(kinds.slice(-1)).toEqual(['end:completed']);
-    const pre = chainEntries[1]!.data as { script: { sha256: string; name: string }; records: { kind: string; step: string }[] };
+    const pre = chainEntries[1]!.data as { script: { sha256: string; name: string }; records: { kind: string; step: string; data: { custodian?: string } }[] };
     expect(pre.script.name).toBe('init-token');
     expect(pre.records.map((r) => `${r.step}:${r.kind}`)).toEqual([
       'start:ceremony-start',
@@ -125,6 +127,13 @@ describe('init-token through the engine', () => {
       'token:intent',
       'token:result',
       'secret:result',
+      'shares:refused',
+      'shares:share-issued',
+      'shares:share-issued',
+      'shares:share-issued',
+      'shares:result',
+      'prove:enrolment',
+      'prove:result',
       'init:refused',
       'init:intent',
       'init:result',
@@ -134,7 +143,7 @@ describe('init-token through the engine', () => {
       'audit-key:result',
       'genesis:intent',
     ]);
-    expect(chainEntries.filter((e) => e.kind === 'share-issued').map((e) => e.data.custodian)).toEqual(['alice', 'bob', 'carol']);
+    expect(pre.records.filter((r) => r.kind === 'share-issued').map((r) => r.data.custodian)).toEqual(['alice', 'bob', 'carol']);
     for (const pass of Object.values(PASS)) expect(journal).not.toContain(pass);
     recorded = enrolmentFromEntries(chainEntries)!;
     expect(recorded.enrolment).toMatchObject({ ceremonyId, threshold: 2 });

@@ -21,7 +21,7 @@
 // independently (openssl) to the recorded check value, there is exactly one export-key `result`, and the
 // transcript bundles verify. If this process may not mount (not root), every test is skipped with a warning.
 import { execFileSync } from 'node:child_process';
-import { constants, closeSync, mkdtempSync, openSync, readFileSync, rmdirSync } from 'node:fs';
+import { constants, closeSync, openSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -36,6 +36,7 @@ import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { runInitToken } from '../helpers/init-token-engine.js';
+import { probeTmpfsMount } from '../helpers/tmpfs-probe.js';
 
 // The seam for "pulled out between two files": called after each verified file write, the real one.
 const seam = vi.hoisted(() => ({ afterFile: undefined as ((path: string) => void) | undefined }));
@@ -52,19 +53,7 @@ vi.mock('../../src-main/transcript/fs-durable.js', async (importOriginal) => {
 });
 
 /** Can this process mount? Probed once with a real tmpfs; the reason is printed when not. */
-const media = ((): { ok: boolean; reason?: string } => {
-  const probe = mkdtempSync(join(tmpdir(), 'kc-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return { ok: true };
-  } catch (e) {
-    const err = e as { stderr?: Buffer; message: string };
-    return { ok: false, reason: (err.stderr?.toString().trim() || err.message).replace(/\s+/g, ' ') };
-  } finally {
-    rmdirSync(probe);
-  }
-})();
+const media = probeTmpfsMount();
 if (!media.ok) console.warn(`kms-export-media: SKIPPED, this process cannot mount a tmpfs (${media.reason}); these tests need root (or CAP_SYS_ADMIN).`);
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };

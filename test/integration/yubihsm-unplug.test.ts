@@ -98,6 +98,10 @@ describe('a YubiHSM 2 unplugged mid-ceremony (USB)', () => {
       await perform(service, id, 'airgap', {});
       await perform(service, id, 'token', { moduleId: MODULE, slotId: '525252' });
       await perform(service, id, 'secret', {});
+      // The shares are out and proved before init, the first step that talks to the device.
+      const sticks = await mkdtemp(join(tmpdir(), 'kc-unplug-shares-'));
+      for (const custodian of ['alice', 'bob']) await perform(service, id, 'shares', { custodian, insecurePlain: true, destinationDir: sticks });
+      await perform(service, id, 'prove', {});
       blank.pullAfterFrames = 0;
       blank.onPull = () => usb.pull(blank);
       await expect(service.perform(id, 'init', { confirm: 'INITIALIZE' })).rejects.toThrow('YubiHSM 2 serial 525252 was unplugged: plug it back in and press Retry.');

@@ -1,6 +1,6 @@
 // The ceremony state machine without a token: refusals with exact messages (and their records), the air-gap
 // check, the confirmation word, abort, and the pre-genesis log's chain.
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { CeremonyRun } from '../../src-main/ceremony/engine/run.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { readPreGenesisLog, preGenesisHash } from '../../src-main/ceremony/engine/pre-genesis-log.js';
 import type { EngineDeps, PriorAttempt } from '../../src-main/ceremony/engine/types.js';
-import { isWiped } from '../../src-main/ceremony/quorum/index.js';
+import { enrolCustodians, generateCeremonySecret, isWiped, secretCheck, splitSecret } from '../../src-main/ceremony/quorum/index.js';
 import { loadScriptFile, type LoadedScript } from '../../src-main/ceremony/script/index.js';
 import { verifyApprovals } from '../../src-main/ceremony/verify-approvals.js';
 
@@ -82,10 +82,18 @@ async function expectRefused(run: CeremonyRun, stepId: string, input: unknown, c
   expect((last?.data.error as { message: string }).message).toBe(message);
 }
 
+/** Hand out the three (plain, fast) shares into a fresh folder and prove them: the steps before init. */
+async function toInit(run: CeremonyRun): Promise<void> {
+  const usb = join(dir, `usb-${Math.random().toString(16).slice(2)}`);
+  await mkdir(usb);
+  for (const custodian of ['alice', 'bob', 'carol']) await run.perform('shares', { custodian, insecurePlain: true, destinationDir: usb });
+  await run.perform('prove', {});
+}
+
 describe('refusals, recorded', () => {
   it.each([
     ['a later step', 'token', { moduleId: 'fake', slotId: '1' }, 'ceremony-out-of-order', "step 'token' cannot run yet: the current step is 'participants'"],
-    ['an unknown step', 'nope', {}, 'ceremony-unknown-step', "step 'nope' is not a step of init-token (its steps: participants, airgap, token, secret, init, pins, audit-key, genesis, enrol, shares, prove, sign-off, head, export)"],
+    ['an unknown step', 'nope', {}, 'ceremony-unknown-step', "step 'nope' is not a step of init-token (its steps: participants, airgap, token, secret, shares, prove, init, pins, audit-key, genesis, enrol, sign-off, head, export)"],
     ['an unknown input field', 'participants', { ...PARTICIPANTS, extra: 1 }, 'ceremony-input', "step 'participants': input has unknown field 'extra'"],
     ['a missing input field', 'participants', { witnesses: ['wendy'] }, 'ceremony-input', "step 'participants': input.administrator is missing"],
     ['input that is not an object', 'participants', 'admin', 'ceremony-input', "step 'participants': input must be a JSON object"],
@@ -118,6 +126,7 @@ describe('refusals, recorded', () => {
     await run.perform('airgap', {});
     await run.perform('token', { moduleId: 'fake', slotId: '1' });
     await run.perform('secret', {});
+    await toInit(run);
     await expectRefused(run, 'init', input, 'ceremony-confirm', message);
     expect(run.view().steps.find((s) => s.id === 'init')?.confirm).toEqual({ prompt: 'Initializing erases every key on the token and cannot be undone. Type INITIALIZE to erase and initialize T1.', word: 'INITIALIZE' });
   });
@@ -128,7 +137,7 @@ describe('steps', () => {
     const run = await start();
     await run.perform('participants', PARTICIPANTS);
     const { records } = await log();
-    expect(records[0]).toMatchObject({ n: 0, kind: 'ceremony-start', step: 'start', data: { script: { name: 'init-token', kind: 'init-token', version: 1, sha256: loaded.sha256 } } });
+    expect(records[0]).toMatchObject({ n: 0, kind: 'ceremony-start', step: 'start', data: { script: { name: 'init-token', kind: 'init-token', version: 2, sha256: loaded.sha256 } } });
     records.forEach((r, i) => {
       expect(r.hash).toBe(preGenesisHash(r));
       if (i > 0) expect(r.prev).toBe(records[i - 1]?.hash);
@@ -168,11 +177,23 @@ describe('steps', () => {
     expect((await log()).records.slice(-2).map((r) => r.kind)).toEqual(['intent', 'failure']);
     await run.dispose();
     await rm(join(dir, 'ceremonies'), { recursive: true });
-    const again = await start({}, used, false, [{ ceremonyId: 'init-token-old', kind: 'init-token', status: 'interrupted', token: { serial: '777', label: 'T0' }, sharesIssued: ['alice'] }]);
+    // An attempt of an earlier version that enrolled nobody: nothing rebuilds the SO PIN, said before any share is handed out.
+    const old: PriorAttempt = { ceremonyId: 'init-token-old', kind: 'init-token', status: 'interrupted', token: { serial: '777', label: 'T0' }, sharesIssued: ['alice'] };
+    const lost = await start({}, used, false, [old]);
+    await lost.perform('participants', PARTICIPANTS);
+    await lost.perform('airgap', {});
+    await expect(lost.perform('token', { moduleId: 'fake', slotId: '1' })).rejects.toMatchObject({ code: 'token-reset-needed', message: "token 'T0' was initialized by the stopped attempt init-token-old, which recorded no enrolment (an earlier version of this app), so nothing can rebuild its SO PIN" });
+    await lost.dispose();
+    await rm(join(dir, 'ceremonies'), { recursive: true });
+    // An aborted attempt whose init intent was recorded (no result: killed or failed inside C_InitToken), enrolled, 2 of 3 shares out.
+    const secret = generateCeremonySecret();
+    const enrolment = enrolCustodians('init-token-old', 2, await splitSecret(secret, ['alice', 'bob', 'carol'], 2));
+    const aborted: PriorAttempt = { ceremonyId: 'init-token-old', kind: 'init-token', status: 'aborted', initAttempted: 'T0', sharesIssued: ['alice', 'bob'], enrolment: { enrolment, secretCheck: secretCheck(secret, 'init-token-old') } };
+    const again = await start({}, used, false, [aborted]);
     await again.perform('participants', PARTICIPANTS);
     await again.perform('airgap', {});
     await again.perform('token', { moduleId: 'fake', slotId: '1' });
-    expect((await log()).records.at(-1)?.data.reinitialize).toEqual({ reason: 'interrupted-attempt', interruptedCeremonyId: 'init-token-old', voidShares: ['alice'] });
+    expect((await log()).records.at(-1)?.data.reinitialize).toEqual({ reason: 'interrupted-attempt', interruptedCeremonyId: 'init-token-old', voidShares: ['alice', 'bob'] });
   });
 });
 
@@ -193,7 +214,7 @@ describe('abort', () => {
     expect(isWiped(secret)).toBe(true);
     expect(shares.every(isWiped)).toBe(true);
     expect(calls).toEqual(['logout s1', 'close s1']);
-    expect((await log()).records.at(-1)).toMatchObject({ kind: 'abort', step: 'init', data: { reason: 'the room lost a witness', step: 'init' } });
+    expect((await log()).records.at(-1)).toMatchObject({ kind: 'abort', step: 'shares', data: { reason: 'the room lost a witness', step: 'shares' } });
     await expectRefused(run, 'init', { confirm: 'INITIALIZE' }, 'ceremony-not-running', 'ceremony init-token-unit is aborted; no step can run');
     await expect(run.abort('again')).rejects.toThrow('ceremony init-token-unit is aborted; it cannot be aborted');
     expect(run.view()).toMatchObject({ status: 'aborted', currentStepId: null });

@@ -151,8 +151,8 @@ describe('shipped ceremonies', () => {
     expect(r.script.kind).toBe('init-token');
     expect(r.script.rehearsal).toBe(false);
     expect(r.script.steps.map((s) => s.action)).toEqual([
-      'record-participants', 'check-airgap', 'select-token', 'generate-secret', 'init-token', 'set-pins', 'generate-audit-key',
-      'write-genesis', 'enroll-custodians', 'distribute-shares', 'prove-subsets', 'witness-sign-off', 'write-chain-head', 'export-bundle',
+      'record-participants', 'check-airgap', 'select-token', 'generate-secret', 'distribute-shares', 'prove-subsets', 'init-token',
+      'set-pins', 'generate-audit-key', 'write-genesis', 'enroll-custodians', 'witness-sign-off', 'write-chain-head', 'export-bundle',
     ]);
     const irreversible = r.script.steps.filter((s) => ACTIONS[s.action].irreversible);
     expect(irreversible.map((s) => s.confirm?.word)).toEqual(['INITIALIZE']);
@@ -175,7 +175,8 @@ describe('parameters', async () => {
     ['an unknown parameter', { ...good, label: 'x' }, 'parameters.label: not a parameter of init-token (its parameters: tokenLabel, custodians, threshold, allowReinitialize)'],
     ['a missing label', { custodians: good.custodians, threshold: 2 }, 'parameters.tokenLabel: is missing'],
     ['a long label', { ...good, tokenLabel: 'x'.repeat(33) }, 'parameters.tokenLabel: must be at most 32 characters'],
-    ['a label off the pattern', { ...good, tokenLabel: ' lead' }, 'parameters.tokenLabel: must match [A-Za-z0-9][A-Za-z0-9 ._-]*'],
+    ['a label off the pattern', { ...good, tokenLabel: ' lead' }, 'parameters.tokenLabel: must match [A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9._-])?'],
+    ['a label ending in a space (the token would store it without)', { ...good, tokenLabel: 'blank5 ' }, 'parameters.tokenLabel: must match [A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9._-])?'],
     ['a string threshold', { ...good, threshold: '2' }, 'parameters.threshold: expected an integer'],
     ['threshold above N', { ...good, threshold: 4 }, 'parameters.threshold: 4 is not allowed with 3 custodians; it must be an integer from 2 to 3'],
     ['a duplicate custodian', { ...good, custodians: ['alice', 'ALICE'] }, "parameters.custodians[1]: 'ALICE' is already custodians[0] ('alice'); names must be unique (ignoring case)"],

@@ -1,5 +1,8 @@
-// The init-token actions: choose the token, generate and split S, initialize the token, set its PINs,
-// create the audit key, write genesis, enrol the custodians, hand out the shares, prove every subset.
+// The init-token actions: choose the token, generate and split S, hand out the shares, prove every subset
+// and record the enrolment, and only then initialize the token, set its PINs, create the audit key, write
+// genesis and enrol the custodians in the chain (never-brick.ts: the token is never changed before M
+// custodians can rebuild its new PINs).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
@@ -22,12 +25,18 @@ import {
   serializeShareFile,
   splitSecret,
   wipe,
-  SHARE_FILE_EXTENSION,
 } from '../quorum/index.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
 import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
-import { presentShareInput } from './presented-share.js';
+import { presentShareInput, type PresentShareInput } from './presented-share.js';
+import { pending, readBackShare, requireRecoverableSecret } from './never-brick.js';
+import { checkShareFolder, shareFileName } from './share-folder.js';
+import { tokenLabelProblem } from './token-label.js';
+import type { PriorAttempt } from '../engine/types.js';
+import { parseShareFile } from '../quorum/share-file.js';
+
+export { pending } from './never-brick.js';
 
 export const chainDirOf = (dataDir: string, enrolmentId: string) => join(dataDir, 'chains', enrolmentId);
 
@@ -59,6 +68,17 @@ export const selectTokenInput = z.union(
   { error: 'give either uri, or moduleId and slotId' },
 );
 
+/** Earlier init-token attempts that were stopped (interrupted or aborted) and may have initialized this token, newest first. */
+function stoppedAttemptsOn(prior: readonly PriorAttempt[], t: { serial: string; label: string }): PriorAttempt[] {
+  return prior
+    .filter((a) => a.kind === 'init-token' && (a.status === 'interrupted' || a.status === 'aborted'))
+    .filter((a) => (a.token?.serial === t.serial && a.token.label === t.label) || a.initAttempted === t.label)
+    .reverse();
+}
+
+/** Can M shares of this attempt rebuild its SO PIN? (It recorded an enrolment and handed out at least M shares.) */
+const rebuildable = (a: PriorAttempt) => a.enrolment !== undefined && a.sharesIssued.length >= a.enrolment.enrolment.threshold;
+
 export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
   name: 'select-token',
   input: selectTokenInput,
@@ -86,8 +106,8 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
       if (ctx.parameters.allowReinitialize === true) {
         reinitialize = { reason: 'allowReinitialize', note: 'the room agreed to erase this initialized token' };
       } else {
-        const prior = (await ctx.deps.priorAttempts?.()) ?? [];
-        const attempt = prior.find((a) => a.kind === 'init-token' && a.status === 'interrupted' && a.token?.serial === t.serial && a.token.label === t.label);
+        const attempts = stoppedAttemptsOn((await ctx.deps.priorAttempts?.()) ?? [], t);
+        const attempt = attempts[0];
         if (!attempt) {
           throw new AppError(
             'token-not-blank',
@@ -95,8 +115,18 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
             'Choose a blank token, or start again with allowReinitialize set to true if the room agreed to erase this one.',
           );
         }
+        // Checked now, before any share of this ceremony is handed out: can anyone rebuild the SO PIN at all?
+        const usable = attempts.filter(rebuildable);
+        if (usable.length === 0) {
+          throw new AppError(
+            'token-reset-needed',
+            `token '${t.label}' was initialized by the stopped attempt ${attempt.ceremonyId}, which ${attempt.enrolment ? `handed out only ${attempt.sharesIssued.length} of the ${attempt.enrolment.enrolment.threshold} shares needed` : 'recorded no enrolment (an earlier version of this app)'}, so nothing can rebuild its SO PIN`,
+            "Reset the token with its vendor's tool (SoftHSM: softhsm2-util --delete-token --token LABEL), then start init-token again on the blank token.",
+          );
+        }
         reinitialize = { reason: 'interrupted-attempt', interruptedCeremonyId: attempt.ceremonyId, voidShares: attempt.sharesIssued };
-        ctx.state.reinitialize = { reason: 'interrupted-attempt', attempt };
+        if (usable.length > 1 || usable[0] !== attempt) reinitialize.candidates = usable.map((a) => a.ceremonyId);
+        ctx.state.reinitialize = { reason: 'interrupted-attempt', attempts: usable };
       }
       if (ctx.parameters.allowReinitialize === true) ctx.state.reinitialize = { reason: 'allowReinitialize' };
     }
@@ -162,43 +192,68 @@ async function currentSoPin(ctx: ActionContext, input: InitTokenInput): Promise<
     if (input.currentSoPin === undefined) throw new AppError('token-so-pin-needed', `step '${ctx.step.id}': the token is initialized; erasing it needs its current SO PIN (input.currentSoPin)`, 'The security officer of this token enters its SO PIN.');
     return { pin: input.currentSoPin, how: { reinitialize: 'allowReinitialize', soPin: 'entered by the security officer' } };
   }
-  const { attempt } = re;
-  if (!attempt.enrolment) {
-    throw new AppError(
-      'token-reset-needed',
-      `step '${ctx.step.id}': the interrupted attempt ${attempt.ceremonyId} initialized this token but enrolled nobody, so nothing can rebuild its SO PIN`,
-      "Reset the token with its vendor's tool (SoftHSM: softhsm2-util --delete-token), then start init-token again on the blank token.",
-    );
-  }
+  const attempt = re.attempts[0] as PriorAttempt & { enrolment: NonNullable<PriorAttempt['enrolment']> };
   if (!input.previousShares) {
     throw new AppError(
       'token-so-pin-needed',
-      `step '${ctx.step.id}': the token was initialized by the interrupted attempt ${attempt.ceremonyId}; erasing it needs ${attempt.enrolment.enrolment.threshold} of that attempt's shares (input.previousShares), which rebuild its SO PIN`,
-      attempt.sharesIssued.length >= attempt.enrolment.enrolment.threshold
-        ? `Custodians ${attempt.sharesIssued.join(', ')} present the share files of the interrupted attempt (they stay void).`
-        : `Only ${attempt.sharesIssued.length} share${attempt.sharesIssued.length === 1 ? ' was' : 's were'} handed out: reset the token with its vendor's tool (SoftHSM: softhsm2-util --delete-token), then start again.`,
+      `step '${ctx.step.id}': the token was initialized by the stopped attempt ${attempt.ceremonyId}; erasing it needs ${attempt.enrolment.enrolment.threshold} of that attempt's shares (input.previousShares), which rebuild its SO PIN`,
+      `${wayOut(attempt)} The token is untouched.`,
     );
   }
-  const shares = await openPresentedShares(input.previousShares, attempt.enrolment.enrolment.ceremonyId);
-  const { secret, custodians } = await rebuildSecret(attempt.enrolment, shares, `re-initialization of the token of ${attempt.ceremonyId}`);
+  const chosen = await attemptOfShares(re.attempts, input.previousShares);
+  const shares = await openPresentedShares(input.previousShares, chosen.enrolment.enrolment.ceremonyId);
+  const { secret, custodians } = await rebuildSecret(chosen.enrolment, shares, `re-initialization of the token of ${chosen.ceremonyId}`);
   try {
     const info = ctx.token.info;
-    const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
-    return { pin: pins.soPin, how: { reinitialize: 'interrupted-attempt', interruptedCeremonyId: attempt.ceremonyId, soPinRebuiltBy: custodians } };
+    const pins = derivePins(secret, chosen.enrolment.enrolment.ceremonyId, info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
+    return { pin: pins.soPin, how: { reinitialize: 'interrupted-attempt', interruptedCeremonyId: chosen.ceremonyId, soPinRebuiltBy: custodians } };
   } finally {
     wipe(secret);
   }
 }
 
+/** What gets the room out: the share files of the stopped attempt, in the app and on the command line. */
+function wayOut(a: PriorAttempt): string {
+  const m = a.enrolment?.enrolment.threshold ?? 0;
+  return `Any ${m} of ${a.sharesIssued.join(', ')} present their share file of attempt ${a.ceremonyId} (void for anything else): in the app, add them under "previous share files" at this step; on the command line, add --previous-share FILE:PASSPHRASE_FILE for each.`;
+}
+
+/** The stopped attempt the presented shares belong to (a share file names its ceremony; a share code is tried against each). */
+async function attemptOfShares(attempts: readonly PriorAttempt[], presented: readonly PresentShareInput[]): Promise<PriorAttempt & { enrolment: NonNullable<PriorAttempt['enrolment']> }> {
+  const withEnrolment = attempts.filter((a): a is PriorAttempt & { enrolment: NonNullable<PriorAttempt['enrolment']> } => a.enrolment !== undefined);
+  const first = presented[0];
+  if (first && 'shareFile' in first) {
+    let id: string | undefined;
+    try {
+      id = parseShareFile(await readFile(first.shareFile)).ceremonyId;
+    } catch {
+      id = undefined; // openPresentedShares names the problem with this file.
+    }
+    const match = withEnrolment.find((a) => a.enrolment.enrolment.ceremonyId === id);
+    if (match) return match;
+    if (id !== undefined) {
+      throw new AppError(
+        'share-other-ceremony',
+        `input.previousShares[0]: ${first.shareFile} is a share of ceremony ${id}, which did not initialize this token (it was: ${withEnrolment.map((a) => a.ceremonyId).join(' or ')})`,
+        `${withEnrolment.map(wayOut).join(' Or: ')} The token is untouched.`,
+      );
+    }
+  }
+  return withEnrolment[0] as PriorAttempt & { enrolment: NonNullable<PriorAttempt['enrolment']> };
+}
+
 export const initTokenAction: ActionImpl<InitTokenInput> = {
   name: 'init-token',
   input: initTokenInput,
+  // The label this action writes, exactly as the token will store it: refused before the ceremony starts.
+  checkParameters: (parameters) => tokenLabelProblem(parameters.tokenLabel),
   describe: (input) => ({ previousShares: input.previousShares?.length ?? 0, currentSoPin: input.currentSoPin === undefined ? 'not given' : 'given' }),
   async perform(ctx, input) {
     const { layer } = ctx.deps;
     const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
     const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
     const secret = need(ctx.secrets.secret, ctx.step.id, 'the ceremony secret is gone', 'Abort and start the ceremony again.');
+    requireRecoverableSecret(ctx);
     if (ctx.token.session) {
       await layer.closeSession(ctx.token.session).catch(() => undefined);
       ctx.token.session = undefined;
@@ -207,8 +262,27 @@ export const initTokenAction: ActionImpl<InitTokenInput> = {
     const label = labelOf(ctx);
     const current = await currentSoPin(ctx, input);
     const before = await layer.listSlots(slot.moduleId);
+    // Another token put in the chosen slot since step 'token' is not erased (an absent one fails below, in the driver's words).
+    const still = before.find((s) => s.slotId === slot.slotId)?.token;
+    if (still && (still.serial.trim() !== info.serial.trim() || still.initialized !== info.initialized)) {
+      throw new TokenError(ErrorCodes.TOKEN_NOT_FOUND, `slot ${slot.slotId} of module ${slot.moduleId} now holds another token (serial ${still.serial.trim() || 'none'}) than the one chosen at step 'token' (serial ${info.serial.trim() || 'none'})`, 'Put the chosen token back; neither was changed. Then run this step again.');
+    }
     // C_InitToken takes the CURRENT SO PIN (any PIN for a blank token); the new SO PIN is set with C_SetPIN.
-    await layer.initToken(slot, current?.pin ?? ctx.secrets.pins.soPin, label);
+    try {
+      await layer.initToken(slot, current?.pin ?? ctx.secrets.pins.soPin, label);
+    } catch (error) {
+      const re = ctx.state.reinitialize;
+      if (current && re?.reason === 'interrupted-attempt' && (error as { code?: string }).code === 'CKR_PIN_INCORRECT') {
+        throw new AppError(
+          'token-so-pin-incorrect',
+          `step '${ctx.step.id}': the token refused the SO PIN rebuilt from the presented shares (${String(current.how.interruptedCeremonyId)}); it was not erased`,
+          re.attempts.length > 1
+            ? `The attempt that changed its SO PIN last was another one: ${re.attempts.filter((a) => a.ceremonyId !== current.how.interruptedCeremonyId).map(wayOut).join(' Or: ')}`
+            : "Present the share files of the attempt that initialized this token; if none opens it, reset it with its vendor's tool (SoftHSM: softhsm2-util --delete-token --token LABEL).",
+        );
+      }
+      throw error;
+    }
     const found = findInitialized(before, await layer.listSlots(slot.moduleId), slot, label);
     ctx.token.slot = { moduleId: slot.moduleId, slotId: found.slotId };
     ctx.token.info = found.token as TokenInfo;
@@ -307,10 +381,9 @@ export const enrollCustodians: ActionImpl<Record<string, never>> = {
   name: 'enroll-custodians',
   input: noInput,
   async perform(ctx) {
-    const shares = need(ctx.secrets.shares, ctx.step.id, 'the shares are gone', 'Abort and start the ceremony again.');
+    // prove-subsets made and recorded the enrolment before the token was touched; the chain records it again.
+    const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no enrolment was made', 'Run prove-subsets first.');
     const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
-    const enrolment = enrolCustodians(ctx.ceremonyId, thresholdOf(ctx), shares);
-    ctx.state.enrolment = enrolment;
     await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
     return { done: true };
   },
@@ -353,11 +426,13 @@ export const distributeShares: ActionImpl<DistributeInput> = {
       const problem = passphraseProblem(input.passphrase);
       if (problem) throw new AppError('share-passphrase', `input.${problem.startsWith('passphrase') ? problem : `passphrase: ${problem}`}`, `${mine.custodian} chooses a longer passphrase.`);
     }
+    await checkShareFolder(input.destinationDir, [mine.custodian], 'input.destinationDir');
     const options = 'passphrase' in input ? (ctx.deps.scrypt ? { passphrase: input.passphrase, scrypt: ctx.deps.scrypt } : { passphrase: input.passphrase }) : { insecurePlain: true as const };
     const file = await createShareFile({ ceremonyId: ctx.ceremonyId, custodian: mine.custodian, index: mine.index, threshold: thresholdOf(ctx), share: mine.share }, options);
     const bytes = serializeShareFile(file);
-    const path = join(input.destinationDir, `${mine.custodian}${SHARE_FILE_EXTENSION}`);
+    const path = join(input.destinationDir, shareFileName(mine.custodian));
     const fileSha256 = await writeShareFileExclusive(path, bytes, input.destinationDir);
+    await readBackShare(path, 'passphrase' in input ? input.passphrase : undefined, { ceremonyId: ctx.ceremonyId, custodian: mine.custodian, share: mine.share });
     ctx.state.issued.set(mine.custodian, { index: mine.index, fileSha256, path });
     ctx.state.outputs.push({ kind: 'share-file', path, sha256: fileSha256 });
     await ctx.record('share-issued', { custodian: mine.custodian, index: mine.index, fileSha256, encrypted: !('insecurePlain' in input) }, mine.custodian);
@@ -368,10 +443,6 @@ export const distributeShares: ActionImpl<DistributeInput> = {
   },
 };
 
-export function pending(ctx: Pick<ActionContext, 'parameters' | 'state'>): string[] {
-  return (ctx.parameters.custodians as string[]).filter((c) => !ctx.state.issued.has(c));
-}
-
 export const proveSubsetsAction: ActionImpl<Record<string, never>> = {
   name: 'prove-subsets',
   input: noInput,
@@ -381,8 +452,14 @@ export const proveSubsetsAction: ActionImpl<Record<string, never>> = {
     const proof = await proveSubsets(shares, thresholdOf(ctx), ctx.ceremonyId, check);
     if (!proof.allOk) {
       const bad = proof.subsets.filter((s) => !s.ok).map((s) => s.custodians.join('+'));
-      throw new AppError('prove-failed', `these subsets did not rebuild the secret: ${bad.join(', ')}`, 'Abort the ceremony; the shares must not be used.');
+      throw new AppError('prove-failed', `these subsets did not rebuild the secret: ${bad.join(', ')}`, 'Abort the ceremony; the shares must not be used. The token is untouched.');
     }
+    // Recorded now, before the token is touched: from here on M of these shares rebuild S, and a later
+    // attempt finds this enrolment to re-initialize the token whatever happens to this one.
+    const enrolment = enrolCustodians(ctx.ceremonyId, thresholdOf(ctx), shares);
+    await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
+    ctx.state.enrolment = enrolment;
+    ctx.state.sharesProved = true;
     wipe(...shares.map((s) => s.share));
     ctx.secrets.shares = undefined;
     return { done: true, data: { subsets: proof.subsets.map((s) => ({ custodians: s.custodians, ok: s.ok })), allOk: true } };

@@ -20,9 +20,9 @@ export interface RecordedEnrolment {
 export const ENROLMENT_KIND = 'enrolment';
 
 /** The enrolment entry of a chain (the last one, if a chain somehow holds several). */
-export function enrolmentFromEntries(entries: readonly Entry[]): RecordedEnrolment | undefined {
+export function enrolmentFromEntries(entries: readonly Pick<Entry, 'kind' | 'data'>[]): RecordedEnrolment | undefined {
   for (let i = entries.length - 1; i >= 0; i -= 1) {
-    const e = entries[i] as Entry;
+    const e = entries[i] as Pick<Entry, 'kind' | 'data'>;
     if (e.kind !== ENROLMENT_KIND) continue;
     const d = e.data as unknown as RecordedEnrolment;
     if (!d || typeof d !== 'object' || typeof d.secretCheck !== 'string' || !d.enrolment) continue;

@@ -11,7 +11,7 @@ import { CodedError } from '../../../hsm/errors.js';
 import { AppError, toErrorData } from '../../errors.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { actionImplementation } from '../actions/index.js';
-import { pending } from '../actions/init-token.js';
+import { pending } from '../actions/never-brick.js';
 import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
@@ -194,6 +194,10 @@ export class CeremonyRun {
       if (!actionImplementation(step.action)) {
         throw new AppError('ceremony-action-missing', `${loaded.source}: steps[${i}] (${step.id}): action '${step.action}' is not implemented by this version`, 'Use a script for a ceremony this version can run.');
       }
+    }
+    for (const step of script.steps) {
+      const problem = actionImplementation(step.action)?.checkParameters?.(options.parameters);
+      if (problem) throw new AppError('script-parameter', `parameters.${problem}`, 'Correct the value and start the ceremony again. Nothing was recorded and no token was touched.');
     }
     const parameters = resolveParameters(script, options.parameters);
     const rehearsal = script.rehearsal || options.rehearsal === true;

@@ -114,6 +114,8 @@ interface Scanned {
   runningIn?: LockHolder;
   terminalKind?: string;
   token?: { serial: string; label: string };
+  /** init-token only: the label its init step was initializing a token to (see PriorAttempt). */
+  initAttempted?: string;
   sharesIssued: string[];
   sharesVoided: boolean;
   /** enrol-token: the PINs it changed (or may have); its shares then open the token. */
@@ -142,7 +144,7 @@ export class CeremonyService {
   }
 
   private deps(): EngineDeps {
-    return { ...this.options, priorAttempts: () => this.priorAttempts() };
+    return { ...this.options, priorAttempts: async () => [...(await this.priorAttempts()), ...this.finishedHere()] };
   }
 
   async listScripts(): Promise<ScriptSummary[]> {
@@ -294,7 +296,13 @@ export class CeremonyService {
       const t = summarizeRecords(ceremonyId, records).token;
       return t ? { token: { serial: t.serial, label: t.label } } : {};
     };
-    const before = (await this.priorAttempts(scanned)).map((a, i) => {
+    const prior = await this.priorAttempts(scanned);
+    const finished = this.finishedHere();
+    const wayOut = (ceremonyId: string) => {
+      const text = reinitWayOut([...prior, ...finished], ceremonyId);
+      return text ? { wayOut: text } : {};
+    };
+    const before = prior.map((a, i) => {
       const s = scanned[i] as Scanned;
       return {
         ceremonyId: a.ceremonyId,
@@ -303,14 +311,16 @@ export class CeremonyService {
         ...(resumable.has(a.ceremonyId) ? { resumable: true } : {}),
         ...(s.abandoned ? { abandoned: true } : {}),
         ...(s.records[0] ? { startedAt: s.records[0].time } : {}),
-        ...(a.token ? { token: a.token } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
+        // A token chosen blank has no label or serial yet: name it by the label its init step was writing.
+        ...(a.token ? { token: a.token } : a.initAttempted ? { token: { serial: '', label: a.initAttempted } } : tokenOf(s.ceremonyId, [...s.records, ...s.chainEntries])),
         sharesVoid: (a.status === 'interrupted' || a.status === 'aborted') && !a.pinsChanged ? a.sharesIssued : [],
+        ...wayOut(a.ceremonyId),
       };
     });
     const here = [...this.runs.values()].map((r) => {
       const v = r.view();
       const started = r.records()[0]?.time;
-      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...(started ? { startedAt: started } : {}), ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[] };
+      return { ceremonyId: v.ceremonyId, kind: v.script.kind, status: v.status, ...(started ? { startedAt: started } : {}), ...tokenOf(v.ceremonyId, r.records()), sharesVoid: [] as string[], ...wayOut(v.ceremonyId) };
     });
     // Ceremony ids start with the kind and a UTC timestamp to the second, then a random suffix: order by the
     // first record's time (milliseconds) where there is one, so two ceremonies of the same second keep their order.
@@ -356,12 +366,29 @@ export class CeremonyService {
     return (scanned ?? (await this.scan())).map((s) => {
       const a: PriorAttempt = { ceremonyId: s.ceremonyId, kind: s.kind, status: s.status, sharesIssued: s.sharesIssued };
       if (s.token) a.token = s.token;
-      // enrol-token computes its enrolment before its chain exists (the pre-genesis log holds it).
-      const recorded = enrolmentFromEntries(s.chainEntries) ?? enrolmentFromEntries(s.records as unknown as Entry[]);
+      if (s.initAttempted) a.initAttempted = s.initAttempted;
+      // init-token and enrol-token record their enrolment before they touch the token (pre-genesis log) and again in the chain.
+      const recorded = enrolmentFromEntries([...(s.records as unknown as Entry[]), ...s.chainEntries]);
       if (recorded) a.enrolment = recorded;
       if (s.pinsChanged) a.pinsChanged = s.pinsChanged;
       return a;
     });
+  }
+
+  /**
+   * Ceremonies that ended in this app since it started (the scan leaves them to the runs that hold them): an
+   * init-token aborted here must be found by the next attempt on its token just as one found on disk.
+   */
+  private finishedHere(): PriorAttempt[] {
+    return [...this.runs.values()]
+      .filter((r) => r.status !== 'running')
+      .map((r) => {
+        const all = r.records().map((x) => ({ kind: x.kind, data: x.data as JsonObject }));
+        const a: PriorAttempt = { ceremonyId: r.ceremonyId, kind: r.loaded.script.kind, status: r.status, ...tokenFacts(all) };
+        const recorded = enrolmentFromEntries(all);
+        if (recorded) a.enrolment = recorded;
+        return a;
+      });
   }
 
   /**
@@ -481,13 +508,8 @@ export class CeremonyService {
     // Unfinished here, but its chain is held by a live process (the CLI, or another app): running there, not interrupted.
     const runningIn = status === 'interrupted' ? ((await liveHolder(join(root, ceremonyId))) ?? (chainEntries.length > 0 ? await liveHolder(chainDir) : null)) : null;
     if (runningIn) status = 'running';
-    const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+    const { sharesIssued, token, initAttempted } = tokenFacts(all);
     const sharesVoided = all.some((e) => e.kind === ENGINE_KINDS.sharesVoid);
-    let token: Scanned['token'];
-    for (const e of all) {
-      const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
-      if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') token = { serial: d.token.serial, label: d.token.label };
-    }
     const resumable = status === 'interrupted' && terminal === undefined && attached !== undefined && chainEntries.some((e) => e.kind === PRE_CHAIN_KIND);
     const abandoned = terminal?.kind === ENGINE_KINDS.abort && (terminal.data as { abandoned?: unknown }).abandoned === true;
     const s: Scanned = { ceremonyId, kind: typeof startData.script?.kind === 'string' ? startData.script.kind : 'unknown', status, resumable, abandoned, sharesIssued, sharesVoided, records, chainEntries, chainDir };
@@ -495,6 +517,7 @@ export class CeremonyService {
     if (token) s.token = token;
     if (runningIn) s.runningIn = runningIn;
     if (pinsMayHaveChanged(all)) s.pinsChanged = all.some((e) => e.kind === PIN_CHANGED_KIND && e.data.pin === 'so') ? ['user', 'so'] : ['user'];
+    if (initAttempted) s.initAttempted = initAttempted;
     return s;
   }
 
@@ -506,6 +529,45 @@ export class CeremonyService {
     }
     this.runs.clear();
   }
+}
+
+/**
+ * What a ceremony's records say about the token it worked on: the shares it handed out, the token its init
+ * step left (serial and label), and the label its init step was initializing to once it recorded an intent
+ * (the token may have been initialized even if no result was recorded: a kill inside C_InitToken).
+ */
+function tokenFacts(all: readonly { kind: string; data: JsonObject }[]): Pick<PriorAttempt, 'sharesIssued' | 'token' | 'initAttempted'> {
+  const sharesIssued = all.filter((e) => e.kind === 'share-issued').map((e) => String(e.data.custodian));
+  const out: Pick<PriorAttempt, 'sharesIssued' | 'token' | 'initAttempted'> = { sharesIssued };
+  for (const e of all) {
+    const d = e.data as { action?: string; token?: { serial?: unknown; label?: unknown } };
+    if (e.kind === 'result' && d.action === 'init-token' && typeof d.token?.serial === 'string' && typeof d.token.label === 'string') out.token = { serial: d.token.serial, label: d.token.label };
+  }
+  const label = (all[0]?.data as { parameters?: { tokenLabel?: unknown } } | undefined)?.parameters?.tokenLabel;
+  if (typeof label === 'string' && all.some((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'init-token')) out.initAttempted = label;
+  return out;
+}
+
+/**
+ * The way out of an init-token attempt that stopped (interrupted or aborted) once it began initializing its
+ * token, for Home: its shares, void for anything else, still rebuild that token's SO PIN. Nothing once a later
+ * init-token completed on a token of that label (the way out was taken).
+ */
+export function reinitWayOut(attempts: readonly PriorAttempt[], ceremonyId: string): string | undefined {
+  const at = attempts.findIndex((x) => x.ceremonyId === ceremonyId);
+  const a = attempts[at];
+  if (!a || a.kind !== 'init-token' || (a.status !== 'interrupted' && a.status !== 'aborted') || !a.initAttempted) return undefined;
+  const label = a.initAttempted;
+  if (attempts.some((x) => x.kind === 'init-token' && x.status === 'completed' && x.ceremonyId > ceremonyId && x.token?.label === label)) return undefined;
+  const m = a.enrolment?.enrolment.threshold;
+  if (m === undefined || a.sharesIssued.length < m) {
+    return `It may have initialized token '${label}' without enough shares handed out to rebuild its SO PIN: reset that token with its vendor's tool (SoftHSM: softhsm2-util --delete-token --token ${label}), then start again.`;
+  }
+  return (
+    `It stopped after it began initializing token '${label}'. Its share files (void for anything else) still rebuild that token's SO PIN: ` +
+    `start "Initialize token" again on that token and, at the step that initializes it, add ${m} of the share files of ${a.sharesIssued.join(', ')}, each with its passphrase ` +
+    `(command line: keyceremony init-token ... --previous-share FILE:PASSPHRASE_FILE, ${m} times).`
+  );
 }
 
 function notResumable(s: Scanned, verb: 'resumed' | 'abandoned' = 'resumed'): string {

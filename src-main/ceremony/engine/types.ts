@@ -29,6 +29,8 @@ export interface PriorAttempt {
   enrolment?: RecordedEnrolment;
   /** enrol-token: the PINs it changed (or may have: its change-pins began); its shares then open the token. */
   pinsChanged?: ('user' | 'so')[];
+  /** The label it was initializing a token to, once its init step recorded an intent (the token may have changed). */
+  initAttempted?: string;
 }
 
 export interface EngineDeps {
@@ -118,7 +120,9 @@ export interface RunState {
   /** The KMS import ceremony's working state (src-main/ceremony/actions/kms-import.ts); nothing secret. */
   kms?: KmsRunState;
   /** Set by select-token for a token that is already initialized: how its current SO PIN will be obtained. */
-  reinitialize?: { reason: 'interrupted-attempt'; attempt: PriorAttempt } | { reason: 'allowReinitialize' };
+  reinitialize?: { reason: 'interrupted-attempt'; attempts: PriorAttempt[] } | { reason: 'allowReinitialize' };
+  /** Set by prove-subsets: every share was written, read back and every M-subset proved (never-brick.ts). */
+  sharesProved?: boolean;
 }
 
 /** What a resumed run knows of the attempt(s) before it: the ceremony's entries, step by step. */
@@ -178,6 +182,11 @@ export interface ActionImpl<I = unknown> {
   perform(ctx: ActionContext, input: I): Promise<ActionOutcome>;
   /** A quorum step of this action needs the presented shares themselves (to rebuild S). */
   needsShares?: boolean;
+  /**
+   * Checks the ceremony's raw parameters before the ceremony starts (before anything is recorded or any
+   * token touched), for what the script's declarations cannot say in words: returns the problem, or nothing.
+   */
+  checkParameters?(parameters: Readonly<Record<string, unknown>>): string | undefined;
 }
 
 // ---- The view: plain data for the UI (see src-preload/contract.ts ceremonyView) ----

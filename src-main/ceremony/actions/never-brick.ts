@@ -1,0 +1,50 @@
+// A token is never left that nobody can open (DESIGN principle 8). Before an action changes a token's state
+// (C_InitToken, C_InitPIN, C_SetPIN, destroying objects), the secret its new PINs come from must already be
+// recoverable by M custodians: every share file written, read back and decoded to the very share in memory,
+// every M-subset proved, and the enrolment recorded. The actions generate-secret, distribute-shares and
+// prove-subsets do that preparation, in that order, before the step that touches the token; that step
+// calls requireRecoverableSecret first. init-token is built this way; enrol-token (C_SetPIN on a token that
+// is already initialized) reuses the same three steps and the same guard.
+import { readFile, rm } from 'node:fs/promises';
+import { timingSafeEqual } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import { openShareFile, wipe } from '../quorum/index.js';
+import type { ActionContext } from '../engine/types.js';
+
+/** Custodians of this ceremony still waiting for their share. */
+export function pending(ctx: Pick<ActionContext, 'parameters' | 'state'>): string[] {
+  return (ctx.parameters.custodians as string[]).filter((c) => !ctx.state.issued.has(c));
+}
+
+/** Refuse to touch the token unless every share is out, read back and proved, and the enrolment recorded. */
+export function requireRecoverableSecret(ctx: Pick<ActionContext, 'parameters' | 'state' | 'step'>): void {
+  const left = pending(ctx);
+  if (left.length > 0 || !ctx.state.sharesProved || !ctx.state.enrolment) {
+    throw new AppError(
+      'shares-not-proven',
+      `step '${ctx.step.id}': the token is not changed before every custodian holds a proven share${left.length > 0 ? ` (still waiting: ${left.join(', ')})` : ' (the subsets were not proved yet)'}`,
+      'Hand out every share and prove every combination first; the token is untouched.',
+    );
+  }
+}
+
+/**
+ * Read a share file back from its medium and decode it (with the custodian's passphrase) to exactly the
+ * share held in memory: a stick that returns other bytes, or a file that does not open, is caught while the
+ * token is still untouched. Throws an AppError naming the file.
+ */
+export async function readBackShare(path: string, passphrase: string | undefined, expected: { ceremonyId: string; custodian: string; share: Uint8Array }): Promise<void> {
+  let decoded: Uint8Array | undefined;
+  try {
+    const opened = await openShareFile(await readFile(path), passphrase, { ceremonyId: expected.ceremonyId });
+    decoded = opened.share;
+    const same = opened.custodian === expected.custodian && decoded.length === expected.share.length && timingSafeEqual(decoded, expected.share);
+    if (!same) throw new Error('it decodes to another share');
+  } catch (error) {
+    // What does not read back is not a share file: remove it, so nothing half-written looks complete.
+    await rm(path, { force: true }).catch(() => undefined);
+    throw new AppError('share-file-readback', `${path} was written but does not read back as ${expected.custodian}'s share (${(error as Error).message})`, 'Use another USB stick; this one does not keep what is written. The token is untouched.');
+  } finally {
+    wipe(decoded);
+  }
+}
