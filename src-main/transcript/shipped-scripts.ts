@@ -15,7 +15,7 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/init-token.yaml",
-    "sha256": "8247edaeb8332948d22f4ae7eb293054f99a8188133c74c56fecab9fff6cd8fe"
+    "sha256": "dade7b324edfa244c0ab9cfd0cf134e89b723e287c8c286eb6ce1820250fd719"
   },
   {
     "version": "0.1.0",
