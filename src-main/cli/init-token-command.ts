@@ -396,16 +396,23 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     const data = toErrorData(error);
     const at = view?.currentStepId ?? 'start';
     out.stderr.write(`keyceremony init-token: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
+    let ended: string | undefined;
     if (view) {
       try {
-        await service.abort(view.ceremonyId, `keyceremony init-token failed at step ${at}: ${data.message}`);
-        out.stderr.write(`keyceremony init-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
+        ended = (await service.abort(view.ceremonyId, `keyceremony init-token failed at step ${at}: ${data.message}`)).status;
+        if (ended !== 'completed') out.stderr.write(`keyceremony init-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
       } catch {
         // Already ended; nothing more to record.
       }
-      out.stderr.write(wayOut(args, view, at));
+      if (ended === 'completed') {
+        // The failure came after `completed` (the final export): the token is enrolled, the shares are valid.
+        out.stderr.write(
+          `keyceremony init-token: ceremony ${view.ceremonyId} completed before this failure: the token is initialized and its custodians enrolled (${args.threshold} of the share files in ${args.sharesOut} open it). ` +
+            'Only its transcript bundle was not written; its entries go out with the bundle of the next ceremony run on this laptop.\n',
+        );
+      } else out.stderr.write(wayOut(args, view, at));
     }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
+    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: ended === 'completed' ? 'completed' : 'aborted', error: data }, null, 2)}\n`);
     return 1;
   } finally {
     await runtime.close();

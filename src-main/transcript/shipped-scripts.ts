@@ -10,7 +10,7 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
-    "sha256": "ec83e829fb9db5bb7962b10bde06bc56b00ccd65fd66eceafef0c02423957928"
+    "sha256": "91a9fe03f7e791e47d7ee5512de6333fb347b33f7372df9415260bfb959157f9"
   },
   {
     "version": "0.1.0",

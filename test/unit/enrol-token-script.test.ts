@@ -23,7 +23,7 @@ describe('ceremonies/enrol-token.yaml', () => {
     expect(script.steps.filter((s) => s.confirm).map((s) => [s.action, s.confirm?.word])).toEqual([['change-pins', 'CHANGE-PINS']]);
     // The chain starts after the PIN change, and the enrolment is recorded in it.
     expect(at('write-genesis')).toBeGreaterThan(at('change-pins'));
-    expect(at('record-enrolment')).toBeGreaterThan(at('write-genesis'));
+    expect(at('enroll-custodians')).toBeGreaterThan(at('write-genesis'));
   });
 
   it('tells the room to bring the initialized token and its current PINs', async () => {

@@ -307,19 +307,3 @@ export const generateAuditKeyAnyToken: ActionImpl<Record<string, never>> = {
     return { done: true, data: { algorithm: 'ECDSA-P384-SHA384', spki: Buffer.from(spki).toString('base64'), spkiSha256: sha256Hex(spki), waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } };
   },
 };
-
-/**
- * The enrolment that enroll-custodians computed (before the PINs changed, so it went to the pre-genesis
- * log) recorded again as the chain's own `enrolment` entry, where later ceremonies and the verifier look.
- */
-export const recordEnrolment: ActionImpl<Record<string, never>> = {
-  name: 'record-enrolment',
-  input: noInput,
-  async perform(ctx) {
-    if (!ctx.chain()) throw new AppError('ceremony-no-chain', `step '${ctx.step.id}': the transcript chain does not exist yet`, 'Put record-enrolment after write-genesis in the script.');
-    const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no custodians were enrolled', 'Run enroll-custodians first.');
-    const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
-    await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
-    return { done: true };
-  },
-};

@@ -5,7 +5,7 @@ import { announce, checkAirgap, exportBundle, logoutAction, quorumLoginAction, r
 import { distributeShares, enrollCustodians, generateSecret, initTokenAction, proveSubsetsAction, setPins, writeGenesis } from './init-token.js';
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
-import { changePins, checkCurrentPins, generateAuditKeyAnyToken, recordEnrolment } from './enrol-token.js';
+import { changePins, checkCurrentPins, generateAuditKeyAnyToken } from './enrol-token.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -32,7 +32,6 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'find-key': findKey,
   'check-current-pins': checkCurrentPins,
   'change-pins': changePins,
-  'record-enrolment': recordEnrolment,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

@@ -2,7 +2,6 @@
 // and record the enrolment, and only then initialize the token, set its PINs, create the audit key, write
 // genesis and enrol the custodians in the chain (never-brick.ts: the token is never changed before M
 // custodians can rebuild its new PINs).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, TokenError } from '../../../hsm/errors.js';
@@ -29,12 +28,13 @@ import {
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
 import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
-import { presentShareInput, type PresentShareInput } from './presented-share.js';
+import { presentShareInput, SHARE_FILE_KIND, type PresentShareInput } from './presented-share.js';
 import { pending, readBackShare, requireRecoverableSecret } from './never-brick.js';
 import { checkShareFolder, shareFileName } from './share-folder.js';
 import { tokenLabelProblem } from './token-label.js';
 import type { PriorAttempt } from '../engine/types.js';
 import { parseShareFile } from '../quorum/share-file.js';
+import { readBounded } from '../../files/read-bounded.js';
 
 export { pending } from './never-brick.js';
 
@@ -225,7 +225,7 @@ async function attemptOfShares(attempts: readonly PriorAttempt[], presented: rea
   if (first && 'shareFile' in first) {
     let id: string | undefined;
     try {
-      id = parseShareFile(await readFile(first.shareFile)).ceremonyId;
+      id = parseShareFile(await readBounded(first.shareFile, SHARE_FILE_KIND)).ceremonyId;
     } catch {
       id = undefined; // openPresentedShares names the problem with this file.
     }

@@ -5,11 +5,13 @@
 // prove-subsets do that preparation, in that order, before the step that touches the token; that step
 // calls requireRecoverableSecret first. init-token is built this way; enrol-token (C_SetPIN on a token that
 // is already initialized) reuses the same three steps and the same guard.
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { openShareFile, wipe } from '../quorum/index.js';
 import type { ActionContext } from '../engine/types.js';
+import { readBounded } from '../../files/read-bounded.js';
+import { SHARE_FILE_KIND } from './presented-share.js';
 
 /** Custodians of this ceremony still waiting for their share. */
 export function pending(ctx: Pick<ActionContext, 'parameters' | 'state'>): string[] {
@@ -36,7 +38,7 @@ export function requireRecoverableSecret(ctx: Pick<ActionContext, 'parameters' |
 export async function readBackShare(path: string, passphrase: string | undefined, expected: { ceremonyId: string; custodian: string; share: Uint8Array }): Promise<void> {
   let decoded: Uint8Array | undefined;
   try {
-    const opened = await openShareFile(await readFile(path), passphrase, { ceremonyId: expected.ceremonyId });
+    const opened = await openShareFile(await readBounded(path, SHARE_FILE_KIND), passphrase, { ceremonyId: expected.ceremonyId });
     decoded = opened.share;
     const same = opened.custodian === expected.custodian && decoded.length === expected.share.length && timingSafeEqual(decoded, expected.share);
     if (!same) throw new Error('it decodes to another share');

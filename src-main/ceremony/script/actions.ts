@@ -36,7 +36,6 @@ export const ACTIONS = {
   // enrol-token
   'check-current-pins': { summary: "Log in with the PINs the room brought (then out) and probe, with throw-away objects, that the token takes the audit key and the chain head; nothing changes.", touchesToken: true, irreversible: false, quorum: 'never' },
   'change-pins': { summary: "Replace the token's user PIN (and SO PIN, when given) with PINs derived from the secret (C_SetPIN); the PINs the room brought stop working.", touchesToken: true, irreversible: true, quorum: 'never' },
-  'record-enrolment': { summary: 'Record in the new chain the enrolment computed before the PINs changed (custodians, threshold, approval keys).', touchesToken: false, irreversible: false, quorum: 'never' },
   // kms-import
   'load-import-parameters': { summary: 'Read the KMS import parameters (wrapping public key, import token) from removable media.', touchesToken: false, irreversible: false, quorum: 'never' },
   'generate-key': { summary: 'Generate the key material inside the token (non-extractable except by wrapping).', touchesToken: true, irreversible: false, quorum: 'optional' },
