@@ -195,6 +195,7 @@ const verifyResult = z.object({
 
 const scriptParameter = z.object({
   name: z.string(),
+  label: z.string(),
   type: z.enum(['string', 'integer', 'boolean', 'custodians']),
   description: z.string(),
   min: z.number().optional(),
@@ -208,6 +209,7 @@ const scriptSummary = z.object({
   name: z.string(),
   kind: z.string(),
   version: z.number(),
+  label: z.string(),
   title: z.string(),
   description: z.string().optional(),
   rehearsal: z.boolean(),

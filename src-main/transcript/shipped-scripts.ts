@@ -10,21 +10,21 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
-    "sha256": "91a9fe03f7e791e47d7ee5512de6333fb347b33f7372df9415260bfb959157f9"
+    "sha256": "583344aaf0157ccefa0286b7eddd015edfce9febaa0862356382cdff1583e9b3"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/init-token.yaml",
-    "sha256": "dade7b324edfa244c0ab9cfd0cf134e89b723e287c8c286eb6ce1820250fd719"
+    "sha256": "2c47ca9074c6a24833fbfb60323be6b6908ec6498f4bdafeb2695ad9420ccc6e"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "4b76ed8bfeeaf2dcb1caae713b42c30bbccf83e7d3a02e19287f69441e3ca869"
+    "sha256": "776a785a9e312bd750d595ac4c060a5b338ab11a2f567270cb7591fae3c63546"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "e96ef6f3a6e29bce797a3a4128a601edc2eef70974a3c4ec0d66ff0c5c310e3b"
+    "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
   }
 ];

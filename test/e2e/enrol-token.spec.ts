@@ -74,8 +74,8 @@ test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, 
   const preview = page.getByTestId('ceremony-preview');
   await expect(preview.getByTestId('bring-list')).toContainText("The token, initialized with its vendor's tool");
   await expect(preview.getByTestId('bring-list')).toContainText("The token's current user PIN");
-  await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
-  await page.getByLabel('threshold').fill('2');
+  await page.getByLabel('Custodians (N)', { exact: true }).fill(CUSTODIANS.join(', '));
+  await page.getByLabel('Custodians needed (M)', { exact: true }).fill('2');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
 
   await uptoTheNssToken(page);
@@ -151,10 +151,10 @@ test('kms-import from the app on the enrolled NSS token with RSA_AES_KEY_WRAP_SH
   await harness.attach(page);
   await page.goto(harness.url);
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /wrap it for AWS KMS/ }).click();
-  await page.getByLabel('keySpec').fill('ECC_NIST_P256');
-  await page.getByLabel('keyLabel').fill('e2e-nss-p256');
-  await page.getByLabel('wrappingAlgorithm').fill('RSA_AES_KEY_WRAP_SHA_256');
+  await page.getByRole('button', { name: 'Generate a key and wrap it for AWS KMS' }).click();
+  await page.getByLabel('Key spec (AWS KMS)', { exact: true }).fill('ECC_NIST_P256');
+  await page.getByLabel('Key label in the token', { exact: true }).fill('e2e-nss-p256');
+  await page.getByLabel('Wrapping algorithm (as requested from AWS KMS)', { exact: true }).fill('RSA_AES_KEY_WRAP_SHA_256');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await uptoTheNssToken(page);
   await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');

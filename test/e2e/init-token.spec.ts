@@ -100,10 +100,10 @@ async function handOutShares(page: Page, names: string[], folder: (name: string)
 /** From the Ceremony screen to init-token's init step on a token that is not blank (the re-init tests): shares out and proved first. */
 async function initTokenUpToInit(page: Page, o: { label: string; custodians: string; allowReinitialize: boolean; token: RegExp }) {
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /Initialize token/ }).click();
-  await page.getByLabel('tokenLabel').fill(o.label);
-  await page.getByLabel('custodians').fill(o.custodians);
-  await page.getByLabel('threshold').fill('2');
+  await page.getByRole('button', { name: 'Initialize a token and enrol its custodians' }).click();
+  await page.getByLabel('Token label', { exact: true }).fill(o.label);
+  await page.getByLabel('Custodians (N)', { exact: true }).fill(o.custodians);
+  await page.getByLabel('Custodians needed (M)', { exact: true }).fill('2');
   if (o.allowReinitialize) await page.getByLabel('allowReinitialize').check();
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await page.getByLabel('Administrator').fill('Erin');
@@ -127,16 +127,16 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
   await page.goto(harness.url);
   await expect(page.getByTestId('airgap-offline')).toBeVisible();
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /Initialize token/ }).click();
+  await page.getByRole('button', { name: 'Initialize a token and enrol its custodians' }).click();
   // The preview: who must be there and what to bring, before anything starts.
   const preview = page.getByTestId('ceremony-preview');
   await expect(preview.getByTestId('bring-list')).toContainText('One empty USB stick per custodian');
   await expect(preview.getByTestId('bring-list')).toContainText('The blank token to initialize');
   await expect(preview).toContainText('at least 1');
   await page.screenshot({ path: 'test-results/screenshots/start-preview.png', fullPage: true });
-  await page.getByLabel('tokenLabel').fill('e2e-root');
-  await page.getByLabel('custodians').fill(CUSTODIANS.join(', '));
-  await page.getByLabel('threshold').fill('2');
+  await page.getByLabel('Token label', { exact: true }).fill('e2e-root');
+  await page.getByLabel('Custodians (N)', { exact: true }).fill(CUSTODIANS.join(', '));
+  await page.getByLabel('Custodians needed (M)', { exact: true }).fill('2');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
 
   await expect(page.locator('#step-title')).toBeFocused();
@@ -267,10 +267,10 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await harness.attach(page);
   await page.goto(harness.url);
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: /wrap it for AWS KMS/ }).click();
-  await page.getByLabel('keySpec').fill('SYMMETRIC_DEFAULT');
-  await page.getByLabel('keyLabel').fill('e2e-aes');
-  await page.getByLabel('wrappingAlgorithm').fill('RSAES_OAEP_SHA_1');
+  await page.getByRole('button', { name: 'Generate a key and wrap it for AWS KMS' }).click();
+  await page.getByLabel('Key spec (AWS KMS)', { exact: true }).fill('SYMMETRIC_DEFAULT');
+  await page.getByLabel('Key label in the token', { exact: true }).fill('e2e-aes');
+  await page.getByLabel('Wrapping algorithm (as requested from AWS KMS)', { exact: true }).fill('RSAES_OAEP_SHA_1');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
 
   await page.getByLabel('Administrator').fill('Erin');

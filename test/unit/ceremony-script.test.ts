@@ -9,6 +9,7 @@ import { fillPlaceholders } from '../../src-main/ceremony/script/rules.js';
 const BASE = `format: keyceremony-script/1
 kind: test-ceremony
 version: 2
+label: Test ceremony
 title: Test {{label}}
 rehearsal: true
 roles:
@@ -22,12 +23,15 @@ roles:
     min: 0
 parameters:
   label:
+    label: Label
     type: string
     description: A label.
   custodians:
+    label: Custodians (N)
     type: custodians
     description: Who.
   threshold:
+    label: Custodians needed (M)
     type: integer
     description: How many.
     min: 2
@@ -85,32 +89,32 @@ describe('ceremony script parser', () => {
   });
 
   const cases: [string, string, string][] = [
-    ['an unknown top-level key', edit(5, 'rehearsal: true\nrehersal: false'), 'test.yaml: rehersal: unknown key (line 6)'],
-    ['an unknown step key', edit(31, '    approvals: none\n    aprovals: quorum'), 'test.yaml: steps[0].aprovals: unknown key (line 32)'],
-    ['a wrong type', edit(39, '      word: 12'), 'test.yaml: steps[1].confirm.word: expected a string (line 39)'],
-    ['a list for a string', edit(28, '    title: [a, b]'), 'test.yaml: steps[0].title: expected a string (line 28)'],
-    ['an empty value', edit(28, '    title:'), 'test.yaml: steps[0].title: is empty; expected a string (line 28)'],
-    ['a missing field', edit(29, null), 'test.yaml: steps[0].instructions: is missing (line 27)'],
-    ['a missing top-level field', edit(5, null), 'test.yaml: rehearsal: is missing (line 1)'],
-    ['an unknown action', edit(30, '    action: format-disk'), `test.yaml: steps[0].action: unknown action 'format-disk'; known actions: ${ACTION_NAMES.join(', ')} (line 30)`],
-    ['a bad approvals value', edit(31, '    approvals: all'), 'test.yaml: steps[0].approvals: expected one of "none", "quorum" (line 31)'],
-    ['a string for a boolean', edit(5, 'rehearsal: yes'), 'test.yaml: rehearsal: expected true or false (line 5)'],
+    ['an unknown top-level key', edit(6, 'rehearsal: true\nrehersal: false'), 'test.yaml: rehersal: unknown key (line 7)'],
+    ['an unknown step key', edit(35, '    approvals: none\n    aprovals: quorum'), 'test.yaml: steps[0].aprovals: unknown key (line 36)'],
+    ['a wrong type', edit(43, '      word: 12'), 'test.yaml: steps[1].confirm.word: expected a string (line 43)'],
+    ['a list for a string', edit(32, '    title: [a, b]'), 'test.yaml: steps[0].title: expected a string (line 32)'],
+    ['an empty value', edit(32, '    title:'), 'test.yaml: steps[0].title: is empty; expected a string (line 32)'],
+    ['a missing field', edit(33, null), 'test.yaml: steps[0].instructions: is missing (line 31)'],
+    ['a missing top-level field', edit(6, null), 'test.yaml: rehearsal: is missing (line 1)'],
+    ['an unknown action', edit(34, '    action: format-disk'), `test.yaml: steps[0].action: unknown action 'format-disk'; known actions: ${ACTION_NAMES.join(', ')} (line 34)`],
+    ['a bad approvals value', edit(35, '    approvals: all'), 'test.yaml: steps[0].approvals: expected one of "none", "quorum" (line 35)'],
+    ['a string for a boolean', edit(6, 'rehearsal: yes'), 'test.yaml: rehearsal: expected true or false (line 6)'],
     ['a fractional version', edit(3, 'version: 1.5'), 'test.yaml: version: expected an integer (line 3)'],
     ['another format', edit(1, 'format: keyceremony-script/2'), 'test.yaml: format: expected "keyceremony-script/1" (line 1)'],
-    ['an unknown parameter type', edit(17, '    type: text'), 'test.yaml: parameters.label.type: expected one of string, integer, boolean, custodians (line 17)'],
-    ['a bad step id', edit(27, '  - id: First'), 'test.yaml: steps[0].id: must be 1-64 characters of a-z 0-9 - starting with a letter (line 27)'],
-    ['no steps', `${lines.slice(0, 25).join('\n')}\nsteps: []\n`, 'test.yaml: steps: must have at least 1 item (line 26)'],
-    ['a duplicate step id', edit(32, '  - id: first'), "test.yaml: steps[1].id: 'first' is already the id of steps[0] (line 32)"],
-    ['an irreversible step without confirm', lines.filter((_, i) => i < 36 || i > 38).join('\n'), 'test.yaml: steps[1].confirm: is missing: action init-token cannot be undone, so the step needs a confirmation word (line 32)'],
-    ['a lowercase confirm word', edit(39, '      word: erase'), 'test.yaml: steps[1].confirm.word: must be 3-32 capital letters or dashes, such as INITIALIZE (line 39)'],
-    ['quorum-login without quorum', edit(49, '    approvals: none'), 'test.yaml: steps[3].approvals: action quorum-login needs approvals: quorum (line 49)'],
-    ['a quorum before shares exist', edit(31, '    approvals: quorum'), 'test.yaml: steps[0].approvals: a quorum needs shares, and no earlier step has action distribute-shares (line 31)'],
-    ['a quorum on an action that takes none', edit(44, '    approvals: quorum'), 'test.yaml: steps[2].approvals: action distribute-shares does not take a quorum; use approvals: none (line 44)'],
-    ['an unknown placeholder', edit(29, '    instructions: Read {{lable}} aloud.'), 'test.yaml: steps[0].instructions: unknown placeholder {{lable}}; use a parameter (label, custodians, threshold, ceremonyId) (line 29)'],
-    ['no custodians parameter', edit(19, '  people:'), "test.yaml: parameters: needs a 'custodians' parameter of type custodians, because roles.custodians.source is parameters (line 16)"],
-    ['a duplicate key', edit(5, 'rehearsal: true\nrehearsal: false'), 'test.yaml: YAML: Map keys must be unique (line 6)'],
-    ['broken YAML', edit(28, '    title: "unterminated'), 'test.yaml: YAML: Missing closing "quote (line 50)'], // yaml reports where it gave up
-    ['a tab in the indentation', edit(28, '\ttitle: First'), 'test.yaml: YAML: Tabs are not allowed as indentation (line 28)'],
+    ['an unknown parameter type', edit(19, '    type: text'), 'test.yaml: parameters.label.type: expected one of string, integer, boolean, custodians (line 19)'],
+    ['a bad step id', edit(31, '  - id: First'), 'test.yaml: steps[0].id: must be 1-64 characters of a-z 0-9 - starting with a letter (line 31)'],
+    ['no steps', `${lines.slice(0, 29).join('\n')}\nsteps: []\n`, 'test.yaml: steps: must have at least 1 item (line 30)'],
+    ['a duplicate step id', edit(36, '  - id: first'), "test.yaml: steps[1].id: 'first' is already the id of steps[0] (line 36)"],
+    ['an irreversible step without confirm', lines.filter((_, i) => i < 40 || i > 42).join('\n'), 'test.yaml: steps[1].confirm: is missing: action init-token cannot be undone, so the step needs a confirmation word (line 36)'],
+    ['a lowercase confirm word', edit(43, '      word: erase'), 'test.yaml: steps[1].confirm.word: must be 3-32 capital letters or dashes, such as INITIALIZE (line 43)'],
+    ['quorum-login without quorum', edit(53, '    approvals: none'), 'test.yaml: steps[3].approvals: action quorum-login needs approvals: quorum (line 53)'],
+    ['a quorum before shares exist', edit(35, '    approvals: quorum'), 'test.yaml: steps[0].approvals: a quorum needs shares, and no earlier step has action distribute-shares (line 35)'],
+    ['a quorum on an action that takes none', edit(48, '    approvals: quorum'), 'test.yaml: steps[2].approvals: action distribute-shares does not take a quorum; use approvals: none (line 48)'],
+    ['an unknown placeholder', edit(33, '    instructions: Read {{lable}} aloud.'), 'test.yaml: steps[0].instructions: unknown placeholder {{lable}}; use a parameter (label, custodians, threshold, ceremonyId) (line 33)'],
+    ['no custodians parameter', edit(21, '  people:'), "test.yaml: parameters: needs a 'custodians' parameter of type custodians, because roles.custodians.source is parameters (line 17)"],
+    ['a duplicate key', edit(6, 'rehearsal: true\nrehearsal: false'), 'test.yaml: YAML: Map keys must be unique (line 7)'],
+    ['broken YAML', edit(32, '    title: "unterminated'), 'test.yaml: YAML: Missing closing "quote (line 54)'], // yaml reports where it gave up
+    ['a tab in the indentation', edit(32, '\ttitle: First'), 'test.yaml: YAML: Tabs are not allowed as indentation (line 32)'],
     ['not a mapping', '- a\n- b\n', 'test.yaml: expected a mapping at the top level'],
     ['an empty file', '', 'test.yaml: the file is empty'],
   ];
@@ -121,13 +125,13 @@ describe('ceremony script parser', () => {
   it('reports every problem, each with its line', () => {
     let error: ScriptError | undefined;
     try {
-      parse(edit(30, '    action: nope\n    extra: 1'));
+      parse(edit(34, '    action: nope\n    extra: 1'));
     } catch (e) {
       error = e as ScriptError;
     }
     expect(error?.problems.map((p) => [p.path, p.line])).toEqual([
-      ['steps[0].action', 30],
-      ['steps[0].extra', 31],
+      ['steps[0].action', 34],
+      ['steps[0].extra', 35],
     ]);
     expect(error?.code).toBe('script-invalid');
   });

@@ -112,7 +112,7 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
           throw new AppError(
             'token-not-blank',
             `token '${t.label}' (serial ${t.serial}) in slot ${ref.slotId} is already initialized; init-token needs a blank token`,
-            'Choose a blank token, or start again with allowReinitialize set to true if the room agreed to erase this one.',
+            'Choose a blank token. To keep this token as it is and enrol custodians on it with the PINs it has now, run the ceremony "Enrol custodians on an initialized token" (keyceremony enrol-token). To erase it, start again with "Allow erasing an initialized token" (--allow-reinitialize) if the room agreed.',
           );
         }
         // Checked now, before any share of this ceremony is handed out: can anyone rebuild the SO PIN at all?

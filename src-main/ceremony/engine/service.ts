@@ -27,6 +27,8 @@ export interface CeremonyServiceOptions extends EngineDeps {
 
 export interface ScriptParameterSummary {
   name: string;
+  /** What the form field says (the script's `label`). */
+  label: string;
   type: 'string' | 'integer' | 'boolean' | 'custodians';
   description: string;
   min?: number;
@@ -40,6 +42,8 @@ export interface ScriptSummary {
   name: string;
   kind: string;
   version: number;
+  /** The ceremony's name on buttons and lists, without placeholders. */
+  label: string;
   title: string;
   description?: string;
   rehearsal: boolean;
@@ -583,6 +587,7 @@ function summarize(name: string, loaded: LoadedScript): ScriptSummary {
     name,
     kind: script.kind,
     version: script.version,
+    label: script.label,
     title: script.title,
     rehearsal: script.rehearsal,
     sha256: loaded.sha256,

@@ -18,6 +18,8 @@ const role = z.strictObject({ description: text(2000) });
 
 const stringParameter = z.strictObject({
   type: z.literal('string'),
+  /** What the form field says, in the room's words ("Token label"), never the parameter's name. */
+  label: text(80),
   description: text(2000),
   minLength: count.optional(),
   maxLength: z.int().min(1).max(4096).optional(),
@@ -26,16 +28,22 @@ const stringParameter = z.strictObject({
 });
 const integerParameter = z.strictObject({
   type: z.literal('integer'),
+  /** What the form field says, in the room's words ("Token label"), never the parameter's name. */
+  label: text(80),
   description: text(2000),
   min: z.int().optional(),
   max: z.int().optional(),
 });
 const booleanParameter = z.strictObject({
   type: z.literal('boolean'),
+  /** What the form field says, in the room's words ("Token label"), never the parameter's name. */
+  label: text(80),
   description: text(2000),
 });
 const custodiansParameter = z.strictObject({
   type: z.literal('custodians'),
+  /** What the form field says, in the room's words ("Token label"), never the parameter's name. */
+  label: text(80),
   description: text(2000),
   min: z.int().min(2).max(255).optional(),
   max: z.int().min(2).max(255).optional(),
@@ -60,6 +68,8 @@ export const scriptSchema = z.strictObject({
   format: z.literal(SCRIPT_FORMAT),
   kind: z.string().regex(KIND_PATTERN, { message: 'must be 1-64 characters of a-z 0-9 - starting with a letter' }),
   version: z.int().min(1),
+  /** The ceremony's name on buttons and lists: no {{placeholders}} (the title has them). */
+  label: text(80).refine((v) => !v.includes('{{'), { message: 'must not contain {{placeholders}}: the title may' }),
   title: text(200),
   description: text(20000).optional(),
   rehearsal: z.boolean(),
