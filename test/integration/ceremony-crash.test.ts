@@ -44,8 +44,21 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** SoftHSM's free slot is numbered by how many tokens the directory already holds. */
-const freeSlot = () => String(readdirSync(env.tokenDir).length);
+/**
+ * SoftHSM's blank slot, as the module lists it. (Counting the token folders is not enough: a child killed
+ * inside C_InitToken can leave a folder SoftHSM does not count as a token.)
+ */
+async function freeSlot(): Promise<string> {
+  const layer = new Pkcs11TokenLayer();
+  try {
+    await layer.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    const blank = (await layer.listSlots(SOFTHSM_MODULE)).find((s) => s.token && !s.token.initialized);
+    if (!blank) throw new Error('SoftHSM offers no blank slot');
+    return blank.slotId;
+  } finally {
+    await layer.close();
+  }
+}
 
 const argv = (name: string, token: string[]) => [
   '--module', SOFTHSM_MODULE, ...token, '--token-label', name, '--custodians', CUSTODIANS.join(','), '--threshold', '2',
@@ -65,7 +78,7 @@ interface ChildRun {
 async function runChild(name: string, stopAt: string, killAfterMs?: number): Promise<ChildRun> {
   await mkdir(join(work, name, 'usb'), { recursive: true });
   await mkdir(join(work, name, 'out'), { recursive: true });
-  const args = argv(name, ['--slot', freeSlot()]);
+  const args = argv(name, ['--slot', await freeSlot()]);
   return new Promise((done, fail) => {
     const p = spawn(process.execPath, [child, JSON.stringify(args), resolve('ceremonies'), stopAt], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     const run: ChildRun = { at: '', records: [], ms: 0 };
@@ -146,7 +159,7 @@ async function wayOut(name: string, outcome: Outcome): Promise<void> {
   const again = `${name}-again`;
   await mkdir(join(work, again, 'usb'), { recursive: true });
   await mkdir(join(work, again, 'out'), { recursive: true });
-  const base = argv(name, outcome === 'blank' ? ['--slot', freeSlot()] : ['--token', `pkcs11:token=${name}`]).map((a) => a.replace(join(work, name, 'usb'), join(work, again, 'usb')).replace(join(work, name, 'out'), join(work, again, 'out')));
+  const base = argv(name, outcome === 'blank' ? ['--slot', await freeSlot()] : ['--token', `pkcs11:token=${name}`]).map((a) => a.replace(join(work, name, 'usb'), join(work, again, 'usb')).replace(join(work, name, 'out'), join(work, again, 'out')));
   const previous = outcome === 'blank' ? [] : (['alice', 'bob'] as const).flatMap((c) => ['--previous-share', `${join(work, name, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`]);
   let stderr = '';
   const code = await initTokenCommand([...base, ...previous], { stdout: { write: () => true }, stderr: { write: (t: string) => ((stderr += t), true) } }, { scrypt: SCRYPT, airGap: offline, scriptsDir: resolve('ceremonies') });
