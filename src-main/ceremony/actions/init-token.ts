@@ -368,9 +368,12 @@ export const enrollCustodians: ActionImpl<Record<string, never>> = {
   name: 'enroll-custodians',
   input: noInput,
   async perform(ctx) {
-    // prove-subsets made and recorded the enrolment before the token was touched; the chain records it again.
-    const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no enrolment was made', 'Run prove-subsets first.');
+    // init-token: prove-subsets made and recorded the enrolment before the token was touched; the chain records
+    // it again. enrol-token (its script enrols right after generate-secret, before the shares are handed out):
+    // made here from the shares, as before prove-subsets made it, and recorded in the pre-genesis log.
     const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
+    if (!ctx.state.enrolment && ctx.secrets.shares) ctx.state.enrolment = enrolCustodians(ctx.ceremonyId, thresholdOf(ctx), ctx.secrets.shares);
+    const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no enrolment was made', 'Run prove-subsets first.');
     await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
     return { done: true };
   },
