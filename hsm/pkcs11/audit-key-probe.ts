@@ -38,6 +38,15 @@ export const AUDIT_KEY_PRIVATE_REQUIREMENTS: readonly (readonly [AttributeName, 
 
 export const AUDIT_PROBE_LABEL = 'keyceremony-audit-probe';
 
+/**
+ * Checks a caller may waive for a token that cannot report them, each with the reason (NSS softoken answers
+ * CKA_LOCAL false even for keys it just generated). Only CKA_LOCAL can be waived; the waiver is the
+ * caller's to record.
+ */
+export interface AuditKeyWaivers {
+  CKA_LOCAL?: string;
+}
+
 export type AuditTemplateProbe =
   | { usable: true }
   | {
@@ -53,10 +62,14 @@ export type AuditTemplateProbe =
 const why = (error: unknown) => (error instanceof TokenError ? `${error.code}: ${error.message}` : (error as Error).message);
 
 /**
- * Generate a throw-away key pair with the audit key template, read its attributes back, sign one digest,
- * and destroy it. Never throws for what the token refuses: the answer says what and why.
+ * Generate a throw-away key pair with the audit key template, read its attributes back (private and public
+ * key, as the audit key is checked; `waivers` as for the audit key itself), sign one digest, and destroy it.
+ * Never throws for what the token refuses: the answer says what and why. Probe objects a crash left behind
+ * are removed first.
  */
-export async function probeAuditKeyTemplate(layer: TokenLayer, session: SessionHandle): Promise<AuditTemplateProbe> {
+export async function probeAuditKeyTemplate(layer: TokenLayer, session: SessionHandle, waivers: AuditKeyWaivers = {}): Promise<AuditTemplateProbe> {
+  await leftOver(layer, session);
+  const waived = (name: AttributeName) => name === 'CKA_LOCAL' && (waivers.CKA_LOCAL ?? '').trim() !== '';
   const id = await layer.random(session, 16);
   const { publicTemplate, privateTemplate } = auditKeyTemplates(AUDIT_PROBE_LABEL, id);
   let pair: { publicKey: ObjectHandle; privateKey: ObjectHandle };
@@ -73,7 +86,9 @@ export async function probeAuditKeyTemplate(layer: TokenLayer, session: SessionH
   }
   try {
     const attrs = await layer.getAttributes(session, pair.privateKey, AUDIT_KEY_PRIVATE_REQUIREMENTS.map(([n]) => n));
-    const wrong = AUDIT_KEY_PRIVATE_REQUIREMENTS.filter(([name, want]) => attrs[name] !== want).map(([name, want, because]) => `${name} is ${String(attrs[name])}, expected ${want}: ${because}`);
+    const wrong = AUDIT_KEY_PRIVATE_REQUIREMENTS.filter(([name, want]) => attrs[name] !== want && !waived(name)).map(([name, want, because]) => `${name} is ${String(attrs[name])}, expected ${want}: ${because}`);
+    const pub = await layer.getAttributes(session, pair.publicKey, ['CKA_LOCAL']);
+    if (pub.CKA_LOCAL !== true && !waived('CKA_LOCAL')) wrong.push(`the public key's CKA_LOCAL is ${String(pub.CKA_LOCAL)}, expected true: it must have been generated inside the token`);
     if (wrong.length > 0) {
       return {
         usable: false,

@@ -11,7 +11,8 @@ import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
 import { CHAIN_HEAD_APPLICATION } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
-import { AUDIT_KEY_LABEL, TokenAuditSigner } from '../../transcript/token-signer.js';
+import { probeAuditKeyTemplate } from '../../../hsm/pkcs11/audit-key-probe.js';
+import { AUDIT_KEY_LABEL } from '../../transcript/token-signer.js';
 import { derivePins, wipe } from '../quorum/index.js';
 import type { ActionContext, ActionImpl, ActionOutcome, PriorAttempt } from '../engine/types.js';
 import type { ScriptStep } from '../script/index.js';
@@ -128,11 +129,9 @@ async function probeTemplates(ctx: ActionContext, session: string): Promise<Json
     );
   }
   const waivers = auditKeyWaivers(ctx.token);
-  try {
-    await TokenAuditSigner.probe(layer, session, waivers);
-  } catch (error) {
-    const e = error as { message?: string; remedy?: string };
-    throw new AppError('enrol-audit-key-refused', `${tokenName(slot, info)} does not take the audit key (probed with a throw-away key pair): ${e.message ?? String(error)}`, 'Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.');
+  const auditKey = await probeAuditKeyTemplate(layer, session, waivers);
+  if (!auditKey.usable) {
+    throw new AppError('enrol-audit-key-refused', `${tokenName(slot, info)} does not take the audit key (probed with a throw-away key pair): ${auditKey.message}`, 'Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.');
   }
   const probe = Buffer.from('keyceremony chain head probe');
   try {
