@@ -101,7 +101,7 @@ describe('enrol-token refuses before anything changes', () => {
       await step('secret', {});
       await step('enrol', {});
       await step('shares', { custodian: 'alice', passphrase: 'alice passphrase 1', destinationDir: w.shares });
-      await expect(step('shares', { custodian: 'bob', passphrase: 'bob passphrase 22', destinationDir: w.shares })).rejects.toThrow(`${join(w.shares, 'bob.share')} already exists; a share file is never overwritten`);
+      await expect(step('shares', { custodian: 'bob', passphrase: 'bob passphrase 22', destinationDir: w.shares })).rejects.toThrow(`input.destinationDir: ${w.shares} already holds bob.share; a share file is never overwritten`);
       // change-pins cannot be reached: it is not the current step.
       await expect(step('pins', { confirm: 'CHANGE-PINS' })).rejects.toThrow("step 'pins' cannot run yet: the current step is 'shares'");
       expect(await readFile(join(w.shares, 'bob.share'), 'utf8')).toBe('an older share file\n');
