@@ -137,3 +137,10 @@ export async function readPassphrases(files: ReadonlyMap<string, string>): Promi
   }
   return out;
 }
+
+/** The share files of a stopped attempt as a step takes them (previousShares), each passphrase read from its file. */
+export async function previousSharesInput(shares: readonly PreviousShareFlag[]): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const p of shares) out.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFlagFile(`--previous-share ${p.file}:${p.passphraseFile}`, p.passphraseFile) } : { shareFile: p.file });
+  return out;
+}

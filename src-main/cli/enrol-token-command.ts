@@ -4,18 +4,15 @@
 // A failure aborts the ceremony (recorded; after the PIN change the abort says the shares open the token).
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AirGapStatus } from '../airgap/airgap.js';
 import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
-import type { CeremonyView, InterruptedCeremony, RecordedRef } from '../ceremony/engine/index.js';
+import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
 import { SHARE_FILE_EXTENSION } from '../ceremony/quorum/index.js';
-import type { ScryptCost } from '../ceremony/quorum/share-file.js';
 import { defaultDataDir } from '../data-dir.js';
 import { toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { openCeremonyRuntime } from './ceremony-runtime.js';
-import { PASSPHRASE_FILE, PIN_FILE } from './flag-files.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
-import { runCeremonySteps, sayInterrupted } from './ceremony-steps.js';
+import { PIN_FILE } from './flag-files.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { openTokenCeremony, runCeremonySteps, sayInterrupted, type TokenCeremonyOverrides } from './ceremony-steps.js';
 import type { Output } from './output.js';
 
 export const ENROL_TOKEN_HELP = `Usage: keyceremony enrol-token --module PATH [--init-parameters STR]
@@ -100,12 +97,7 @@ export interface EnrolTokenArgs {
 }
 
 /** Hooks for tests: lower scrypt cost, a fixed air-gap answer, a stop after a recorded entry (the kill test). */
-export interface EnrolTokenOverrides {
-  scrypt?: ScryptCost;
-  onRecorded?: (ref: RecordedRef) => Promise<void> | void;
-  airGap?: () => AirGapStatus;
-  scriptsDir?: string;
-}
+export type EnrolTokenOverrides = TokenCeremonyOverrides;
 
 export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   const { values } = parseStrict(argv, { ...CEREMONY_OPTIONS, 'current-user-pin-file': { type: 'string' }, 'current-so-pin-file': { type: 'string' } });
@@ -158,11 +150,7 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
 
 /** The check-current-pins step's input: the PIN files' contents, or the previous shares. */
 async function currentPinsInput(args: EnrolTokenArgs): Promise<Record<string, unknown>> {
-  if (args.previousShares.length > 0) {
-    const shares = [];
-    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFlagFile(`--previous-share ${p.file}:${p.passphraseFile}`, p.passphraseFile, PASSPHRASE_FILE) } : { shareFile: p.file });
-    return { previousShares: shares };
-  }
+  if (args.previousShares.length > 0) return { previousShares: await previousSharesInput(args.previousShares) };
   const input: Record<string, unknown> = { currentUserPin: await readSecretFlagFile(`--current-user-pin-file ${args.currentUserPinFile}`, args.currentUserPinFile as string, PIN_FILE, true) };
   if (args.currentSoPinFile) input.currentSoPin = await readSecretFlagFile(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
@@ -188,19 +176,7 @@ export async function enrolTokenCommand(argv: string[], out: Output, overrides: 
   }
   if (args.insecurePlain) out.stderr.write(`keyceremony enrol-token: ${PLAIN_SHARES_WARNING}\n`);
 
-  const runtime = await openCeremonyRuntime(
-    {
-      command: 'enrol-token',
-      script: 'enrol-token',
-      module: args.module,
-      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
-      dataDir: args.dataDir,
-      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
-      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-      engine: { ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}), ...(overrides.onRecorded ? { onRecorded: overrides.onRecorded } : {}) },
-    },
-    out,
-  );
+  const runtime = await openTokenCeremony('enrol-token', args, overrides, out);
   if (!runtime) return 1;
   const { service } = runtime;
   const say = (line: string) => {

@@ -6,17 +6,14 @@
 // re-initializes it from the share files just written.
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
-import type { AirGapStatus } from '../airgap/airgap.js';
-import type { CeremonyView, EngineDeps, InterruptedCeremony } from '../ceremony/engine/index.js';
+import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
 import { checkOutputFolder, checkShareFolder, shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
-import type { ScryptCost } from '../ceremony/quorum/share-file.js';
 import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
-import { runCeremonySteps, sayInterrupted } from './ceremony-steps.js';
-import { openCeremonyRuntime } from './ceremony-runtime.js';
-import { PASSPHRASE_FILE, PIN_FILE, readFlagSecret } from './flag-files.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { openTokenCeremony, runCeremonySteps, sayInterrupted, type TokenCeremonyOverrides } from './ceremony-steps.js';
+import { PIN_FILE, readFlagSecret } from './flag-files.js';
 import type { Output } from './output.js';
 
 export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
@@ -92,15 +89,7 @@ export interface InitTokenArgs {
 }
 
 /** Hooks for tests and the crash test: lower scrypt cost, a fixed air-gap answer, a pause after a share. */
-export interface InitTokenOverrides {
-  scrypt?: ScryptCost;
-  airGap?: () => AirGapStatus;
-  onShareIssued?: (custodian: string) => Promise<void> | void;
-  /** The kill tests stop the process after an entry is on stable storage, or when an action returned. */
-  onRecorded?: EngineDeps['onRecorded'];
-  onActionDone?: EngineDeps['onActionDone'];
-  scriptsDir?: string;
-}
+export type InitTokenOverrides = TokenCeremonyOverrides;
 
 /** Room asked for in --out before anything starts (a transcript bundle is a few hundred KiB at most). */
 const BUNDLE_ROOM = 4 * 1024 * 1024;
@@ -186,18 +175,10 @@ function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
   ].join('\n');
 }
 
-async function readSecretFile(flag: string, file: string, kind = PASSPHRASE_FILE): Promise<string> {
-  return readFlagSecret(`${flag} ${file}`, file, kind);
-}
-
 async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
-  if (args.previousShares.length > 0) {
-    const shares = [];
-    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile('--previous-share', p.passphraseFile) } : { shareFile: p.file });
-    input.previousShares = shares;
-  }
-  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile, PIN_FILE);
+  if (args.previousShares.length > 0) input.previousShares = await previousSharesInput(args.previousShares);
+  if (args.currentSoPinFile) input.currentSoPin = await readFlagSecret(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
 }
 
@@ -229,24 +210,7 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     return 2;
   }
 
-  const runtime = await openCeremonyRuntime(
-    {
-      command: 'init-token',
-      script: 'init-token',
-      module: args.module,
-      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
-      dataDir: args.dataDir,
-      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
-      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-      engine: {
-        ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}),
-        ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}),
-        ...(overrides.onRecorded ? { onRecorded: overrides.onRecorded } : {}),
-        ...(overrides.onActionDone ? { onActionDone: overrides.onActionDone } : {}),
-      },
-    },
-    out,
-  );
+  const runtime = await openTokenCeremony('init-token', args, overrides, out);
   if (!runtime) return 1;
   const { service } = runtime;
   const say = (line: string) => {
