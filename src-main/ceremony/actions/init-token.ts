@@ -33,7 +33,7 @@ import { presentShareInput, type PresentShareInput } from './presented-share.js'
 import { pending, readBackShare, requireRecoverableSecret } from './never-brick.js';
 import { checkShareFolder, shareFileName } from './share-folder.js';
 import { tokenLabelProblem } from './token-label.js';
-import { need, tokenRecord } from './step-state.js';
+import { need, preChainLogEntry, tokenRecord } from './step-state.js';
 import { resolveToken } from './existing-chain.js';
 import { auditKeyWaivers } from './nss-softoken.js';
 import type { PriorAttempt } from '../engine/types.js';
@@ -341,20 +341,9 @@ export const writeGenesis: ActionImpl<Record<string, never>> = {
     const { store } = await TranscriptStore.open(chainDirOf(ctx.deps.dataDir, ctx.ceremonyId), ctx.deps.clock ? { clock: ctx.deps.clock } : {});
     try {
       if (store.size > 0) throw new AppError('ceremony-chain-exists', `the chain ${store.dir} already holds ${store.size} entries`, 'A new token lifetime needs a new chain; start the ceremony again.');
-      const log = await ctx.preGenesisRecords();
+      const preGenesis = await preChainLogEntry(ctx, PRE_GENESIS_KIND);
       const genesis = await store.appendGenesis(ctx.ceremonyId, ctx.administrator, tokenRecord(info), signer.spkiDer(), ctx.step.id);
-      const { script } = ctx.loaded;
-      await store.append({
-        ceremonyId: ctx.ceremonyId,
-        step: ctx.step.id,
-        kind: PRE_GENESIS_KIND,
-        actor: ctx.administrator,
-        data: {
-          script: { name: ctx.scriptName, kind: script.kind, version: script.version, sha256: ctx.loaded.sha256 },
-          log: { file: log.file, sha256: log.sha256, records: log.records.length },
-          records: log.records,
-        },
-      });
+      await store.append(preGenesis);
       ctx.startChain(store);
       return { done: true, data: { genesis: { seq: genesis.seq, hash: genesis.hash } } };
     } catch (error) {
