@@ -5,40 +5,7 @@
 import { join } from 'node:path';
 import { shareFileName } from '../ceremony/actions/share-folder.js';
 import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
-import type { CeremonyService, CeremonyServiceOptions } from '../ceremony/engine/service.js';
-import type { AirGapStatus } from '../airgap/airgap.js';
-import { openCeremonyRuntime, type CeremonyRuntime } from './ceremony-runtime.js';
-import type { Output } from './output.js';
-
-/** Hooks for tests: lower scrypt cost, a fixed air-gap answer, other scripts, and the kill tests' pauses. */
-export interface TokenCeremonyOverrides extends Pick<CeremonyServiceOptions, 'scrypt' | 'onShareIssued' | 'onRecorded' | 'onActionDone'> {
-  airGap?: () => AirGapStatus;
-  scriptsDir?: string;
-}
-
-/** The module loaded and the service built for a token ceremony command (null: it said why on stderr). */
-export function openTokenCeremony(
-  command: 'init-token' | 'enrol-token',
-  args: { module: string; initParameters?: string; dataDir: string },
-  overrides: TokenCeremonyOverrides,
-  out: Output,
-): Promise<CeremonyRuntime | null> {
-  const { airGap, scriptsDir, ...hooks } = overrides;
-  const engine = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
-  return openCeremonyRuntime(
-    {
-      command,
-      script: command,
-      module: args.module,
-      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
-      dataDir: args.dataDir,
-      ...(airGap ? { airGap } : {}),
-      ...(scriptsDir ? { scriptsDir } : {}),
-      engine,
-    },
-    out,
-  );
-}
+import type { CeremonyService } from '../ceremony/engine/service.js';
 
 export interface CeremonySteps {
   custodians: readonly string[];

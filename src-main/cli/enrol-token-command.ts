@@ -5,14 +5,12 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
-import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
 import { SHARE_FILE_EXTENSION } from '../ceremony/quorum/index.js';
 import { defaultDataDir } from '../data-dir.js';
-import { toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { PIN_FILE } from './flag-files.js';
 import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
-import { openTokenCeremony, runCeremonySteps, sayInterrupted, type TokenCeremonyOverrides } from './ceremony-steps.js';
+import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import type { Output } from './output.js';
 
 export const ENROL_TOKEN_HELP = `Usage: keyceremony enrol-token --module PATH [--init-parameters STR]
@@ -157,67 +155,29 @@ async function currentPinsInput(args: EnrolTokenArgs): Promise<Record<string, un
 }
 
 export async function enrolTokenCommand(argv: string[], out: Output, overrides: EnrolTokenOverrides = {}): Promise<number> {
-  let args: EnrolTokenArgs;
-  let passphrases: Map<string, string>;
-  let pinsInput: Record<string, unknown>;
-  try {
-    const parsed = enrolTokenArgs(argv);
-    if (parsed === 'help') {
-      out.stdout.write(ENROL_TOKEN_HELP);
-      return 0;
-    }
-    args = parsed;
-    passphrases = await readPassphrases(args.passphraseFiles);
-    pinsInput = await currentPinsInput(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    out.stderr.write(`keyceremony enrol-token: ${error.message}\n\nRun 'keyceremony enrol-token --help' for the options.\n`);
-    return 2;
-  }
+  const prepared = await prepareOrExit('enrol-token', ENROL_TOKEN_HELP, out, async () => {
+    const args = enrolTokenArgs(argv);
+    if (args === 'help') return args;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), pinsInput: await currentPinsInput(args) };
+  });
+  if (typeof prepared === 'number') return prepared;
+  const { args, passphrases, pinsInput } = prepared;
   if (args.insecurePlain) out.stderr.write(`keyceremony enrol-token: ${PLAIN_SHARES_WARNING}\n`);
 
-  const runtime = await openTokenCeremony('enrol-token', args, overrides, out);
-  if (!runtime) return 1;
-  const { service } = runtime;
-  const say = (line: string) => {
-    if (!args.json) out.stdout.write(`${line}\n`);
-  };
-  let view: CeremonyView | undefined;
-  let interrupted: InterruptedCeremony[] = [];
-  try {
-    interrupted = await service.interrupted();
-    sayInterrupted(interrupted, say);
-    view = await service.start({ script: 'enrol-token', parameters: { custodians: args.custodians, threshold: args.threshold }, rehearsal: args.rehearsal });
-    const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
-    view = await runCeremonySteps(service, view, { ...args, passphrases, inputs: { 'check-current-pins': pinsInput } }, say, (v) => (view = v));
-    const bundle = view.outputs.find((o) => o.kind === 'bundle');
-    const shares = view.outputs.filter((o) => o.kind === 'share-file');
-    if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, insecurePlainShares: args.insecurePlain, shares, bundle: bundle ?? null, interrupted, dataDir: args.dataDir }, null, 2)}\n`);
-    } else {
-      say(`Completed. Bundle: ${bundle?.path ?? '(none)'}`);
-      say("The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.");
-    }
-    return view.status === 'completed' ? 0 : 1;
-  } catch (error) {
-    const data = toErrorData(error);
-    const at = view?.currentStepId ?? 'start';
-    out.stderr.write(`keyceremony enrol-token: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
-    if (view) {
-      try {
-        const after = await service.abort(view.ceremonyId, `keyceremony enrol-token failed at step ${at}: ${data.message}`);
-        out.stderr.write(`keyceremony enrol-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
-        if (after.tail.some((e) => e.kind === SHARES_OPEN_TOKEN_KIND)) {
-          out.stderr.write(`keyceremony enrol-token: the token's PINs were already replaced: the share files in ${args.sharesOut} open it. Run enrol-token again with --previous-share for M of them.\n`);
-        }
-      } catch {
-        // Already ended; nothing more to record.
-      }
-    }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
-    return 1;
-  } finally {
-    await runtime.close();
-  }
+  return runTokenCeremony(
+    args,
+    {
+      command: 'enrol-token',
+      parameters: { custodians: args.custodians, threshold: args.threshold },
+      passphrases,
+      inputs: { 'check-current-pins': pinsInput },
+      completed: 'The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.',
+      afterFailure: (_view, _at, aborted) =>
+        aborted?.tail.some((e) => e.kind === SHARES_OPEN_TOKEN_KIND)
+          ? `keyceremony enrol-token: the token's PINs were already replaced: the share files in ${args.sharesOut} open it. Run enrol-token again with --previous-share for M of them.\n`
+          : '',
+    },
+    overrides,
+    out,
+  );
 }

@@ -6,13 +6,13 @@
 // re-initializes it from the share files just written.
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
-import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
+import type { CeremonyView } from '../ceremony/engine/index.js';
 import { checkOutputFolder, checkShareFolder, shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
-import { AppError, toErrorData } from '../errors.js';
+import { AppError } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
-import { openTokenCeremony, runCeremonySteps, sayInterrupted, type TokenCeremonyOverrides } from './ceremony-steps.js';
+import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import { PIN_FILE, readFlagSecret } from './flag-files.js';
 import type { Output } from './output.js';
 
@@ -183,23 +183,13 @@ async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknow
 }
 
 export async function initTokenCommand(argv: string[], out: Output, overrides: InitTokenOverrides = {}): Promise<number> {
-  let args: InitTokenArgs;
-  let passphrases: Map<string, string>;
-  let initInput: Record<string, unknown>;
-  try {
-    const parsed = initTokenArgs(argv);
-    if (parsed === 'help') {
-      out.stdout.write(INIT_TOKEN_HELP);
-      return 0;
-    }
-    args = parsed;
-    passphrases = await readPassphrases(args.passphraseFiles);
-    initInput = await initStepInput(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    out.stderr.write(`keyceremony init-token: ${error.message}\n\nRun 'keyceremony init-token --help' for the options.\n`);
-    return 2;
-  }
+  const prepared = await prepareOrExit('init-token', INIT_TOKEN_HELP, out, async () => {
+    const args = initTokenArgs(argv);
+    if (args === 'help') return args;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), initInput: await initStepInput(args) };
+  });
+  if (typeof prepared === 'number') return prepared;
+  const { args, passphrases, initInput } = prepared;
   // Every output folder is checked before anything is recorded or touched (the engine checks each again).
   try {
     await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
@@ -210,48 +200,19 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
     return 2;
   }
 
-  const runtime = await openTokenCeremony('init-token', args, overrides, out);
-  if (!runtime) return 1;
-  const { service } = runtime;
-  const say = (line: string) => {
-    if (!args.json) out.stdout.write(`${line}\n`);
-  };
-  let view: CeremonyView | undefined;
-  let interrupted: InterruptedCeremony[] = [];
-  try {
-    interrupted = await service.interrupted();
-    sayInterrupted(interrupted, say);
-    const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
-    if (args.allowReinitialize) parameters.allowReinitialize = true;
-    view = await service.start({ script: 'init-token', parameters, rehearsal: args.rehearsal });
-    const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
-    view = await runCeremonySteps(service, view, { ...args, passphrases, inputs: { 'init-token': initInput } }, say, (v) => (view = v));
-    const bundle = view.outputs.find((o) => o.kind === 'bundle');
-    const shares = view.outputs.filter((o) => o.kind === 'share-file');
-    if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, shares, bundle: bundle ?? null, interrupted, dataDir: args.dataDir }, null, 2)}\n`);
-    } else {
-      say(`Completed. Bundle: ${bundle?.path ?? '(none)'}`);
-      say('Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.');
-    }
-    return view.status === 'completed' ? 0 : 1;
-  } catch (error) {
-    const data = toErrorData(error);
-    const at = view?.currentStepId ?? 'start';
-    out.stderr.write(`keyceremony init-token: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
-    if (view) {
-      try {
-        await service.abort(view.ceremonyId, `keyceremony init-token failed at step ${at}: ${data.message}`);
-        out.stderr.write(`keyceremony init-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
-      } catch {
-        // Already ended; nothing more to record.
-      }
-      out.stderr.write(wayOut(args, view, at));
-    }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
-    return 1;
-  } finally {
-    await runtime.close();
-  }
+  const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
+  if (args.allowReinitialize) parameters.allowReinitialize = true;
+  return runTokenCeremony(
+    args,
+    {
+      command: 'init-token',
+      parameters,
+      passphrases,
+      inputs: { 'init-token': initInput },
+      completed: 'Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.',
+      afterFailure: (view, at) => wayOut(args, view, at),
+    },
+    overrides,
+    out,
+  );
 }
