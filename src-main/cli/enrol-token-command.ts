@@ -2,10 +2,8 @@
 // with its vendor's tool, non-interactively, through the same engine the app uses. The current PINs and the
 // passphrases come only from files (never argv). The seal is approved with the share files it just wrote.
 // A failure aborts the ceremony (recorded; after the PIN change the abort says the shares open the token).
-import { accessSync, constants, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
-import { SHARE_FILE_EXTENSION } from '../ceremony/quorum/index.js';
 import { defaultDataDir } from '../data-dir.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { PIN_FILE } from './flag-files.js';
@@ -111,14 +109,6 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   const custodians = custodiansFlag(values.custodians as string | undefined);
   const threshold = thresholdFlag(values.threshold as string | undefined, custodians);
   const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
-  // Checked again when each file is written; here so that nothing at all starts when one is in the way.
-  try {
-    accessSync(sharesOut, constants.W_OK);
-  } catch {
-    throw new UsageError(`--shares-out ${sharesOut}: this folder is not writable.`);
-  }
-  const present = custodians.filter((c) => existsSync(join(sharesOut, `${c}${SHARE_FILE_EXTENSION}`)));
-  if (present.length > 0) throw new UsageError(`--shares-out ${sharesOut}: ${present.map((c) => `${c}${SHARE_FILE_EXTENSION}`).join(', ')} already exist${present.length === 1 ? 's' : ''}; a share file is never overwritten. Use an empty folder.`);
   const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
   const rehearsal = values.rehearsal === true;

@@ -7,9 +7,8 @@
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
 import type { CeremonyView } from '../ceremony/engine/index.js';
-import { checkOutputFolder, checkShareFolder, shareFileName } from '../ceremony/actions/share-folder.js';
+import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
-import { AppError } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
@@ -90,9 +89,6 @@ export interface InitTokenArgs {
 
 /** Hooks for tests and the crash test: lower scrypt cost, a fixed air-gap answer, a pause after a share. */
 export type InitTokenOverrides = TokenCeremonyOverrides;
-
-/** Room asked for in --out before anything starts (a transcript bundle is a few hundred KiB at most). */
-const BUNDLE_ROOM = 4 * 1024 * 1024;
 
 export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   const { values } = parseStrict(argv, { ...CEREMONY_OPTIONS, 'token-label': { type: 'string' }, 'allow-reinitialize': { type: 'boolean' }, 'current-so-pin-file': { type: 'string' } });
@@ -190,16 +186,6 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
   });
   if (typeof prepared === 'number') return prepared;
   const { args, passphrases, initInput } = prepared;
-  // Every output folder is checked before anything is recorded or touched (the engine checks each again).
-  try {
-    await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
-    await checkOutputFolder(args.out, [], '--out', BUNDLE_ROOM);
-  } catch (error) {
-    if (!(error instanceof AppError)) throw error;
-    out.stderr.write(`keyceremony init-token: ${error.message}\n  ${error.remedy}\n`);
-    return 2;
-  }
-
   const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
   if (args.allowReinitialize) parameters.allowReinitialize = true;
   return runTokenCeremony(

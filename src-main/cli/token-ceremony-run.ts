@@ -5,7 +5,8 @@
 import type { AirGapStatus } from '../airgap/airgap.js';
 import type { CeremonyView, InterruptedCeremony } from '../ceremony/engine/index.js';
 import type { CeremonyServiceOptions } from '../ceremony/engine/service.js';
-import { toErrorData } from '../errors.js';
+import { checkOutputFolder, checkShareFolder } from '../ceremony/actions/share-folder.js';
+import { AppError, toErrorData } from '../errors.js';
 import { UsageError } from './args.js';
 import { openCeremonyRuntime, type CeremonyRuntime } from './ceremony-runtime.js';
 import { runCeremonySteps, sayInterrupted, type CeremonySteps } from './ceremony-steps.js';
@@ -78,9 +79,24 @@ export interface TokenCeremonyRun {
   afterFailure(view: CeremonyView, at: string, aborted: CeremonyView | undefined): string;
 }
 
-/** Run the ceremony to its end: exit status 0 when it completed, 1 otherwise (a failure aborts it). */
+/** Room asked for in --out before anything starts (a transcript bundle is a few hundred KiB at most). */
+const BUNDLE_ROOM = 4 * 1024 * 1024;
+
+/**
+ * Run the ceremony to its end: exit status 0 when it completed, 1 otherwise (a failure aborts it), 2 when an
+ * output folder is refused before anything starts.
+ */
 export async function runTokenCeremony(args: TokenCeremonyArgs, run: TokenCeremonyRun, overrides: TokenCeremonyOverrides, out: Output): Promise<number> {
   const { command } = run;
+  // Every output folder is checked before anything is recorded or touched (the engine checks each again).
+  try {
+    await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
+    await checkOutputFolder(args.out, [], '--out', BUNDLE_ROOM);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    out.stderr.write(`keyceremony ${command}: ${error.message}\n  ${error.remedy}\n`);
+    return 2;
+  }
   const runtime = await openTokenCeremony(command, args, overrides, out);
   if (!runtime) return 1;
   const { service } = runtime;
