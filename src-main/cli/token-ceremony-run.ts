@@ -19,7 +19,7 @@ export interface TokenCeremonyOverrides extends Pick<CeremonyServiceOptions, 'sc
 }
 
 /** The module loaded and the service built for a token ceremony command (null: it said why on stderr). */
-export function openTokenCeremony(
+function openTokenCeremony(
   command: 'init-token' | 'enrol-token',
   args: { module: string; initParameters?: string; dataDir: string },
   overrides: TokenCeremonyOverrides,
