@@ -138,15 +138,17 @@ const TABLE: Record<string, Entry> = {
  * general one for the named function.
  */
 const PIN_REMEDY = 'Check that the PIN meets the token\'s length and character rules; nothing on the token changed.';
+/** Where a token the app may not initialise goes instead: the ceremony for tokens initialised elsewhere (ceremonies/enrol-token.yaml). */
+const ENROL_INSTEAD = "then enrol its custodians with the enrol-token ceremony ('Enrol custodians on an initialized token' on the Ceremony screen; keyceremony enrol-token on the command line)";
 const BY_FUNCTION: Record<string, Record<string, Entry>> = {
   C_InitToken: {
     CKR_ARGUMENTS_BAD: [
       'the token refused to be initialised with this label and SO PIN (many HSM partitions and vendor modules do not allow an application to initialise a token at all)',
-      'Check the token label (at most 32 bytes) and the SO PIN rules; if this token must be initialised with its vendor\'s tool, do that and use it as an already-initialised token.',
+      `Check the token label (at most 32 bytes) and the SO PIN rules; if this token must be initialised with its vendor's tool, do that, ${ENROL_INSTEAD}.`,
     ],
     CKR_FUNCTION_NOT_SUPPORTED: [
       'this token does not allow an application to initialise it',
-      'Initialise it with its vendor\'s tool, then use it as an already-initialised token.',
+      `Initialise it with its vendor's tool, ${ENROL_INSTEAD}.`,
     ],
     CKR_PIN_INCORRECT: [
       'the token is already initialised and the SO PIN given is not its SO PIN, so it was not re-initialised',

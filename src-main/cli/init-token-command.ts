@@ -4,20 +4,15 @@
 // before it starts it checks the label, both output folders and every passphrase file. A failure aborts the
 // ceremony (recorded) and exits 1; a failure after the token was touched prints the exact command that
 // re-initializes it from the share files just written.
-import { statSync } from 'node:fs';
 import { defaultDataDir } from '../data-dir.js';
 import { join, resolve } from 'node:path';
-import type { AirGapStatus } from '../airgap/airgap.js';
-import type { CeremonyView, EngineDeps, InterruptedCeremony } from '../ceremony/engine/index.js';
-import { checkOutputFolder, checkShareFolder, shareFileName } from '../ceremony/actions/share-folder.js';
+import type { CeremonyView } from '../ceremony/engine/index.js';
+import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
-import { custodianNameProblem, passphraseProblem } from '../ceremony/quorum/index.js';
-import type { ScryptCost } from '../ceremony/quorum/share-file.js';
-import { AppError, toErrorData } from '../errors.js';
-import { parseArgs } from 'node:util';
-import { tokenChoice, UsageError } from './args.js';
-import { openCeremonyRuntime } from './ceremony-runtime.js';
-import { PASSPHRASE_FILE, PIN_FILE, readFlagSecret } from './flag-files.js';
+import { parseStrict, tokenChoice, UsageError } from './args.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
+import { PIN_FILE, readFlagSecret } from './flag-files.js';
 import type { Output } from './output.js';
 
 export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
@@ -93,99 +88,27 @@ export interface InitTokenArgs {
 }
 
 /** Hooks for tests and the crash test: lower scrypt cost, a fixed air-gap answer, a pause after a share. */
-export interface InitTokenOverrides {
-  scrypt?: ScryptCost;
-  airGap?: () => AirGapStatus;
-  onShareIssued?: (custodian: string) => Promise<void> | void;
-  /** The kill tests stop the process after an entry is on stable storage, or when an action returned. */
-  onRecorded?: EngineDeps['onRecorded'];
-  onActionDone?: EngineDeps['onActionDone'];
-  scriptsDir?: string;
-}
-
-/** Room asked for in --out before anything starts (a transcript bundle is a few hundred KiB at most). */
-const BUNDLE_ROOM = 4 * 1024 * 1024;
-
-function existingDir(flag: string, value: string | undefined): string {
-  if (!value) throw new UsageError(`${flag} is required.`);
-  const path = resolve(value);
-  let ok = false;
-  try {
-    ok = statSync(path).isDirectory();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new UsageError(`${flag} ${value}: not an existing folder.`);
-  return path;
-}
+export type InitTokenOverrides = TokenCeremonyOverrides;
 
 export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
-    module: { type: 'string' },
-    'init-parameters': { type: 'string' },
-    slot: { type: 'string' },
-    token: { type: 'string' },
-    'token-label': { type: 'string' },
-    custodians: { type: 'string' },
-    threshold: { type: 'string' },
-    'shares-out': { type: 'string' },
-    out: { type: 'string' },
-    'passphrase-file': { type: 'string', multiple: true },
-    'insecure-plain-shares': { type: 'boolean' },
-    witness: { type: 'string', multiple: true },
-    administrator: { type: 'string' },
-    'data-dir': { type: 'string' },
-    'allow-reinitialize': { type: 'boolean' },
-    'previous-share': { type: 'string', multiple: true },
-    'current-so-pin-file': { type: 'string' },
-    rehearsal: { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  } });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseStrict(argv, { ...CEREMONY_OPTIONS, 'token-label': { type: 'string' }, 'allow-reinitialize': { type: 'boolean' }, 'current-so-pin-file': { type: 'string' } });
   if (values.help) return 'help';
   const { module, token } = tokenChoice(values, 'which token to initialize');
-  if (!values['token-label']) throw new UsageError('--token-label LABEL is required.');
-  const labelProblem = tokenLabelProblem(values['token-label'], '--token-label');
+  const tokenLabel = values['token-label'] as string | undefined;
+  if (!tokenLabel) throw new UsageError('--token-label LABEL is required.');
+  const labelProblem = tokenLabelProblem(tokenLabel, '--token-label');
   if (labelProblem) throw new UsageError(`${labelProblem}.`);
-  if (!values.custodians) throw new UsageError('--custodians NAME,NAME,... is required.');
-  const custodians = values.custodians.split(',').map((c) => c.trim());
-  custodians.forEach((c) => {
-    const problem = custodianNameProblem(c);
-    if (problem) throw new UsageError(`--custodians: '${c}' ${problem.replace(/^custodian name:? ?/, '')}`);
-  });
-  if (values.threshold === undefined) throw new UsageError('--threshold M is required.');
-  if (!/^\d{1,3}$/.test(values.threshold)) throw new UsageError(`--threshold ${values.threshold}: expected a whole number.`);
-  const threshold = Number(values.threshold);
-  if (threshold < 2 || threshold > custodians.length) throw new UsageError(`--threshold ${threshold}: must be between 2 and the number of custodians (${custodians.length}).`);
-  const sharesOut = existingDir('--shares-out', values['shares-out']);
-  const out = existingDir('--out', values.out);
+  const custodians = custodiansFlag(values.custodians as string | undefined);
+  const threshold = thresholdFlag(values.threshold as string | undefined, custodians);
+  const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
+  const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
-  const passphraseFiles = new Map<string, string>();
-  for (const spec of values['passphrase-file'] ?? []) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0 || eq === spec.length - 1) throw new UsageError(`--passphrase-file ${spec}: expected NAME=FILE.`);
-    const name = spec.slice(0, eq);
-    if (!custodians.includes(name)) throw new UsageError(`--passphrase-file ${name}=...: ${name} is not one of --custodians (${custodians.join(', ')}).`);
-    if (passphraseFiles.has(name)) throw new UsageError(`--passphrase-file: ${name} is given twice.`);
-    passphraseFiles.set(name, resolve(spec.slice(eq + 1)));
-  }
-  if (insecurePlain && passphraseFiles.size > 0) throw new UsageError('give either --passphrase-file for each custodian or --insecure-plain-shares, not both.');
-  if (!insecurePlain) {
-    const missing = custodians.filter((c) => !passphraseFiles.has(c));
-    if (missing.length > 0) throw new UsageError(`--passphrase-file is missing for ${missing.join(', ')} (or pass --insecure-plain-shares for a rehearsal).`);
-  }
-  const witnesses = values.witness ?? [];
-  if (witnesses.length === 0) throw new UsageError('--witness NAME is required: the init-token ceremony needs at least one witness.');
+  const passphraseFiles = passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { missingHint: ' (or pass --insecure-plain-shares for a rehearsal)' });
+  const witnesses = witnessesFlag(values.witness as string[] | undefined, 'init-token');
   const args: InitTokenArgs = {
     module,
     token,
-    tokenLabel: values['token-label'],
+    tokenLabel,
     custodians,
     threshold,
     sharesOut,
@@ -193,21 +116,18 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
     passphraseFiles,
     insecurePlain,
     witnesses,
-    administrator: values.administrator ?? 'administrator',
-    dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
+    administrator: (values.administrator as string | undefined) ?? 'administrator',
+    dataDir: resolve((values['data-dir'] as string | undefined) ?? defaultDataDir()),
     allowReinitialize: values['allow-reinitialize'] === true,
-    previousShares: (values['previous-share'] ?? []).map((spec) => {
-      const colon = spec.lastIndexOf(':');
-      if (spec === '' || colon === 0) throw new UsageError(`--previous-share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
-      return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
-    }),
+    previousShares: previousSharesFlag(values['previous-share'] as string[] | undefined),
     rehearsal: values.rehearsal === true,
     json: values.json === true,
   };
-  if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
-  if (values['current-so-pin-file'] !== undefined) {
+  if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'] as string;
+  const soPinFile = values['current-so-pin-file'] as string | undefined;
+  if (soPinFile !== undefined) {
     if (!args.allowReinitialize) throw new UsageError('--current-so-pin-file is only for --allow-reinitialize.');
-    args.currentSoPinFile = resolve(values['current-so-pin-file']);
+    args.currentSoPinFile = resolve(soPinFile);
   }
   return args;
 }
@@ -251,170 +171,34 @@ function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
   ].join('\n');
 }
 
-async function readSecretFile(flag: string, file: string, kind = PASSPHRASE_FILE): Promise<string> {
-  return readFlagSecret(`${flag} ${file}`, file, kind);
-}
-
 async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
-  if (args.previousShares.length > 0) {
-    const shares = [];
-    for (const p of args.previousShares) shares.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFile('--previous-share', p.passphraseFile) } : { shareFile: p.file });
-    input.previousShares = shares;
-  }
-  if (args.currentSoPinFile) input.currentSoPin = await readSecretFile('--current-so-pin-file', args.currentSoPinFile, PIN_FILE);
+  if (args.previousShares.length > 0) input.previousShares = await previousSharesInput(args.previousShares);
+  if (args.currentSoPinFile) input.currentSoPin = await readFlagSecret(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
 }
 
-async function readPassphrases(args: InitTokenArgs): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const [name, file] of args.passphraseFiles) {
-    const passphrase = await readFlagSecret(`--passphrase-file ${name}=${file}`, file, PASSPHRASE_FILE);
-    const problem = passphraseProblem(passphrase);
-    if (problem) throw new UsageError(`--passphrase-file ${name}=${file}: ${problem}.`);
-    out.set(name, passphrase);
-  }
-  return out;
-}
-
 export async function initTokenCommand(argv: string[], out: Output, overrides: InitTokenOverrides = {}): Promise<number> {
-  let args: InitTokenArgs;
-  let passphrases: Map<string, string>;
-  let initInput: Record<string, unknown>;
-  try {
-    const parsed = initTokenArgs(argv);
-    if (parsed === 'help') {
-      out.stdout.write(INIT_TOKEN_HELP);
-      return 0;
-    }
-    args = parsed;
-    passphrases = await readPassphrases(args);
-    initInput = await initStepInput(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    out.stderr.write(`keyceremony init-token: ${error.message}\n\nRun 'keyceremony init-token --help' for the options.\n`);
-    return 2;
-  }
-  // Every output folder is checked before anything is recorded or touched (the engine checks each again).
-  try {
-    await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
-    await checkOutputFolder(args.out, [], '--out', BUNDLE_ROOM);
-  } catch (error) {
-    if (!(error instanceof AppError)) throw error;
-    out.stderr.write(`keyceremony init-token: ${error.message}\n  ${error.remedy}\n`);
-    return 2;
-  }
-
-  const runtime = await openCeremonyRuntime(
+  const prepared = await prepareOrExit('init-token', INIT_TOKEN_HELP, out, async () => {
+    const args = initTokenArgs(argv);
+    if (args === 'help') return args;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), initInput: await initStepInput(args) };
+  });
+  if (typeof prepared === 'number') return prepared;
+  const { args, passphrases, initInput } = prepared;
+  const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
+  if (args.allowReinitialize) parameters.allowReinitialize = true;
+  return runTokenCeremony(
+    args,
     {
       command: 'init-token',
-      script: 'init-token',
-      module: args.module,
-      ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
-      dataDir: args.dataDir,
-      ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
-      ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
-      engine: {
-        ...(overrides.scrypt ? { scrypt: overrides.scrypt } : {}),
-        ...(overrides.onShareIssued ? { onShareIssued: overrides.onShareIssued } : {}),
-        ...(overrides.onRecorded ? { onRecorded: overrides.onRecorded } : {}),
-        ...(overrides.onActionDone ? { onActionDone: overrides.onActionDone } : {}),
-      },
+      parameters,
+      passphrases,
+      inputs: { 'init-token': initInput },
+      completed: 'Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.',
+      afterFailure: (view, at) => wayOut(args, view, at),
     },
+    overrides,
     out,
   );
-  if (!runtime) return 1;
-  const { service } = runtime;
-  const say = (line: string) => {
-    if (!args.json) out.stdout.write(`${line}\n`);
-  };
-  let view: CeremonyView | undefined;
-  let interrupted: InterruptedCeremony[] = [];
-  try {
-    interrupted = await service.interrupted();
-    for (const i of interrupted.filter((x) => x.newlyRecorded)) {
-      say(`Recorded ceremony ${i.ceremonyId} (${i.kind}) as interrupted${i.sharesVoid.length > 0 ? `; its shares for ${i.sharesVoid.join(', ')} are void` : ''}.`);
-    }
-    const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
-    if (args.allowReinitialize) parameters.allowReinitialize = true;
-    view = await service.start({ script: 'init-token', parameters, rehearsal: args.rehearsal });
-    const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
-    while (view.status === 'running' && view.currentStepId !== null) {
-      const currentId: string = view.currentStepId;
-      const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);
-      if (!step) break;
-      const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
-      if (step.approvals === 'quorum') {
-        for (const c of args.custodians.slice(0, args.threshold)) {
-          const input = args.insecurePlain ? { shareFile: join(args.sharesOut, `${c}.share`) } : { shareFile: join(args.sharesOut, `${c}.share`), passphrase: passphrases.get(c) };
-          view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
-          say(`  ${step.id}: ${c} approved`);
-        }
-        say(`  ${step.id}: ${step.title} - done`);
-        continue;
-      }
-      switch (step.action) {
-        case 'record-participants':
-          view = (await service.perform(id, step.id, { administrator: args.administrator, witnesses: args.witnesses, ...confirm })).view;
-          break;
-        case 'select-token':
-          view = (await service.perform(id, step.id, { ...('uri' in args.token ? { uri: args.token.uri } : { moduleId: args.module, slotId: args.token.slotId }), ...confirm })).view;
-          break;
-        case 'distribute-shares':
-          const waiting: string[] = [...(view.pendingCustodians ?? args.custodians)];
-          for (const c of waiting) {
-            const input: Record<string, unknown> = args.insecurePlain ? { custodian: c, insecurePlain: true, destinationDir: args.sharesOut } : { custodian: c, passphrase: passphrases.get(c), destinationDir: args.sharesOut };
-            view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
-            say(`  ${step.id}: wrote ${join(args.sharesOut, shareFileName(c))}`);
-          }
-          break;
-        case 'witness-sign-off':
-          view = (await service.perform(id, step.id, { witnesses: args.witnesses.map((name) => ({ name, statement: 'Signed off on the command line.' })), ...confirm })).view;
-          break;
-        case 'init-token':
-          view = (await service.perform(id, step.id, { ...initInput, ...confirm })).view;
-          break;
-        case 'export-bundle':
-          view = (await service.perform(id, step.id, { destinationDir: args.out, ...confirm })).view;
-          break;
-        default:
-          view = (await service.perform(id, step.id, { ...confirm })).view;
-      }
-      say(`  ${step.id}: ${step.title} - done`);
-    }
-    const bundle = view.outputs.find((o) => o.kind === 'bundle');
-    const shares = view.outputs.filter((o) => o.kind === 'share-file');
-    if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, shares, bundle: bundle ?? null, interrupted, dataDir: args.dataDir }, null, 2)}\n`);
-    } else {
-      say(`Completed. Bundle: ${bundle?.path ?? '(none)'}`);
-      say('Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.');
-    }
-    return view.status === 'completed' ? 0 : 1;
-  } catch (error) {
-    const data = toErrorData(error);
-    const at = view?.currentStepId ?? 'start';
-    out.stderr.write(`keyceremony init-token: step ${at}: ${data.message}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
-    let ended: string | undefined;
-    if (view) {
-      try {
-        ended = (await service.abort(view.ceremonyId, `keyceremony init-token failed at step ${at}: ${data.message}`)).status;
-        if (ended !== 'completed') out.stderr.write(`keyceremony init-token: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
-      } catch {
-        // Already ended; nothing more to record.
-      }
-      if (ended === 'completed') {
-        // The failure came after `completed` (the final export): the token is enrolled, the shares are valid.
-        out.stderr.write(
-          `keyceremony init-token: ceremony ${view.ceremonyId} completed before this failure: the token is initialized and its custodians enrolled (${args.threshold} of the share files in ${args.sharesOut} open it). ` +
-            'Only its transcript bundle was not written; its entries go out with the bundle of the next ceremony run on this laptop.\n',
-        );
-      } else out.stderr.write(wayOut(args, view, at));
-    }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: ended === 'completed' ? 'completed' : 'aborted', error: data }, null, 2)}\n`);
-    return 1;
-  } finally {
-    await runtime.close();
-  }
 }

@@ -2,7 +2,9 @@
 // Signing hashes with SHA-384 on the host (a public computation) and has the token sign the digest with raw
 // CKM_ECDSA; the r||s result is converted to DER and checked with node:crypto before it is used.
 import { createHash } from 'node:crypto';
-import { AUDIT_KEY_PRIVATE_REQUIREMENTS, AUDIT_KEY_SPEC, auditKeyTemplates } from '../../hsm/pkcs11/audit-key-probe.js';
+import { AUDIT_KEY_PRIVATE_REQUIREMENTS, AUDIT_KEY_SPEC, auditKeyTemplates, type AuditKeyWaivers } from '../../hsm/pkcs11/audit-key-probe.js';
+
+export type { AuditKeyWaivers } from '../../hsm/pkcs11/audit-key-probe.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { AttributeName, AttributeValue, ObjectHandle, SessionHandle } from '../../hsm/types.js';
 import { TranscriptError, TranscriptErrorCodes } from './errors.js';
@@ -14,18 +16,6 @@ export const AUDIT_KEY_LABEL = 'keyceremony-audit';
 
 /** What the private audit key's attributes must be, re-read from the token after generation and on every open. */
 const PRIVATE_REQUIREMENTS = AUDIT_KEY_PRIVATE_REQUIREMENTS;
-
-/**
- * Checks a caller may waive for a token that cannot report them, each with the reason (NSS softoken answers
- * CKA_LOCAL false even for keys it just generated). Only CKA_LOCAL can be waived; the waiver is the
- * caller's to record.
- */
-export interface AuditKeyWaivers {
-  CKA_LOCAL?: string;
-}
-
-/** The label of the throw-away key pair probe() makes and destroys. */
-export const AUDIT_KEY_PROBE_LABEL = 'keyceremony-audit-probe';
 
 function refuse(message: string, remedy: string): never {
   throw new TranscriptError(TranscriptErrorCodes.AUDIT_KEY_REFUSED, message, remedy);
@@ -48,18 +38,6 @@ export class TokenAuditSigner implements AuditSigner {
     if (existing.length > 0)
       refuse(`The token already holds ${existing.length} object(s) labelled '${AUDIT_KEY_LABEL}'; a token has one audit key for its lifetime.`, 'Open the existing audit key instead of generating another.');
     return TokenAuditSigner.generateLabelled(layer, session, AUDIT_KEY_LABEL, waivers);
-  }
-
-  /**
-   * Make a throw-away key pair with the audit key's exact template (under another label), check it as the
-   * audit key is checked, sign once, and destroy it: whether this token will accept the audit key, asked
-   * before anything about the token changes (enrol-token). Refuses with the audit key's reasons.
-   */
-  static async probe(layer: TokenLayer, session: SessionHandle, waivers: AuditKeyWaivers = {}): Promise<void> {
-    for (const stale of await layer.findAll(session, { label: AUDIT_KEY_PROBE_LABEL })) await layer.destroyObject(session, stale);
-    const signer = await TokenAuditSigner.generateLabelled(layer, session, AUDIT_KEY_PROBE_LABEL, waivers);
-    await layer.destroyObject(session, signer.privateKey);
-    await layer.destroyObject(session, await layer.findOne(session, { class: 'PUBLIC_KEY', label: AUDIT_KEY_PROBE_LABEL }));
   }
 
   private static async generateLabelled(layer: TokenLayer, session: SessionHandle, label: string, waivers: AuditKeyWaivers): Promise<TokenAuditSigner> {

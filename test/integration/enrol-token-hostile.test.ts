@@ -80,7 +80,7 @@ describe('enrol-token refuses before anything changes', () => {
     await writeFile(join(w.shares, 'bob.share'), 'an older share file\n');
     const { o, out } = io();
     expect(await enrolTokenCommand(await enrolArgs(w, { module: SOFTHSM_MODULE, slot: slot.slotId, userPin: USER }), out, { scrypt: SCRYPT, airGap: offline })).toBe(2);
-    expect(o.stderr).toContain(`--shares-out ${w.shares}: bob.share already exists; a share file is never overwritten. Use an empty folder.`);
+    expect(o.stderr).toContain(`keyceremony enrol-token: --shares-out: ${w.shares} already holds bob.share; a share file is never overwritten\n  Use an empty folder,`);
     expect(await readdir(w.data)).toEqual([]);
     expect(await opensWith(module, slot, 'user', USER)).toBe(true);
   });

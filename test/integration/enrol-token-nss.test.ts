@@ -10,7 +10,9 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIT_PROBE_LABEL, probeAuditKeyTemplate } from '../../hsm/pkcs11/audit-key-probe.js';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
+import { auditKeyWaivers } from '../../src-main/ceremony/actions/nss-softoken.js';
 import type { SlotRef } from '../../hsm/types.js';
 import { runCli } from '../../src-main/cli/main.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
@@ -220,4 +222,34 @@ describe('an NSS database without a password, enrolled with plain shares in a re
       await rm(v.dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('the audit key template probe on NSS softoken (the one enrol-token runs at its current-PINs step)', () => {
+  it('refuses the key NSS makes over CKA_LOCAL alone, passes with the NSS waiver, and leaves nothing behind', async () => {
+    const db = createNssDb({ password: VENDOR_PASSWORD });
+    const layer = new Pkcs11TokenLayer();
+    try {
+      await layer.configureModules([db.module]);
+      const ref = (await layer.listSlots(NSS_SOFTOKEN_MODULE)).find((s) => s.token?.label === NSS_DB_TOKEN_LABEL);
+      expect(ref?.token).toBeDefined();
+      const { session } = await layer.openSession({ moduleId: NSS_SOFTOKEN_MODULE, slotId: ref!.slotId }, { readWrite: true });
+      await layer.login(session, 'user', VENDOR_PASSWORD);
+      const strict = await probeAuditKeyTemplate(layer, session);
+      expect(strict).toMatchObject({ usable: false, stage: 'attributes' });
+      // Every complaint is about CKA_LOCAL, so the waiver is all NSS needs. (The public key's CKA_LOCAL read false
+      // on a fresh process here, true after many other keys in the same run: only the private key's is asserted.)
+      const complaints = strict.usable ? [] : strict.message.replace(/^[^:]*: /, '').replace(/\.$/, '').split('; ');
+      expect(complaints).toContain('CKA_LOCAL is false, expected true: it must have been generated inside the token');
+      expect(complaints.filter((c) => !/CKA_LOCAL is false, expected true/.test(c))).toEqual([]);
+      const waivers = auditKeyWaivers({ slot: { moduleId: NSS_SOFTOKEN_MODULE }, info: ref!.token! });
+      expect(waivers.CKA_LOCAL).toMatch(/NSS softoken does not set CKA_LOCAL/);
+      expect(await probeAuditKeyTemplate(layer, session, waivers)).toEqual({ usable: true });
+      expect(await layer.findAll(session, { label: AUDIT_PROBE_LABEL })).toEqual([]);
+      await layer.logout(session);
+      await layer.closeSession(session);
+    } finally {
+      await layer.close();
+      db.cleanup();
+    }
+  });
 });

@@ -4,8 +4,10 @@
 // 0000000000000000, and its store refuses a second token with a label it holds. `keyceremony tokens` lists
 // them truthfully (no wrapping, a URI that picks exactly one); kms-import refuses one at its token step, before any login, with "this token cannot
 // wrap"; the audit key template probe says why the TPM cannot hold our audit key, and on SoftHSM that the
-// same probe passes (test/integration/token-identity.test.ts covers identity on SoftHSM).
-import { mkdtemp, rm } from 'node:fs/promises';
+// same probe passes (test/integration/token-identity.test.ts covers identity on SoftHSM). enrol-token on a
+// token made through the module with known PINs (as a vendor tool would) refuses at its current-PINs step,
+// on that probe, before any share is written: the PINs the room brought still open the token.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +19,8 @@ import { runCli } from '../../src-main/cli/main.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE } from '../helpers/softhsm.js';
 import { startTpm2, tpm2Missing, TPM2_MODULE, type Tpm2Env } from '../helpers/tpm2.js';
+import { enrolArgs, enrolWork, runEnrol } from '../helpers/enrol-token.js';
+import { AUDIT_KEY_LABEL } from '../../src-main/transcript/token-signer.js';
 
 const why = tpm2Missing();
 if (why) console.log(`tpm2: not run: ${why}`);
@@ -188,6 +192,75 @@ describe.skipIf(why !== undefined)('tpm2-pkcs11 over swtpm', () => {
       expect(slots.filter((s) => s.token && !s.token.initialized)).toHaveLength(1);
     } finally {
       await reloaded.close();
+    }
+  });
+
+});
+
+describe.skipIf(why !== undefined)('enrol-token on a tpm2-pkcs11 token a vendor tool made', () => {
+  // A TPM of its own. Run on the TPM of the tests above, this test and those refusals together left it
+  // answering later calls otherwise (a login CKR_PIN_LOCKED; a refused C_InitToken without the quirk the test
+  // above pins down): state that survives a power cycle, probably the TPM's dictionary-attack counter.
+  let own: Tpm2Env;
+  let slot: SlotRef;
+
+  beforeAll(async () => {
+    own = await startTpm2();
+    // As a vendor tool would: C_InitToken and C_InitPIN through the module, with PINs the room knows.
+    const vendor = new Pkcs11TokenLayer();
+    try {
+      await vendor.configureModules([{ path: TPM2_MODULE, source: 'user' }]);
+      slot = await blankSlot(vendor);
+      await vendor.initToken(slot, SO, 'vendor-made');
+      const { session } = await vendor.openSession(slot, { readWrite: true });
+      await vendor.login(session, 'so', SO);
+      await vendor.initUserPin(session, USER);
+      await vendor.logout(session);
+      await vendor.closeSession(session);
+    } finally {
+      await vendor.close();
+    }
+  });
+
+  afterAll(async () => {
+    await own?.cleanup();
+  });
+
+  it('refuses at its current-PINs step, before anything changes: the TPM cannot hold a sign-only audit key', async () => {
+    // The CLI loads the module itself, on a power-cycled simulator (see test/helpers/tpm2.ts).
+    await own.restart();
+    const w = await enrolWork('kc-tpm2-enrol-');
+    try {
+      const r = await runEnrol(await enrolArgs(w, { module: TPM2_MODULE, slot: slot.slotId, userPin: USER, soPin: SO }));
+      expect(r.code).toBe(1);
+      const refusal = `keyceremony enrol-token: step current-pins: token 'vendor-made' (serial ${ZEROS}, slot ${slot.slotId}) does not take the audit key (probed with a throw-away key pair): The token refused to generate the audit key pair (ECDSA P-384, sign-only, CKA_ENCRYPT/CKA_DECRYPT false): CKR_GENERAL_ERROR`;
+      expect(r.stderr.startsWith(refusal)).toBe(true);
+      expect(r.stderr).toContain('\n  Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.\n');
+      expect(r.stderr).toMatch(/ceremony enrol-token-\S+ was aborted and the abort recorded\.\n$/);
+      expect(r.stderr).not.toContain('PINs were already replaced');
+      expect(r.json).toMatchObject({ status: 'aborted', error: { code: 'enrol-audit-key-refused' } });
+      // The refusal came before generate-secret: no share file was written, valid-looking or not, and no bundle.
+      expect(await readdir(w.shares)).toEqual([]);
+      expect(await readdir(w.out)).toEqual([]);
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+    // Asked through a fresh load (power-cycled again: the refused generation left transient objects): the PINs
+    // the vendor tool set still open the token, and it holds no probe key and no audit key.
+    await own.restart();
+    const after = new Pkcs11TokenLayer();
+    try {
+      await after.configureModules([{ path: TPM2_MODULE, source: 'user' }]);
+      const { session } = await after.openSession(slot, { readWrite: true });
+      await after.login(session, 'user', USER);
+      expect(await after.findAll(session, { label: AUDIT_PROBE_LABEL })).toEqual([]);
+      expect(await after.findAll(session, { label: AUDIT_KEY_LABEL })).toEqual([]);
+      await after.logout(session);
+      await after.login(session, 'so', SO);
+      await after.logout(session);
+      await after.closeSession(session);
+    } finally {
+      await after.close();
     }
   });
 });

@@ -9,16 +9,18 @@ import { z } from 'zod';
 import { isTokenError } from '../../../hsm/errors.js';
 import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
-import { sha256Hex } from '../../transcript/canonical.js';
 import { CHAIN_HEAD_APPLICATION } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
-import { AUDIT_KEY_LABEL, TokenAuditSigner } from '../../transcript/token-signer.js';
+import { probeAuditKeyTemplate } from '../../../hsm/pkcs11/audit-key-probe.js';
+import { AUDIT_KEY_LABEL } from '../../transcript/token-signer.js';
 import { derivePins, wipe } from '../quorum/index.js';
 import type { ActionContext, ActionImpl, ActionOutcome, PriorAttempt } from '../engine/types.js';
 import type { ScriptStep } from '../script/index.js';
 import { resolveToken } from './existing-chain.js';
 import { noInput } from './general.js';
-import { generateAuditKey, type selectTokenInput } from './init-token.js';
+import type { selectTokenInput } from './init-token.js';
+import { need, tokenName, tokenRecord } from './step-state.js';
+import { requireRecoverableSecret } from './never-brick.js';
 import { isYubiHsmEntry } from '../../settings/yubihsm-module.js';
 import { auditKeyWaivers, isNssSoftoken } from './nss-softoken.js';
 import { presentShareInput } from './presented-share.js';
@@ -43,15 +45,6 @@ export const enrolsInitializedToken = (script: { steps: readonly Pick<ScriptStep
 export function pinsMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
   return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'change-pins'));
 }
-
-const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
-
-function need<T>(value: T | undefined, step: string, what: string, remedy: string): T {
-  if (value === undefined) throw new AppError('ceremony-state', `step '${step}': ${what}`, remedy);
-  return value;
-}
-
-const tokenName = (slot: SlotRef, info: TokenInfo) => `token '${info.label.trim()}' (serial ${info.serial.trim()}, slot ${slot.slotId})`;
 
 /** select-token of enrol-token: the token must be initialized; nothing about it changes here. */
 export async function selectInitializedToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<ActionOutcome> {
@@ -136,11 +129,9 @@ async function probeTemplates(ctx: ActionContext, session: string): Promise<Json
     );
   }
   const waivers = auditKeyWaivers(ctx.token);
-  try {
-    await TokenAuditSigner.probe(layer, session, waivers);
-  } catch (error) {
-    const e = error as { message?: string; remedy?: string };
-    throw new AppError('enrol-audit-key-refused', `${tokenName(slot, info)} does not take the audit key (probed with a throw-away key pair): ${e.message ?? String(error)}`, 'Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.');
+  const auditKey = await probeAuditKeyTemplate(layer, session, waivers);
+  if (!auditKey.usable) {
+    throw new AppError('enrol-audit-key-refused', `${tokenName(slot, info)} does not take the audit key (probed with a throw-away key pair): ${auditKey.message}`, 'Use a token that can generate and keep an ECDSA P-384 key pair; nothing was changed.');
   }
   const probe = Buffer.from('keyceremony chain head probe');
   try {
@@ -250,15 +241,7 @@ export const changePins: ActionImpl<Record<string, never>> = {
     const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
     const current = need(ctx.secrets.currentPins, ctx.step.id, 'the current PINs are gone', 'Abort and start the ceremony again; nothing was changed.');
     const secret = need(ctx.secrets.secret, ctx.step.id, 'the ceremony secret is gone', 'Abort and start the ceremony again; nothing was changed.');
-    const custodians = ctx.parameters.custodians as string[];
-    const missing = custodians.filter((c) => !ctx.state.issued.has(c));
-    if (missing.length > 0 || ctx.secrets.shares !== undefined) {
-      throw new AppError(
-        'enrol-shares-not-proven',
-        `step '${ctx.step.id}': ${missing.length > 0 ? `${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} no share yet` : 'the shares were not proven'}; the PINs change only after every share is written and every subset proven`,
-        'Run the steps in the order of the script; nothing was changed.',
-      );
-    }
+    requireRecoverableSecret(ctx);
     const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
     const changed: string[] = [];
     const userPin = Buffer.from(current.user).toString('utf8');
@@ -288,22 +271,5 @@ export const changePins: ActionImpl<Record<string, never>> = {
     ctx.secrets.secret = undefined;
     ctx.secrets.currentPins = undefined;
     return { done: true, data: { changed, userPin: 'set from the secret', soPin: changed.includes('so') ? 'set from the secret' : "unchanged (the vendor's)", loggedIn: 'user', pinLength: pins.userPin.length } };
-  },
-};
-
-/**
- * generate-audit-key for every script: init-token's, and on the NSS softoken (enrol-token only: init-token
- * cannot run there) the same with the CKA_LOCAL check waived and the waiver recorded.
- */
-export const generateAuditKeyAnyToken: ActionImpl<Record<string, never>> = {
-  ...generateAuditKey,
-  async perform(ctx, input) {
-    const waivers = auditKeyWaivers(ctx.token);
-    if (!waivers.CKA_LOCAL) return generateAuditKey.perform(ctx, input);
-    const session = need(ctx.token.session, ctx.step.id, 'no logged-in session', 'Run change-pins first.');
-    const signer = await TokenAuditSigner.generate(ctx.deps.layer, session, waivers);
-    ctx.token.signer = signer;
-    const spki = signer.spkiDer();
-    return { done: true, data: { algorithm: 'ECDSA-P384-SHA384', spki: Buffer.from(spki).toString('base64'), spkiSha256: sha256Hex(spki), waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } };
   },
 };

@@ -19,6 +19,7 @@ import { findChainsForToken, newestChain } from '../../tokens/token-chains.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import type { selectTokenInput } from './init-token.js';
 import { enrolmentOfChain } from './quorum-login.js';
+import { preChainLogEntry, tokenRecord } from './step-state.js';
 import { auditKeyWaivers } from './nss-softoken.js';
 
 /** The entry that carries what this ceremony recorded before it joined the chain (like init-token's pre-genesis). */
@@ -30,8 +31,6 @@ export const CHAIN_ATTACH_KIND = 'chain-attach';
 const TERMINAL_KINDS: readonly string[] = ['completed', 'abort', 'interrupted'];
 
 export const continuesChain = (ctx: Pick<ActionContext, 'loaded'>) => ctx.loaded.script.roles.custodians.source === 'enrolment';
-
-const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
 
 export async function resolveToken(ctx: ActionContext, input: z.infer<typeof selectTokenInput>): Promise<{ ref: SlotRef; info: TokenInfo }> {
   const { layer } = ctx.deps;
@@ -121,15 +120,7 @@ export async function selectEnrolledToken(ctx: ActionContext, input: z.infer<typ
     };
     if (candidates.length > 1) chainInfo.otherChains = candidates.filter((c) => c !== newest).map((c) => c.name);
     await ctx.record(CHAIN_ATTACH_KIND, { chain: newest.name, ...chainInfo });
-    const log = await ctx.preGenesisRecords();
-    const { script } = ctx.loaded;
-    await store.append({
-      ceremonyId: ctx.ceremonyId,
-      step: ctx.step.id,
-      kind: PRE_CHAIN_KIND,
-      actor: ctx.administrator,
-      data: { script: { name: ctx.scriptName, kind: script.kind, version: script.version, sha256: ctx.loaded.sha256 }, log: { file: log.file, sha256: log.sha256, records: log.records.length }, records: log.records },
-    });
+    await store.append(await preChainLogEntry(ctx, PRE_CHAIN_KIND));
     ctx.startChain(store);
     attached = true;
     return {

@@ -2,10 +2,10 @@
 import type { ActionName } from '../script/index.js';
 import type { ActionImpl } from '../engine/types.js';
 import { announce, checkAirgap, exportBundle, logoutAction, quorumLoginAction, recordParticipants, witnessSignOff, writeChainHeadAction } from './general.js';
-import { distributeShares, enrollCustodians, generateSecret, initTokenAction, proveSubsetsAction, setPins, writeGenesis } from './init-token.js';
+import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, initTokenAction, proveSubsetsAction, setPins, writeGenesis } from './init-token.js';
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
-import { changePins, checkCurrentPins, generateAuditKeyAnyToken } from './enrol-token.js';
+import { changePins, checkCurrentPins } from './enrol-token.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -15,7 +15,7 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'generate-secret': generateSecret,
   'init-token': initTokenAction,
   'set-pins': setPins,
-  'generate-audit-key': generateAuditKeyAnyToken,
+  'generate-audit-key': generateAuditKey,
   'write-genesis': writeGenesis,
   'enroll-custodians': enrollCustodians,
   'distribute-shares': distributeShares,

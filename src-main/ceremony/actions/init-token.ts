@@ -32,6 +32,9 @@ import { presentShareInput, SHARE_FILE_KIND, type PresentShareInput } from './pr
 import { pending, readBackShare, requireRecoverableSecret } from './never-brick.js';
 import { checkShareFolder, shareFileName } from './share-folder.js';
 import { tokenLabelProblem } from './token-label.js';
+import { need, preChainLogEntry, tokenRecord } from './step-state.js';
+import { resolveToken } from './existing-chain.js';
+import { auditKeyWaivers } from './nss-softoken.js';
 import type { PriorAttempt } from '../engine/types.js';
 import { parseShareFile } from '../quorum/share-file.js';
 import { readBounded } from '../../files/read-bounded.js';
@@ -39,8 +42,6 @@ import { readBounded } from '../../files/read-bounded.js';
 export { pending } from './never-brick.js';
 
 export const chainDirOf = (dataDir: string, enrolmentId: string) => join(dataDir, 'chains', enrolmentId);
-
-const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
 
 function custodiansOf(ctx: ActionContext): string[] {
   return ctx.parameters.custodians as string[];
@@ -50,11 +51,6 @@ function thresholdOf(ctx: ActionContext): number {
 }
 function labelOf(ctx: ActionContext): string {
   return ctx.parameters.tokenLabel as string;
-}
-
-function need<T>(value: T | undefined, step: string, what: string, remedy: string): T {
-  if (value === undefined) throw new AppError('ceremony-state', `step '${step}': ${what}`, remedy);
-  return value;
 }
 
 export const selectTokenInput = z.union(
@@ -84,22 +80,7 @@ export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
   input: selectTokenInput,
   describe: (input) => ({ ...input }),
   async perform(ctx, input) {
-    const { layer } = ctx.deps;
-    let ref: SlotRef;
-    let info: TokenInfo;
-    if ('uri' in input) {
-      const opened = await layer.openSession({ uri: input.uri }, { readWrite: false });
-      await layer.closeSession(opened.session);
-      ref = { moduleId: opened.moduleId, slotId: opened.slotId };
-      info = opened.token;
-    } else {
-      const slots = await layer.listSlots(input.moduleId);
-      const slot = slots.find((s) => s.slotId === input.slotId);
-      if (!slot) throw new TokenError(ErrorCodes.SLOT_NOT_FOUND, `module ${input.moduleId} has no slot ${input.slotId} (slots: ${slots.map((s) => s.slotId).join(', ') || 'none'})`, 'Choose the token again from the list.');
-      if (!slot.tokenPresent || !slot.token) throw new TokenError(ErrorCodes.TOKEN_NOT_FOUND, `slot ${input.slotId} of module ${input.moduleId} holds no token`, 'Insert the token, then choose it again.');
-      ref = { moduleId: input.moduleId, slotId: input.slotId };
-      info = slot.token;
-    }
+    const { ref, info } = await resolveToken(ctx, input);
     let reinitialize: JsonObject | undefined;
     if (info.initialized) {
       const t = tokenRecord(info);
@@ -334,11 +315,17 @@ export const generateAuditKey: ActionImpl<Record<string, never>> = {
   name: 'generate-audit-key',
   input: noInput,
   async perform(ctx) {
-    const session = need(ctx.token.session, ctx.step.id, 'no logged-in session', 'Run set-pins first.');
-    const signer = await TokenAuditSigner.generate(ctx.deps.layer, session);
+    // init-token logs in at set-pins, enrol-token at change-pins.
+    const loginStep = ctx.loaded.script.steps.some((s) => s.action === 'change-pins') ? 'change-pins' : 'set-pins';
+    const session = need(ctx.token.session, ctx.step.id, 'no logged-in session', `Run ${loginStep} first.`);
+    // NSS softoken (enrol-token only: init-token cannot run there) waives CKA_LOCAL, and the waiver is recorded.
+    const waivers = auditKeyWaivers(ctx.token);
+    const signer = await TokenAuditSigner.generate(ctx.deps.layer, session, waivers);
     ctx.token.signer = signer;
     const spki = signer.spkiDer();
-    return { done: true, data: { algorithm: 'ECDSA-P384-SHA384', spki: Buffer.from(spki).toString('base64'), spkiSha256: sha256Hex(spki) } };
+    const data: JsonObject = { algorithm: 'ECDSA-P384-SHA384', spki: Buffer.from(spki).toString('base64'), spkiSha256: sha256Hex(spki) };
+    if (waivers.CKA_LOCAL) data.waivers = { CKA_LOCAL: waivers.CKA_LOCAL };
+    return { done: true, data };
   },
 };
 
@@ -354,20 +341,9 @@ export const writeGenesis: ActionImpl<Record<string, never>> = {
     const { store } = await TranscriptStore.open(chainDirOf(ctx.deps.dataDir, ctx.ceremonyId), ctx.deps.clock ? { clock: ctx.deps.clock } : {});
     try {
       if (store.size > 0) throw new AppError('ceremony-chain-exists', `the chain ${store.dir} already holds ${store.size} entries`, 'A new token lifetime needs a new chain; start the ceremony again.');
-      const log = await ctx.preGenesisRecords();
+      const preGenesis = await preChainLogEntry(ctx, PRE_GENESIS_KIND);
       const genesis = await store.appendGenesis(ctx.ceremonyId, ctx.administrator, tokenRecord(info), signer.spkiDer(), ctx.step.id);
-      const { script } = ctx.loaded;
-      await store.append({
-        ceremonyId: ctx.ceremonyId,
-        step: ctx.step.id,
-        kind: PRE_GENESIS_KIND,
-        actor: ctx.administrator,
-        data: {
-          script: { name: ctx.scriptName, kind: script.kind, version: script.version, sha256: ctx.loaded.sha256 },
-          log: { file: log.file, sha256: log.sha256, records: log.records.length },
-          records: log.records,
-        },
-      });
+      await store.append(preGenesis);
       ctx.startChain(store);
       return { done: true, data: { genesis: { seq: genesis.seq, hash: genesis.hash } } };
     } catch (error) {
@@ -381,7 +357,8 @@ export const enrollCustodians: ActionImpl<Record<string, never>> = {
   name: 'enroll-custodians',
   input: noInput,
   async perform(ctx) {
-    // prove-subsets made and recorded the enrolment before the token was touched; the chain records it again.
+    // prove-subsets made and recorded the enrolment before the token was touched (init-token and enrol-token
+    // alike); the chain records it again, where later ceremonies and the verifier read it.
     const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no enrolment was made', 'Run prove-subsets first.');
     const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
     await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });

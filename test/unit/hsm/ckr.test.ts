@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import pkcs11js from 'pkcs11js';
 import { describeCkr, knownCkrCodes, toTokenError } from '../../../hsm/pkcs11/ckr.js';
 import { TokenError } from '../../../hsm/errors.js';
+import { readFileSync } from 'node:fs';
+import { ENROL_TOKEN_HELP } from '../../../src-main/cli/enrol-token-command.js';
 
 const where = { modulePath: '/usr/lib/softhsm/libsofthsm2.so', moduleName: 'SoftHSM', slotId: '123', tokenLabel: 'ceremony' };
 
@@ -97,13 +99,17 @@ describe('remedies that fit the call that failed', () => {
     expect(e.message).toBe(
       'SoftHSM slot 123 (token "ceremony") via /usr/lib/softhsm/libsofthsm2.so: the token refused to be initialised with this label and SO PIN (many HSM partitions and vendor modules do not allow an application to initialise a token at all)',
     );
-    expect(e.remedy).toMatch(/^Check the token label \(at most 32 bytes\) and the SO PIN rules; if this token must be initialised with its vendor's tool/);
+    expect(e.remedy).toBe(
+      "Check the token label (at most 32 bytes) and the SO PIN rules; if this token must be initialised with its vendor's tool, do that, then enrol its custodians with the enrol-token ceremony ('Enrol custodians on an initialized token' on the Ceremony screen; keyceremony enrol-token on the command line).",
+    );
     expect(e.remedy).not.toMatch(/algorithm/);
   });
 
   it('the function pkcs11js names on the error chooses the remedy when the driver did not say', () => {
     const err = new pkcs11js.Pkcs11Error('CKR_FUNCTION_NOT_SUPPORTED:84', 84, 'C_InitToken');
-    expect(toTokenError(err, where).remedy).toBe("Initialise it with its vendor's tool, then use it as an already-initialised token.");
+    expect(toTokenError(err, where).remedy).toBe(
+      "Initialise it with its vendor's tool, then enrol its custodians with the enrol-token ceremony ('Enrol custodians on an initialized token' on the Ceremony screen; keyceremony enrol-token on the command line).",
+    );
   });
 
   it.each([
@@ -113,6 +119,17 @@ describe('remedies that fit the call that failed', () => {
     ['C_SetPIN', /PIN meets the token's length and character rules/],
   ])('CKR_ARGUMENTS_BAD from %s', (operation, remedy) => {
     expect(describeCkr(0x07, operation).remedy).toMatch(remedy);
+  });
+
+  it('a token the app may not initialise is sent to enrol-token by the names the room sees: its screen title and its command', () => {
+    const title = /^title: (.+)$/m.exec(readFileSync('ceremonies/enrol-token.yaml', 'utf8'))?.[1];
+    expect(title).toBeDefined();
+    expect(ENROL_TOKEN_HELP).toMatch(/^Usage: keyceremony enrol-token /);
+    for (const code of [0x07, 0x54]) {
+      const { remedy } = describeCkr(code, 'C_InitToken');
+      expect(remedy).toContain(`'${title}' on the Ceremony screen`);
+      expect(remedy).toContain('keyceremony enrol-token on the command line');
+    }
   });
 
   it('a code without a function-specific entry keeps the general sentence', () => {
