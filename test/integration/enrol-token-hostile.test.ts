@@ -124,7 +124,7 @@ function runUntilPinsChanged(args: string[]): Promise<{ stdout: string; stderr: 
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (stdout.includes('pins changed\n')) p.kill('SIGKILL');
+      if (stdout.includes('stopped after pins:pin-changed\n')) p.kill('SIGKILL');
     });
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', reject);

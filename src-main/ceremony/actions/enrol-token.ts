@@ -10,7 +10,7 @@ import { isTokenError } from '../../../hsm/errors.js';
 import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
 import { sha256Hex } from '../../transcript/canonical.js';
-import { CHAIN_HEAD_APPLICATION } from '../../transcript/chain-head.js';
+import { CHAIN_HEAD_APPLICATION, CHAIN_HEAD_LABEL } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { AUDIT_KEY_LABEL, TokenAuditSigner } from '../../transcript/token-signer.js';
 import { derivePins, wipe } from '../quorum/index.js';
@@ -29,7 +29,7 @@ export const PIN_CHANGED_KIND = 'pin-changed';
 /** What recovery and abort record for an enrol-token stopped after its PIN change (instead of voiding its shares). */
 export const SHARES_OPEN_TOKEN_KIND = 'shares-open-token';
 export const SHARES_OPEN_TOKEN_WAY_OUT =
-  "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew.";
+  "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew (and removes the audit key the stopped attempt may have created). If it stopped before the PIN change took effect, the shares are refused with those words, and the PINs the room brought still open the token: run enrol-token with them.";
 /** The label of the throw-away data object check-current-pins writes, reads back and destroys. */
 const CHAIN_HEAD_PROBE_LABEL = 'keyceremony-chain-head-probe';
 
@@ -42,6 +42,14 @@ export const enrolsInitializedToken = (script: { steps: readonly Pick<ScriptStep
  */
 export function pinsMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
   return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'change-pins'));
+}
+
+/**
+ * Did this ceremony reach its generate-audit-key intent? Then the token may hold its audit key (and, later,
+ * its chain head): a way out presenting its shares removes them at change-pins instead of refusing the token.
+ */
+export function auditKeyMayExist(entries: readonly { kind: string; data: unknown }[]): boolean {
+  return entries.some((e) => e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'generate-audit-key');
 }
 
 const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
@@ -122,13 +130,21 @@ async function proveLogin(ctx: ActionContext, who: 'user' | 'so', pin: string, f
   }
 }
 
-/** Would the token keep the audit key and the chain head? Asked with throw-away objects, destroyed again. */
-async function probeTemplates(ctx: ActionContext, session: string): Promise<JsonObject> {
+/**
+ * Would the token keep the audit key and the chain head? Asked with throw-away objects, destroyed again. An
+ * audit key already there refuses the token, unless `staleOf` (the stopped enrol-token whose shares opened
+ * it) got as far as creating its own: that one is left for change-pins to destroy.
+ */
+async function probeTemplates(ctx: ActionContext, session: string, staleOf?: string): Promise<JsonObject> {
   const { layer } = ctx.deps;
   const slot = ctx.token.slot as SlotRef;
   const info = ctx.token.info as TokenInfo;
   const existing = await layer.findAll(session, { label: AUDIT_KEY_LABEL });
-  if (existing.length > 0) {
+  let stale: JsonObject = {};
+  if (existing.length > 0 && staleOf !== undefined) {
+    ctx.state.staleObjectsOf = staleOf;
+    stale = { staleAuditKey: { of: staleOf, objects: existing.length, note: 'left by that stopped attempt; destroyed at change-pins, after the new shares are proven' } };
+  } else if (existing.length > 0) {
     throw new AppError(
       'token-already-enrolled',
       `${tokenName(slot, info)} already holds an audit key ('${AUDIT_KEY_LABEL}'): it was enrolled before, and its custodians open it`,
@@ -153,11 +169,11 @@ async function probeTemplates(ctx: ActionContext, session: string): Promise<Json
   } finally {
     for (const h of await layer.findAll(session, { label: CHAIN_HEAD_PROBE_LABEL }).catch(() => [])) await layer.destroyObject(session, h).catch(() => undefined);
   }
-  return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}) };
+  return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}), ...stale };
 }
 
 /** The interrupted (or aborted) enrol-token on this laptop that changed the PINs, and whose shares these are. */
-async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject }> {
+async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject; attempt: PriorAttempt }> {
   const prior = (await ctx.deps.priorAttempts?.()) ?? [];
   const candidates = prior.filter((a): a is PriorAttempt & Required<Pick<PriorAttempt, 'enrolment'>> => a.kind === 'enrol-token' && (a.status === 'interrupted' || a.status === 'aborted') && a.pinsChanged !== undefined && a.enrolment !== undefined);
   let lastError: unknown;
@@ -177,6 +193,7 @@ async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousSha
         user: pins.userPin,
         ...(attempt.pinsChanged?.includes('so') ? { so: pins.soPin } : {}),
         how: { interruptedCeremonyId: attempt.ceremonyId, pinsRebuiltBy: custodians, soPin: attempt.pinsChanged?.includes('so') ? 'rebuilt' : 'unchanged by that attempt' },
+        attempt,
       };
     } finally {
       wipe(secret);
@@ -201,11 +218,13 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
     const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
     let user: string;
     let so: string | undefined;
+    let previous: PriorAttempt | undefined;
     const data: JsonObject = {};
     if ('previousShares' in input) {
       const rebuilt = await pinsOfInterruptedAttempt(ctx, input);
       user = rebuilt.user;
       so = rebuilt.so;
+      previous = rebuilt.attempt;
       data.previousAttempt = rebuilt.how;
     } else {
       user = input.currentUserPin;
@@ -218,9 +237,21 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
       throw new AppError('enrol-no-so-pin', 'input.currentSoPin: the NSS softoken has no SO PIN to change (its only PIN is the database password, the user PIN)', 'Leave the current SO PIN empty.');
     }
     let probes: JsonObject = {};
-    await proveLogin(ctx, 'user', user, 'previousShares' in input ? 'input.previousShares' : 'input.currentUserPin', async (session) => {
-      probes = await probeTemplates(ctx, session);
-    });
+    try {
+      await proveLogin(ctx, 'user', user, previous ? 'input.previousShares' : 'input.currentUserPin', async (session) => {
+        probes = await probeTemplates(ctx, session, previous?.auditKeyMayExist ? previous.ceremonyId : undefined);
+      });
+    } catch (error) {
+      // The shares are that attempt's (checked against its enrolment), so its PIN change never took effect.
+      if (previous && error instanceof AppError && error.code === 'enrol-pin-wrong') {
+        throw new AppError(
+          'enrol-pins-not-changed',
+          `input.previousShares: the user PIN these shares rebuild (set by enrol-token ${previous.ceremonyId}) does not open ${tokenName(slot, info)}: that attempt stopped before its PIN change took effect, so the PINs the room brought still open the token; nothing was changed`,
+          "Run enrol-token again with the token's current PINs (the ones its vendor's tool set) instead of the shares (keyceremony enrol-token --current-user-pin-file FILE ...).",
+        );
+      }
+      throw error;
+    }
     if (so !== undefined) await proveLogin(ctx, 'so', so, 'previousShares' in input ? 'input.previousShares' : 'input.currentSoPin');
     ctx.secrets.currentPins = { user: Buffer.from(user, 'utf8'), ...(so === undefined ? {} : { so: Buffer.from(so, 'utf8') }) };
     return { done: true, data: { ...data, userPin: 'accepted', soPin: so === undefined ? 'not given: it stays as it is' : 'accepted', probes } };
@@ -241,9 +272,37 @@ async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, 
   }
 }
 
+/**
+ * The audit key and chain head a stopped enrol-token left (check-current-pins found them and named it):
+ * destroyed with the PINs that attempt set, before they change, so that a kill in between leaves a token the
+ * same shares open and a later way out finds clean. Recorded with what was destroyed.
+ */
+async function destroyStaleObjects(ctx: ActionContext, userPin: string, of: string): Promise<void> {
+  const { layer } = ctx.deps;
+  const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
+  let destroyed = 0;
+  try {
+    await layer.login(session, 'user', userPin);
+    try {
+      for (const label of [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL]) {
+        for (const h of await layer.findAll(session, { label })) {
+          await layer.destroyObject(session, h);
+          destroyed += 1;
+        }
+      }
+    } finally {
+      await layer.logout(session).catch(() => undefined);
+    }
+  } finally {
+    await layer.closeSession(session).catch(() => undefined);
+  }
+  await ctx.record('stale-objects-destroyed', { of, destroyed, labels: [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL], note: 'the audit key (and chain head) that stopped attempt created; its chain is not continued' });
+}
+
 export const changePins: ActionImpl<Record<string, never>> = {
   name: 'change-pins',
   input: noInput,
+  intent: (ctx): JsonObject => (ctx.state.staleObjectsOf ? { destroys: { staleObjectsOf: ctx.state.staleObjectsOf, labels: [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL] } } : {}),
   async perform(ctx) {
     const { layer } = ctx.deps;
     const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
@@ -262,6 +321,7 @@ export const changePins: ActionImpl<Record<string, never>> = {
     const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
     const changed: string[] = [];
     const userPin = Buffer.from(current.user).toString('utf8');
+    if (ctx.state.staleObjectsOf) await destroyStaleObjects(ctx, userPin, ctx.state.staleObjectsOf);
     await setPinAs(ctx, 'user', userPin, pins.userPin);
     changed.push('user');
     await ctx.record(PIN_CHANGED_KIND, { pin: 'user', note: 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' });

@@ -12,7 +12,7 @@ import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
-import { PIN_CHANGED_KIND, pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { auditKeyMayExist, PIN_CHANGED_KIND, pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -375,6 +375,7 @@ export class CeremonyService {
       const recorded = enrolmentFromEntries([...(s.records as unknown as Entry[]), ...s.chainEntries]);
       if (recorded) a.enrolment = recorded;
       if (s.pinsChanged) a.pinsChanged = s.pinsChanged;
+      if (s.pinsChanged && auditKeyMayExist([...s.records, ...s.chainEntries])) a.auditKeyMayExist = true;
       return a;
     });
   }
@@ -391,6 +392,10 @@ export class CeremonyService {
         const a: PriorAttempt = { ceremonyId: r.ceremonyId, kind: r.loaded.script.kind, status: r.status, ...tokenFacts(all) };
         const recorded = enrolmentFromEntries(all);
         if (recorded) a.enrolment = recorded;
+        if (pinsMayHaveChanged(all)) {
+          a.pinsChanged = all.some((e) => e.kind === PIN_CHANGED_KIND && e.data.pin === 'so') ? ['user', 'so'] : ['user'];
+          if (auditKeyMayExist(all)) a.auditKeyMayExist = true;
+        }
         return a;
       });
   }
