@@ -258,15 +258,28 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
   },
 };
 
-/** C_SetPIN as `who` on a fresh session: log in with the old PIN, set the new one. */
-async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<void> {
+/**
+ * C_SetPIN as `who` on a fresh session: log in with the old PIN, set the new one. Returns 'already' when the
+ * old PIN is refused but the new one logs in: an earlier C_SetPIN of this step acted and its answer was lost
+ * (a device reset or unplugged after acting), so a Retry goes on instead of failing on the PIN it replaced.
+ */
+async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
   const { layer } = ctx.deps;
   const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
   try {
-    await layer.login(session, who, oldPin);
+    try {
+      await layer.login(session, who, oldPin);
+    } catch (error) {
+      if (!isTokenError(error) || error.code !== 'CKR_PIN_INCORRECT') throw error;
+      const already = await layer.login(session, who, newPin).then(() => true, () => false);
+      if (!already) throw error;
+      await layer.logout(session).catch(() => undefined);
+      return 'already';
+    }
     await layer.setPin(session, oldPin, newPin);
     // Some drivers end the session with the change (the YubiHSM): logging out is best effort.
     await layer.logout(session).catch(() => undefined);
+    return 'set';
   } finally {
     await layer.closeSession(session).catch(() => undefined);
   }
@@ -320,31 +333,50 @@ export const changePins: ActionImpl<Record<string, never>> = {
     }
     const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
     const changed: string[] = [];
-    const userPin = Buffer.from(current.user).toString('utf8');
-    if (ctx.state.staleObjectsOf) await destroyStaleObjects(ctx, userPin, ctx.state.staleObjectsOf);
-    await setPinAs(ctx, 'user', userPin, pins.userPin);
-    changed.push('user');
-    await ctx.record(PIN_CHANGED_KIND, { pin: 'user', note: 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' });
+    // A Retry of this step goes on where the failed attempt stopped: a PIN already replaced is not set again.
+    const replace = async (who: 'user' | 'so', newPin: string): Promise<void> => {
+      const held = ctx.secrets.currentPins as { user: Uint8Array; so?: Uint8Array };
+      const old = held[who] as Uint8Array;
+      changed.push(who);
+      if (Buffer.from(old).toString('utf8') === newPin) return;
+      const how = await setPinAs(ctx, who, Buffer.from(old).toString('utf8'), newPin);
+      held[who] = Buffer.from(newPin, 'utf8');
+      wipe(old);
+      await ctx.record(PIN_CHANGED_KIND, {
+        pin: who,
+        ...(how === 'already' ? { found: 'the token already had it: the earlier C_SetPIN acted, its answer was lost' } : {}),
+        note: who === 'user' ? 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' : 'the SO PIN is now derived from the ceremony secret',
+      });
+    };
+    if (ctx.state.staleObjectsOf) {
+      await destroyStaleObjects(ctx, Buffer.from(current.user).toString('utf8'), ctx.state.staleObjectsOf);
+      ctx.state.staleObjectsOf = undefined;
+    }
+    await replace('user', pins.userPin);
     if (current.so) {
       try {
-        await setPinAs(ctx, 'so', Buffer.from(current.so).toString('utf8'), pins.soPin);
+        await replace('so', pins.soPin);
       } catch (error) {
         const e = error as { message?: string };
         throw new AppError(
           'enrol-so-pin-unchanged',
-          `${tokenName(slot, info)}: the user PIN was changed, but the SO PIN was not (${e.message ?? String(error)})`,
-          'The shares handed out open the token as its user (the ceremony can be run again presenting them). The SO PIN is still the one the vendor tool set: keep it safe, or change it with the vendor tool.',
+          `${tokenName(slot, info)}: the user PIN was changed, but the SO PIN change did not complete (${e.message ?? String(error)})`,
+          'Retry this step: it checks which SO PIN the token has and goes on. If the ceremony stops here, the shares handed out open the token as its user (run enrol-token again presenting them); the SO PIN is the vendor\'s, or, if the change acted before the failure, the one M of these shares rebuild.',
         );
       }
-      changed.push('so');
-      await ctx.record(PIN_CHANGED_KIND, { pin: 'so', note: 'the SO PIN is now derived from the ceremony secret' });
     }
     // Open the token with the new user PIN for the steps that follow (audit key, genesis, seal).
     const { session } = await layer.openSession(slot, { readWrite: true });
+    try {
+      await layer.login(session, 'user', pins.userPin);
+    } catch (error) {
+      await layer.closeSession(session).catch(() => undefined);
+      throw error;
+    }
     ctx.token.session = session;
-    await layer.login(session, 'user', pins.userPin);
     ctx.token.loggedIn = 'user';
-    wipe(ctx.secrets.secret, current.user, current.so);
+    const now = ctx.secrets.currentPins as { user: Uint8Array; so?: Uint8Array };
+    wipe(ctx.secrets.secret, now.user, now.so);
     ctx.secrets.secret = undefined;
     ctx.secrets.currentPins = undefined;
     return { done: true, data: { changed, userPin: 'set from the secret', soPin: changed.includes('so') ? 'set from the secret' : "unchanged (the vendor's)", loggedIn: 'user', pinLength: pins.userPin.length } };
