@@ -52,6 +52,18 @@ export function auditKeyMayExist(entries: readonly { kind: string; data: unknown
   return entries.some((e) => e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'generate-audit-key');
 }
 
+/**
+ * Was this ceremony to change the SO PIN too (its PIN check was given one), did it change the user PIN, and
+ * did it record no SO change? Then it stopped around the SO's C_SetPIN: the SO PIN is the vendor's or the one
+ * its shares rebuild, and only the token can say which.
+ */
+export function soPinMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
+  const d = (e: { data: unknown }) => (e.data ?? {}) as { action?: unknown; input?: { currentSoPin?: unknown }; pin?: unknown };
+  const soGiven = entries.some((e) => e.kind === 'intent' && d(e).action === 'check-current-pins' && d(e).input?.currentSoPin === 'given');
+  const changed = (pin: string) => entries.some((e) => e.kind === PIN_CHANGED_KIND && d(e).pin === pin);
+  return soGiven && changed('user') && !changed('so');
+}
+
 const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
 
 function need<T>(value: T | undefined, step: string, what: string, remedy: string): T {
@@ -172,6 +184,17 @@ async function probeTemplates(ctx: ActionContext, session: string, staleOf?: str
   return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}), ...stale };
 }
 
+/** Does `pin` open the token as its security officer? (A wrong one counts against the SO PIN's tries.) */
+async function soPinOpens(ctx: ActionContext, pin: string): Promise<boolean> {
+  try {
+    await proveLogin(ctx, 'so', pin, 'input.previousShares');
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'enrol-pin-wrong') return false;
+    throw error;
+  }
+}
+
 /** The interrupted (or aborted) enrol-token on this laptop that changed the PINs, and whose shares these are. */
 async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject; attempt: PriorAttempt }> {
   const prior = (await ctx.deps.priorAttempts?.()) ?? [];
@@ -189,10 +212,16 @@ async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousSha
     try {
       const info = ctx.token.info as TokenInfo;
       const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+      // Stopped around the SO's C_SetPIN: one SO login with the rebuilt PIN says whether that change acted.
+      const soChanged = attempt.pinsChanged?.includes('so') || (attempt.soPinMayHaveChanged === true && (await soPinOpens(ctx, pins.soPin)));
       return {
         user: pins.userPin,
-        ...(attempt.pinsChanged?.includes('so') ? { so: pins.soPin } : {}),
-        how: { interruptedCeremonyId: attempt.ceremonyId, pinsRebuiltBy: custodians, soPin: attempt.pinsChanged?.includes('so') ? 'rebuilt' : 'unchanged by that attempt' },
+        ...(soChanged ? { so: pins.soPin } : {}),
+        how: {
+          interruptedCeremonyId: attempt.ceremonyId,
+          pinsRebuiltBy: custodians,
+          soPin: soChanged ? 'rebuilt' : attempt.soPinMayHaveChanged ? "the vendor's: that attempt's SO change had not acted (checked with one SO login)" : 'unchanged by that attempt',
+        },
         attempt,
       };
     } finally {

@@ -12,7 +12,7 @@ import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
-import { auditKeyMayExist, PIN_CHANGED_KIND, pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { auditKeyMayExist, PIN_CHANGED_KIND, pinsMayHaveChanged, soPinMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -376,6 +376,7 @@ export class CeremonyService {
       if (recorded) a.enrolment = recorded;
       if (s.pinsChanged) a.pinsChanged = s.pinsChanged;
       if (s.pinsChanged && auditKeyMayExist([...s.records, ...s.chainEntries])) a.auditKeyMayExist = true;
+      if (s.pinsChanged && soPinMayHaveChanged(s.records)) a.soPinMayHaveChanged = true;
       return a;
     });
   }
@@ -395,6 +396,7 @@ export class CeremonyService {
         if (pinsMayHaveChanged(all)) {
           a.pinsChanged = all.some((e) => e.kind === PIN_CHANGED_KIND && e.data.pin === 'so') ? ['user', 'so'] : ['user'];
           if (auditKeyMayExist(all)) a.auditKeyMayExist = true;
+          if (soPinMayHaveChanged(all)) a.soPinMayHaveChanged = true;
         }
         return a;
       });

@@ -31,6 +31,8 @@ export interface PriorAttempt {
   pinsChanged?: ('user' | 'so')[];
   /** The label it was initializing a token to, once its init step recorded an intent (the token may have changed). */
   initAttempted?: string;
+  /** enrol-token: it was to change the SO PIN too, changed the user PIN, and recorded no SO change: the SO PIN may be either. */
+  soPinMayHaveChanged?: boolean;
   /** enrol-token: it reached its generate-audit-key intent, so the token may hold its audit key (and chain head). */
   auditKeyMayExist?: boolean;
 }
