@@ -64,6 +64,13 @@ export function soPinMayHaveChanged(entries: readonly { kind: string; data: unkn
   return soGiven && changed('user') && !changed('so');
 }
 
+/** What recovery needs to know of a stopped enrol-token from its records (PriorAttempt's enrol-token facts). */
+export function enrolAttemptFacts(entries: readonly { kind: string; data: unknown }[]): Pick<PriorAttempt, 'pinsChanged' | 'soPinMayHaveChanged' | 'auditKeyMayExist'> {
+  if (!pinsMayHaveChanged(entries)) return {};
+  const so = entries.some((e) => e.kind === PIN_CHANGED_KIND && (e.data as { pin?: unknown } | null)?.pin === 'so');
+  return { pinsChanged: so ? ['user', 'so'] : ['user'], ...(soPinMayHaveChanged(entries) ? { soPinMayHaveChanged: true } : {}), ...(auditKeyMayExist(entries) ? { auditKeyMayExist: true } : {}) };
+}
+
 const tokenRecord = (t: TokenInfo) => ({ manufacturer: t.manufacturer.trim(), model: t.model.trim(), serial: t.serial.trim(), label: t.label.trim() });
 
 function need<T>(value: T | undefined, step: string, what: string, remedy: string): T {
