@@ -282,7 +282,7 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
       if (previous && error instanceof AppError && error.code === 'enrol-pin-wrong') {
         throw new AppError(
           'enrol-pins-not-changed',
-          `input.previousShares: the user PIN these shares rebuild (set by enrol-token ${previous.ceremonyId}) does not open ${tokenName(slot, info)}: that attempt stopped before its PIN change took effect, so the PINs the room brought still open the token; nothing was changed`,
+          `input.previousShares: the user PIN these shares rebuild (set by enrol-token ${previous.ceremonyId}) does not open ${tokenName(slot, info)}: that attempt stopped before its PIN change took effect, so the PINs the room brought still open the token (unless a later ceremony replaced them); nothing was changed`,
           "Run enrol-token again with the token's current PINs (the ones its vendor's tool set) instead of the shares (keyceremony enrol-token --current-user-pin-file FILE ...).",
         );
       }
