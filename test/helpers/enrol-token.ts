@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import type { ModuleConfig, SlotRef } from '../../hsm/types.js';
 import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
@@ -51,6 +52,21 @@ export async function enrolArgs(w: EnrolWork, o: { module: string; initParameter
   args.push('--custodians', 'alice,bob,carol', '--threshold', '2', '--shares-out', w.shares, '--out', w.out, '--witness', 'wendy', '--data-dir', w.data, '--json');
   args.push(...Object.keys(PASS).flatMap((c) => ['--passphrase-file', `${c}=${join(w.secrets, c)}`]));
   return [...args, ...(o.extra ?? [])];
+}
+
+/**
+ * Bundle test/integration/enrol-token-crash-child.ts (the command in a child process that stops where it is
+ * told) into `cacheName` under node_modules/.cache; each test file its own folder, as files run in parallel.
+ */
+export async function buildEnrolChild(cacheName: string): Promise<string> {
+  const outDir = resolve('node_modules/.cache', cacheName);
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    ssr: { noExternal: ['zod'] },
+    build: { ssr: resolve('test/integration/enrol-token-crash-child.ts'), outDir, emptyOutDir: true, target: 'node20', rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } } },
+  });
+  return join(outDir, 'child.mjs');
 }
 
 export async function runEnrol(args: string[]) {

@@ -7,16 +7,14 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPreGenesisLog } from '../../src-main/ceremony/engine/pre-genesis-log.js';
-import { enrolArgs, enrolWork, io, offline, opensWith, pinsFromShares, runEnrol, SCRYPT, type EnrolWork } from '../helpers/enrol-token.js';
+import { buildEnrolChild, enrolArgs, enrolWork, io, offline, opensWith, pinsFromShares, runEnrol, SCRYPT, type EnrolWork } from '../helpers/enrol-token.js';
 import { enrolTokenCommand } from '../../src-main/cli/enrol-token-command.js';
 import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import { Pkcs11TokenLayer } from '../../hsm/pkcs11/driver.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 
-const outDir = resolve('node_modules/.cache/keyceremony-enrol-token-crash-child');
 const USER = 'vendor-user-1234';
 const SO = 'vendor-so-8765';
 const module = { path: SOFTHSM_MODULE, source: 'user' as const };
@@ -27,19 +25,7 @@ const works: EnrolWork[] = [];
 
 beforeAll(async () => {
   env = createSoftHsmEnv();
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    ssr: { noExternal: ['zod'] },
-    build: {
-      ssr: resolve('test/integration/enrol-token-crash-child.ts'),
-      outDir,
-      emptyOutDir: true,
-      target: 'node20',
-      rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } },
-    },
-  });
-  child = join(outDir, 'child.mjs');
+  child = await buildEnrolChild('keyceremony-enrol-token-crash-child');
 }, 120_000);
 
 afterAll(async () => {
@@ -124,7 +110,7 @@ function runUntilPinsChanged(args: string[]): Promise<{ stdout: string; stderr: 
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (stdout.includes('pins changed\n')) p.kill('SIGKILL');
+      if (stdout.includes('stopped after pins:pin-changed\n')) p.kill('SIGKILL');
     });
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', reject);

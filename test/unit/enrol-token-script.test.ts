@@ -4,7 +4,7 @@
 // treats a stopped enrol-token's shares as the way into the token.
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pinsMayHaveChanged } from '../../src-main/ceremony/actions/enrol-token.js';
+import { auditKeyMayExist, pinsMayHaveChanged, soPinMayHaveChanged } from '../../src-main/ceremony/actions/enrol-token.js';
 import { ACTIONS, loadScriptFile } from '../../src-main/ceremony/script/index.js';
 import { bringList } from '../../src-main/ceremony/script/preview.js';
 
@@ -41,5 +41,20 @@ describe('pinsMayHaveChanged', () => {
     expect(pinsMayHaveChanged([{ kind: 'intent', data: { action: 'check-current-pins' } }])).toBe(false);
     expect(pinsMayHaveChanged([{ kind: 'intent', data: { action: 'change-pins' } }])).toBe(true);
     expect(pinsMayHaveChanged([{ kind: 'pin-changed', data: { pin: 'user' } }])).toBe(true);
+  });
+});
+
+describe('what a stopped enrol-token may have left (read by its way out)', () => {
+  const soGiven = { kind: 'intent', data: { action: 'check-current-pins', input: { currentUserPin: 'given', currentSoPin: 'given' } } };
+  const userChanged = { kind: 'pin-changed', data: { pin: 'user' } };
+  it('the SO PIN may have changed only when it was given, the user PIN changed and no SO change was recorded', () => {
+    expect(soPinMayHaveChanged([soGiven, userChanged])).toBe(true);
+    expect(soPinMayHaveChanged([soGiven, userChanged, { kind: 'pin-changed', data: { pin: 'so' } }])).toBe(false);
+    expect(soPinMayHaveChanged([soGiven, { kind: 'intent', data: { action: 'change-pins' } }])).toBe(false);
+    expect(soPinMayHaveChanged([{ kind: 'intent', data: { action: 'check-current-pins', input: { currentUserPin: 'given', currentSoPin: 'not given' } } }, userChanged])).toBe(false);
+  });
+  it('its audit key may exist from its generate-audit-key intent on', () => {
+    expect(auditKeyMayExist([userChanged, { kind: 'result', data: { action: 'change-pins' } }])).toBe(false);
+    expect(auditKeyMayExist([{ kind: 'intent', data: { action: 'generate-audit-key' } }])).toBe(true);
   });
 });

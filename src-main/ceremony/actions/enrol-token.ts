@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { isTokenError } from '../../../hsm/errors.js';
 import type { SlotRef, TokenInfo } from '../../../hsm/types.js';
 import { AppError } from '../../errors.js';
-import { CHAIN_HEAD_APPLICATION } from '../../transcript/chain-head.js';
+import { sha256Hex } from '../../transcript/canonical.js';
+import { CHAIN_HEAD_APPLICATION, CHAIN_HEAD_LABEL } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { probeAuditKeyTemplate } from '../../../hsm/pkcs11/audit-key-probe.js';
 import { AUDIT_KEY_LABEL } from '../../transcript/token-signer.js';
@@ -31,7 +32,7 @@ export const PIN_CHANGED_KIND = 'pin-changed';
 /** What recovery and abort record for an enrol-token stopped after its PIN change (instead of voiding its shares). */
 export const SHARES_OPEN_TOKEN_KIND = 'shares-open-token';
 export const SHARES_OPEN_TOKEN_WAY_OUT =
-  "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew.";
+  "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew (and removes the audit key the stopped attempt may have created). If it stopped before the PIN change took effect, the shares are refused with those words, and the PINs the room brought still open the token: run enrol-token with them.";
 /** The label of the throw-away data object check-current-pins writes, reads back and destroys. */
 const CHAIN_HEAD_PROBE_LABEL = 'keyceremony-chain-head-probe';
 
@@ -44,6 +45,33 @@ export const enrolsInitializedToken = (script: { steps: readonly Pick<ScriptStep
  */
 export function pinsMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
   return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'change-pins'));
+}
+
+/**
+ * Did this ceremony reach its generate-audit-key intent? Then the token may hold its audit key (and, later,
+ * its chain head): a way out presenting its shares removes them at change-pins instead of refusing the token.
+ */
+export function auditKeyMayExist(entries: readonly { kind: string; data: unknown }[]): boolean {
+  return entries.some((e) => e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'generate-audit-key');
+}
+
+/**
+ * Was this ceremony to change the SO PIN too (its PIN check was given one), did it change the user PIN, and
+ * did it record no SO change? Then it stopped around the SO's C_SetPIN: the SO PIN is the vendor's or the one
+ * its shares rebuild, and only the token can say which.
+ */
+export function soPinMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
+  const d = (e: { data: unknown }) => (e.data ?? {}) as { action?: unknown; input?: { currentSoPin?: unknown }; pin?: unknown };
+  const soGiven = entries.some((e) => e.kind === 'intent' && d(e).action === 'check-current-pins' && d(e).input?.currentSoPin === 'given');
+  const changed = (pin: string) => entries.some((e) => e.kind === PIN_CHANGED_KIND && d(e).pin === pin);
+  return soGiven && changed('user') && !changed('so');
+}
+
+/** What recovery needs to know of a stopped enrol-token from its records (PriorAttempt's enrol-token facts). */
+export function enrolAttemptFacts(entries: readonly { kind: string; data: unknown }[]): Pick<PriorAttempt, 'pinsChanged' | 'soPinMayHaveChanged' | 'auditKeyMayExist'> {
+  if (!pinsMayHaveChanged(entries)) return {};
+  const so = entries.some((e) => e.kind === PIN_CHANGED_KIND && (e.data as { pin?: unknown } | null)?.pin === 'so');
+  return { pinsChanged: so ? ['user', 'so'] : ['user'], ...(soPinMayHaveChanged(entries) ? { soPinMayHaveChanged: true } : {}), ...(auditKeyMayExist(entries) ? { auditKeyMayExist: true } : {}) };
 }
 
 /** select-token of enrol-token: the token must be initialized; nothing about it changes here. */
@@ -115,13 +143,21 @@ async function proveLogin(ctx: ActionContext, who: 'user' | 'so', pin: string, f
   }
 }
 
-/** Would the token keep the audit key and the chain head? Asked with throw-away objects, destroyed again. */
-async function probeTemplates(ctx: ActionContext, session: string): Promise<JsonObject> {
+/**
+ * Would the token keep the audit key and the chain head? Asked with throw-away objects, destroyed again. An
+ * audit key already there refuses the token, unless `staleOf` (the stopped enrol-token whose shares opened
+ * it) got as far as creating its own: that one is left for change-pins to destroy.
+ */
+async function probeTemplates(ctx: ActionContext, session: string, staleOf?: string): Promise<JsonObject> {
   const { layer } = ctx.deps;
   const slot = ctx.token.slot as SlotRef;
   const info = ctx.token.info as TokenInfo;
   const existing = await layer.findAll(session, { label: AUDIT_KEY_LABEL });
-  if (existing.length > 0) {
+  let stale: JsonObject = {};
+  if (existing.length > 0 && staleOf !== undefined) {
+    ctx.state.staleObjectsOf = staleOf;
+    stale = { staleAuditKey: { of: staleOf, objects: existing.length, note: 'left by that stopped attempt; destroyed at change-pins, after the new shares are proven' } };
+  } else if (existing.length > 0) {
     throw new AppError(
       'token-already-enrolled',
       `${tokenName(slot, info)} already holds an audit key ('${AUDIT_KEY_LABEL}'): it was enrolled before, and its custodians open it`,
@@ -144,11 +180,22 @@ async function probeTemplates(ctx: ActionContext, session: string): Promise<Json
   } finally {
     for (const h of await layer.findAll(session, { label: CHAIN_HEAD_PROBE_LABEL }).catch(() => [])) await layer.destroyObject(session, h).catch(() => undefined);
   }
-  return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}) };
+  return { auditKey: 'accepted', chainHead: 'accepted', ...(waivers.CKA_LOCAL ? { waivers: { CKA_LOCAL: waivers.CKA_LOCAL } } : {}), ...stale };
+}
+
+/** Does `pin` open the token as its security officer? (A wrong one counts against the SO PIN's tries.) */
+async function soPinOpens(ctx: ActionContext, pin: string): Promise<boolean> {
+  try {
+    await proveLogin(ctx, 'so', pin, 'input.previousShares');
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'enrol-pin-wrong') return false;
+    throw error;
+  }
 }
 
 /** The interrupted (or aborted) enrol-token on this laptop that changed the PINs, and whose shares these are. */
-async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject }> {
+async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousShares: z.infer<typeof presentShareInput>[] }): Promise<{ user: string; so?: string; how: JsonObject; attempt: PriorAttempt }> {
   const prior = (await ctx.deps.priorAttempts?.()) ?? [];
   const candidates = prior.filter((a): a is PriorAttempt & Required<Pick<PriorAttempt, 'enrolment'>> => a.kind === 'enrol-token' && (a.status === 'interrupted' || a.status === 'aborted') && a.pinsChanged !== undefined && a.enrolment !== undefined);
   let lastError: unknown;
@@ -164,10 +211,17 @@ async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousSha
     try {
       const info = ctx.token.info as TokenInfo;
       const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+      // Stopped around the SO's C_SetPIN: one SO login with the rebuilt PIN says whether that change acted.
+      const soChanged = attempt.pinsChanged?.includes('so') || (attempt.soPinMayHaveChanged === true && (await soPinOpens(ctx, pins.soPin)));
       return {
         user: pins.userPin,
-        ...(attempt.pinsChanged?.includes('so') ? { so: pins.soPin } : {}),
-        how: { interruptedCeremonyId: attempt.ceremonyId, pinsRebuiltBy: custodians, soPin: attempt.pinsChanged?.includes('so') ? 'rebuilt' : 'unchanged by that attempt' },
+        ...(soChanged ? { so: pins.soPin } : {}),
+        how: {
+          interruptedCeremonyId: attempt.ceremonyId,
+          pinsRebuiltBy: custodians,
+          soPin: soChanged ? 'rebuilt' : attempt.soPinMayHaveChanged ? "the vendor's: that attempt's SO change had not acted (checked with one SO login)" : 'unchanged by that attempt',
+        },
+        attempt,
       };
     } finally {
       wipe(secret);
@@ -192,11 +246,13 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
     const info = need(ctx.token.info, ctx.step.id, 'no token was selected', 'Run select-token first.');
     let user: string;
     let so: string | undefined;
+    let previous: PriorAttempt | undefined;
     const data: JsonObject = {};
     if ('previousShares' in input) {
       const rebuilt = await pinsOfInterruptedAttempt(ctx, input);
       user = rebuilt.user;
       so = rebuilt.so;
+      previous = rebuilt.attempt;
       data.previousAttempt = rebuilt.how;
     } else {
       user = input.currentUserPin;
@@ -209,32 +265,85 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
       throw new AppError('enrol-no-so-pin', 'input.currentSoPin: the NSS softoken has no SO PIN to change (its only PIN is the database password, the user PIN)', 'Leave the current SO PIN empty.');
     }
     let probes: JsonObject = {};
-    await proveLogin(ctx, 'user', user, 'previousShares' in input ? 'input.previousShares' : 'input.currentUserPin', async (session) => {
-      probes = await probeTemplates(ctx, session);
-    });
+    try {
+      await proveLogin(ctx, 'user', user, previous ? 'input.previousShares' : 'input.currentUserPin', async (session) => {
+        probes = await probeTemplates(ctx, session, previous?.auditKeyMayExist ? previous.ceremonyId : undefined);
+      });
+    } catch (error) {
+      // The shares are that attempt's (checked against its enrolment), so its PIN change never took effect.
+      if (previous && error instanceof AppError && error.code === 'enrol-pin-wrong') {
+        throw new AppError(
+          'enrol-pins-not-changed',
+          `input.previousShares: the user PIN these shares rebuild (set by enrol-token ${previous.ceremonyId}) does not open ${tokenName(slot, info)}: that attempt stopped before its PIN change took effect, so the PINs the room brought still open the token (unless a later ceremony replaced them); nothing was changed`,
+          "Run enrol-token again with the token's current PINs (the ones its vendor's tool set) instead of the shares (keyceremony enrol-token --current-user-pin-file FILE ...).",
+        );
+      }
+      throw error;
+    }
     if (so !== undefined) await proveLogin(ctx, 'so', so, 'previousShares' in input ? 'input.previousShares' : 'input.currentSoPin');
     ctx.secrets.currentPins = { user: Buffer.from(user, 'utf8'), ...(so === undefined ? {} : { so: Buffer.from(so, 'utf8') }) };
     return { done: true, data: { ...data, userPin: 'accepted', soPin: so === undefined ? 'not given: it stays as it is' : 'accepted', probes } };
   },
 };
 
-/** C_SetPIN as `who` on a fresh session: log in with the old PIN, set the new one. */
-async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<void> {
+/**
+ * C_SetPIN as `who` on a fresh session: log in with the old PIN, set the new one. Returns 'already' when the
+ * old PIN is refused but the new one logs in: an earlier C_SetPIN of this step acted and its answer was lost
+ * (a device reset or unplugged after acting), so a Retry goes on instead of failing on the PIN it replaced.
+ */
+async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
   const { layer } = ctx.deps;
   const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
   try {
-    await layer.login(session, who, oldPin);
+    try {
+      await layer.login(session, who, oldPin);
+    } catch (error) {
+      if (!isTokenError(error) || error.code !== 'CKR_PIN_INCORRECT') throw error;
+      const already = await layer.login(session, who, newPin).then(() => true, () => false);
+      if (!already) throw error;
+      await layer.logout(session).catch(() => undefined);
+      return 'already';
+    }
     await layer.setPin(session, oldPin, newPin);
     // Some drivers end the session with the change (the YubiHSM): logging out is best effort.
     await layer.logout(session).catch(() => undefined);
+    return 'set';
   } finally {
     await layer.closeSession(session).catch(() => undefined);
   }
 }
 
+/**
+ * The audit key and chain head a stopped enrol-token left (check-current-pins found them and named it):
+ * destroyed with the PINs that attempt set, before they change, so that a kill in between leaves a token the
+ * same shares open and a later way out finds clean. Recorded with what was destroyed.
+ */
+async function destroyStaleObjects(ctx: ActionContext, userPin: string, of: string): Promise<void> {
+  const { layer } = ctx.deps;
+  const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
+  let destroyed = 0;
+  try {
+    await layer.login(session, 'user', userPin);
+    try {
+      for (const label of [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL]) {
+        for (const h of await layer.findAll(session, { label })) {
+          await layer.destroyObject(session, h);
+          destroyed += 1;
+        }
+      }
+    } finally {
+      await layer.logout(session).catch(() => undefined);
+    }
+  } finally {
+    await layer.closeSession(session).catch(() => undefined);
+  }
+  await ctx.record('stale-objects-destroyed', { of, destroyed, labels: [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL], note: 'the audit key (and chain head) that stopped attempt created; its chain is not continued' });
+}
+
 export const changePins: ActionImpl<Record<string, never>> = {
   name: 'change-pins',
   input: noInput,
+  intent: (ctx): JsonObject => (ctx.state.staleObjectsOf ? { destroys: { staleObjectsOf: ctx.state.staleObjectsOf, labels: [AUDIT_KEY_LABEL, CHAIN_HEAD_LABEL] } } : {}),
   async perform(ctx) {
     const { layer } = ctx.deps;
     const slot = need(ctx.token.slot, ctx.step.id, 'no token was selected', 'Run select-token first.');
@@ -244,30 +353,50 @@ export const changePins: ActionImpl<Record<string, never>> = {
     requireRecoverableSecret(ctx);
     const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
     const changed: string[] = [];
-    const userPin = Buffer.from(current.user).toString('utf8');
-    await setPinAs(ctx, 'user', userPin, pins.userPin);
-    changed.push('user');
-    await ctx.record(PIN_CHANGED_KIND, { pin: 'user', note: 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' });
+    // A Retry of this step goes on where the failed attempt stopped: a PIN already replaced is not set again.
+    const replace = async (who: 'user' | 'so', newPin: string): Promise<void> => {
+      const held = ctx.secrets.currentPins as { user: Uint8Array; so?: Uint8Array };
+      const old = held[who] as Uint8Array;
+      changed.push(who);
+      if (Buffer.from(old).toString('utf8') === newPin) return;
+      const how = await setPinAs(ctx, who, Buffer.from(old).toString('utf8'), newPin);
+      held[who] = Buffer.from(newPin, 'utf8');
+      wipe(old);
+      await ctx.record(PIN_CHANGED_KIND, {
+        pin: who,
+        ...(how === 'already' ? { found: 'the token already had it: the earlier C_SetPIN acted, its answer was lost' } : {}),
+        note: who === 'user' ? 'the user PIN is now derived from the ceremony secret: the shares just handed out open the token' : 'the SO PIN is now derived from the ceremony secret',
+      });
+    };
+    if (ctx.state.staleObjectsOf) {
+      await destroyStaleObjects(ctx, Buffer.from(current.user).toString('utf8'), ctx.state.staleObjectsOf);
+      ctx.state.staleObjectsOf = undefined;
+    }
+    await replace('user', pins.userPin);
     if (current.so) {
       try {
-        await setPinAs(ctx, 'so', Buffer.from(current.so).toString('utf8'), pins.soPin);
+        await replace('so', pins.soPin);
       } catch (error) {
         const e = error as { message?: string };
         throw new AppError(
           'enrol-so-pin-unchanged',
-          `${tokenName(slot, info)}: the user PIN was changed, but the SO PIN was not (${e.message ?? String(error)})`,
-          'The shares handed out open the token as its user (the ceremony can be run again presenting them). The SO PIN is still the one the vendor tool set: keep it safe, or change it with the vendor tool.',
+          `${tokenName(slot, info)}: the user PIN was changed, but the SO PIN change did not complete (${e.message ?? String(error)})`,
+          'Retry this step: it checks which SO PIN the token has and goes on. If the ceremony stops here, the shares handed out open the token as its user (run enrol-token again presenting them); the SO PIN is the vendor\'s, or, if the change acted before the failure, the one M of these shares rebuild.',
         );
       }
-      changed.push('so');
-      await ctx.record(PIN_CHANGED_KIND, { pin: 'so', note: 'the SO PIN is now derived from the ceremony secret' });
     }
     // Open the token with the new user PIN for the steps that follow (audit key, genesis, seal).
     const { session } = await layer.openSession(slot, { readWrite: true });
+    try {
+      await layer.login(session, 'user', pins.userPin);
+    } catch (error) {
+      await layer.closeSession(session).catch(() => undefined);
+      throw error;
+    }
     ctx.token.session = session;
-    await layer.login(session, 'user', pins.userPin);
     ctx.token.loggedIn = 'user';
-    wipe(ctx.secrets.secret, current.user, current.so);
+    const now = ctx.secrets.currentPins as { user: Uint8Array; so?: Uint8Array };
+    wipe(ctx.secrets.secret, now.user, now.so);
     ctx.secrets.secret = undefined;
     ctx.secrets.currentPins = undefined;
     return { done: true, data: { changed, userPin: 'set from the secret', soPin: changed.includes('so') ? 'set from the secret' : "unchanged (the vendor's)", loggedIn: 'user', pinLength: pins.userPin.length } };

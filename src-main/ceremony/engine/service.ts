@@ -12,7 +12,7 @@ import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
-import { PIN_CHANGED_KIND, pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { enrolAttemptFacts, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -374,7 +374,7 @@ export class CeremonyService {
       // init-token and enrol-token record their enrolment before they touch the token (pre-genesis log) and again in the chain.
       const recorded = enrolmentFromEntries([...(s.records as unknown as Entry[]), ...s.chainEntries]);
       if (recorded) a.enrolment = recorded;
-      if (s.pinsChanged) a.pinsChanged = s.pinsChanged;
+      Object.assign(a, enrolAttemptFacts([...s.records, ...s.chainEntries]));
       return a;
     });
   }
@@ -391,6 +391,7 @@ export class CeremonyService {
         const a: PriorAttempt = { ceremonyId: r.ceremonyId, kind: r.loaded.script.kind, status: r.status, ...tokenFacts(all) };
         const recorded = enrolmentFromEntries(all);
         if (recorded) a.enrolment = recorded;
+        Object.assign(a, enrolAttemptFacts(all));
         return a;
       });
   }
@@ -520,7 +521,8 @@ export class CeremonyService {
     if (terminal) s.terminalKind = terminal.kind;
     if (token) s.token = token;
     if (runningIn) s.runningIn = runningIn;
-    if (pinsMayHaveChanged(all)) s.pinsChanged = all.some((e) => e.kind === PIN_CHANGED_KIND && e.data.pin === 'so') ? ['user', 'so'] : ['user'];
+    const { pinsChanged } = enrolAttemptFacts(all);
+    if (pinsChanged) s.pinsChanged = pinsChanged;
     if (initAttempted) s.initAttempted = initAttempted;
     return s;
   }

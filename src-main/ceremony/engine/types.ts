@@ -31,6 +31,10 @@ export interface PriorAttempt {
   pinsChanged?: ('user' | 'so')[];
   /** The label it was initializing a token to, once its init step recorded an intent (the token may have changed). */
   initAttempted?: string;
+  /** enrol-token: it was to change the SO PIN too, changed the user PIN, and recorded no SO change: the SO PIN may be either. */
+  soPinMayHaveChanged?: boolean;
+  /** enrol-token: it reached its generate-audit-key intent, so the token may hold its audit key (and chain head). */
+  auditKeyMayExist?: boolean;
 }
 
 export interface EngineDeps {
@@ -123,6 +127,8 @@ export interface RunState {
   reinitialize?: { reason: 'interrupted-attempt'; attempts: PriorAttempt[] } | { reason: 'allowReinitialize' };
   /** Set by prove-subsets: every share was written, read back and every M-subset proved (never-brick.ts). */
   sharesProved?: boolean;
+  /** enrol-token: the stopped attempt whose audit key (and chain head) the token still holds; change-pins destroys them. */
+  staleObjectsOf?: string;
 }
 
 /** What a resumed run knows of the attempt(s) before it: the ceremony's entries, step by step. */
