@@ -104,7 +104,7 @@ async function initTokenUpToInit(page: Page, o: { label: string; custodians: str
   await page.getByLabel('Token label', { exact: true }).fill(o.label);
   await page.getByLabel('Custodians (N)', { exact: true }).fill(o.custodians);
   await page.getByLabel('Custodians needed (M)', { exact: true }).fill('2');
-  if (o.allowReinitialize) await page.getByLabel('allowReinitialize').check();
+  if (o.allowReinitialize) await page.getByLabel('Allow erasing an initialized token', { exact: true }).check();
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await page.getByLabel('Administrator').fill('Erin');
   await page.getByLabel('Witnesses (comma separated)').fill('Dana');
