@@ -398,7 +398,7 @@ export async function verifyLoaded(bundles: LoadedBundle[], options: VerifyOptio
       const start = usable[0]?.firstLink as NonNullable<BundleOutcome['firstLink']>;
       const end = usable.at(-1)?.summary as BundleSummary;
       const from = start.seq === 0 ? 'from the genesis entry' : `from seq ${start.seq} (entries before it were not given; its prev is ${start.prev})`;
-      add('chain', 'pass', `${usable.length} bundle${usable.length > 1 ? 's' : ''} form one chain ${from} to seq ${end.last}, head ${end.head}`);
+      add('chain', 'pass', `${usable.length > 1 ? `${usable.length} bundles form` : '1 bundle forms'} one chain ${from} to seq ${end.last}, head ${end.head}`);
     }
   }
 
