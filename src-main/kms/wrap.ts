@@ -31,8 +31,8 @@ function describe(c: KmsCapability): string {
  * Ask the token, before any key is generated, whether it can do `algorithm`; the ceremony calls this
  * first. Returns the capability (its method says how); throws an error listing what the token can do.
  */
-export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algorithm: KmsWrappingAlgorithm, keySpec?: KmsKeySpec): Promise<KmsCapability> {
-  const caps = await probeKmsCapabilities(layer, slot);
+export async function checkTokenCanWrap(layer: TokenLayer, slot: SlotRef, algorithm: KmsWrappingAlgorithm, keySpec?: KmsKeySpec, probed?: KmsCapability[]): Promise<KmsCapability> {
+  const caps = probed ?? (await probeKmsCapabilities(layer, slot));
   const cap = caps.find((c) => c.algorithm === algorithm);
   if (cap?.supported) {
     if (keySpec && isAsymmetric(keySpec) && !algorithm.startsWith('RSA_AES')) await probeOaepOfPrivateKey(layer, slot, algorithm, keySpec);

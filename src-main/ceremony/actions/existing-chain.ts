@@ -52,6 +52,8 @@ export async function resolveToken(ctx: ActionContext, input: z.infer<typeof sel
  */
 async function refuseTokenThatCannotWrap(ctx: ActionContext, ref: SlotRef, info: TokenInfo): Promise<void> {
   const caps = await probeKmsCapabilities(ctx.deps.layer, ref);
+  // The parameters step asks the same question of the same token: it reuses this answer.
+  (ctx.state.kms ??= {}).tokenCapabilities = { slot: ref, capabilities: caps };
   if (caps.some((c) => c.supported)) return;
   const why = [...new Set(caps.map((c) => c.reason).filter((r): r is string => typeof r === 'string'))].join('; ');
   throw new AppError(

@@ -160,7 +160,9 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
     if (slot) {
       // Refuse now, before any quorum login or key generation, when the token cannot do it, or cannot do it
       // exactly (a throw-away key of this spec, wrapped the same way, must unwrap as a strict receiver wants).
-      const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec);
+      const cached = kms.tokenCapabilities;
+      const probed = cached && cached.slot.moduleId === slot.moduleId && cached.slot.slotId === slot.slotId ? cached.capabilities : undefined;
+      const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec, probed);
       await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session, String(ctx.parameters.keyLabel));
       const exactness = await proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) });
       kms.capability = capability;

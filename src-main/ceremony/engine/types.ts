@@ -103,6 +103,8 @@ export interface OutputRecord {
 
 /** What a kms-import keeps between steps: the parameters, the wrapping capability, the key and the wrap. */
 export interface KmsRunState {
+  /** What the token step's probe found the chosen token can wrap (the parameters step reuses it). */
+  tokenCapabilities?: { slot: SlotRef; capabilities: KmsCapability[] };
   params?: ImportParameters;
   capability?: KmsCapability;
   /** The exactness probe for (key spec, capability): ran before any key is generated, or deferred to the login. */
