@@ -4,18 +4,17 @@
 // current PIN is typed like any secret: a wrong one is refused with words and the field is emptied, and
 // no answer the page received, and no file the app wrote, holds it.
 import { test, expect, type Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { startHarness, type Harness } from './harness.js';
+import { CUSTODIANS, doStep, exportTranscriptBundle, filesUnder, generateWrapAndWrite, handOutShares, presentShares } from './runner-steps.js';
 import { createNssDb, NSS_SOFTOKEN_MODULE, type NssDb } from '../helpers/nss.js';
 import { strictMaterialCheck } from '../helpers/enrol-token.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 
-const CUSTODIANS = ['alice', 'bob', 'carol'];
-const PASSPHRASE: Record<string, string> = { alice: 'alice correct horse', bob: 'bob battery staple', carol: 'carol tr0ub4dor &3' };
 const DB_PASSWORD = 'nss-vendor-password-e2e';
 
 let nss: NssDb;
@@ -40,18 +39,6 @@ test.afterAll(async () => {
   nss?.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
 });
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-async function doStep(page: Page, title: RegExp | string) {
-  await expect(page.locator('#step-title')).toHaveText(title);
-  await page.getByRole('button', { name: 'Do this step' }).click();
-}
 
 /** The first three steps of either ceremony: who is present, the air gap, the NSS database token. */
 async function uptoTheNssToken(page: Page) {
@@ -91,18 +78,8 @@ test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, 
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Generate the ceremony secret');
 
-  for (const name of CUSTODIANS) {
-    await expect(page.locator('#step-title')).toHaveText('Hand out the shares');
-    await page.getByLabel('Custodian at the laptop').selectOption(name);
-    harness.nextDialogAnswer.folder = stick(name);
-    await page.getByRole('button', { name: 'Choose USB stick…' }).click();
-    await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name]!);
-    await page.getByLabel('Passphrase again').fill(PASSPHRASE[name]!);
-    await page.getByRole('button', { name: 'Do this step' }).click();
-    await expect(page.getByTestId('share-reveal')).toContainText(`Share of ${name}`);
-    await page.getByRole('button', { name: 'Done, hide my share' }).click();
-    expect(readdirSync(stick(name))).toEqual([`${name}.share`]);
-  }
+  await handOutShares(page, harness, CUSTODIANS, stick);
+  for (const name of CUSTODIANS) expect(readdirSync(stick(name))).toEqual([`${name}.share`]);
   await doStep(page, 'Prove every combination works');
 
   await expect(page.locator('#step-title')).toHaveText("Replace the token's PINs");
@@ -119,16 +96,8 @@ test('enrol-token from the app on the NSS softoken: PIN checked, shares proven, 
   await page.getByRole('button', { name: 'Do this step' }).click();
 
   await expect(page.locator('#step-title')).toHaveText('Custodians approve and seal the transcript');
-  for (const name of ['alice', 'carol']) {
-    harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
-    await page.getByRole('button', { name: 'Choose share file…' }).click();
-    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE[name]!);
-    await page.getByRole('button', { name: 'Add my approval' }).click();
-  }
-  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
-  harness.nextDialogAnswer.folder = stick('bundle');
-  await page.getByRole('button', { name: 'Choose destination…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await presentShares(page, harness, ['alice', 'carol'], stick);
+  await exportTranscriptBundle(page, harness, stick('bundle'));
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
 
   const [bundle] = readdirSync(stick('bundle'));
@@ -163,21 +132,8 @@ test('kms-import from the app on the enrolled NSS token with RSA_AES_KEY_WRAP_SH
   await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSA_AES_KEY_WRAP_SHA_256');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await expect(page.locator('#step-title')).toHaveText('Custodians open the token');
-  for (const name of ['bob', 'carol']) {
-    harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
-    await page.getByRole('button', { name: 'Choose share file…' }).click();
-    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE[name]!);
-    await page.getByRole('button', { name: 'Add my approval' }).click();
-  }
-  await expect(page.locator('#step-title')).toHaveText('Generate the key material in the token');
-  await page.getByLabel('Confirmation word: type GENERATE').fill('GENERATE');
-  await page.getByRole('button', { name: 'GENERATE' }).click();
-  await doStep(page, 'Wrap the key in the token');
-  await expect(page.locator('#step-title')).toHaveText('Write the import bundle to the USB stick');
-  harness.nextDialogAnswer.folder = stick('key');
-  await page.getByRole('button', { name: 'Choose USB stick…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
-  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  await presentShares(page, harness, ['bob', 'carol'], stick);
+  await generateWrapAndWrite(page, harness, stick('key'));
   // Unwrapped independently (openssl for the RSA-OAEP part, python for RFC 5649), parsed strictly: the
   // SHA-256 of the key's public half is the check value the witnesses see.
   const [exported] = readdirSync(stick('key'));
@@ -188,10 +144,7 @@ test('kms-import from the app on the enrolled NSS token with RSA_AES_KEY_WRAP_SH
   await page.getByLabel('Dana: type your name to sign').fill('Dana');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Seal the transcript on the token');
-  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
-  harness.nextDialogAnswer.folder = stick('bundle2');
-  await page.getByRole('button', { name: 'Choose destination…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await exportTranscriptBundle(page, harness, stick('bundle2'));
   await doStep(page, 'Close the token');
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
   const bundles = [...readdirSync(stick('bundle')).map((b) => join(stick('bundle'), b)), ...readdirSync(stick('bundle2')).map((b) => join(stick('bundle2'), b))];

@@ -1,12 +1,13 @@
 // The init-token ceremony run from the app alone, on a blank SoftHSM token: 3 custodians, threshold 2.
 // The real engine and token sit behind the bridged IPC; dialogs are answered with temp "USB sticks".
 import { test, expect, type Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
 import { startHarness, type Harness } from './harness.js';
+import { CUSTODIANS, doStep, exportTranscriptBundle, filesUnder, generateWrapAndWrite, handOutShares, PASSPHRASE } from './runner-steps.js';
 import { createSoftHsmEnv, initSoftHsmToken, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { listRemovableDrives } from '../../src-main/files/removable-drives.js';
@@ -14,9 +15,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { ARN, independentUnwrap, kmsLikeKey } from '../fixtures/kms/harness.js';
 import { aesCmac } from '../helpers/aes-cmac.js';
 
-const CUSTODIANS = ['alice', 'bob', 'carol'];
 const OTHER_SO_PIN = 'Zq7-officer-4821';
-const PASSPHRASE: Record<string, string> = { alice: 'alice correct horse', bob: 'bob battery staple', carol: 'carol tr0ub4dor &3' };
 
 let env: SoftHsmEnv;
 let work: string;
@@ -70,33 +69,6 @@ test.afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-async function doStep(page: Page, title: RegExp | string) {
-  await expect(page.locator('#step-title')).toHaveText(title);
-  await page.getByRole('button', { name: 'Do this step' }).click();
-}
-
-/** Hand out each custodian's share at the laptop (their own stick, their passphrase) and hide it again. */
-async function handOutShares(page: Page, names: string[], folder: (name: string) => string) {
-  for (const name of names) {
-    await expect(page.locator('#step-title')).toHaveText('Hand out the shares');
-    await page.getByLabel('Custodian at the laptop').selectOption(name);
-    harness.nextDialogAnswer.folder = folder(name);
-    await page.getByRole('button', { name: 'Choose USB stick…' }).click();
-    await page.getByLabel('Passphrase (at least 12 characters; typed by the custodian)').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
-    await page.getByLabel('Passphrase again').fill(PASSPHRASE[name] ?? `${name} passphrase 12`);
-    await page.getByRole('button', { name: 'Do this step' }).click();
-    await expect(page.getByTestId('share-reveal')).toContainText(`Share of ${name}`, { timeout: 30_000 });
-    await page.getByRole('button', { name: 'Done, hide my share' }).click();
-  }
-}
-
 /** From the Ceremony screen to init-token's init step on a token that is not blank (the re-init tests): shares out and proved first. */
 async function initTokenUpToInit(page: Page, o: { label: string; custodians: string; allowReinitialize: boolean; token: RegExp }) {
   await page.getByRole('button', { name: 'Ceremony' }).click();
@@ -115,7 +87,7 @@ async function initTokenUpToInit(page: Page, o: { label: string; custodians: str
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Generate the ceremony secret');
   const sticks = mkdtempSync(join(work, `usb-${o.label}-`));
-  await handOutShares(page, o.custodians.split(',').map((c) => c.trim()), () => sticks);
+  await handOutShares(page, harness, o.custodians.split(',').map((c) => c.trim()), () => sticks);
   await doStep(page, 'Prove every combination works');
 }
 
@@ -222,10 +194,7 @@ test('init-token from the app: shares handed out one at a time, quorum seals, bu
     }
   }
 
-  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
-  harness.nextDialogAnswer.folder = stick('bundle');
-  await page.getByRole('button', { name: 'Choose destination…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await exportTranscriptBundle(page, harness, stick('bundle'));
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
   await expect(page.getByTestId('transcript-tail')).toContainText('approval');
   const record = page.getByTestId('ceremony-record');
@@ -315,15 +284,7 @@ test('kms-import from the app on that token: the key material unwraps to the che
     if (name === 'bob') await expect(page.getByTestId('quorum-panel')).toContainText('bob: approved');
   }
 
-  await expect(page.locator('#step-title')).toHaveText('Generate the key material in the token');
-  await page.getByLabel('Confirmation word: type GENERATE').fill('GENERATE');
-  await page.getByRole('button', { name: 'GENERATE' }).click();
-  await doStep(page, 'Wrap the key in the token');
-  await expect(page.locator('#step-title')).toHaveText('Write the import bundle to the USB stick');
-  harness.nextDialogAnswer.folder = stick('key');
-  await page.getByRole('button', { name: 'Choose USB stick…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
-  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  await generateWrapAndWrite(page, harness, stick('key'));
   // Unwrap what is on the stick with the wrapping key's private half (openssl) and recompute the AES-CMAC
   // check value: the summary the witnesses sign shows that value, and the key it is for.
   const [exported] = readdirSync(stick('key'));
@@ -346,10 +307,7 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByLabel('What Dana saw (optional)').fill('I saw the key generated and wrapped inside the token.');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Seal the transcript on the token');
-  await expect(page.locator('#step-title')).toHaveText('Export the transcript bundle');
-  harness.nextDialogAnswer.folder = stick('bundle2');
-  await page.getByRole('button', { name: 'Choose destination…' }).click();
-  await page.getByRole('button', { name: 'Do this step' }).click();
+  await exportTranscriptBundle(page, harness, stick('bundle2'));
   await doStep(page, 'Close the token');
   await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
   const kmsRecord = page.getByTestId('ceremony-record');
