@@ -10,9 +10,9 @@ import type { CeremonyView } from '../ceremony/engine/index.js';
 import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
-import { PIN_FILE, readFlagSecret } from './flag-files.js';
+import { PIN_FILE } from './flag-files.js';
 import type { Output } from './output.js';
 
 export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--init-parameters STR]
@@ -174,7 +174,7 @@ function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
 async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
   if (args.previousShares.length > 0) input.previousShares = await previousSharesInput(args.previousShares);
-  if (args.currentSoPinFile) input.currentSoPin = await readFlagSecret(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
+  if (args.currentSoPinFile) input.currentSoPin = await readSecretFlagFile(`--current-so-pin-file ${args.currentSoPinFile}`, args.currentSoPinFile, PIN_FILE);
   return input;
 }
 
