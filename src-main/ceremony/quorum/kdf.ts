@@ -11,6 +11,9 @@ export const LABELS = {
   yubihsmAuth: 'keyceremony/v1/yubihsm-auth',
   approvalKey: 'keyceremony/v1/approval-key',
   secretCheck: 'keyceremony/v1/secret-check',
+  domainId: 'keyceremony/v1/domain-id',
+  backupKey: 'keyceremony/v1/backup-key',
+  yubihsmWrapKey: 'keyceremony/v1/yubihsm-wrap-key',
 } as const;
 
 export type Label = (typeof LABELS)[keyof typeof LABELS];

@@ -1,0 +1,39 @@
+// A security domain is the secret one init-token split among the custodians. Every token that joins the
+// domain (init-token or enrol-token with M of its shares) opens with the same share files, and the domain's
+// backup key moves key material between them. The domain is named by a public fingerprint of the secret:
+// it must be the same on every token, so unlike the PINs it is not salted with a ceremony id.
+import { AppError } from '../../errors.js';
+import { hkdf, LABELS } from './kdf.js';
+import { SECRET_BYTES } from './secret.js';
+
+/** The salt every domain-wide derivation uses: constant, so all tokens of the domain derive the same bytes. */
+export const DOMAIN_SALT = 'keyceremony/domain';
+/** 16 bytes, as 32 lowercase hex characters. */
+export const DOMAIN_ID_PATTERN = /^[0-9a-f]{32}$/;
+
+function checkSecret(secret: Uint8Array): void {
+  if (!(secret instanceof Uint8Array) || secret.length !== SECRET_BYTES) {
+    throw new AppError('quorum-secret', `secret: expected ${SECRET_BYTES} bytes`, 'Rebuild the ceremony secret from the shares first.');
+  }
+}
+
+/** The domain id recorded in every enrolment of a token of this domain; reveals nothing of the secret. */
+export function domainId(secret: Uint8Array): string {
+  checkSecret(secret);
+  return hkdf(secret, DOMAIN_SALT, LABELS.domainId, 16).toString('hex');
+}
+
+/**
+ * The domain's AES-256 backup key. The caller imports it into the token as a session object for one quorum
+ * step only and wipes this copy at once.
+ */
+export function domainBackupKey(secret: Uint8Array): Buffer {
+  checkSecret(secret);
+  return hkdf(secret, DOMAIN_SALT, LABELS.backupKey, 32);
+}
+
+/** The AES-256 wrap key a YubiHSM 2 of the domain holds (PUT WRAP KEY) while it exports or imports wrapped. */
+export function domainYubihsmWrapKey(secret: Uint8Array): Buffer {
+  checkSecret(secret);
+  return hkdf(secret, DOMAIN_SALT, LABELS.yubihsmWrapKey, 32);
+}
