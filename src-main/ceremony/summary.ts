@@ -67,6 +67,10 @@ export interface CeremonySummary {
   head?: { seq?: number; hash: string };
   /** The chain head the audit key signed and wrote to the token (write-chain-head). */
   sealed?: { seq: number; hash: string };
+  /** destroy-key: the key identified (with its check value now) and, once destroyed, how many objects went. */
+  destroyed?: { label: string; keySpec: string; checkValue?: string; objects?: number; gone: boolean };
+  /** audit-token: how many objects the token holds and every difference from the transcript, in words. */
+  audit?: { clean: boolean; objects: number; findings: string[] };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -112,6 +116,15 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       if (str(key?.label)) s.key.label = str(key?.label) as string;
       if (str(key?.keySpec)) s.key.keySpec = str(key?.keySpec) as string;
       if (cv && typeof cv.value === 'string') s.key.checkValue = { value: cv.value, method: str(cv.method) ?? '', description: str(cv.description) ?? '' };
+    } else if (r.kind === 'result' && (action === 'identify-key' || action === 'destroy-key')) {
+      const key = obj(d.key);
+      const cv = obj(d.checkValue);
+      const value = str(obj(cv?.now)?.value) ?? str(cv?.value);
+      s.destroyed = { label: str(key?.label) ?? '', keySpec: str(key?.keySpec) ?? '', ...(value ? { checkValue: value } : {}), gone: action === 'destroy-key' };
+      if (action === 'destroy-key' && Array.isArray(d.destroyed)) s.destroyed.objects = d.destroyed.length;
+    } else if (r.kind === 'result' && action === 'audit-objects') {
+      const findings = Array.isArray(d.findings) ? d.findings.map((f) => str(obj(f)?.message)).filter((m): m is string => m !== undefined) : [];
+      s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings };
     } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
       if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
     } else if (r.kind === 'share-issued') {

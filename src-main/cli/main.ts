@@ -5,6 +5,8 @@ import { enrolTokenCommand } from './enrol-token-command.js';
 import { kmsImportCommand } from './kms-import-command.js';
 import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
+import { destroyKeyCommand } from './destroy-key-command.js';
+import { auditTokenCommand } from './audit-token-command.js';
 import { ceremoniesCommand } from './ceremonies-command.js';
 import { abandonCommand } from './abandon-command.js';
 import type { Output } from './output.js';
@@ -23,6 +25,10 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             AWS KMS import and write the import bundle (M custodians' shares).
   kms-rewrap  Re-export a key kms-import generated, under new import parameters,
             after checking its check value against the recorded one.
+  destroy-key  Destroy a key a ceremony made in an enrolled token and prove it
+            is gone (M custodians' shares); later ceremonies naming it are refused.
+  audit-token  List every object in an enrolled token and compare it with the
+            transcript (exit 1 on any difference); the result is recorded.
   import    Add a token's transcript bundles from another laptop to this one.
   ceremonies  List the past ceremonies of this laptop (as Home does): kind,
             state (completed, aborted, interrupted, abandoned), token, time.
@@ -52,6 +58,10 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return kmsImportCommand(rest, out);
     case 'kms-rewrap':
       return kmsRewrapCommand(rest, out);
+    case 'destroy-key':
+      return destroyKeyCommand(rest, out);
+    case 'audit-token':
+      return auditTokenCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     case 'ceremonies':

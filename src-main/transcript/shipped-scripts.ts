@@ -9,6 +9,16 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/audit-token.yaml",
+    "sha256": "d8d6044fb35c346b909f479344264ae8d5651e013208e50156ff7dd65a6f6e07"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/destroy-key.yaml",
+    "sha256": "049937e134f2817b0ebf3564199c84c6fff8b4c78b6a3ce8b31e8fda21b2443c"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
     "sha256": "583344aaf0157ccefa0286b7eddd015edfce9febaa0862356382cdff1583e9b3"
   },

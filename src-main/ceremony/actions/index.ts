@@ -6,6 +6,8 @@ import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, i
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
 import { changePins, checkCurrentPins } from './enrol-token.js';
+import { destroyKey, identifyKey } from './destroy-key.js';
+import { auditObjects } from './audit-token.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -32,6 +34,9 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'find-key': findKey,
   'check-current-pins': checkCurrentPins,
   'change-pins': changePins,
+  'identify-key': identifyKey,
+  'destroy-key': destroyKey,
+  'audit-objects': auditObjects,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

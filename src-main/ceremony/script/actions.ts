@@ -43,6 +43,11 @@ export const ACTIONS = {
   'export-wrapped-key': { summary: 'Write the wrapped key and import token to removable media.', touchesToken: false, irreversible: false, quorum: 'optional' },
   // kms-rewrap
   'find-key': { summary: 'Find the key by its label in the token and check its check value, computed there now, against the one recorded at generation.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  // destroy-key
+  'identify-key': { summary: 'Find the key by its label, check its CKA_ID and its check value (computed in the token now) against the record of the ceremony that made it, and list every object carrying its label or CKA_ID.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  'destroy-key': { summary: 'Destroy every object identify-key listed, then search the token by label and CKA_ID and record that nothing answers.', touchesToken: true, irreversible: true, quorum: 'optional' },
+  // audit-token
+  'audit-objects': { summary: 'List every object in the token and compare it with the transcript: every key recorded, every recorded key present, every check value recomputed.', touchesToken: true, irreversible: false, quorum: 'optional' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof ACTIONS;
