@@ -71,6 +71,8 @@ export interface CeremonySummary {
   destroyed?: { label: string; keySpec: string; checkValue?: string; objects?: number; gone: boolean };
   /** audit-token: how many objects the token holds and every difference from the transcript, in words. */
   audit?: { clean: boolean; objects: number; findings: string[] };
+  /** rotate-custodians: which PINs were replaced, whether the token refuses the old shares, and the other tokens of the old domain. */
+  rotation?: { changed: string[]; oldSharesRefused: boolean; otherTokens?: { label: string; serial: string }[]; note?: string };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -125,6 +127,12 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
     } else if (r.kind === 'result' && action === 'audit-objects') {
       const findings = Array.isArray(d.findings) ? d.findings.map((f) => str(obj(f)?.message)).filter((m): m is string => m !== undefined) : [];
       s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings };
+    } else if (r.kind === 'result' && action === 'rotate-pins') {
+      s.rotation = { changed: Array.isArray(d.changed) ? d.changed.filter((c): c is string => typeof c === 'string') : [], oldSharesRefused: d.oldUserPinRefused === true };
+    } else if (r.kind === 'result' && action === 'list-domain-tokens' && s.rotation) {
+      const others = Array.isArray(d.otherTokens) ? d.otherTokens.map((t) => obj(obj(t)?.token)) : [];
+      s.rotation.otherTokens = others.map((t) => ({ label: str(t?.label) ?? '?', serial: str(t?.serial) ?? '?' }));
+      if (str(d.note)) s.rotation.note = str(d.note) as string;
     } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
       if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
     } else if (r.kind === 'share-issued') {

@@ -7,6 +7,7 @@ import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
 import { destroyKeyCommand } from './destroy-key-command.js';
 import { auditTokenCommand } from './audit-token-command.js';
+import { rotateCustodiansCommand } from './rotate-custodians-command.js';
 import { ceremoniesCommand } from './ceremonies-command.js';
 import { abandonCommand } from './abandon-command.js';
 import type { Output } from './output.js';
@@ -29,6 +30,8 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             is gone (M custodians' shares); later ceremonies naming it are refused.
   audit-token  List every object in an enrolled token and compare it with the
             transcript (exit 1 on any difference); the result is recorded.
+  rotate-custodians  Replace the M-of-N custodians of an enrolled token (the
+            current ones open it; new shares proven before its PINs change).
   import    Add a token's transcript bundles from another laptop to this one.
   ceremonies  List the past ceremonies of this laptop (as Home does): kind,
             state (completed, aborted, interrupted, abandoned), token, time.
@@ -62,6 +65,8 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return destroyKeyCommand(rest, out);
     case 'audit-token':
       return auditTokenCommand(rest, out);
+    case 'rotate-custodians':
+      return rotateCustodiansCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     case 'ceremonies':

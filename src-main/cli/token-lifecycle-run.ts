@@ -5,6 +5,9 @@
 import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import type { CeremonyView } from '../ceremony/engine/index.js';
+import type { CeremonyServiceOptions } from '../ceremony/engine/service.js';
+import { join } from 'node:path';
+import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { defaultDataDir } from '../data-dir.js';
 import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
@@ -13,7 +16,16 @@ import { openCeremonyRuntime } from './ceremony-runtime.js';
 import { readShares } from './kms-import-command.js';
 import type { Output } from './output.js';
 
-export type LifecycleCommand = 'destroy-key' | 'audit-token';
+export type LifecycleCommand = 'destroy-key' | 'audit-token' | 'rotate-custodians';
+
+/** rotate-custodians: the new custodians, where their shares go and their passphrases (empty with insecurePlain). */
+export interface RotationArgs {
+  custodians: string[];
+  threshold: number;
+  sharesOut: string;
+  passphrases: ReadonlyMap<string, string>;
+  insecurePlain: boolean;
+}
 
 export interface LifecycleArgs {
   module: string;
@@ -27,11 +39,14 @@ export interface LifecycleArgs {
   dataDir: string;
   rehearsal: boolean;
   json: boolean;
+  rotation?: RotationArgs;
 }
 
 export interface LifecycleOverrides {
   airGap?: () => AirGapStatus;
   scriptsDir?: string;
+  /** Tests lower the scrypt cost of the share files rotate-custodians writes. */
+  scrypt?: CeremonyServiceOptions['scrypt'];
 }
 
 const OPTIONS = {
@@ -122,7 +137,7 @@ export async function lifecycleCommand(command: LifecycleCommand, help: string, 
   return runLifecycleCeremony(command, args, shares, out, overrides);
 }
 
-async function runLifecycleCeremony(command: LifecycleCommand, args: LifecycleArgs, shares: readonly Record<string, unknown>[], out: Output, overrides: LifecycleOverrides): Promise<number> {
+export async function runLifecycleCeremony(command: LifecycleCommand, args: LifecycleArgs, shares: readonly Record<string, unknown>[], out: Output, overrides: LifecycleOverrides): Promise<number> {
   const runtime = await openCeremonyRuntime(
     {
       command,
@@ -132,17 +147,20 @@ async function runLifecycleCeremony(command: LifecycleCommand, args: LifecycleAr
       dataDir: args.dataDir,
       ...(overrides.airGap ? { airGap: overrides.airGap } : {}),
       ...(overrides.scriptsDir ? { scriptsDir: overrides.scriptsDir } : {}),
+      ...(overrides.scrypt ? { engine: { scrypt: overrides.scrypt } } : {}),
     },
     out,
   );
   if (!runtime) return 1;
   const { service } = runtime;
+  const rotation = args.rotation;
   const say = (line: string) => {
     if (!args.json) out.stdout.write(`${line}\n`);
   };
   let view: CeremonyView | undefined;
   try {
-    view = await service.start({ script: command, parameters: args.keyLabel === undefined ? {} : { keyLabel: args.keyLabel }, rehearsal: args.rehearsal });
+    const parameters = rotation ? { custodians: rotation.custodians, threshold: rotation.threshold } : args.keyLabel === undefined ? {} : { keyLabel: args.keyLabel };
+    view = await service.start({ script: command, parameters, rehearsal: args.rehearsal });
     const id = view.ceremonyId;
     say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
     while (view.status === 'running' && view.currentStepId !== null) {
@@ -151,7 +169,19 @@ async function runLifecycleCeremony(command: LifecycleCommand, args: LifecycleAr
       if (!step) break;
       // The command line is the room's typed confirmation: whoever runs it named the key to destroy.
       const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
-      if (step.approvals === 'quorum') {
+      const newShare = (custodian: string) => (rotation && !rotation.insecurePlain ? { passphrase: rotation.passphrases.get(custodian) } : {});
+      if (rotation && step.action === 'distribute-shares') {
+        for (const custodian of [...(view.pendingCustodians ?? rotation.custodians)]) {
+          view = (await service.perform(id, step.id, { custodian, ...(rotation.insecurePlain ? { insecurePlain: true } : newShare(custodian)), destinationDir: rotation.sharesOut })).view;
+          say(`  ${step.id}: wrote ${join(rotation.sharesOut, shareFileName(custodian))}`);
+        }
+      } else if (rotation && step.approvals === 'quorum' && step.action !== 'quorum-login') {
+        // After the rotation the new custodians approve, with the share files just written.
+        for (const custodian of rotation.custodians.slice(0, rotation.threshold)) {
+          view = (await service.perform(id, step.id, { shareFile: join(rotation.sharesOut, shareFileName(custodian)), ...newShare(custodian), ...confirm })).view;
+          say(`  ${step.id}: ${custodian} approved`);
+        }
+      } else if (step.approvals === 'quorum') {
         for (const input of shares) {
           view = (await service.perform(id, step.id, { ...input, ...confirm })).view;
           if (view.currentStepId !== step.id) break;
@@ -173,10 +203,16 @@ async function runLifecycleCeremony(command: LifecycleCommand, args: LifecycleAr
     const s = view.summary;
     const auditClean = command !== 'audit-token' || s?.audit?.clean === true;
     if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, ...(command === 'destroy-key' ? { destroyed: s?.destroyed ?? null } : { audit: s?.audit ?? null }), bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
+      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, ...(command === 'destroy-key' ? { destroyed: s?.destroyed ?? null } : command === 'rotate-custodians' ? { rotation: s?.rotation ?? null, shares: view.outputs.filter((x) => x.kind === 'share-file') } : { audit: s?.audit ?? null }), bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
     } else if (command === 'destroy-key') {
       const d = s?.destroyed;
       say(`Key '${d?.label ?? args.keyLabel}' (${d?.keySpec ?? '?'}, check value ${d?.checkValue ?? '?'}) destroyed: ${d?.objects ?? 0} object(s); the token answers nothing by its label or CKA_ID.`);
+    } else if (command === 'rotate-custodians') {
+      const r = s?.rotation;
+      say(`Custodians replaced: ${r?.changed.join(' and ') ?? '?'} PIN(s) now derived from the new secret; ${r?.oldSharesRefused ? 'the token refuses the old shares' : 'the token was NOT shown to refuse the old shares'}.`);
+      for (const o of view.outputs.filter((x) => x.kind === 'share-file')) say(`  share file ${o.path}  sha256 ${o.sha256}`);
+      for (const t of r?.otherTokens ?? []) say(`  Still opens with the old shares, needs rotate-custodians: token '${t.label}' (serial ${t.serial})`);
+      if (r?.note) say(r.note);
     } else {
       const a = s?.audit;
       say(a?.clean ? `Audit: the token's ${a.objects} object(s) match its transcript.` : `Audit: ${a?.findings.length ?? '?'} finding(s) in the token's ${a?.objects ?? '?'} object(s):`);

@@ -36,5 +36,10 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
     "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/rotate-custodians.yaml",
+    "sha256": "edf0d106c83f0662c624e148867ebe35b8772125dcafdde0f5d019f3b6a0aea6"
   }
 ];

@@ -122,7 +122,8 @@ class Feed {
   private keepForApprovals(e: Entry): void {
     const step = `${e.ceremonyId}\u0000${e.step}`;
     let keep: Entry | undefined;
-    if (e.kind === 'approval' || e.kind === 'enrolment') keep = e;
+    // pin-changed: a rotate-custodians' enrolment is in force from its user PIN change on (enrolment-in-force.ts).
+    if (e.kind === 'approval' || e.kind === 'enrolment' || e.kind === 'pin-changed') keep = e;
     else if (e.kind === 'quorum-open') {
       this.quorumSteps.add(step);
       keep = e;

@@ -291,7 +291,7 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
  * old PIN is refused but the new one logs in: an earlier C_SetPIN of this step acted and its answer was lost
  * (a device reset or unplugged after acting), so a Retry goes on instead of failing on the PIN it replaced.
  */
-async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
+export async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
   const { layer } = ctx.deps;
   const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
   try {

@@ -8,6 +8,7 @@ import { findKey } from './kms-rewrap.js';
 import { changePins, checkCurrentPins } from './enrol-token.js';
 import { destroyKey, identifyKey } from './destroy-key.js';
 import { auditObjects } from './audit-token.js';
+import { listDomainTokens, rotatePins } from './rotate-custodians.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -37,6 +38,8 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'identify-key': identifyKey,
   'destroy-key': destroyKey,
   'audit-objects': auditObjects,
+  'rotate-pins': rotatePins,
+  'list-domain-tokens': listDomainTokens,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

@@ -48,6 +48,9 @@ export const ACTIONS = {
   'destroy-key': { summary: 'Destroy every object identify-key listed, then search the token by label and CKA_ID and record that nothing answers.', touchesToken: true, irreversible: true, quorum: 'optional' },
   // audit-token
   'audit-objects': { summary: 'List every object in the token and compare it with the transcript: every key recorded, every recorded key present, every check value recomputed.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  // rotate-custodians
+  'rotate-pins': { summary: "Replace the token's user PIN, then its SO PIN where the old secret set it, with PINs derived from the new secret (C_SetPIN), and check that the token refuses the old user PIN.", touchesToken: true, irreversible: true, quorum: 'never' },
+  'list-domain-tokens': { summary: "List the other tokens on this laptop whose custodians were the old ones (the same domain), which still open with the old shares.", touchesToken: false, irreversible: false, quorum: 'never' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof ACTIONS;
