@@ -62,18 +62,21 @@ export const rotatePins: ActionImpl<Record<string, never>> = {
     const newDomain = domainId(secret);
     const oldUser = Buffer.from(current.user).toString('utf8');
     const oldSo = current.so ? Buffer.from(current.so).toString('utf8') : undefined;
-    // C_SetPIN needs its own login, and a PKCS#11 login is the application's, not the session's.
-    if (ctx.token.loggedIn) await layer.logout(session).catch(() => undefined);
+    // C_SetPIN needs its own login, and a PKCS#11 login is the application's, not the session's: logged out
+    // whatever this run believes (a Retry after a failure may find the new PIN logged in).
+    await layer.logout(session).catch(() => undefined);
     ctx.token.loggedIn = undefined;
     // The SO PIN is the one the old secret derives only where a ceremony set it (init-token always; enrol-token
-    // when the room gave the SO PIN): asked once, before anything changes, so a vendor's SO PIN is left alone.
-    const rotateSo = oldSo !== undefined && !isNssSoftoken(slot.moduleId, info) && (await opens(ctx, 'so', oldSo));
+    // when the room gave the SO PIN), or already the new one (a Retry after it changed): asked before anything
+    // changes, so a vendor's SO PIN is left alone.
+    const hasSo = oldSo !== undefined && !isNssSoftoken(slot.moduleId, info);
+    const so: 'old' | 'new' | 'other' | 'none' = !hasSo ? 'none' : (await opens(ctx, 'so', oldSo)) ? 'old' : (await opens(ctx, 'so', pins.soPin)) ? 'new' : 'other';
     const changed: string[] = [];
     const how = await setPinAs(ctx, 'user', oldUser, pins.userPin);
     changed.push('user');
     // From this entry on the new enrolment is in force: the new shares open the token as its user.
     await ctx.record(PIN_CHANGED_KIND, { pin: 'user', ...(how === 'already' ? { found: 'the token already had it: an earlier C_SetPIN acted, its answer was lost' } : {}), note: 'the user PIN is now derived from the new secret: the new custodians\' shares open the token; the old ones do not' });
-    if (rotateSo && oldSo !== undefined) {
+    if (so === 'old' && oldSo !== undefined) {
       try {
         const soHow = await setPinAs(ctx, 'so', oldSo, pins.soPin);
         changed.push('so');
@@ -85,6 +88,9 @@ export const rotatePins: ActionImpl<Record<string, never>> = {
           'Retry this step: it finds the user PIN already replaced and goes on with the SO PIN, which is the old secret\'s until then (M of the old shares rebuild it).',
         );
       }
+    } else if (so === 'new') {
+      changed.push('so');
+      await ctx.record(PIN_CHANGED_KIND, { pin: 'so', found: 'the token already had it: an earlier attempt of this step set it and its answer was lost', note: 'the SO PIN is derived from the new secret' });
     }
     // The token itself must now refuse what the old shares rebuild.
     const oldRefused = !(await opens(ctx, 'user', oldUser));
@@ -103,7 +109,7 @@ export const rotatePins: ActionImpl<Record<string, never>> = {
       done: true,
       data: {
         changed,
-        soPin: changed.includes('so') ? 'set from the new secret' : oldSo === undefined || isNssSoftoken(slot.moduleId, info) ? 'the token has none to change' : "unchanged: it is not one the old secret derives (the vendor's)",
+        soPin: so === 'old' ? 'set from the new secret' : so === 'new' ? 'already the new secret\'s (an earlier attempt of this step set it)' : so === 'none' ? 'the token has none to change' : "unchanged: it is not one the old secret derives (the vendor's)",
         oldUserPinRefused: true,
         enrolmentInForce: ctx.ceremonyId,
         domainId: { old: oldDomain.get(ctx.state) ?? null, new: newDomain },
