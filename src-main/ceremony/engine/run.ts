@@ -12,7 +12,7 @@ import { AppError, toErrorData } from '../../errors.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { actionImplementation } from '../actions/index.js';
 import { pending } from '../actions/never-brick.js';
-import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } from '../actions/enrol-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
@@ -563,7 +563,7 @@ export class CeremonyRun {
         // nothing to void or hand back
       } else if (pinsMayHaveChanged(this.records())) {
         // enrol-token past its PIN change: the shares are the way into the token, not void.
-        await this.write(at, SHARES_OPEN_TOKEN_KIND, { custodians: issued, wayOut: SHARES_OPEN_TOKEN_WAY_OUT });
+        await this.write(at, SHARES_OPEN_TOKEN_KIND, { custodians: issued, wayOut: sharesOpenTokenWayOut(this.loaded.script.kind) });
       } else if (issued.length > 0) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
     } finally {
       // After `completed` was chained the chain says completed; the abort (say, of a failed final export) is in the note.
