@@ -53,8 +53,11 @@ export const auditObjects: ActionImpl<Record<string, never>> = {
     }
     const heads = withLabel(CHAIN_HEAD_LABEL);
     for (const o of heads) role.set(o, 'chain head');
-    if (heads.length !== 1 || heads.some((o) => o.class !== 'DATA')) {
-      findings.push({ kind: 'transcript-objects', message: `the token holds ${heads.length} object(s) labelled '${CHAIN_HEAD_LABEL}'; exactly one chain head data object is expected` });
+    // A data object; on the NSS softoken, which keeps no token data object, a generic secret key that can do
+    // nothing holds the head in its CKA_ID (hsm/pkcs11/driver.ts, createDataObject).
+    const holdsHead = (o: TokenObject) => o.class === 'DATA' || (o.class === 'SECRET_KEY' && o.keyType === 'GENERIC_SECRET');
+    if (heads.length !== 1 || !heads.every(holdsHead)) {
+      findings.push({ kind: 'transcript-objects', message: `the token holds ${heads.length} object(s) labelled '${CHAIN_HEAD_LABEL}' (${heads.map(objectName).join('; ') || 'none'}); exactly one chain head (a data object, or the key standing in for one) is expected` });
     }
 
     // Every key the chain says is in the token: present, the recorded CKA_ID, the recorded check value.
