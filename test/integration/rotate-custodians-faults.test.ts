@@ -108,7 +108,7 @@ async function enrolmentInForceId(): Promise<string | undefined> {
  * One rotation from `current` to new custodians, with `fault` armed for the PIN step only; Retry after a
  * failure until it completes. Returns the calls the PIN step made (first attempt) and what the token said.
  */
-async function rotate(fault?: { at: number; when: 'before' | 'after' }): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string } }> {
+async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string }, abortAfterFault = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
   generation += 1;
   const names = [`a${generation}`, `b${generation}`, `c${generation}`];
   const folder = join(work, `usb${generation}`);
@@ -138,6 +138,10 @@ async function rotate(fault?: { at: number; when: 'before' | 'after' }): Promise
           if (!failed) throw new Error('the PIN step failed without the injected fault');
           afterFault = { user: await openedBy('user', old, await pinsOf({ names, folder, id })), so: await openedBy('so', old, await pinsOf({ names, folder, id })) };
           faulty.arm(undefined);
+          if (abortAfterFault) {
+            await service.abort(id, 'the room stops after the token failed in the PIN step');
+            return { pinCalls: [], failed, afterFault, stopped: { names, folder, id } };
+          }
           await act(step.id, { confirm: 'ROTATE' });
         }
         pinCalls = faulty.calls.slice(start);
@@ -181,4 +185,27 @@ describe('rotate-custodians under faults in its PIN step', () => {
     console.log(`rotate-custodians PIN step, ${cells.length} faults:\n${cells.join('\n')}`);
     expect(cells.filter((c) => !c.includes('the step went on')).length).toBeGreaterThan(0);
   }, 600_000);
+
+  it('after a rotation stopped between its C_SetPIN and the record, the old shares are refused in words naming it', async () => {
+    // The user PIN's C_SetPIN acts and its answer is lost; the room aborts instead of pressing Retry.
+    const r = await rotate({ at: 1, call: 'setPin', when: 'after' }, true);
+    expect(r.afterFault?.user).toBe('new');
+    expect(await enrolmentInForceId()).toBe(current.id);
+    const service = new CeremonyService({ layer: faulty.layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    try {
+      let view = await service.start({ script: 'audit-token', parameters: {} });
+      const id = view.ceremonyId;
+      view = (await service.perform(id, 'participants', { administrator: 'erin', witnesses: ['wendy'] })).view;
+      view = (await service.perform(id, 'airgap', {})).view;
+      view = (await service.perform(id, 'token', { ...slot })).view;
+      const [first, second] = current.names;
+      await service.perform(id, 'login', { shareFile: join(current.folder, `${first}.share`), passphrase: passOf(first!) });
+      await expect(service.perform(id, 'login', { shareFile: join(current.folder, `${second}.share`), passphrase: passOf(second!) })).rejects.toThrow(
+        new RegExp(`rotate-custodians ${r.stopped?.id} stopped in its PIN step .* the token now opens only with that rotation's new shares`),
+      );
+      await service.abort(id, 'the token does not open with the enrolled shares');
+    } finally {
+      await service.close();
+    }
+  });
 });

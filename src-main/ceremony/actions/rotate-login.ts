@@ -1,7 +1,11 @@
 // The quorum login of rotate-custodians (ceremonies/rotate-custodians.yaml): as every quorum login, and it
 // keeps what rotate-pins needs later, the current PINs and the old domain's id. Apart from the actions
 // (rotate-custodians.ts) so that general.ts, which calls it, does not import them.
+import { isTokenError } from '../../../hsm/errors.js';
+import { AppError } from '../../errors.js';
+import type { TranscriptStore } from '../../transcript/store.js';
 import type { RunState, ActionContext } from '../engine/types.js';
+import { PIN_CHANGED } from './enrolment-in-force.js';
 import { derivePins, wipe } from '../quorum/index.js';
 import { domainId } from '../quorum/domain.js';
 import { rebuildSecret, type RecordedEnrolment } from './quorum-login.js';
@@ -28,4 +32,24 @@ export async function loginKeepingPins(ctx: ActionContext, session: string, reco
   } finally {
     wipe(secret);
   }
+}
+
+/**
+ * A user PIN the enrolment in force rebuilds, refused by the token, right after a rotate-custodians that
+ * recorded its rotate-pins intent and no user PIN change: that rotation stopped between its C_SetPIN and the
+ * record of it, so the token opens with its new shares only. Said in words (the known gap of
+ * docs/ceremonies.md, rotate-custodians); any other error is returned as it is.
+ */
+export function explainStoppedRotation(error: unknown, store: Pick<TranscriptStore, 'head' | 'entries'>): unknown {
+  if (!isTokenError(error) || error.code !== 'CKR_PIN_INCORRECT') return error;
+  const head = store.head();
+  const entries = head ? store.entries(0, head.seq) : [];
+  const changed = new Set(entries.filter((e) => e.kind === PIN_CHANGED && (e.data as { pin?: unknown }).pin === 'user').map((e) => e.ceremonyId));
+  const stopped = [...entries].reverse().find((e) => e.kind === 'intent' && (e.data as { action?: unknown }).action === 'rotate-pins' && !changed.has(e.ceremonyId));
+  if (!stopped) return error;
+  return new AppError(
+    'rotation-stopped-in-pin-change',
+    `the token refuses the user PIN the enrolled custodians' shares rebuild, and rotate-custodians ${stopped.ceremonyId} stopped in its PIN step (intent at entry ${stopped.seq}, no PIN change recorded): its C_SetPIN acted before the record, so the token now opens only with that rotation's new shares`,
+    'Keep both sets of shares. The transcript cannot yet take the new shares for that rotation (docs/ceremonies.md, rotate-custodians: known gap); nothing was changed by this attempt.',
+  );
 }
