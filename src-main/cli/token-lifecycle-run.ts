@@ -115,6 +115,22 @@ function stepInput(action: string, args: LifecycleArgs): Record<string, unknown>
   }
 }
 
+/**
+ * rotate-pins is retried (twice) before the ceremony is aborted: an abort after its user C_SetPIN acted but
+ * before that was recorded would leave a token only the new shares open while the transcript names the old
+ * custodians, and its Retry finds and records a change that acted (test/integration/rotate-custodians-faults).
+ */
+async function performRetrying(action: string, perform: () => Promise<CeremonyView>, say: (error: string) => void): Promise<CeremonyView> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await perform();
+    } catch (error) {
+      if (action !== 'rotate-pins' || attempt > 2 || (error as { code?: string }).code === 'ceremony-token-lost') throw error;
+      say((error as Error).message);
+    }
+  }
+}
+
 const stepMessage = (at: string, message: string) => (message.startsWith(`step '${at}'`) ? message : `step ${at}: ${message}`);
 
 /** Parse, read the share files, run; the exit status. */
@@ -195,7 +211,7 @@ export async function runLifecycleCeremony(command: LifecycleCommand, args: Life
           );
         }
       } else {
-        view = (await service.perform(id, step.id, { ...stepInput(step.action, args), ...confirm })).view;
+        view = await performRetrying(step.action, () => service.perform(id, step.id, { ...stepInput(step.action, args), ...confirm }).then((r) => r.view), (e) => out.stderr.write(`keyceremony ${command}: step ${step.id} failed (${e}); retrying it, as the room would press Retry\n`));
       }
       say(`  ${step.id}: ${step.title} - done`);
     }
