@@ -93,7 +93,8 @@ async function openTheToken(page: import('@playwright/test').Page) {
 }
 
 async function signSealExportClose(page: import('@playwright/test').Page, bundleStick: string) {
-  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  // Token work (the audit's check values, the destruction) can take a while on a loaded machine.
+  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off', { timeout: 30_000 });
   await page.getByLabel('Dana: type your name to sign').fill('Dana');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Seal the transcript on the token');
@@ -113,8 +114,9 @@ test('destroy-key from the app: the key is identified by its check value, destro
   await page.getByLabel('Key label in the token', { exact: true }).fill('retired-p384');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await openTheToken(page);
+  await expect(page.locator('#step-title')).toHaveText('Identify the key', { timeout: 30_000 });
   await doStep(page, 'Identify the key');
-  await expect(page.locator('#step-title')).toHaveText('Destroy the key');
+  await expect(page.locator('#step-title')).toHaveText('Destroy the key', { timeout: 30_000 });
   const summary = page.getByTestId('sign-off-summary').getByTestId('summary-destroyed');
   await expect(summary).toContainText('retired-p384 (ECC_NIST_P384), check value');
   await expect(summary).toContainText('identified; not destroyed yet');
@@ -122,7 +124,7 @@ test('destroy-key from the app: the key is identified by its check value, destro
   await expect(destroy).toBeDisabled();
   await page.getByLabel('Confirmation word: type DESTROY').fill('DESTROY');
   await destroy.click();
-  await expect(summary).toContainText('2 object(s) destroyed; the token answers nothing by its label or CKA_ID');
+  await expect(summary).toContainText('2 object(s) destroyed; the token answers nothing by its label or CKA_ID', { timeout: 30_000 });
   await page.screenshot({ path: 'test-results/screenshots/destroy-key-done.png', fullPage: true });
   await signSealExportClose(page, stick('bundle'));
   expect(await objectsLabelled('retired-p384')).toBe(0);
@@ -136,8 +138,9 @@ test('audit-token from the app: the token matches its transcript, and every bund
   await page.getByRole('button', { name: 'Audit a token against its transcript' }).click();
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await openTheToken(page);
+  await expect(page.locator('#step-title')).toHaveText('Compare the token with its transcript', { timeout: 30_000 });
   await doStep(page, 'Compare the token with its transcript');
-  await expect(page.getByTestId('sign-off-summary').getByTestId('summary-audit')).toContainText("The token's 3 object(s) match its transcript.");
+  await expect(page.getByTestId('sign-off-summary').getByTestId('summary-audit')).toContainText("The token's 3 object(s) match its transcript.", { timeout: 30_000 });
   await signSealExportClose(page, stick('bundle2'));
   const bundles = ['cli-bundles', 'bundle', 'bundle2'].flatMap((s) => readdirSync(stick(s)).map((b) => join(stick(s), b)));
   const report = await verifyBundles(bundles);
