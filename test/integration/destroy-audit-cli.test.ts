@@ -122,6 +122,9 @@ afterAll(async () => {
 async function verifiesAll(): Promise<void> {
   const report = await verifyBundles(bundles);
   expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  // And `keyceremony verify` accepts them as production ceremonies of shipped scripts (exit 0, not 3).
+  const { o, out } = io();
+  expect(await runCli(['verify', ...bundles], out), o.stdout + o.stderr).toBe(0);
 }
 
 describe('keyceremony audit-token and destroy-key', () => {

@@ -174,5 +174,7 @@ describe('keyceremony rotate-custodians', () => {
     expect(approvals?.detail).toContain('head: dave, erin');
     expect(approvals?.detail).toContain('login: erin, dave');
     expect(approvals?.detail).toContain('login: alice, bob');
+    const verify = io();
+    expect(await runCli(['verify', ...bundles], verify.out), verify.o.stdout + verify.o.stderr).toBe(0);
   });
 });
