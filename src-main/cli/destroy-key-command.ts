@@ -5,7 +5,7 @@ import type { Output } from './output.js';
 export const DESTROY_KEY_HELP = `Usage: keyceremony destroy-key --module PATH [--init-parameters STR]
          (--slot N | --token URI) --key-label LABEL --share FILE[:PASSPHRASE_FILE]...
          --bundle-out DIR --witness NAME... [--administrator NAME]
-         [--data-dir DIR] [--rehearsal] [--json]
+         [--data-dir DIR] [--rehearsal] [--resume CEREMONY_ID] [--json]
 
 Runs the destroy-key ceremony (ceremonies/destroy-key.yaml) without the app, on
 a token enrolled by init-token or enrol-token whose transcript is in the data
@@ -34,6 +34,9 @@ Options:
                              $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
   --rehearsal                A rehearsal: the air gap is checked and recorded but
                              not enforced.
+  --resume CEREMONY_ID       Continue an interrupted ceremony of this kind
+                             (keyceremony ceremonies lists them): the shares open
+                             the token again and it goes on where it stopped.
   --json                     Print the outcome as JSON.
   -h, --help                 Show this help.
 

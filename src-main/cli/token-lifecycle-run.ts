@@ -14,6 +14,8 @@ import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { existingDir, witnessesFlag } from './ceremony-flags.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import { readShares } from './kms-import-command.js';
+import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
+import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
 
 export type LifecycleCommand = 'destroy-key' | 'audit-token' | 'rotate-custodians';
@@ -40,6 +42,8 @@ export interface LifecycleArgs {
   rehearsal: boolean;
   json: boolean;
   rotation?: RotationArgs;
+  /** Continue this interrupted ceremony of the same kind instead of starting one. */
+  resume?: string;
 }
 
 export interface LifecycleOverrides {
@@ -61,9 +65,17 @@ const OPTIONS = {
   administrator: { type: 'string' },
   'data-dir': { type: 'string' },
   rehearsal: { type: 'boolean' },
+  resume: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** --resume ID: an interrupted ceremony of this kind (Home and `keyceremony ceremonies` list them). */
+export function resumeFlag(command: LifecycleCommand, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!new RegExp(`^${command}-[A-Za-z0-9-]{1,96}$`).test(value)) throw new UsageError(`--resume ${value}: expected the id of a ${command} ceremony (${command}-...), as keyceremony ceremonies or Home shows it.`);
+  return value;
+}
 
 /** The options of `command`; audit-token takes no --key-label. */
 export function lifecycleArgs(command: LifecycleCommand, argv: string[]): LifecycleArgs | 'help' {
@@ -97,6 +109,8 @@ export function lifecycleArgs(command: LifecycleCommand, argv: string[]): Lifecy
   };
   if (keyLabel !== undefined) args.keyLabel = keyLabel;
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'] as string;
+  const resume = resumeFlag(command, values.resume as string | undefined);
+  if (resume !== undefined) args.resume = resume;
   return args;
 }
 
@@ -131,6 +145,18 @@ async function performRetrying(action: string, perform: () => Promise<CeremonyVi
   }
 }
 
+/** A resumed destroy-key keeps the key it started with: --key-label must repeat it. */
+async function checkResumeLabel(args: LifecycleArgs, ceremonyId: string): Promise<void> {
+  let start: { parameters?: Record<string, unknown> } | undefined;
+  try {
+    start = (await readPreGenesisLog(preGenesisPathOf(args.dataDir, ceremonyId))).records[0]?.data as typeof start;
+  } catch {
+    throw new UsageError(`--resume ${ceremonyId}: no such ceremony in ${args.dataDir} (see the past ceremonies on Home, or --data-dir).`);
+  }
+  const recorded = start?.parameters?.keyLabel;
+  if (args.keyLabel !== undefined && recorded !== args.keyLabel) throw new UsageError(`--key-label ${args.keyLabel}: ceremony ${ceremonyId} started with ${String(recorded)}; a resumed ceremony keeps the parameters it started with.`);
+}
+
 const stepMessage = (at: string, message: string) => (message.startsWith(`step '${at}'`) ? message : `step ${at}: ${message}`);
 
 /** Parse, read the share files, run; the exit status. */
@@ -145,6 +171,7 @@ export async function lifecycleCommand(command: LifecycleCommand, help: string, 
     }
     args = parsed;
     shares = await readShares(args);
+    if (args.resume !== undefined) await checkResumeLabel(args, args.resume);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     out.stderr.write(`keyceremony ${command}: ${error.message}\n\nRun 'keyceremony ${command} --help' for the options.\n`);
@@ -176,9 +203,10 @@ export async function runLifecycleCeremony(command: LifecycleCommand, args: Life
   let view: CeremonyView | undefined;
   try {
     const parameters = rotation ? { custodians: rotation.custodians, threshold: rotation.threshold } : args.keyLabel === undefined ? {} : { keyLabel: args.keyLabel };
-    view = await service.start({ script: command, parameters, rehearsal: args.rehearsal });
+    // A resumed ceremony keeps the parameters it started with (the engine reads them from its records).
+    view = args.resume !== undefined ? await service.resume(args.resume) : await service.start({ script: command, parameters, rehearsal: args.rehearsal });
     const id = view.ceremonyId;
-    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
+    say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}${args.resume !== undefined ? `, resumed at step ${view.currentStepId ?? 'end'}` : ''}`);
     while (view.status === 'running' && view.currentStepId !== null) {
       const currentId: string = view.currentStepId;
       const step: CeremonyView['steps'][number] | undefined = view.steps.find((s) => s.id === currentId);

@@ -14,6 +14,7 @@ import type { CeremonyView } from '../../src-main/ceremony/engine/index.js';
 import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { destroyKeyCommand } from '../../src-main/cli/destroy-key-command.js';
 import { readFile } from 'node:fs/promises';
 import { faultyLayer, type FaultyLayer } from '../helpers/faulty-token-layer.js';
 import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
@@ -29,6 +30,11 @@ let real: Pkcs11TokenLayer;
 let faulty: FaultyLayer;
 let slot: SlotRef;
 let initId: string;
+
+const silentErr = () => {
+  const o = { stdout: '', stderr: '' };
+  return { o, out: { stdout: { write: (t: string) => (o.stdout += t) }, stderr: { write: (t: string) => (o.stderr += t) } } };
+};
 
 const silent = () => {
   const o = { stdout: '' };
@@ -49,7 +55,7 @@ beforeAll(async () => {
     ),
   ).toBe(0);
   initId = (JSON.parse(init.o.stdout) as { ceremonyId: string }).ceremonyId;
-  for (const label of ['k-lost', 'k-retry', 'k-abort']) {
+  for (const label of ['k-lost', 'k-retry', 'k-abort', 'k-resume']) {
     const params = join(work, `${label}.json`);
     await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from('t').toString('base64'), PublicKey: Buffer.from(kmsLikeKey(2048).spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
     const imp = silent();
@@ -98,6 +104,15 @@ async function destroyKey(service: CeremonyService, label: string, atDestroy: (a
   let view = await service.start({ script: 'destroy-key', parameters: { keyLabel: label } });
   const id = view.ceremonyId;
   const act = async (step: string, input: Record<string, unknown>) => (view = (await service.perform(id, step, input)).view);
+  try {
+    await drive();
+  } catch (error) {
+    // A refused ceremony is aborted, as the CLI does (a run the service let go of stays interrupted).
+    await service.abort(id, 'the step was refused').catch(() => undefined);
+    throw error;
+  }
+  return { id, view };
+  async function drive(): Promise<void> {
   while (view.status === 'running' && view.currentStepId) {
     const step = view.currentStepId;
     if (step === 'participants') await act(step, { administrator: 'erin', witnesses: ['wendy'] });
@@ -110,7 +125,7 @@ async function destroyKey(service: CeremonyService, label: string, atDestroy: (a
     else if (step === 'export') await act(step, { destinationDir: join(work, 'out') });
     else await act(step, {});
   }
-  return { id, view };
+  }
 }
 
 const destroyResult = async (id: string) => {
@@ -177,5 +192,37 @@ describe('destroy-key under a token fault in its destroy step', () => {
     } finally {
       await service.close();
     }
+  });
+
+  it('an interrupted destroy-key is resumed from the command line and finishes the destruction', async () => {
+    const service = new CeremonyService({ layer: faulty.layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    let id = '';
+    try {
+      const first = await destroyKey(service, 'k-resume', async (act) => {
+        // The token fails before the public half goes; then the process ends (the service closes without
+        // an abort): the ceremony is interrupted with its destroy intent and no result.
+        faulty.arm({ at: 2, call: 'destroyObject', code: 'CKR_DEVICE_ERROR', when: 'before' });
+        await expect(act({ confirm: 'DESTROY' })).rejects.toThrow(/still answers 1 object/);
+        faulty.arm(undefined);
+      });
+      id = first.id;
+    } finally {
+      await service.close();
+    }
+    expect(await labelled('k-resume')).toHaveLength(1);
+    await real.close();
+    const flags = ['--module', SOFTHSM_MODULE, '--token', `pkcs11:token=${LABEL}`, '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), ...['alice', 'bob'].flatMap((c) => ['--share', `${join(work, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`])];
+    const wrong = silentErr();
+    expect(await destroyKeyCommand([...flags, '--key-label', 'k-other', '--resume', id], wrong.out, { airGap: offline })).toBe(2);
+    expect(wrong.o.stderr).toContain(`--key-label k-other: ceremony ${id} started with k-resume`);
+    const resumed = silentErr();
+    const code = await destroyKeyCommand([...flags, '--key-label', 'k-resume', '--resume', id], resumed.out, { airGap: offline });
+    expect(resumed.o.stderr).toBe('');
+    expect(code).toBe(0);
+    expect(resumed.o.stdout).toContain(`Ceremony ${id}: Destroy key k-resume, resumed at step`);
+    expect((await destroyResult(id))?.continuesDestructionBy).toMatchObject({ ceremonyId: id });
+    real = new Pkcs11TokenLayer();
+    await real.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    expect(await labelled('k-resume')).toEqual([]);
   });
 });

@@ -134,7 +134,11 @@ export const listDomainTokens: ActionImpl<Record<string, never>> = {
   input: noInput,
   async perform(ctx) {
     const store = need(ctx.chain(), ctx.step.id, 'no token was selected', 'Run select-token first.');
-    const old = need(oldDomain.get(ctx.state), ctx.step.id, "the old custodians' domain is not known", 'Run quorum-login and rotate-pins first.');
+    // After a resume the login was the new custodians': the old domain is the one rotate-pins recorded.
+    const head = store.head();
+    const pinsResult = head ? [...store.entries(0, head.seq)].reverse().find((e) => e.ceremonyId === ctx.ceremonyId && e.kind === 'result' && (e.data as { action?: unknown }).action === 'rotate-pins') : undefined;
+    const recordedOld = (pinsResult?.data as { domainId?: { old?: unknown } } | undefined)?.domainId?.old;
+    const old = need(typeof recordedOld === 'string' ? recordedOld : oldDomain.get(ctx.state), ctx.step.id, "the old custodians' domain is not known", 'Run quorum-login and rotate-pins first.');
     const mine = store.dir;
     const root = join(ctx.deps.dataDir, 'chains');
     const others: JsonObject[] = [];
