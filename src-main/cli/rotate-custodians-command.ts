@@ -11,7 +11,7 @@ import { tokenChoice, UsageError } from './args.js';
 import { custodiansFlag, existingDir, passphraseFilesFlag, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
 import { PLAIN_SHARES_WARNING } from './enrol-token-command.js';
 import { readShares } from './kms-import-command.js';
-import { runLifecycleCeremony, type LifecycleArgs, type LifecycleOverrides } from './token-lifecycle-run.js';
+import { resumeFlag, runLifecycleCeremony, type LifecycleArgs, type LifecycleOverrides } from './token-lifecycle-run.js';
 import type { Output } from './output.js';
 
 const COMMAND = 'rotate-custodians';
@@ -21,7 +21,7 @@ export const ROTATE_CUSTODIANS_HELP = `Usage: keyceremony rotate-custodians --mo
          --custodians NAME,NAME,... --threshold M --shares-out DIR
          (--passphrase-file NAME=FILE ... | --insecure-plain-shares --rehearsal)
          --out DIR --witness NAME... [--administrator NAME]
-         [--data-dir DIR] [--rehearsal] [--json]
+         [--data-dir DIR] [--rehearsal] [--resume CEREMONY_ID] [--json]
 
 Runs the rotate-custodians ceremony (ceremonies/rotate-custodians.yaml) without
 the app, on a token enrolled by init-token or enrol-token whose transcript is
@@ -55,6 +55,10 @@ Options:
                              $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
   --rehearsal                A rehearsal: the air gap is checked and recorded but
                              not enforced.
+  --resume CEREMONY_ID       Continue an interrupted rotate-custodians (the same
+                             flags): after its PIN step the new custodians' shares
+                             (--share) open the token; before it, it cannot go on
+                             (the new secret is gone): abandon it and start again.
   --json                     Print the outcome as JSON.
   -h, --help                 Show this help.
 
@@ -79,6 +83,7 @@ const OPTIONS = {
   administrator: { type: 'string' },
   'data-dir': { type: 'string' },
   rehearsal: { type: 'boolean' },
+  resume: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -116,6 +121,8 @@ async function parse(argv: string[]): Promise<{ args: LifecycleArgs; shares: Rec
     rotation: { custodians, threshold, sharesOut: existingDir('--shares-out', values['shares-out']), passphrases: await readPassphrases(files), insecurePlain },
   };
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
+  const resume = resumeFlag(COMMAND, values.resume);
+  if (resume !== undefined) args.resume = resume;
   return { args, shares: await readShares(args) };
 }
 
@@ -136,7 +143,7 @@ export async function rotateCustodiansCommand(argv: string[], out: Output, overr
   const rotation = args.rotation as NonNullable<LifecycleArgs['rotation']>;
   // Every output folder is checked before anything is recorded or touched (the engine checks each again).
   try {
-    await checkShareFolder(rotation.sharesOut, rotation.custodians, '--shares-out');
+    if (args.resume === undefined) await checkShareFolder(rotation.sharesOut, rotation.custodians, '--shares-out');
     await checkOutputFolder(args.bundleOut, [], '--out', 4 * 1024 * 1024);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

@@ -15,6 +15,7 @@ import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
 import type { CeremonyView } from '../../src-main/ceremony/engine/index.js';
 import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
+import { rotateCustodiansCommand } from '../../src-main/cli/rotate-custodians-command.js';
 import { TranscriptStore } from '../../src-main/transcript/store.js';
 import { faultyLayer, type FaultyLayer } from '../helpers/faulty-token-layer.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
@@ -108,7 +109,7 @@ async function enrolmentInForceId(): Promise<string | undefined> {
  * One rotation from `current` to new custodians, with `fault` armed for the PIN step only; Retry after a
  * failure until it completes. Returns the calls the PIN step made (first attempt) and what the token said.
  */
-async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string }, abortAfterFault = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
+async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string }, abortAfterFault = false, stopAfterPins = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
   generation += 1;
   const names = [`a${generation}`, `b${generation}`, `c${generation}`];
   const folder = join(work, `usb${generation}`);
@@ -146,6 +147,7 @@ async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: str
         }
         pinCalls = faulty.calls.slice(start);
         faulty.arm(undefined);
+        if (stopAfterPins) return { pinCalls, failed, stopped: { names, folder, id } };
       } else if (step.id === 'sign-off') await act(step.id, { witnesses: [{ name: 'wendy' }] });
       else if (step.id === 'head') for (const n of names.slice(0, 2)) await act(step.id, { shareFile: join(folder, `${n}.share`), passphrase: passOf(n) });
       else if (step.id === 'export') await act(step.id, { destinationDir: join(work, 'out') });
@@ -185,6 +187,36 @@ describe('rotate-custodians under faults in its PIN step', () => {
     console.log(`rotate-custodians PIN step, ${cells.length} faults:\n${cells.join('\n')}`);
     expect(cells.filter((c) => !c.includes('the step went on')).length).toBeGreaterThan(0);
   }, 600_000);
+
+  it('a rotation interrupted after its PIN step is resumed from the command line with the new shares', async () => {
+    const r = await rotate(undefined, false, true);
+    const stopped = r.stopped!;
+    // The service closed without an abort: interrupted, resumable; its enrolment is in force already.
+    expect(await enrolmentInForceId()).toBe(stopped.id);
+    await real.close();
+    for (const n of stopped.names) await writeFile(join(work, 'secrets', n), passOf(n));
+    let stdout = '';
+    let stderr = '';
+    const out = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } };
+    const code = await rotateCustodiansCommand(
+      [
+        '--module', SOFTHSM_MODULE, '--token', `pkcs11:token=${LABEL}`, '--resume', stopped.id, '--custodians', stopped.names.join(','), '--threshold', '2', '--shares-out', stopped.folder,
+        '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'),
+        ...stopped.names.slice(1).flatMap((n) => ['--share', `${join(stopped.folder, `${n}.share`)}:${join(work, 'secrets', n)}`]),
+        ...stopped.names.flatMap((n) => ['--passphrase-file', `${n}=${join(work, 'secrets', n)}`]),
+      ],
+      out,
+      { airGap: offline, scrypt: SCRYPT },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Ceremony ${stopped.id}: Replace the custodians of a token (2 of ${stopped.names.join(', ')}), resumed at step`);
+    real = new Pkcs11TokenLayer();
+    await real.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    faulty = faultyLayer(real);
+    expect(await opens('user', (await pinsOf(stopped)).userPin)).toBe(true);
+    current = stopped;
+  });
 
   it('after a rotation stopped between its C_SetPIN and the record, the old shares are refused in words naming it', async () => {
     // The user PIN's C_SetPIN acts and its answer is lost; the room aborts instead of pressing Retry.
