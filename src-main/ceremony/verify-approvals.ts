@@ -57,6 +57,14 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     return r;
   }
   const fail = (detail: string, seq: number, steps: ApprovalStepReport[]): ApprovalsReport => ({ status: 'fail', detail, seq, steps });
+  // A rotate-custodians resumed after it stopped inside its PIN step (its rotate-pins intent recorded before
+  // this quorum opened) opens its quorum to its own enrolment: only its new shares may open the token then,
+  // and the token is the judge (their PIN is refused if the change never acted).
+  const ownStoppedRotation = (o: Entry) => {
+    if ((o.data as { enrolmentCeremonyId?: unknown }).enrolmentCeremonyId !== o.ceremonyId) return undefined;
+    if (!entries.some((e) => e.ceremonyId === o.ceremonyId && e.seq < o.seq && e.kind === 'intent' && (e.data as { action?: unknown }).action === 'rotate-pins')) return undefined;
+    return enrolmentFromEntries(entries.filter((e) => e.ceremonyId === o.ceremonyId && e.seq < o.seq))?.enrolment;
+  };
   const steps: ApprovalStepReport[] = [];
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const openFor = new Map<string, Entry>();
@@ -95,7 +103,7 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     const within = (e: Entry) => e.seq > o.seq && e.seq < until && e.ceremonyId === o.ceremonyId && e.step === o.step;
     const mine = approvals.filter(within);
     const acted = entries.some((e) => within(e) && (e.kind === 'intent' || e.kind === 'result'));
-    const atOpen = inForceAt(o.seq);
+    const atOpen = ownStoppedRotation(o) ?? inForceAt(o.seq);
     if (!atOpen) return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} opened before any enrolment in these entries; verify them together with the init-token bundle`, o.seq, steps);
     const check = checkQuorum(atOpen, { ceremonyId: o.ceremonyId, step: o.step, headHash }, mine.map((a) => a.data));
     const report: ApprovalStepReport = { ceremonyId: o.ceremonyId, step: o.step, headHash, openedAt: o.seq, approvers: check.approvers, held: check.held, acted, problems: check.problems, notes: check.notes };

@@ -56,9 +56,11 @@ Options:
   --rehearsal                A rehearsal: the air gap is checked and recorded but
                              not enforced.
   --resume CEREMONY_ID       Continue an interrupted rotate-custodians (the same
-                             flags): after its PIN step the new custodians' shares
-                             (--share) open the token; before it, it cannot go on
-                             (the new secret is gone): abandon it and start again.
+                             flags) that reached its PIN step: M of the NEW
+                             custodians' shares (--share) open the token and it
+                             goes on (finishing a PIN change that acted). One
+                             stopped before its PIN step cannot go on (the new
+                             secret is gone): abandon it and start again.
   --json                     Print the outcome as JSON.
   -h, --help                 Show this help.
 

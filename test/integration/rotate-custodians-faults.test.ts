@@ -4,7 +4,8 @@
 // secret's or the new one's; a Retry of the step then completes it, after which the chain's enrolment in
 // force is the new one, the new shares open the token and the old ones are refused. Each cell rotates from
 // the custodians the previous cell left. Through the engine (CeremonyService) over SoftHSM, as the app does.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/c
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { rotateCustodiansCommand } from '../../src-main/cli/rotate-custodians-command.js';
 import { TranscriptStore } from '../../src-main/transcript/store.js';
-import { faultyLayer, type FaultyLayer } from '../helpers/faulty-token-layer.js';
+import { faultyLayer, type FaultCode, type FaultyLayer } from '../helpers/faulty-token-layer.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 
 const SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
@@ -109,7 +110,7 @@ async function enrolmentInForceId(): Promise<string | undefined> {
  * One rotation from `current` to new custodians, with `fault` armed for the PIN step only; Retry after a
  * failure until it completes. Returns the calls the PIN step made (first attempt) and what the token said.
  */
-async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string }, abortAfterFault = false, stopAfterPins = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
+async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string; code?: FaultCode }, abortAfterFault = false, stopAfterPins = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
   generation += 1;
   const names = [`a${generation}`, `b${generation}`, `c${generation}`];
   const folder = join(work, `usb${generation}`);
@@ -131,12 +132,17 @@ async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: str
       else if (step.id === 'shares') for (const n of names) await act(step.id, { custodian: n, passphrase: passOf(n), destinationDir: folder });
       else if (step.id === 'pins') {
         const start = faulty.calls.length;
-        faulty.arm(fault ? { ...fault, code: 'CKR_DEVICE_ERROR' } : undefined);
+        faulty.arm(fault ? { code: 'CKR_DEVICE_ERROR', ...fault } : undefined);
         try {
           await act(step.id, { confirm: 'ROTATE' });
-        } catch {
+        } catch (error) {
           failed = faulty.fired();
           if (!failed) throw new Error('the PIN step failed without the injected fault');
+          if ((error as { code?: string }).code === 'ceremony-token-lost') {
+            // The service let go of the run, as when the process dies: interrupted, resumable.
+            faulty.arm(undefined);
+            return { pinCalls: [], failed, stopped: { names, folder, id } };
+          }
           afterFault = { user: await openedBy('user', old, await pinsOf({ names, folder, id })), so: await openedBy('so', old, await pinsOf({ names, folder, id })) };
           faulty.arm(undefined);
           if (abortAfterFault) {
@@ -216,6 +222,45 @@ describe('rotate-custodians under faults in its PIN step', () => {
     faulty = faultyLayer(real);
     expect(await opens('user', (await pinsOf(stopped)).userPin)).toBe(true);
     current = stopped;
+  });
+
+  it('a rotation that stopped between its C_SetPIN and the record is finished by resuming it with the new shares', async () => {
+    const old = await pinsOf(current);
+    const r = await rotate({ at: 1, call: 'setPin', when: 'after', code: 'CKR_SESSION_HANDLE_INVALID' });
+    const stopped = r.stopped!;
+    const fresh = await pinsOf(stopped);
+    // The token has the new user PIN; the chain still names the old custodians.
+    expect(await opens('user', fresh.userPin)).toBe(true);
+    expect(await enrolmentInForceId()).toBe(current.id);
+    await real.close();
+    for (const n of stopped.names) await writeFile(join(work, 'secrets', n), passOf(n));
+    let stdout = '';
+    let stderr = '';
+    const out = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } };
+    const code = await rotateCustodiansCommand(
+      [
+        '--module', SOFTHSM_MODULE, '--token', `pkcs11:token=${LABEL}`, '--resume', stopped.id, '--custodians', stopped.names.join(','), '--threshold', '2', '--shares-out', stopped.folder,
+        '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json',
+        ...stopped.names.slice(0, 2).flatMap((n) => ['--share', `${join(stopped.folder, `${n}.share`)}:${join(work, 'secrets', n)}`]),
+        ...stopped.names.flatMap((n) => ['--passphrase-file', `${n}=${join(work, 'secrets', n)}`]),
+      ],
+      out,
+      { airGap: offline, scrypt: SCRYPT },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { rotation: { changed: string[] } }).rotation.changed).toContain('user');
+    real = new Pkcs11TokenLayer();
+    await real.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    faulty = faultyLayer(real);
+    expect(await enrolmentInForceId()).toBe(stopped.id);
+    expect(await opens('user', fresh.userPin)).toBe(true);
+    expect(await opens('user', old.userPin)).toBe(false);
+    current = stopped;
+    // Every bundle of this token verifies: the resumed login's approvals against the rotation's own enrolment.
+    const bundles = (await readdir(join(work, 'out'))).map((b) => join(work, 'out', b));
+    const report = await verifyBundles(bundles);
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
   });
 
   it('after a rotation stopped between its C_SetPIN and the record, the old shares are refused in words naming it', async () => {

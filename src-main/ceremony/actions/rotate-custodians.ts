@@ -20,14 +20,14 @@ import { JOURNAL_FILE } from '../../transcript/store.js';
 import { genesisTokenOf } from '../../tokens/identity.js';
 import { derivePins, wipe } from '../quorum/index.js';
 import { domainId } from '../quorum/domain.js';
-import type { ActionContext, ActionImpl } from '../engine/types.js';
+import type { ActionContext, ActionImpl, ActionOutcome } from '../engine/types.js';
 import { PIN_CHANGED_KIND, setPinAs } from './enrol-token.js';
 import { enrolmentInForce } from './enrolment-in-force.js';
 import { openAuditKey } from './existing-chain.js';
 import { noInput } from './general.js';
 import { requireRecoverableSecret } from './never-brick.js';
 import { isNssSoftoken } from './nss-softoken.js';
-import { oldDomain } from './rotate-login.js';
+import { finishingRotation, oldDomain } from './rotate-login.js';
 import { need, tokenName } from './step-state.js';
 
 /** Does `pin` open the token as `who` on a fresh session? Only a wrong PIN answers false. */
@@ -56,6 +56,9 @@ export const rotatePins: ActionImpl<Record<string, never>> = {
     const session = need(ctx.token.session, ctx.step.id, 'no token session is open', 'Run select-token and quorum-login first.');
     const current = need(ctx.secrets.currentPins, ctx.step.id, "the current custodians' PINs are gone", 'Abort and start rotate-custodians again; nothing was changed.');
     const secret = need(ctx.secrets.secret, ctx.step.id, 'the new secret is gone', 'Abort and start rotate-custodians again; nothing was changed.');
+    // A resumed rotation that stopped inside this step: the new custodians opened the token with their shares
+    // (so its user PIN change acted); what is left is to record it, and the SO PIN if it changed too.
+    if (finishingRotation.has(ctx.state)) return finishStoppedRotation(ctx, slot, info, session, secret);
     // Never before every new custodian holds a proven share and the new enrolment is in the chain.
     requireRecoverableSecret(ctx);
     const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
@@ -118,6 +121,39 @@ export const rotatePins: ActionImpl<Record<string, never>> = {
   },
 };
 
+/**
+ * The end of a rotation resumed after it stopped inside its PIN step, once its new shares opened the token:
+ * the user PIN change is recorded as found, the SO PIN is asked whether it is the new one (else it stays the
+ * old secret's, or the vendor's, which M old shares or the vendor's record open), the audit key opened again.
+ */
+async function finishStoppedRotation(ctx: ActionContext, slot: SlotRef, info: TokenInfo, session: string, secret: Uint8Array): Promise<ActionOutcome> {
+  const { layer } = ctx.deps;
+  const pins = derivePins(secret, ctx.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+  await ctx.record(PIN_CHANGED_KIND, { pin: 'user', found: 'the token already had it: this rotation stopped after its C_SetPIN acted and before it was recorded; the new shares opened the token on resume', note: "the user PIN is derived from the new secret: the new custodians' shares open the token" });
+  await layer.logout(session).catch(() => undefined);
+  ctx.token.loggedIn = undefined;
+  const soNew = !isNssSoftoken(slot.moduleId, info) && (await opens(ctx, 'so', pins.soPin));
+  if (soNew) await ctx.record(PIN_CHANGED_KIND, { pin: 'so', found: 'the token already had it', note: 'the SO PIN is derived from the new secret' });
+  await layer.login(session, 'user', pins.userPin);
+  ctx.token.loggedIn = 'user';
+  await openAuditKey(ctx, session);
+  wipe(ctx.secrets.secret, ctx.secrets.currentPins?.user);
+  ctx.secrets.secret = undefined;
+  ctx.secrets.currentPins = undefined;
+  return {
+    done: true,
+    data: {
+      changed: soNew ? ['user', 'so'] : ['user'],
+      soPin: soNew ? 'set from the new secret (found after the resume)' : isNssSoftoken(slot.moduleId, info) ? 'the token has none to change' : "not the new secret's: it stays the old secret's (M of the old shares rebuild it) or the vendor's",
+      oldUserPinRefused: false,
+      oldSharesNote: 'not asked in this resumed run (the old shares were not presented); the token refuses the old user PIN since the new one replaced it',
+      finishedAfterStop: true,
+      enrolmentInForce: ctx.ceremonyId,
+      domainId: { old: null, new: domainId(secret) },
+    },
+  };
+}
+
 /** A chain's domain: the domainId its enrolment in force records, or its rotation recorded; otherwise the enrolment alone. */
 function domainOfChain(entries: readonly Entry[]): { domain: string; recorded: boolean } | undefined {
   const e = enrolmentInForce(entries);
@@ -138,7 +174,11 @@ export const listDomainTokens: ActionImpl<Record<string, never>> = {
     const head = store.head();
     const pinsResult = head ? [...store.entries(0, head.seq)].reverse().find((e) => e.ceremonyId === ctx.ceremonyId && e.kind === 'result' && (e.data as { action?: unknown }).action === 'rotate-pins') : undefined;
     const recordedOld = (pinsResult?.data as { domainId?: { old?: unknown } } | undefined)?.domainId?.old;
-    const old = need(typeof recordedOld === 'string' ? recordedOld : oldDomain.get(ctx.state), ctx.step.id, "the old custodians' domain is not known", 'Run quorum-login and rotate-pins first.');
+    const old = typeof recordedOld === 'string' ? recordedOld : oldDomain.get(ctx.state);
+    if (old === undefined) {
+      // A rotation finished after a stop: the old custodians' secret was not rebuilt in this run.
+      return { done: true, data: { oldDomainId: null, thisToken: 'rotated: only the new shares open it', otherTokens: [], note: 'the old domain is not known in this resumed run (the old shares were not presented): look for other tokens the old custodians open yourself' } };
+    }
     const mine = store.dir;
     const root = join(ctx.deps.dataDir, 'chains');
     const others: JsonObject[] = [];

@@ -15,6 +15,7 @@ import { pending } from '../actions/never-brick.js';
 import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } from '../actions/enrol-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
+import { finishingRotation, rotatesCustodians, stoppedRotationEnrolment } from '../actions/rotate-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -257,7 +258,10 @@ export class CeremonyRun {
       run.token.slot = reopened.slot;
       run.token.info = reopened.info;
       run.token.session = reopened.session;
-      const recorded = head ? enrolmentOfChain(store) : undefined;
+      // A rotate-custodians stopped inside its PIN step: only its own new shares may open the token now.
+      const stoppedRotation = rotatesCustodians(script) ? stoppedRotationEnrolment(all) : undefined;
+      const recorded = stoppedRotation ?? (head ? enrolmentOfChain(store) : undefined);
+      if (stoppedRotation) finishingRotation.add(run.state);
       if (recorded) {
         run.state.enrolment = recorded.enrolment;
         run.state.secretCheck = recorded.secretCheck;
