@@ -43,6 +43,10 @@ export interface CeremonySummary {
   /** init-token on a token that is not blank: why it may be erased, and so what the init step needs. */
   reinitialize?: { reason: 'interrupted-attempt' | 'allowReinitialize'; interruptedCeremonyId?: string; voidShares?: string[] };
   key?: {
+    /** aws, gcp, azure or vault; absent in records made before the clouds (AWS). */
+    cloud?: string;
+    /** The key the material goes into: ARN, GCP crypto key name, Azure key URL, Vault transit key path. */
+    target?: string;
     arn: string | null;
     keyId: string;
     region: string | null;
@@ -96,6 +100,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       }
     } else if (r.kind === 'result' && action === 'load-import-parameters') {
       s.key = {
+        ...(str(d.cloud) ? { cloud: str(d.cloud) as string } : {}),
+        ...(str(d.target) ? { target: str(d.target) as string } : {}),
         arn: str(d.keyArn) ?? null,
         keyId: str(d.keyId) ?? '',
         region: str(d.region) ?? null,
