@@ -20,11 +20,11 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "776a785a9e312bd750d595ac4c060a5b338ab11a2f567270cb7591fae3c63546"
+    "sha256": "aa54cd8a356b727e58c25c60a7aa84298eaea8ff1248606fba597ea9d29cb48f"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
+    "sha256": "8107d1bd282141b4add08bf4cd6e655651d273a2e93befdbcb272a8d98f6dcf3"
   }
 ];
