@@ -94,6 +94,8 @@ export function resolveCloudKeySpec(cloud: Cloud, value: string, field = '--key-
 
 /** The cloud's own name for `keySpec`: `algorithm` when given (checked to be that spec), else the default. */
 export function cloudAlgorithmFor(cloud: Cloud, keySpec: KmsKeySpec, algorithm: string | undefined, field = 'targetAlgorithm'): string {
+  // A name shared by several sizes (Vault's "hmac") is this spec's when the spec is known.
+  if (algorithm !== undefined && CLOUD_KEY_NAMES[cloud][keySpec]?.includes(algorithm)) return algorithm;
   const r = resolveCloudKeySpec(cloud, algorithm ?? keySpec, field);
   if (r.keySpec !== keySpec) {
     throw new AppError(CLOUD_KEYSPEC_ERROR, `${field} ${JSON.stringify(algorithm)} is ${r.keySpec} material, but this ceremony makes ${keySpec}.`, `Give a ${CLOUD_NAMES[cloud]} name for ${keySpec}: ${(CLOUD_KEY_NAMES[cloud][keySpec] ?? []).join(', ')}.`);
