@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { AppError } from '../errors.js';
-import { resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
+import { cloudKeySpecNames, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
 import { CLOUD_NAMES, CLOUDS, type Cloud } from '../kms/clouds/types.js';
 import { checkCloudFlags, settleWrappingAlgorithm } from './kms-cloud-flags.js';
 import { parseArgs } from 'node:util';
@@ -207,6 +207,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   if (alg && !(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
   const specGiven = values['key-spec'];
   if (!specGiven) throw new UsageError('--key-spec SPEC is required.');
+  if (!CLOUDS.some((c) => cloudKeySpecNames(c).includes(specGiven))) throw new UsageError(`--key-spec ${specGiven}: expected one of ${cloudKeySpecNames(cloud).join(', ')}.`);
   let resolved;
   try {
     resolved = resolveCloudKeySpec(cloud, specGiven);
