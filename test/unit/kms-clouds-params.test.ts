@@ -178,3 +178,17 @@ describe('AWS import type (imported-key rotation)', () => {
     expect(() => parseAwsImportOptions(spec, o)).toThrow(message);
   });
 });
+
+describe('a file chosen with the wrong cloud', () => {
+  it('is refused with the cloud it is', async () => {
+    let e = await refused({ cloud: 'aws', path: file(gcpJobJson(rsaPair(3072), {}, NOW)), keyArn: undefined });
+    expect(e.message).toMatch(/ is a Google Cloud KMS import job's description, not AWS KMS's\.$/);
+    expect(e.remedy).toBe("Choose Google Cloud KMS (--cloud gcp) for this file, or bring AWS KMS's own download.");
+    e = await refused({ cloud: 'gcp', path: file(azureKeyJson(rsaPair(2048))) });
+    expect(e.message).toMatch(/ is an Azure Key Vault key \(az keyvault key show\), not Google Cloud KMS's\.$/);
+    e = await refused({ cloud: 'azure', path: file(vaultWrappingKeyJson(rsaPair(4096))) });
+    expect(e.remedy).toContain('HashiCorp Vault transit (--cloud vault)');
+    e = await refused({ cloud: 'vault', path: file(JSON.stringify({ KeyId: 'k', ImportToken: 'AAAA', PublicKey: 'AAAA', ParametersValidTo: 1 })) });
+    expect(e.message).toContain('is AWS KMS import parameters (get-parameters-for-import), not HashiCorp Vault transit\'s.');
+  });
+});

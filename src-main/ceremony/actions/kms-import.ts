@@ -105,8 +105,8 @@ export { isNssSoftoken, NSS_CKA_LOCAL_WAIVER } from './nss-softoken.js';
 export const loadImportParametersInput = z.strictObject({
   /** The file (aws kms get-parameters-for-import --output json, or a console zip) or folder on the stick. */
   path: absolutePath,
-  /** The algorithm requested from GetParametersForImport (the response does not name it); must be the ceremony's. */
-  wrappingAlgorithm: z.string({ error: 'must be a wrapping algorithm name' }).min(1).max(64),
+  /** The algorithm requested from GetParametersForImport (the response does not name it); must be the ceremony's, which is used when it is left out. */
+  wrappingAlgorithm: z.string({ error: 'must be a wrapping algorithm name' }).min(1).max(64).optional(),
   /** The key ARN when the input lacks it (console downloads), or to cross-check it. */
   keyArn: z.string({ error: 'must be a key ARN' }).min(1).max(2048).optional(),
   /** ParametersValidTo when the input lacks it (what the console showed), ISO 8601. */
@@ -133,11 +133,13 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
   async perform(ctx, input) {
     const keySpec = keySpecOf(ctx);
     const chosen = ctx.parameters.wrappingAlgorithm;
-    if (typeof chosen === 'string' && input.wrappingAlgorithm !== chosen) {
+    if (typeof chosen === 'string' && input.wrappingAlgorithm !== undefined && input.wrappingAlgorithm !== chosen) {
       throw new AppError('kms-algorithm-mismatch', `input.wrappingAlgorithm: ${input.wrappingAlgorithm} is not the algorithm this ceremony was started with (${chosen})`, 'Load the parameters that were requested with the ceremony\'s algorithm, or start the ceremony again with the right one.');
     }
     const clock = ctx.deps.clock ?? (() => new Date());
-    const { path, wrappingAlgorithm, cloud, ...rest } = input;
+    const { path, cloud, ...rest } = input;
+    const wrappingAlgorithm = input.wrappingAlgorithm ?? chosen;
+    if (typeof wrappingAlgorithm !== 'string') throw new AppError('kms-algorithm-missing', 'input.wrappingAlgorithm is missing and this ceremony names none.', 'Give the wrapping algorithm the parameters were requested with.');
     const params = await readCloudImportParameters({ ...rest, cloud: cloud ?? 'aws', path, wrappingAlgorithm, keySpec, now: clock });
     const slot = ctx.token.slot;
     const target = params.cloud as CloudTarget;

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import { cloudAlgorithmFor } from '../clouds/keyspecs.js';
 import type { ImportParameters } from '../types.js';
 import { KMS_PARAMS_ERROR } from './arn.js';
+import { refuseOtherCloud } from './sniff.js';
 import type { CloudParamsOptions } from './cloud-options.js';
 import { asObject, decodeBase64UrlStrict, hhmm, isoTime, member, parseJsonObject, pemPublicKey, readParamsText, rsaWrappingKey } from './cloud-common.js';
 import { VALID_TO_WARNING_MS } from './validate.js';
@@ -52,6 +53,7 @@ export async function readAzureParameters(o: CloudParamsOptions): Promise<Import
   const json = text.trimStart().startsWith('{');
   if (json) {
     const doc = parseJsonObject(text, o.path, SHOW);
+    refuseOtherCloud(doc, 'azure', o.path);
     const key = asObject(member(doc, 'key'));
     if (!key) throw new AppError(KMS_PARAMS_ERROR, `key in ${o.path} is missing: this is not the output of \`az keyvault key show\`.`, SHOW);
     kek = parseKekKid(member(key, 'kid'), `key.kid in ${o.path}`);

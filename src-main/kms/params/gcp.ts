@@ -9,6 +9,7 @@ import { cloudAlgorithmFor } from '../clouds/keyspecs.js';
 import { GCP_IMPORT_METHODS, type GcpImportMethod } from '../clouds/types.js';
 import type { ImportParameters } from '../types.js';
 import { KMS_PARAMS_ERROR } from './arn.js';
+import { refuseOtherCloud } from './sniff.js';
 import type { CloudParamsOptions } from './cloud-options.js';
 import { asObject, hhmm, isoTime, member, parseJsonObject, pemPublicKey, readParamsText, rsaWrappingKey } from './cloud-common.js';
 import { VALID_TO_WARNING_MS } from './validate.js';
@@ -53,6 +54,7 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
   const json = text.trimStart().startsWith('{');
   if (json) {
     const doc = parseJsonObject(text, o.path, DESCRIBE);
+    refuseOtherCloud(doc, 'gcp', o.path);
     job = parseJobName(member(doc, 'name'), `name in ${o.path}`);
     method = parseGcpImportMethod(member(doc, 'importMethod'), `importMethod in ${o.path}`);
     state = typeof member(doc, 'state') === 'string' ? (member(doc, 'state') as string) : undefined;

@@ -7,6 +7,7 @@ import { cloudAlgorithmFor } from '../clouds/keyspecs.js';
 import { VAULT_HASH_FUNCTIONS, type VaultHashFunction } from '../clouds/types.js';
 import type { ImportParameters } from '../types.js';
 import { KMS_PARAMS_ERROR } from './arn.js';
+import { refuseOtherCloud } from './sniff.js';
 import type { CloudParamsOptions } from './cloud-options.js';
 import { asObject, member, parseJsonObject, pemPublicKey, readParamsText, rsaWrappingKey } from './cloud-common.js';
 
@@ -43,6 +44,7 @@ export async function readVaultParameters(o: CloudParamsOptions): Promise<Import
   let from: string;
   if (json) {
     const doc = parseJsonObject(text, o.path, READ);
+    refuseOtherCloud(doc, 'vault', o.path);
     const p = member(asObject(member(doc, 'data')), 'public_key');
     if (typeof p !== 'string') throw new AppError(KMS_PARAMS_ERROR, `data.public_key in ${o.path} is missing: this is not the output of \`vault read -format=json transit/wrapping_key\`.`, READ);
     pem = p;
