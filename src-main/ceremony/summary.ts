@@ -118,6 +118,12 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       if (str(key?.label)) s.key.label = str(key?.label) as string;
       if (str(key?.keySpec)) s.key.keySpec = str(key?.keySpec) as string;
       if (cv && typeof cv.value === 'string') s.key.checkValue = { value: cv.value, method: str(cv.method) ?? '', description: str(cv.description) ?? '' };
+    } else if (r.kind === 'result' && action === 'find-key' && s.key) {
+      // kms-rewrap: the key found again, and its check value as the token computed it now (equal to the recorded one, or the step failed).
+      const key = obj(d.key);
+      const now = obj(obj(d.checkValue)?.now);
+      if (str(key?.label)) s.key.label = str(key?.label) as string;
+      if (now && typeof now.value === 'string') s.key.checkValue = { value: now.value, method: str(now.method) ?? '', description: str(now.description) ?? '' };
     } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
       if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
     } else if (r.kind === 'share-issued') {

@@ -20,11 +20,11 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "aa54cd8a356b727e58c25c60a7aa84298eaea8ff1248606fba597ea9d29cb48f"
+    "sha256": "7131358875895b880c5697c38557b33c805d5ef4824008cd670af226a17e5398"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "8107d1bd282141b4add08bf4cd6e655651d273a2e93befdbcb272a8d98f6dcf3"
+    "sha256": "175b6db62a6d0ecdc442426190d985537e46abb5739fc9312618ab7f7bbc5cc1"
   }
 ];
