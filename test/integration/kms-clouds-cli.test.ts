@@ -236,6 +236,7 @@ describe('hostile parameters stop at the parameters step', () => {
     ['an Azure KEK that also wraps', ['--cloud', 'azure', '--target', 'k'], () => azureKeyJson(rsaPair(2048), { key: { keyOps: ['import', 'wrapKey'] } }), 'a BYOK KEK must allow import and nothing else'],
     ['an Azure kid without version', ['--cloud', 'azure', '--target', 'k'], () => azureKeyJson(rsaPair(2048), { key: { kid: 'https://acme-byok.vault.azure.net/keys/kek' } }), 'is not a Key Vault key id with a version'],
     ['a Vault key that is not RSA-4096', ['--cloud', 'vault', '--target', 'k', '--hash-function', 'SHA1'], () => vaultWrappingKeyJson(rsaPair(2048)), 'Vault transit wrapping keys are RSA-4096'],
+    ['a P-256 key SoftHSM would pad (the exactness proof)', ['--cloud', 'azure', '--target', 'k'], () => azureKeyJson(rsaPair(2048)), 'Strict receivers (AWS KMS, Python cryptography, Go) reject such material, so nothing was generated'],
   ])('%s', async (_what, flags, text, message) => {
     const stderr = await refused(kmsImportCommand, ['--params', await stick('hostile', text()), ...flags, ...common(`hostile-${n}`, 'ECC_NIST_P256')]);
     expect(stderr).toContain('step parameters: ');

@@ -80,13 +80,13 @@ export async function exactnessAfterLogin(ctx: ActionContext, session: string, k
   const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
   const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
   const capability = need(kms.capability, ctx, 'the token was not checked for the wrapping algorithm', 'Run load-import-parameters first.');
-  kms.exactness = await proveExactExport(ctx.deps.layer, slot, {
+  kms.exactness = await withCloudRemedy(params.cloud, () => proveExactExport(ctx.deps.layer, slot, {
     capability,
     keySpec,
     wrappingKeyBits: wrappingKeyBits(params),
     session,
     ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}),
-  });
+  }));
   return probeRecord(kms.exactness) as JsonObject;
 }
 
@@ -183,7 +183,7 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
       const probed = cached && cached.slot.moduleId === slot.moduleId && cached.slot.slotId === slot.slotId ? cached.capabilities : undefined;
       const capability = await withCloudRemedy(target, () => checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec, probed));
       await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session, String(ctx.parameters.keyLabel));
-      const exactness = await proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) });
+      const exactness = await withCloudRemedy(target, () => proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) }));
       kms.capability = capability;
       kms.exactness = exactness;
       data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec, exactExport: probeRecord(exactness) as JsonObject };
