@@ -116,6 +116,11 @@ test('kms-import for Google Cloud KMS: the room chooses the cloud and the crypto
   await startToParameters(page, 'Generate a key and wrap it for AWS KMS');
   harness.nextDialogAnswer.paramsFile = join(stick('params'), 'import-job.json');
   await page.getByRole('button', { name: 'Choose file…' }).click();
+  // Left at AWS, the file is recognised as Google's and refused in words; the room chooses the cloud and goes on.
+  await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSA_AES_KEY_WRAP_SHA_1');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText("is a Google Cloud KMS import job's description, not AWS KMS's");
+  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
   await page.getByLabel('Cloud the key goes to').selectOption('gcp');
   await expect(page.getByTestId('cloud-file-hint')).toContainText('gcloud kms import-jobs describe');
   // The crypto key is required: the step is not sent without it.
