@@ -32,12 +32,14 @@ export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--i
 
 Runs the kms-import ceremony (ceremonies/kms-import.yaml) without the app, on a
 token enrolled by init-token whose transcript is in the data directory: reads
-the AWS KMS import parameters, checks the token can wrap SPEC with ALG before
+the cloud's import parameters, checks the token can wrap SPEC with ALG before
 anything is generated, opens the token with the custodians' shares (and checks
 its chain head against the local transcript), generates the key material in
 the token, computes its check value there, wraps it there, and writes the
-import bundle (EncryptedKeyMaterial.bin, ImportToken.bin, IMPORT.md,
-import-manifest.json) into DIR and the transcript bundle into --bundle-out.
+import folder into DIR (AWS: EncryptedKeyMaterial.bin, ImportToken.bin; Google:
+wrapped-key.bin; Azure: LABEL.byok; Vault: ciphertext.b64; always IMPORT.md
+with the exact commands and import-manifest.json) and the transcript bundle
+into --bundle-out. Clouds: docs/kms-clouds.md.
 
 --resume CEREMONY_ID continues a kms-import that was interrupted after it
 joined the token's transcript (docs/ceremonies.md, Interrupted ceremonies):
