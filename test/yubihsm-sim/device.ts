@@ -5,15 +5,12 @@
 //
 // Where Yubico's documentation does not say what the device does, the choice made is marked MODEL.
 import {
-  constants as cryptoConstants,
   createCipheriv,
-  createECDH,
+  createDecipheriv,
   createHash,
   createHmac,
-  createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
-  publicEncrypt,
   randomBytes,
   randomInt,
   type KeyObject,
@@ -42,6 +39,10 @@ import { decodeFrame, encodeFrame } from '../../hsm/yubihsm/frame.js';
 import { EC_ALGORITHMS, RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
 import { signDigest } from './ecdsa.js';
+import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
+import { DeviceFailure, fail } from './failure.js';
+import { importPrivate, oaepEncrypt } from './key-material.js';
+import { exportWrapped, exportWrappedRsa, importWrapped, importWrappedRsa, putWrapKey, unwrapKeyRsa, wrapData, type WrapHost, type WrapResult } from './wrap-commands.js';
 
 export interface SimObject {
   id: number;
@@ -83,14 +84,6 @@ export interface SimulatorOptions {
   now?: () => number;
 }
 
-class DeviceFailure extends Error {
-  constructor(readonly code: number) {
-    super(`device error ${code}`);
-  }
-}
-const fail = (code: number): never => {
-  throw new DeviceFailure(code);
-};
 
 /** Which capability deletes which object type. */
 const DELETE_CAPABILITY: Record<number, bigint> = {
@@ -103,27 +96,6 @@ const DELETE_CAPABILITY: Record<number, bigint> = {
   [ObjectType.OTP_AEAD_KEY]: Capability.DELETE_OTP_AEAD_KEY,
   [ObjectType.SYMMETRIC_KEY]: Capability.DELETE_SYMMETRIC_KEY,
   [ObjectType.PUBLIC_WRAP_KEY]: Capability.PUBLIC_WRAP_KEY_DELETE,
-};
-
-const AES_LENGTH: Record<number, number> = { [Algorithm.AES128]: 16, [Algorithm.AES192]: 24, [Algorithm.AES256]: 32 };
-const CCM_WRAP_LENGTH: Record<number, number> = { [Algorithm.AES128_CCM_WRAP]: 16, [Algorithm.AES192_CCM_WRAP]: 24, [Algorithm.AES256_CCM_WRAP]: 32 };
-const HMAC: Record<number, { hash: string; block: number }> = {
-  [Algorithm.HMAC_SHA1]: { hash: 'sha1', block: 64 },
-  [Algorithm.HMAC_SHA256]: { hash: 'sha256', block: 64 },
-  [Algorithm.HMAC_SHA384]: { hash: 'sha384', block: 128 },
-  [Algorithm.HMAC_SHA512]: { hash: 'sha512', block: 128 },
-};
-const OAEP_HASH: Record<number, string> = {
-  [Algorithm.RSA_OAEP_SHA1]: 'sha1',
-  [Algorithm.RSA_OAEP_SHA256]: 'sha256',
-  [Algorithm.RSA_OAEP_SHA384]: 'sha384',
-  [Algorithm.RSA_OAEP_SHA512]: 'sha512',
-};
-const MGF_HASH: Record<number, string> = {
-  [Algorithm.RSA_MGF1_SHA1]: 'sha1',
-  [Algorithm.RSA_MGF1_SHA256]: 'sha256',
-  [Algorithm.RSA_MGF1_SHA384]: 'sha384',
-  [Algorithm.RSA_MGF1_SHA512]: 'sha512',
 };
 
 /** Commands that cannot be audited (python-yubihsm's device tests leave exactly these out). */
@@ -393,7 +365,8 @@ export class YubiHsmSimulator {
 
   private runInner(s: SimSession, command: number, payload: Uint8Array): Outcome {
     const audited = this.audited(command);
-    if (audited && this.logFull()) return { response: errorFrame(DeviceError.LOG_FULL), target: 0xffff, second: 0xffff };
+    // SET_LOG_INDEX is how a full log is emptied, so forced audit never refuses it.
+    if (audited && this.logFull() && command !== Command.SET_LOG_INDEX) return { response: errorFrame(DeviceError.LOG_FULL), target: 0xffff, second: 0xffff };
     let outcome: Outcome;
     try {
       outcome = this.execute(s, command, payload);
@@ -590,17 +563,11 @@ export class YubiHsmSimulator {
           const o = this.visible(s, id, ObjectType.OPAQUE);
           return this.ok(command, (o.secret as Uint8Array).slice(), id);
         }
-        case Command.ENCRYPT_ECB: {
-          this.require(s, Capability.ENCRYPT_ECB);
-          const id = r.u16();
-          const data = r.rest();
-          const o = this.visible(s, id, ObjectType.SYMMETRIC_KEY);
-          if ((o.capabilities & Capability.ENCRYPT_ECB) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
-          if (data.length === 0 || data.length % 16 !== 0) fail(DeviceError.INVALID_DATA);
-          const key = o.secret as Uint8Array;
-          const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
-          return this.ok(command, new Uint8Array(Buffer.concat([c.update(data), c.final()])), id);
-        }
+        case Command.ENCRYPT_ECB:
+        case Command.DECRYPT_ECB:
+        case Command.ENCRYPT_CBC:
+        case Command.DECRYPT_CBC:
+          return this.aesBlock(s, command, r);
         case Command.GENERATE_HMAC_KEY:
         case Command.PUT_HMAC_KEY: {
           const put = command === Command.PUT_HMAC_KEY;
@@ -654,6 +621,32 @@ export class YubiHsmSimulator {
         }
         case Command.WRAP_KEY_RSA:
           return this.wrapKeyRsa(s, r);
+        case Command.PUT_WRAP_KEY:
+          return this.wrapped(command, putWrapKey(this.wrapHost(s), r));
+        case Command.EXPORT_WRAPPED:
+          return this.wrapped(command, exportWrapped(this.wrapHost(s), r));
+        case Command.IMPORT_WRAPPED:
+          return this.wrapped(command, importWrapped(this.wrapHost(s), r));
+        case Command.WRAP_DATA:
+        case Command.UNWRAP_DATA:
+          return this.wrapped(command, wrapData(this.wrapHost(s), r, command === Command.UNWRAP_DATA));
+        case Command.UNWRAP_KEY_RSA:
+          return this.wrapped(command, unwrapKeyRsa(this.wrapHost(s), r));
+        case Command.EXPORT_WRAPPED_RSA:
+          return this.wrapped(command, exportWrappedRsa(this.wrapHost(s), r));
+        case Command.IMPORT_WRAPPED_RSA:
+          return this.wrapped(command, importWrappedRsa(this.wrapHost(s), r));
+        case Command.VERIFY_HMAC: {
+          this.require(s, Capability.VERIFY_HMAC);
+          const id = r.u16();
+          const o = this.visible(s, id, ObjectType.HMAC_KEY);
+          if ((o.capabilities & Capability.VERIFY_HMAC) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+          const h = HMAC[o.algorithm] as { hash: string };
+          const mac = createHmac(h.hash, o.secret as Uint8Array);
+          const signature = r.bytes(createHash(h.hash).digest().length);
+          const expected = new Uint8Array(mac.update(r.rest()).digest());
+          return this.ok(command, u8(equalBytes(expected, signature) ? 1 : 0), id);
+        }
         case Command.RESET_DEVICE:
           this.require(s, Capability.RESET_DEVICE);
           expectEnd(r);
@@ -686,6 +679,48 @@ export class YubiHsmSimulator {
           return fail(DeviceError.INVALID_COMMAND);
       }
     });
+  }
+
+  /** ENCRYPT/DECRYPT ECB and CBC with an AES key: whole blocks only, no padding; CBC takes a 16-byte IV first. */
+  private aesBlock(s: SimSession, command: number, r: Reader): Outcome {
+    const mode = { [Command.ENCRYPT_ECB]: ['ecb', Capability.ENCRYPT_ECB], [Command.DECRYPT_ECB]: ['ecb', Capability.DECRYPT_ECB], [Command.ENCRYPT_CBC]: ['cbc', Capability.ENCRYPT_CBC], [Command.DECRYPT_CBC]: ['cbc', Capability.DECRYPT_CBC] }[command] as [string, bigint];
+    const [name, capability] = mode;
+    this.require(s, capability);
+    const id = r.u16();
+    const iv = name === 'cbc' ? r.bytes(16) : null;
+    const data = r.rest();
+    const o = this.visible(s, id, ObjectType.SYMMETRIC_KEY);
+    if ((o.capabilities & capability) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+    if (data.length === 0 || data.length % 16 !== 0) fail(DeviceError.INVALID_DATA);
+    const key = o.secret as Uint8Array;
+    const encrypt = command === Command.ENCRYPT_ECB || command === Command.ENCRYPT_CBC;
+    const c = (encrypt ? createCipheriv : createDecipheriv)(`aes-${key.length * 8}-${name}`, key, iv).setAutoPadding(false);
+    return this.ok(command, new Uint8Array(Buffer.concat([c.update(data), c.final()])), id);
+  }
+
+  private wrapped(command: number, result: WrapResult): Outcome {
+    return this.ok(command, result.body, result.target, result.second ?? 0xffff);
+  }
+
+  /** What the wrap commands (wrap-commands.ts) may do inside this session. */
+  private wrapHost(s: SimSession): WrapHost {
+    return {
+      require: (capability) => this.require(s, capability),
+      visible: (id, type) => this.visible(s, id, type),
+      newObject: (r, type, withDelegated) => this.newObject(s, r, type, withDelegated),
+      storeImported: (o) => {
+        const auth = this.authKey(s);
+        if (o.domains === 0 || o.id === 0 || o.id === 0xffff) fail(DeviceError.INVALID_DATA);
+        if ((o.domains & ~auth.domains) !== 0) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+        if (this.objects.has(this.key(o.id, o.type))) fail(DeviceError.OBJECT_EXISTS);
+        if (this.objects.size >= MAX_OBJECTS) fail(DeviceError.STORAGE_FAILED);
+        // MODEL: the sequence counts this device's re-creations of the id, as for any new object.
+        const { sequence: _ignored, ...rest } = o;
+        return this.create(rest);
+      },
+      create: (o) => this.create(o),
+      version: this.version,
+    };
   }
 
   private listObjects(s: SimSession, r: Reader): Uint8Array {
@@ -803,7 +838,7 @@ function expectEnd(r: Reader): void {
 }
 
 function guessTarget(command: number, payload: Uint8Array): number {
-  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.SIGN_ECDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA];
+  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
   return idFirst.includes(command) && payload.length >= 2 ? ((payload[0] as number) << 8) | (payload[1] as number) : 0xffff;
 }
 
@@ -828,37 +863,6 @@ function generateAsymmetric(algorithm: number): { privateKey: KeyObject; publicK
   return generateKeyPairSync('ec', { namedCurve: ec.nodeCurve });
 }
 
-function importPrivate(algorithm: number, raw: Uint8Array): KeyObject {
-  const bits = RSA_ALGORITHMS[algorithm];
-  if (bits) {
-    if (raw.length !== bits / 8) fail(DeviceError.INVALID_DATA);
-    const p = toBig(raw.subarray(0, bits / 16));
-    const q = toBig(raw.subarray(bits / 16));
-    const e = 65537n;
-    const n = p * q;
-    // d modulo lcm(p-1, q-1), as OpenSSL computes it.
-    const g = gcd(p - 1n, q - 1n);
-    const d = modInverse(e, ((p - 1n) * (q - 1n)) / g);
-    const jwk = { kty: 'RSA', n: b64(n), e: b64(e), d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(modInverse(q, p)) };
-    try {
-      return createPrivateKey({ key: jwk, format: 'jwk' });
-    } catch {
-      return fail(DeviceError.INVALID_DATA);
-    }
-  }
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
-  if (raw.length !== ec.bytes) fail(DeviceError.INVALID_DATA);
-  // Derive the public point with ECDH, then build a JWK node can import.
-  const ecdh = createECDH(ec.nodeCurve);
-  ecdh.setPrivateKey(Buffer.from(raw));
-  const pub = ecdh.getPublicKey();
-  const half = (pub.length - 1) / 2;
-  return createPrivateKey({
-    key: { kty: 'EC', crv: ec.crv, d: Buffer.from(raw).toString('base64url'), x: pub.subarray(1, 1 + half).toString('base64url'), y: pub.subarray(1 + half).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
 function rawPublic(o: SimObject): Uint8Array {
   const jwk = (o.publicKey as KeyObject).export({ format: 'jwk' });
   if (jwk.kty === 'RSA') return new Uint8Array(Buffer.from(jwk.n ?? '', 'base64url'));
@@ -868,46 +872,4 @@ function rawPublic(o: SimObject): Uint8Array {
     return Buffer.concat([Buffer.alloc(ec.bytes - b.length), b]);
   };
   return new Uint8Array(Buffer.concat([pad(jwk.x), pad(jwk.y)]));
-}
-
-const toBig = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
-function b64(v: bigint): string {
-  let h = v.toString(16);
-  if (h.length % 2) h = '0' + h;
-  return Buffer.from(h, 'hex').toString('base64url');
-}
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
-}
-function modInverse(a: bigint, n: bigint): bigint {
-  let [r0, r1] = [((a % n) + n) % n, n];
-  let [s0, s1] = [1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
-  }
-  if (r0 !== 1n) fail(DeviceError.INVALID_DATA);
-  return ((s0 % n) + n) % n;
-}
-
-function mgf1(hash: string, seed: Uint8Array, length: number): Buffer {
-  const out: Buffer[] = [];
-  for (let c = 0; out.length * createHash(hash).digest().length < length; c++) out.push(createHash(hash).update(seed).update(u32(c)).digest());
-  return Buffer.concat(out).subarray(0, length);
-}
-
-/** RSAES-OAEP (RFC 8017 7.1.1) with the label given as its digest and MGF1 over its own hash. */
-function oaepEncrypt(publicKey: KeyObject, message: Uint8Array, mgfHash: string, labelHash: Uint8Array): Uint8Array {
-  const k = Buffer.from(publicKey.export({ format: 'jwk' }).n ?? '', 'base64url').length;
-  const hLen = labelHash.length;
-  if (message.length > k - 2 * hLen - 2) fail(DeviceError.INVALID_DATA);
-  const db = Buffer.concat([labelHash, Buffer.alloc(k - message.length - 2 * hLen - 2), Buffer.of(1), message]);
-  const seed = randomBytes(hLen);
-  const dbMask = mgf1(mgfHash, seed, db.length);
-  const maskedDb = Buffer.from(db.map((b, i) => b ^ (dbMask[i] as number)));
-  const seedMask = mgf1(mgfHash, maskedDb, hLen);
-  const maskedSeed = Buffer.from(seed.map((b, i) => b ^ (seedMask[i] as number)));
-  return new Uint8Array(publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_NO_PADDING }, Buffer.concat([Buffer.of(0), maskedSeed, maskedDb])));
 }
