@@ -138,6 +138,33 @@ describe('EXPORT WRAPPED / IMPORT WRAPPED between two YubiHSMs of one domain', (
   });
 });
 
+describe('Ed25519 under wrap (the simulator\'s model; the driver has no Ed25519 commands, so raw frames)', () => {
+  it('both export formats (legacy, and format 1 "with seed") import on another device and sign as the original key', async () => {
+    const a = await device(1111130);
+    const b = await device(2222230);
+    const delegated = capabilities('SIGN_EDDSA', 'EXPORTABLE_UNDER_WRAP');
+    await putDomainWrapKey(a.s, delegated);
+    await putDomainWrapKey(b.s, delegated);
+    const ed = generateKeyPairSync('ed25519');
+    const seed = Buffer.from(ed.privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
+    const label = new Uint8Array(40);
+    label.set(Buffer.from('ed key'));
+    const put = Buffer.concat([Buffer.from([0x08, 0x00]), label, Buffer.from([0x00, 0x01]), Buffer.from(delegated.toString(16).padStart(16, '0'), 'hex'), Buffer.from([Algorithm.EC_ED25519]), seed]);
+    expect(Buffer.from(await a.s.send(Command.PUT_ASYMMETRIC_KEY, put))).toEqual(Buffer.from([0x08, 0x00]));
+    const legacy = await wrap.exportWrapped(a.s, WRAP_ID, ObjectType.ASYMMETRIC_KEY, 0x0800);
+    const withSeed = await a.s.send(Command.EXPORT_WRAPPED, Buffer.from([WRAP_ID >> 8, WRAP_ID & 0xff, ObjectType.ASYMMETRIC_KEY, 0x08, 0x00, 1]));
+    // The legacy body is the seed, as Yubico's yubihsm-wrap builds it.
+    expect(openWithNode(WRAP_KEY, legacy).body).toEqual(seed);
+    for (const blob of [legacy, withSeed]) {
+      await wrap.importWrapped(b.s, WRAP_ID, blob);
+      const message = randomBytes(50);
+      const signature = await b.s.send(Command.SIGN_EDDSA, Buffer.concat([Buffer.from([0x08, 0x00]), message]));
+      expect(verify(null, message, ed.publicKey, signature)).toBe(true);
+      await cmd.deleteObject(b.s, 0x0800, ObjectType.ASYMMETRIC_KEY);
+    }
+  });
+});
+
 describe('wrap refusals', () => {
   it('refuses to export an object without EXPORTABLE_UNDER_WRAP, or with a capability the wrap key was not delegated', async () => {
     const a = await device(1111115);

@@ -13,6 +13,7 @@ import {
   generateKeyPairSync,
   randomBytes,
   randomInt,
+  sign,
   type KeyObject,
 } from 'node:crypto';
 import { concat, equalBytes, packLabel, Reader, u16, u32, u64, u8, unpackLabel } from '../../hsm/yubihsm/bytes.js';
@@ -600,6 +601,15 @@ export class YubiHsmSimulator {
           const d = new Uint8Array(Buffer.from((o.privateKey as KeyObject).export({ format: 'jwk' }).d ?? '', 'base64url'));
           return this.ok(command, signDigest(ec.nodeCurve, d, digest), id);
         }
+        case Command.SIGN_EDDSA: {
+          this.require(s, Capability.SIGN_EDDSA);
+          const id = r.u16();
+          const data = r.rest();
+          const o = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
+          if ((o.capabilities & Capability.SIGN_EDDSA) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+          if (o.algorithm !== Algorithm.EC_ED25519) fail(DeviceError.INVALID_DATA);
+          return this.ok(command, new Uint8Array(sign(null, data, o.privateKey as KeyObject)), id);
+        }
         case Command.GET_PUBLIC_KEY: {
           const id = r.u16();
           const type = r.remaining > 0 ? r.u8() : ObjectType.ASYMMETRIC_KEY;
@@ -838,7 +848,7 @@ function expectEnd(r: Reader): void {
 }
 
 function guessTarget(command: number, payload: Uint8Array): number {
-  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
+  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_EDDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
   return idFirst.includes(command) && payload.length >= 2 ? ((payload[0] as number) << 8) | (payload[1] as number) : 0xffff;
 }
 
@@ -852,6 +862,7 @@ function objectSize(o: SimObject): number {
   if (o.secret) return o.secret.length;
   const rsa = RSA_ALGORITHMS[o.algorithm];
   if (rsa) return rsa / 8;
+  if (o.algorithm === Algorithm.EC_ED25519) return 32;
   const ec = EC_ALGORITHMS[o.algorithm];
   return ec ? ec.bytes : 0;
 }
@@ -859,6 +870,7 @@ function objectSize(o: SimObject): number {
 function generateAsymmetric(algorithm: number): { privateKey: KeyObject; publicKey: KeyObject } {
   const bits = RSA_ALGORITHMS[algorithm];
   if (bits) return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
+  if (algorithm === Algorithm.EC_ED25519) return generateKeyPairSync('ed25519');
   const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
   return generateKeyPairSync('ec', { namedCurve: ec.nodeCurve });
 }
@@ -866,6 +878,7 @@ function generateAsymmetric(algorithm: number): { privateKey: KeyObject; publicK
 function rawPublic(o: SimObject): Uint8Array {
   const jwk = (o.publicKey as KeyObject).export({ format: 'jwk' });
   if (jwk.kty === 'RSA') return new Uint8Array(Buffer.from(jwk.n ?? '', 'base64url'));
+  if (jwk.kty === 'OKP') return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
   const ec = EC_ALGORITHMS[o.algorithm] as { bytes: number };
   const pad = (s: string | undefined) => {
     const b = Buffer.from(s ?? '', 'base64url');

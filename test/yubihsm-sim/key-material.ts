@@ -3,11 +3,18 @@
 // which node:crypto's publicEncrypt/privateDecrypt cannot express.
 import { constants as cryptoConstants, createCipheriv, createDecipheriv, createECDH, createHash, createPrivateKey, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { u32 } from '../../hsm/yubihsm/bytes.js';
-import { DeviceError } from '../../hsm/yubihsm/constants.js';
+import { Algorithm, DeviceError } from '../../hsm/yubihsm/constants.js';
 import { EC_ALGORITHMS, RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
 import { fail } from './failure.js';
 
+/** PKCS#8 prefix of an Ed25519 private key (RFC 8410): the 32-byte seed follows. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
 export function importPrivate(algorithm: number, raw: Uint8Array): KeyObject {
+  if (algorithm === Algorithm.EC_ED25519) {
+    if (raw.length !== 32) fail(DeviceError.INVALID_DATA);
+    return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  }
   const bits = RSA_ALGORITHMS[algorithm];
   if (bits) {
     if (raw.length !== bits / 8) fail(DeviceError.INVALID_DATA);

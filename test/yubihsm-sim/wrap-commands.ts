@@ -91,9 +91,8 @@ export function exportWrapped(host: WrapHost, r: Reader): WrapResult {
   const wrap = aesWrapKey(host, wrapId);
   const target = host.visible(id, type);
   checkExportable(wrap, target);
-  // MODEL: Ed25519 keys are not simulated, so no format but the legacy one applies.
-  if (format !== 0) fail(DeviceError.INVALID_DATA);
-  return { body: ccmSeal(wrap.secret, serializeObject(wrap.algorithm, target)), target: wrapId, second: id };
+  if (format > 1) fail(DeviceError.INVALID_DATA);
+  return { body: ccmSeal(wrap.secret, serializeObject(wrap.algorithm, target, format === 1)), target: wrapId, second: id };
 }
 
 function importObject(host: WrapHost, wrap: SimObject, plain: Uint8Array): WrapResult {

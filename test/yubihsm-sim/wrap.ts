@@ -12,7 +12,7 @@
 // python-yubihsm's test_wrap.py decrypts such a blob the same way (nonce = wrapped[:13]).
 import { createCipheriv, createDecipheriv, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { concat, packLabel, Reader, u16, u64, u8, unpackLabel } from '../../hsm/yubihsm/bytes.js';
-import { DeviceError, ObjectType } from '../../hsm/yubihsm/constants.js';
+import { Algorithm, DeviceError, ObjectType } from '../../hsm/yubihsm/constants.js';
 import { EC_ALGORITHMS, RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
 import type { SimObject } from './device.js';
 import { fail } from './failure.js';
@@ -55,8 +55,11 @@ const jwkBytes = (s: string | undefined, length: number) => {
 };
 
 /** RSA p || q || dp || dq || qinv || n, or EC d || x || y: the device's internal key representation. */
-function privateBody(algorithm: number, key: KeyObject): Uint8Array {
+function privateBody(algorithm: number, key: KeyObject, withSeed: boolean): Uint8Array {
   const jwk = key.export({ format: 'jwk' });
+  // Ed25519: the 32-byte seed, as yubihsm-wrap builds it (read_ed25519_key). MODEL: with the seed format
+  // (EXPORT_WRAPPED format 1) the public key follows; Yubico does not document that body.
+  if (algorithm === Algorithm.EC_ED25519) return withSeed ? concat(jwkBytes(jwk.d, 32), jwkBytes(jwk.x, 32)) : jwkBytes(jwk.d, 32);
   const bits = RSA_ALGORITHMS[algorithm];
   if (bits) {
     const half = bits / 16;
@@ -68,9 +71,15 @@ function privateBody(algorithm: number, key: KeyObject): Uint8Array {
 
 /** The private key a privateBody describes, refused unless its stored public half is the one it computes. */
 function privateFromBody(algorithm: number, body: Uint8Array): KeyObject {
-  const bits = RSA_ALGORITHMS[algorithm];
   let key: KeyObject;
   let stored: Uint8Array;
+  if (algorithm === Algorithm.EC_ED25519) {
+    if (body.length !== 32 && body.length !== 64) fail(DeviceError.INVALID_DATA);
+    key = importPrivate(algorithm, body.subarray(0, 32));
+    if (body.length === 64 && !Buffer.from(body.subarray(32)).equals(Buffer.from(jwkBytes(key.export({ format: 'jwk' }).x, 32)))) fail(DeviceError.INVALID_DATA);
+    return key;
+  }
+  const bits = RSA_ALGORITHMS[algorithm];
   if (bits) {
     if (body.length !== (bits / 16) * 7) fail(DeviceError.INVALID_DATA);
     key = importPrivate(algorithm, body.subarray(0, bits / 8));
@@ -88,13 +97,13 @@ function privateFromBody(algorithm: number, body: Uint8Array): KeyObject {
 }
 
 /** The body of one object, or INVALID_DATA for a kind this model does not export. */
-function objectBody(o: SimObject): Uint8Array {
+function objectBody(o: SimObject, withSeed: boolean): Uint8Array {
   switch (o.type) {
     case ObjectType.OPAQUE:
     case ObjectType.SYMMETRIC_KEY:
       return o.secret ?? fail(DeviceError.INVALID_DATA);
     case ObjectType.ASYMMETRIC_KEY:
-      return privateBody(o.algorithm, o.privateKey ?? fail(DeviceError.INVALID_DATA));
+      return privateBody(o.algorithm, o.privateKey ?? fail(DeviceError.INVALID_DATA), withSeed);
     case ObjectType.HMAC_KEY: {
       const block = HMAC_BLOCK[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
       const key = new Uint8Array(block);
@@ -114,8 +123,8 @@ function objectBody(o: SimObject): Uint8Array {
 }
 
 /** Header and body of an object, the plaintext both CCM and (MODEL) the RSA export wrap. */
-export function serializeObject(wrapAlgorithm: number, o: SimObject): Uint8Array {
-  const body = objectBody(o);
+export function serializeObject(wrapAlgorithm: number, o: SimObject, withSeed = false): Uint8Array {
+  const body = objectBody(o, withSeed);
   return concat(u8(wrapAlgorithm), u64(o.capabilities), u16(o.id), u16(body.length), u16(o.domains), u8(o.type), u8(o.algorithm), u8(o.sequence), u8(o.origin), packLabel(o.label), body);
 }
 
