@@ -40,6 +40,7 @@ import { decodeFrame, encodeFrame } from '../../hsm/yubihsm/frame.js';
 import { EC_ALGORITHMS, RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
 import { signDigest } from './ecdsa.js';
+import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
 import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
 import { DeviceFailure, fail } from './failure.js';
 import { importPrivate, oaepEncrypt } from './key-material.js';
@@ -601,6 +602,16 @@ export class YubiHsmSimulator {
           const d = new Uint8Array(Buffer.from((o.privateKey as KeyObject).export({ format: 'jwk' }).d ?? '', 'base64url'));
           return this.ok(command, signDigest(ec.nodeCurve, d, digest), id);
         }
+        case Command.SIGN_PKCS1:
+          return this.keyOp(command, signPkcs1(this.wrapHost(s), r));
+        case Command.SIGN_PSS:
+          return this.keyOp(command, signPss(this.wrapHost(s), r));
+        case Command.DECRYPT_PKCS1:
+          return this.keyOp(command, decryptPkcs1(this.wrapHost(s), r));
+        case Command.DECRYPT_OAEP:
+          return this.keyOp(command, decryptOaep(this.wrapHost(s), r));
+        case Command.DERIVE_ECDH:
+          return this.keyOp(command, deriveEcdh(this.wrapHost(s), r));
         case Command.SIGN_EDDSA: {
           this.require(s, Capability.SIGN_EDDSA);
           const id = r.u16();
@@ -706,6 +717,10 @@ export class YubiHsmSimulator {
     const encrypt = command === Command.ENCRYPT_ECB || command === Command.ENCRYPT_CBC;
     const c = (encrypt ? createCipheriv : createDecipheriv)(`aes-${key.length * 8}-${name}`, key, iv).setAutoPadding(false);
     return this.ok(command, new Uint8Array(Buffer.concat([c.update(data), c.final()])), id);
+  }
+
+  private keyOp(command: number, result: { body: Uint8Array; target: number }): Outcome {
+    return this.ok(command, result.body, result.target);
   }
 
   private wrapped(command: number, result: WrapResult): Outcome {
@@ -848,7 +863,7 @@ function expectEnd(r: Reader): void {
 }
 
 function guessTarget(command: number, payload: Uint8Array): number {
-  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_EDDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
+  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_EDDSA, Command.SIGN_PKCS1, Command.SIGN_PSS, Command.DECRYPT_PKCS1, Command.DECRYPT_OAEP, Command.DERIVE_ECDH, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
   return idFirst.includes(command) && payload.length >= 2 ? ((payload[0] as number) << 8) | (payload[1] as number) : 0xffff;
 }
 

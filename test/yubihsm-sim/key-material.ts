@@ -67,7 +67,7 @@ function modInverse(a: bigint, n: bigint): bigint {
   return ((s0 % n) + n) % n;
 }
 
-function mgf1(hash: string, seed: Uint8Array, length: number): Buffer {
+export function mgf1(hash: string, seed: Uint8Array, length: number): Buffer {
   const out: Buffer[] = [];
   for (let c = 0; out.length * createHash(hash).digest().length < length; c++) out.push(createHash(hash).update(seed).update(u32(c)).digest());
   return Buffer.concat(out).subarray(0, length);

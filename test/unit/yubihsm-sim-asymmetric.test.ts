@@ -1,0 +1,83 @@
+// The simulator's RSA signing and decryption and ECDH (what python-yubihsm's test_rsa.py and test_ec.py
+// exercise), driven with raw command frames over our secure session (the driver has no wrappers for them:
+// the ceremonies do not use them) and every answer checked with node:crypto.
+import { describe, expect, it } from 'vitest';
+import { constants, createECDH, createHash, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
+import { TokenError } from '../../hsm/errors.js';
+import { concat, u16, u8 } from '../../hsm/yubihsm/bytes.js';
+import { Algorithm, Command, capabilities } from '../../hsm/yubihsm/constants.js';
+import * as cmd from '../../hsm/yubihsm/commands.js';
+import { YubiHsm, type YubiHsmSession } from '../../hsm/yubihsm/session.js';
+import { YubiHsmSimulator, SimulatorTransport } from '../yubihsm-sim/index.js';
+
+async function session(): Promise<YubiHsmSession> {
+  const hsm = await YubiHsm.connect(new SimulatorTransport(new YubiHsmSimulator({ serial: 3333333 })));
+  return hsm.openSession(1, 'password');
+}
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+
+async function putRsa(s: YubiHsmSession, caps: bigint): Promise<number> {
+  return cmd.putAsymmetricKey(s, { id: 0, label: 'rsa', domains: 1, capabilities: caps, key: rsa.privateKey });
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(TokenError);
+  return (e as TokenError).code;
+}
+
+describe('RSA in the simulator, checked by node:crypto', () => {
+  it('SIGN_PKCS1 over a SHA-256 and a SHA-512 digest verifies as RSASSA-PKCS1-v1_5', async () => {
+    const s = await session();
+    const id = await putRsa(s, capabilities('SIGN_PKCS'));
+    for (const hash of ['sha256', 'sha512']) {
+      const message = randomBytes(64);
+      const sig = await s.send(Command.SIGN_PKCS1, concat(u16(id), createHash(hash).update(message).digest()));
+      expect(verify(hash, message, rsa.publicKey, sig)).toBe(true);
+    }
+  });
+
+  it('SIGN_PSS with no salt and with the longest salt verifies as RSASSA-PSS', async () => {
+    const s = await session();
+    const id = await putRsa(s, capabilities('SIGN_PSS'));
+    for (const saltLength of [0, 256 - 32 - 2]) {
+      const message = randomBytes(64);
+      const sig = await s.send(Command.SIGN_PSS, concat(u16(id), u8(Algorithm.RSA_MGF1_SHA256), u16(saltLength), createHash('sha256').update(message).digest()));
+      expect(verify('sha256', message, { key: rsa.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, sig)).toBe(true);
+    }
+  });
+
+  it('DECRYPT_PKCS1 and DECRYPT_OAEP return what node encrypted; a ciphertext of a bad padding is INVALID_DATA', async () => {
+    const s = await session();
+    const id = await putRsa(s, capabilities('DECRYPT_PKCS', 'DECRYPT_OAEP'));
+    const message = randomBytes(48);
+    const pkcs1 = publicEncrypt({ key: rsa.publicKey, padding: constants.RSA_PKCS1_PADDING }, message);
+    expect(Buffer.from(await s.send(Command.DECRYPT_PKCS1, concat(u16(id), pkcs1)))).toEqual(message);
+    const oaep = publicEncrypt({ key: rsa.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, message);
+    const labelDigest = createHash('sha256').digest();
+    expect(Buffer.from(await s.send(Command.DECRYPT_OAEP, concat(u16(id), u8(Algorithm.RSA_MGF1_SHA256), oaep, labelDigest)))).toEqual(message);
+    // The OAEP ciphertext is not PKCS#1 v1.5 padded.
+    expect(await code(s.send(Command.DECRYPT_PKCS1, concat(u16(id), oaep)))).toBe('YUBIHSM_INVALID_DATA');
+    // A key without the capability is refused.
+    const signer = await putRsa(s, capabilities('SIGN_PKCS'));
+    expect(await code(s.send(Command.DECRYPT_PKCS1, concat(u16(signer), pkcs1)))).toBe('YUBIHSM_INSUFFICIENT_PERMISSIONS');
+  });
+});
+
+describe('ECDH in the simulator', () => {
+  it('DERIVE_ECDH gives node\'s shared secret; a point off the curve is INVALID_DATA', async () => {
+    const s = await session();
+    const id = await cmd.generateAsymmetricKey(s, { id: 0, label: 'ecdh', domains: 1, capabilities: capabilities('DERIVE_ECDH'), algorithm: Algorithm.EC_P256 });
+    const devicePoint = Buffer.concat([Buffer.of(4), (await cmd.getPublicKey(s, id)).raw]);
+    const peer = createECDH('prime256v1');
+    peer.generateKeys();
+    const shared = await s.send(Command.DERIVE_ECDH, concat(u16(id), peer.getPublicKey()));
+    expect(Buffer.from(shared)).toEqual(peer.computeSecret(devicePoint));
+    const offCurve = Buffer.concat([Buffer.of(4), Buffer.alloc(64, 0xff)]);
+    expect(await code(s.send(Command.DERIVE_ECDH, concat(u16(id), offCurve)))).toBe('YUBIHSM_INVALID_DATA');
+  });
+});
