@@ -2,7 +2,7 @@
 // exercise), driven with raw command frames over our secure session (the driver has no wrappers for them:
 // the ceremonies do not use them) and every answer checked with node:crypto.
 import { describe, expect, it } from 'vitest';
-import { constants, createECDH, createHash, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
+import { constants, createECDH, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
 import { TokenError } from '../../hsm/errors.js';
 import { concat, u16, u8 } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, Command, capabilities } from '../../hsm/yubihsm/constants.js';
@@ -67,6 +67,36 @@ describe('RSA in the simulator, checked by node:crypto', () => {
     expect(await code(s.send(Command.DECRYPT_PKCS1, concat(u16(signer), pkcs1)))).toBe('YUBIHSM_INSUFFICIENT_PERMISSIONS');
   });
 });
+
+describe('EC curves beyond the driver\'s (P-224, Brainpool), in the simulator', () => {
+  it('generates, reports the public point and signs ECDSA that node verifies', async () => {
+    const s = await session();
+    const curves: [number, string, number, string][] = [
+      [Algorithm.EC_P224, 'secp224r1', 28, 'sha224'],
+      [Algorithm.EC_BP256, 'brainpoolP256r1', 32, 'sha256'],
+      [Algorithm.EC_BP384, 'brainpoolP384r1', 48, 'sha384'],
+      [Algorithm.EC_BP512, 'brainpoolP512r1', 64, 'sha512'],
+    ];
+    for (const [algorithm, nodeCurve, bytes, hash] of curves) {
+      const id = await cmd.generateAsymmetricKey(s, { id: 0, label: nodeCurve, domains: 1, capabilities: capabilities('SIGN_ECDSA'), algorithm });
+      const raw = await s.send(Command.GET_PUBLIC_KEY, u16(id));
+      expect(raw[0]).toBe(algorithm);
+      // node builds the public key from the point (it refuses a point off the curve).
+      const point = Buffer.concat([Buffer.of(4), raw.subarray(1)]);
+      expect(point).toHaveLength(1 + 2 * bytes);
+      const spkiKey = createPublicKey({ key: ecdhSpki(nodeCurve, point), format: 'der', type: 'spki' });
+      const message = randomBytes(64);
+      const sig = await cmd.signEcdsa(s, id, createHash(hash).update(message).digest());
+      expect(verify(hash, message, spkiKey, sig)).toBe(true);
+    }
+  });
+});
+
+/** SubjectPublicKeyInfo for a named curve's uncompressed point, via a throw-away node key of that curve. */
+function ecdhSpki(nodeCurve: string, point: Buffer): Buffer {
+  const template = generateKeyPairSync('ec', { namedCurve: nodeCurve }).publicKey.export({ type: 'spki', format: 'der' });
+  return Buffer.concat([template.subarray(0, template.length - point.length), point]);
+}
 
 describe('ECDH in the simulator', () => {
   it('DERIVE_ECDH gives node\'s shared secret; a point off the curve is INVALID_DATA', async () => {

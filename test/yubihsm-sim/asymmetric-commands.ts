@@ -4,7 +4,8 @@
 import { constants as cryptoConstants, createECDH, createHash, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import type { Reader } from '../../hsm/yubihsm/bytes.js';
 import { Capability, DeviceError, ObjectType } from '../../hsm/yubihsm/constants.js';
-import { EC_ALGORITHMS, RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { ecScalar, SIM_EC } from './ec-curves.js';
 import { MGF_HASH } from './algorithms.js';
 import type { SimObject } from './device.js';
 import { fail } from './failure.js';
@@ -102,10 +103,10 @@ export function deriveEcdh(host: KeyHost, r: Reader): { body: Uint8Array; target
   host.require(Capability.DERIVE_ECDH);
   const o = host.visible(id, ObjectType.ASYMMETRIC_KEY);
   if ((o.capabilities & Capability.DERIVE_ECDH) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
-  const ec = EC_ALGORITHMS[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
+  const ec = SIM_EC[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
   if (point.length !== 1 + 2 * ec.bytes || point[0] !== 4) fail(DeviceError.INVALID_DATA);
   const ecdh = createECDH(ec.nodeCurve);
-  ecdh.setPrivateKey(Buffer.from((o.privateKey as KeyObject).export({ format: 'jwk' }).d ?? '', 'base64url'));
+  ecdh.setPrivateKey(ecScalar(o.privateKey as KeyObject, ec.bytes));
   try {
     // computeSecret refuses a point that is not on the curve (or is the point at infinity).
     return { body: new Uint8Array(ecdh.computeSecret(point)), target: id };

@@ -37,8 +37,9 @@ import {
 } from '../../hsm/yubihsm/constants.js';
 import { aesCmac, cardCryptogram, cbcDecrypt, cbcEncrypt, deriveSessionKeys, hostCryptogram, messageIv, pad80, passwordToKeys, unpad80, type SessionKeys, type StaticKeys } from '../../hsm/yubihsm/crypto.js';
 import { decodeFrame, encodeFrame } from '../../hsm/yubihsm/frame.js';
-import { EC_ALGORITHMS, RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
+import { RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
+import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import { signDigest } from './ecdsa.js';
 import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
 import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
@@ -597,9 +598,9 @@ export class YubiHsmSimulator {
           const digest = r.rest();
           const o = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
           if ((o.capabilities & Capability.SIGN_ECDSA) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
-          const ec = EC_ALGORITHMS[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
+          const ec = SIM_EC[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
           if (![20, 28, 32, 48, 64, ec.bytes].includes(digest.length)) fail(DeviceError.INVALID_DATA);
-          const d = new Uint8Array(Buffer.from((o.privateKey as KeyObject).export({ format: 'jwk' }).d ?? '', 'base64url'));
+          const d = ecScalar(o.privateKey as KeyObject, ec.bytes);
           return this.ok(command, signDigest(ec.nodeCurve, d, digest), id);
         }
         case Command.SIGN_PKCS1:
@@ -878,7 +879,7 @@ function objectSize(o: SimObject): number {
   const rsa = RSA_ALGORITHMS[o.algorithm];
   if (rsa) return rsa / 8;
   if (o.algorithm === Algorithm.EC_ED25519) return 32;
-  const ec = EC_ALGORITHMS[o.algorithm];
+  const ec = SIM_EC[o.algorithm];
   return ec ? ec.bytes : 0;
 }
 
@@ -886,18 +887,15 @@ function generateAsymmetric(algorithm: number): { privateKey: KeyObject; publicK
   const bits = RSA_ALGORITHMS[algorithm];
   if (bits) return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
   if (algorithm === Algorithm.EC_ED25519) return generateKeyPairSync('ed25519');
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
+  const ec = SIM_EC[algorithm] ?? fail(DeviceError.INVALID_DATA);
   return generateKeyPairSync('ec', { namedCurve: ec.nodeCurve });
 }
 
 function rawPublic(o: SimObject): Uint8Array {
-  const jwk = (o.publicKey as KeyObject).export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') return new Uint8Array(Buffer.from(jwk.n ?? '', 'base64url'));
-  if (jwk.kty === 'OKP') return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
-  const ec = EC_ALGORITHMS[o.algorithm] as { bytes: number };
-  const pad = (s: string | undefined) => {
-    const b = Buffer.from(s ?? '', 'base64url');
-    return Buffer.concat([Buffer.alloc(ec.bytes - b.length), b]);
-  };
-  return new Uint8Array(Buffer.concat([pad(jwk.x), pad(jwk.y)]));
+  const key = o.publicKey as KeyObject;
+  const ec = SIM_EC[o.algorithm];
+  // EC through DER: node's JWK has no P-224 or Brainpool.
+  if (ec) return ecPoint(key, ec.bytes);
+  const jwk = key.export({ format: 'jwk' });
+  return new Uint8Array(Buffer.from((jwk.kty === 'RSA' ? jwk.n : jwk.x) ?? '', 'base64url'));
 }

@@ -1,10 +1,11 @@
 // Key material as the simulated device holds it: private keys rebuilt from the device's raw encodings
 // (RSA p || q, the EC scalar), and RSA-OAEP with the label given as its digest and MGF1 over its own hash,
 // which node:crypto's publicEncrypt/privateDecrypt cannot express.
-import { constants as cryptoConstants, createCipheriv, createDecipheriv, createECDH, createHash, createPrivateKey, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { constants as cryptoConstants, createCipheriv, createDecipheriv, createHash, createPrivateKey, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { u32 } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, DeviceError } from '../../hsm/yubihsm/constants.js';
-import { EC_ALGORITHMS, RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { ecPrivateFromScalar } from './ec-curves.js';
 import { fail } from './failure.js';
 
 /** PKCS#8 prefix of an Ed25519 private key (RFC 8410): the 32-byte seed follows. */
@@ -32,17 +33,7 @@ export function importPrivate(algorithm: number, raw: Uint8Array): KeyObject {
       return fail(DeviceError.INVALID_DATA);
     }
   }
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
-  if (raw.length !== ec.bytes) fail(DeviceError.INVALID_DATA);
-  // Derive the public point with ECDH, then build a JWK node can import.
-  const ecdh = createECDH(ec.nodeCurve);
-  ecdh.setPrivateKey(Buffer.from(raw));
-  const pub = ecdh.getPublicKey();
-  const half = (pub.length - 1) / 2;
-  return createPrivateKey({
-    key: { kty: 'EC', crv: ec.crv, d: Buffer.from(raw).toString('base64url'), x: pub.subarray(1, 1 + half).toString('base64url'), y: pub.subarray(1 + half).toString('base64url') },
-    format: 'jwk',
-  });
+  return ecPrivateFromScalar(algorithm, raw);
 }
 
 export const toBig = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));

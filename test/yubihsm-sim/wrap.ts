@@ -13,7 +13,8 @@
 import { createCipheriv, createDecipheriv, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { concat, packLabel, Reader, u16, u64, u8, unpackLabel } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, DeviceError, ObjectType } from '../../hsm/yubihsm/constants.js';
-import { EC_ALGORITHMS, RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { RSA_ALGORITHMS } from '../../hsm/yubihsm/keys.js';
+import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import type { SimObject } from './device.js';
 import { fail } from './failure.js';
 import { importPrivate, toBig } from './key-material.js';
@@ -54,8 +55,10 @@ const jwkBytes = (s: string | undefined, length: number) => {
   return new Uint8Array(Buffer.concat([Buffer.alloc(Math.max(0, length - b.length)), b]));
 };
 
-/** RSA p || q || dp || dq || qinv || n, or EC d || x || y: the device's internal key representation. */
+/** EC d || x || y, or RSA p || q || dp || dq || qinv || n: the device's internal key representation. */
 function privateBody(algorithm: number, key: KeyObject, withSeed: boolean): Uint8Array {
+  const ec = SIM_EC[algorithm];
+  if (ec) return concat(ecScalar(key, ec.bytes), ecPoint(key, ec.bytes));
   const jwk = key.export({ format: 'jwk' });
   // Ed25519: the 32-byte seed, as yubihsm-wrap builds it (read_ed25519_key). MODEL: with the seed format
   // (EXPORT_WRAPPED format 1) the public key follows; Yubico does not document that body.
@@ -65,8 +68,7 @@ function privateBody(algorithm: number, key: KeyObject, withSeed: boolean): Uint
     const half = bits / 16;
     return concat(jwkBytes(jwk.p, half), jwkBytes(jwk.q, half), jwkBytes(jwk.dp, half), jwkBytes(jwk.dq, half), jwkBytes(jwk.qi, half), jwkBytes(jwk.n, bits / 8));
   }
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
-  return concat(jwkBytes(jwk.d, ec.bytes), jwkBytes(jwk.x, ec.bytes), jwkBytes(jwk.y, ec.bytes));
+  return fail(DeviceError.INVALID_DATA);
 }
 
 /** The private key a privateBody describes, refused unless its stored public half is the one it computes. */
@@ -87,12 +89,11 @@ function privateFromBody(algorithm: number, body: Uint8Array): KeyObject {
     if (toBig(stored) !== toBig(jwkBytes(key.export({ format: 'jwk' }).n, bits / 8))) fail(DeviceError.INVALID_DATA);
     return key;
   }
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
+  const ec = SIM_EC[algorithm] ?? fail(DeviceError.INVALID_DATA);
   if (body.length !== ec.bytes * 3) fail(DeviceError.INVALID_DATA);
   key = importPrivate(algorithm, body.subarray(0, ec.bytes));
-  const jwk = key.export({ format: 'jwk' });
   stored = body.subarray(ec.bytes);
-  if (Buffer.compare(Buffer.from(stored), Buffer.from(concat(jwkBytes(jwk.x, ec.bytes), jwkBytes(jwk.y, ec.bytes)))) !== 0) fail(DeviceError.INVALID_DATA);
+  if (Buffer.compare(Buffer.from(stored), Buffer.from(ecPoint(key, ec.bytes))) !== 0) fail(DeviceError.INVALID_DATA);
   return key;
 }
 
