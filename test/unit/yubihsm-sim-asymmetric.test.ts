@@ -2,7 +2,8 @@
 // exercise), driven with raw command frames over our secure session (the driver has no wrappers for them:
 // the ceremonies do not use them) and every answer checked with node:crypto.
 import { describe, expect, it } from 'vitest';
-import { constants, createECDH, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, constants, createECDH, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
 import { TokenError } from '../../hsm/errors.js';
 import { concat, u16, u8 } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, Command, capabilities } from '../../hsm/yubihsm/constants.js';
@@ -111,3 +112,47 @@ describe('ECDH in the simulator', () => {
     expect(await code(s.send(Command.DERIVE_ECDH, concat(u16(id), offCurve)))).toBe('YUBIHSM_INVALID_DATA');
   });
 });
+
+describe('attestation in the simulator', () => {
+  // Python `cryptography` makes the attesting certificate and reads the attestation's extensions: a parser
+  // that is not ours.
+  const py = (script: string, input: Buffer) => execFileSync('python3', ['-c', script], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+  const SELF_SIGNED = [
+    'import sys, datetime',
+    'from cryptography import x509',
+    'from cryptography.x509.oid import NameOID',
+    'from cryptography.hazmat.primitives import hashes, serialization',
+    'k = serialization.load_der_private_key(sys.stdin.buffer.read(), None)',
+    'n = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attester")])',
+    'now = datetime.datetime.now(datetime.timezone.utc)',
+    'c = x509.CertificateBuilder().subject_name(n).issuer_name(n).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)).serial_number(7).public_key(k.public_key()).sign(k, hashes.SHA256())',
+    'sys.stdout.buffer.write(c.public_bytes(serialization.Encoding.DER))',
+  ].join('\n');
+  const EXTENSIONS = [
+    'import sys',
+    'from cryptography import x509',
+    'c = x509.load_der_x509_certificate(sys.stdin.buffer.read())',
+    'v = lambda n: c.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.41482.4.%d" % n)).value.public_bytes()',
+    'print(c.issuer.rfc4514_string(), int.from_bytes(v(2)[2:], "big"), int.from_bytes(v(6)[2:], "big"), v(9)[2:].decode())',
+  ].join('\n');
+
+  it('SIGN_ATTESTATION_CERTIFICATE: issued by the attesting key\'s certificate, for the key\'s public half, with its serial, id and label', async () => {
+    const s = await session();
+    const attester = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const attesterCert = py(SELF_SIGNED, attester.privateKey.export({ type: 'pkcs8', format: 'der' }));
+    const attId = await cmd.putAsymmetricKey(s, { id: 0x0a00, label: 'attester', domains: 1, capabilities: capabilities('SIGN_ATTESTATION_CERTIFICATE'), key: attester.privateKey });
+    await cmd.putOpaque(s, { id: attId, label: 'attester cert', domains: 1, capabilities: 0n, data: attesterCert, algorithm: Algorithm.OPAQUE_X509_CERTIFICATE });
+    const keyId = await cmd.generateAsymmetricKey(s, { id: 0x0b00, label: 'attested key', domains: 1, capabilities: capabilities('SIGN_ECDSA'), algorithm: Algorithm.EC_P384 });
+
+    const der = await s.send(Command.SIGN_ATTESTATION_CERTIFICATE, concat(u16(keyId), u16(attId)));
+    const cert = new X509Certificate(Buffer.from(der));
+    expect(cert.verify(attester.publicKey)).toBe(true);
+    expect(cert.publicKey.export({ type: 'spki', format: 'der' })).toEqual(Buffer.from((await cmd.getPublicKey(s, keyId)).spki));
+    expect(py(EXTENSIONS, Buffer.from(der)).toString().trim()).toBe(`CN=attester 3333333 ${0x0b00} attested key`);
+    // The attesting key must hold the capability.
+    const plain = await cmd.putAsymmetricKey(s, { id: 0x0a01, label: 'no attest', domains: 1, capabilities: capabilities('SIGN_ECDSA'), key: attester.privateKey });
+    await cmd.putOpaque(s, { id: plain, label: 'cert', domains: 1, capabilities: 0n, data: attesterCert, algorithm: Algorithm.OPAQUE_X509_CERTIFICATE });
+    expect(await code(s.send(Command.SIGN_ATTESTATION_CERTIFICATE, concat(u16(keyId), u16(plain))))).toBe('YUBIHSM_INSUFFICIENT_PERMISSIONS');
+  });
+});
+

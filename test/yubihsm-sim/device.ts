@@ -41,6 +41,7 @@ import { RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
 import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import { signDigest } from './ecdsa.js';
+import { signAttestationCertificate } from './attestation.js';
 import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
 import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
 import { DeviceFailure, fail } from './failure.js';
@@ -613,6 +614,15 @@ export class YubiHsmSimulator {
           return this.keyOp(command, decryptOaep(this.wrapHost(s), r));
         case Command.DERIVE_ECDH:
           return this.keyOp(command, deriveEcdh(this.wrapHost(s), r));
+        case Command.SIGN_ATTESTATION_CERTIFICATE: {
+          const id = r.u16();
+          const attesting = r.u16();
+          expectEnd(r);
+          const host = { ...this.wrapHost(s), serial: this.serial, version: this.version };
+          const key = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
+          const spki = new Uint8Array((key.publicKey as KeyObject).export({ type: 'spki', format: 'der' }));
+          return this.ok(command, signAttestationCertificate(host, id, attesting, spki), id, attesting);
+        }
         case Command.SIGN_EDDSA: {
           this.require(s, Capability.SIGN_EDDSA);
           const id = r.u16();
