@@ -42,6 +42,7 @@ import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../
 import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import { signDigest } from './ecdsa.js';
 import { signAttestationCertificate } from './attestation.js';
+import { createOtpAead, decryptOtp, putOtpAeadKey, rewrapOtpAead } from './otp-commands.js';
 import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
 import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
 import { DeviceFailure, fail } from './failure.js';
@@ -64,8 +65,10 @@ export interface SimObject {
   privateKey?: KeyObject;
   /** Asymmetric and public wrap keys. */
   publicKey?: KeyObject;
-  /** Symmetric, HMAC and wrap keys. */
+  /** Symmetric, HMAC, wrap and OTP AEAD keys. */
   secret?: Uint8Array;
+  /** OTP AEAD keys: the 4-byte nonce id, as the command carried it. */
+  otpNonceId?: Uint8Array;
 }
 
 interface SimSession {
@@ -614,6 +617,16 @@ export class YubiHsmSimulator {
           return this.keyOp(command, decryptOaep(this.wrapHost(s), r));
         case Command.DERIVE_ECDH:
           return this.keyOp(command, deriveEcdh(this.wrapHost(s), r));
+        case Command.PUT_OTP_AEAD_KEY:
+        case Command.GENERATE_OTP_AEAD_KEY:
+          return this.keyOp(command, putOtpAeadKey(this.wrapHost(s), r, command === Command.GENERATE_OTP_AEAD_KEY));
+        case Command.CREATE_OTP_AEAD:
+        case Command.RANDOMIZE_OTP_AEAD:
+          return this.keyOp(command, createOtpAead(this.wrapHost(s), r, command === Command.RANDOMIZE_OTP_AEAD));
+        case Command.REWRAP_OTP_AEAD:
+          return this.wrapped(command, rewrapOtpAead(this.wrapHost(s), r));
+        case Command.DECRYPT_OTP:
+          return this.keyOp(command, decryptOtp(this.wrapHost(s), r));
         case Command.SIGN_ATTESTATION_CERTIFICATE: {
           const id = r.u16();
           const attesting = r.u16();
@@ -874,7 +887,7 @@ function expectEnd(r: Reader): void {
 }
 
 function guessTarget(command: number, payload: Uint8Array): number {
-  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.SIGN_EDDSA, Command.SIGN_PKCS1, Command.SIGN_PSS, Command.DECRYPT_PKCS1, Command.DECRYPT_OAEP, Command.DERIVE_ECDH, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
+  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.DECRYPT_OTP, Command.CREATE_OTP_AEAD, Command.RANDOMIZE_OTP_AEAD, Command.REWRAP_OTP_AEAD, Command.SIGN_EDDSA, Command.SIGN_PKCS1, Command.SIGN_PSS, Command.DECRYPT_PKCS1, Command.DECRYPT_OAEP, Command.DERIVE_ECDH, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
   return idFirst.includes(command) && payload.length >= 2 ? ((payload[0] as number) << 8) | (payload[1] as number) : 0xffff;
 }
 

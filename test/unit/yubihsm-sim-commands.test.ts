@@ -1,9 +1,11 @@
-// The simulator's RSA signing and decryption and ECDH (what python-yubihsm's test_rsa.py and test_ec.py
-// exercise), driven with raw command frames over our secure session (the driver has no wrappers for them:
-// the ceremonies do not use them) and every answer checked with node:crypto.
+// The simulator's other device commands that Yubico's device tests exercise (test_rsa.py, test_ec.py,
+// test_attestation.py, test_otp.py): RSA signing and decryption, ECDH, the P-224 and Brainpool curves,
+// attestation certificates and Yubico OTP. Driven with raw command frames over our secure session (the
+// driver has no wrappers for them: the ceremonies do not use them); every answer is checked with node:crypto
+// or Python `cryptography`, never with the simulator's own code.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, constants, createECDH, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
+import { X509Certificate, constants, createCipheriv, createDecipheriv, createECDH, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify } from 'node:crypto';
 import { TokenError } from '../../hsm/errors.js';
 import { concat, u16, u8 } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, Command, capabilities } from '../../hsm/yubihsm/constants.js';
@@ -153,6 +155,41 @@ describe('attestation in the simulator', () => {
     const plain = await cmd.putAsymmetricKey(s, { id: 0x0a01, label: 'no attest', domains: 1, capabilities: capabilities('SIGN_ECDSA'), key: attester.privateKey });
     await cmd.putOpaque(s, { id: plain, label: 'cert', domains: 1, capabilities: 0n, data: attesterCert, algorithm: Algorithm.OPAQUE_X509_CERTIFICATE });
     expect(await code(s.send(Command.SIGN_ATTESTATION_CERTIFICATE, concat(u16(keyId), u16(plain))))).toBe('YUBIHSM_INSUFFICIENT_PERMISSIONS');
+  });
+});
+
+describe('Yubico OTP in the simulator', () => {
+  /** A Yubico OTP token made by node: private id, counters, random, CRC-16 (ISO 13239, LE, complemented), AES-ECB. */
+  function otp(key: Buffer, privateId: Buffer, useCounter: number, sessionCounter: number): Buffer {
+    const token = Buffer.concat([privateId, Buffer.from([useCounter & 0xff, useCounter >> 8, 0x34, 0x12, 0x56, sessionCounter, 0x99, 0x88])]);
+    let crc = 0xffff;
+    for (const b of token) {
+      crc ^= b;
+      for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >> 1) ^ 0x8408 : crc >> 1;
+    }
+    const full = Buffer.concat([token, Buffer.from([~crc & 0xff, (~crc >> 8) & 0xff])]);
+    const c = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+    return Buffer.concat([c.update(full), c.final()]);
+  }
+
+  it('an AEAD made by CREATE_OTP_AEAD opens with node\'s AES-CCM; DECRYPT_OTP reads the counters of a node-made OTP and refuses a wrong one', async () => {
+    const s = await session();
+    const aeadKey = randomBytes(16);
+    const nonceId = Buffer.from([0x67, 0x45, 0x23, 0x01]);
+    const header = concat(u16(0x0c00), Buffer.concat([Buffer.from('otp'), Buffer.alloc(37)]), u16(1), Buffer.from(capabilities('CREATE_OTP_AEAD', 'DECRYPT_OTP').toString(16).padStart(16, '0'), 'hex'), u8(Algorithm.AES128_YUBICO_OTP));
+    expect(Buffer.from(await s.send(Command.PUT_OTP_AEAD_KEY, concat(header, nonceId, aeadKey)))).toEqual(Buffer.from([0x0c, 0x00]));
+    const tokenKey = randomBytes(16);
+    const privateId = randomBytes(6);
+    const aead = await s.send(Command.CREATE_OTP_AEAD, concat(u16(0x0c00), tokenKey, privateId));
+    expect(aead).toHaveLength(36);
+    const d = createDecipheriv('aes-128-ccm', aeadKey, Buffer.concat([nonceId, aead.subarray(0, 6), Buffer.alloc(3)]), { authTagLength: 8 });
+    d.setAuthTag(aead.subarray(28));
+    expect(Buffer.concat([d.update(aead.subarray(6, 28)), d.final()])).toEqual(Buffer.concat([tokenKey, privateId]));
+
+    const counters = await s.send(Command.DECRYPT_OTP, concat(u16(0x0c00), aead, otp(tokenKey, privateId, 0x0203, 7)));
+    // use counter (LE), session counter, timestamp high, timestamp low (LE)
+    expect(Buffer.from(counters)).toEqual(Buffer.from([0x03, 0x02, 7, 0x56, 0x34, 0x12]));
+    expect(await code(s.send(Command.DECRYPT_OTP, concat(u16(0x0c00), aead, otp(tokenKey, randomBytes(6), 1, 1))))).toBe('YUBIHSM_INVALID_OTP');
   });
 });
 
