@@ -1,6 +1,6 @@
 // The simulator's other device commands that Yubico's device tests exercise (test_rsa.py, test_ec.py,
-// test_attestation.py, test_otp.py): RSA signing and decryption, ECDH, the P-224 and Brainpool curves,
-// attestation certificates and Yubico OTP. Driven with raw command frames over our secure session (the
+// test_attestation.py, test_otp.py, test_auth.py): RSA signing and decryption, ECDH, the P-224 and Brainpool
+// curves, attestation certificates, Yubico OTP and asymmetric authentication. Driven with raw command frames over our secure session (the
 // driver has no wrappers for them: the ceremonies do not use them); every answer is checked with node:crypto
 // or Python `cryptography`, never with the simulator's own code.
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,8 @@ import { TokenError } from '../../hsm/errors.js';
 import { concat, u16, u8 } from '../../hsm/yubihsm/bytes.js';
 import { Algorithm, Command, capabilities } from '../../hsm/yubihsm/constants.js';
 import * as cmd from '../../hsm/yubihsm/commands.js';
-import { YubiHsm, type YubiHsmSession } from '../../hsm/yubihsm/session.js';
+import { YubiHsm, YubiHsmSession } from '../../hsm/yubihsm/session.js';
+import { aesCmac } from '../../hsm/yubihsm/crypto.js';
 import { YubiHsmSimulator, SimulatorTransport } from '../yubihsm-sim/index.js';
 
 async function session(): Promise<YubiHsmSession> {
@@ -190,6 +191,51 @@ describe('Yubico OTP in the simulator', () => {
     // use counter (LE), session counter, timestamp high, timestamp low (LE)
     expect(Buffer.from(counters)).toEqual(Buffer.from([0x03, 0x02, 7, 0x56, 0x34, 0x12]));
     expect(await code(s.send(Command.DECRYPT_OTP, concat(u16(0x0c00), aead, otp(tokenKey, randomBytes(6), 1, 1))))).toBe('YUBIHSM_INVALID_OTP');
+  });
+});
+
+describe('asymmetric authentication in the simulator', () => {
+  // The host half written here from python-yubihsm's description (core.py AsymmetricAuth): node's ECDH and
+  // SHA-256 for the X9.63 KDF; the receipt's AES-CMAC is the driver's (checked against RFC 4493 elsewhere).
+  function x963(z: Buffer, length: number): Buffer {
+    const out: Buffer[] = [];
+    for (let c = 1; out.length * 32 < length; c++) out.push(createHash('sha256').update(z).update(Buffer.from([0, 0, 0, c])).update(Buffer.from([0x3c, 0x88, 0x10])).digest());
+    return Buffer.concat(out).subarray(0, length);
+  }
+
+  it('a session opened with an EC P-256 authentication key: the receipt verifies, ECHO round-trips, a changed key opens the next one', async () => {
+    const hsm = await YubiHsm.connect(new SimulatorTransport(new YubiHsmSimulator({ serial: 4444444 })));
+    const admin = await hsm.openSession(1, 'password');
+    const devicePub = await hsm.sendPlain(Command.GET_DEVICE_PUBLIC_KEY);
+    expect(devicePub[0]).toBe(Algorithm.EC_P256_YUBICO_AUTHENTICATION);
+    expect(devicePub).toHaveLength(65);
+
+    const open = async (authId: number, own: ReturnType<typeof createECDH>) => {
+      const eph = createECDH('prime256v1');
+      const hostPoint = eph.generateKeys();
+      const created = await hsm.sendPlain(Command.CREATE_SESSION, concat(u16(authId), hostPoint));
+      const devicePoint = created.subarray(1, 66);
+      const receipt = created.subarray(66);
+      const shs = x963(Buffer.concat([eph.computeSecret(devicePoint), own.computeSecret(Buffer.concat([Buffer.of(4), devicePub.subarray(1)]))]), 64);
+      expect(Buffer.from(aesCmac(shs.subarray(0, 16), concat(devicePoint, hostPoint)))).toEqual(Buffer.from(receipt));
+      return new YubiHsmSession(hsm, created[0] as number, authId, { sEnc: shs.subarray(16, 32), sMac: shs.subarray(32, 48), sRmac: shs.subarray(48, 64) }, receipt, () => undefined);
+    };
+
+    const first = createECDH('prime256v1');
+    first.generateKeys();
+    const header = concat(u16(0x0d00), Buffer.concat([Buffer.from('asym auth'), Buffer.alloc(31)]), u16(1), Buffer.from(capabilities('CHANGE_AUTHENTICATION_KEY').toString(16).padStart(16, '0'), 'hex'), u8(Algorithm.EC_P256_YUBICO_AUTHENTICATION), new Uint8Array(8));
+    await admin.send(Command.PUT_AUTHENTICATION_KEY, concat(header, first.getPublicKey().subarray(1)));
+    const s1 = await open(0x0d00, first);
+    const message = randomBytes(200);
+    expect(Buffer.from(await s1.send(Command.ECHO, message))).toEqual(message);
+
+    const second = createECDH('prime256v1');
+    second.generateKeys();
+    await s1.send(Command.CHANGE_AUTHENTICATION_KEY, concat(u16(0x0d00), u8(Algorithm.EC_P256_YUBICO_AUTHENTICATION), second.getPublicKey().subarray(1)));
+    const s2 = await open(0x0d00, second);
+    expect(Buffer.from(await s2.send(Command.ECHO, message))).toEqual(message);
+    // The old key no longer agrees on the keys: the receipt differs.
+    await expect(open(0x0d00, first)).rejects.toThrow();
   });
 });
 

@@ -41,6 +41,7 @@ import { RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
 import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import { signDigest } from './ecdsa.js';
+import { asymmetricSession, checkAuthPublicKey, devicePublicPoint, newDeviceKey } from './asymmetric-auth.js';
 import { signAttestationCertificate } from './attestation.js';
 import { createOtpAead, decryptOtp, putOtpAeadKey, rewrapOtpAead } from './otp-commands.js';
 import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
@@ -59,8 +60,9 @@ export interface SimObject {
   delegatedCapabilities: bigint;
   origin: number;
   sequence: number;
-  /** Authentication keys. */
+  /** Authentication keys: symmetric (K-ENC, K-MAC) or, for EC_P256_YUBICO_AUTHENTICATION, the public X || Y. */
   staticKeys?: StaticKeys;
+  authPublicKey?: Uint8Array;
   /** Asymmetric keys. */
   privateKey?: KeyObject;
   /** Asymmetric and public wrap keys. */
@@ -137,6 +139,8 @@ export class YubiHsmSimulator {
   private commandAudit = new Map<number, number>();
   private forceAudit: number = AuditSetting.OFF;
   private bootTime = 0;
+  /** The device's static P-256 key for asymmetric authentication; a reset keeps it, as it keeps the serial. */
+  private readonly deviceKey = newDeviceKey();
   /** Every frame in and out, for tests that want to look at the wire. */
   readonly wire: { request: Uint8Array; response: Uint8Array }[] = [];
   recordWire = false;
@@ -268,6 +272,9 @@ export class YubiHsmSimulator {
           return encodeFrame(Command.ECHO | RESPONSE_FLAG, frame.payload);
         case Command.DEVICE_INFO:
           return encodeFrame(Command.DEVICE_INFO | RESPONSE_FLAG, this.deviceInfo(frame.payload));
+        case Command.GET_DEVICE_PUBLIC_KEY:
+          if (frame.payload.length !== 0) fail(DeviceError.WRONG_LENGTH);
+          return encodeFrame(Command.GET_DEVICE_PUBLIC_KEY | RESPONSE_FLAG, concat(u8(Algorithm.EC_P256_YUBICO_AUTHENTICATION), devicePublicPoint(this.deviceKey)));
         case Command.CREATE_SESSION:
           return this.createSession(frame.payload);
         case Command.AUTHENTICATE_SESSION:
@@ -301,16 +308,17 @@ export class YubiHsmSimulator {
   }
 
   private createSession(payload: Uint8Array): Uint8Array {
-    if (payload.length !== 2 + 8) fail(DeviceError.WRONG_LENGTH);
+    // 8-byte host challenge (symmetric), or the host's ephemeral P-256 point (asymmetric authentication).
+    const asymmetric = payload.length === 2 + 65;
+    if (payload.length !== 2 + 8 && !asymmetric) fail(DeviceError.WRONG_LENGTH);
     const r = new Reader(payload);
     const authKeyId = r.u16();
-    const hostChallenge = r.bytes(8);
     const respond = (response: Uint8Array) => {
       if (this.audited(Command.CREATE_SESSION) && !this.appendLog(Command.CREATE_SESSION, payload.length, 0xffff, authKeyId, 0xffff, response[0] as number)) this.unloggedAuth++;
       return response;
     };
     const key = this.objects.get(this.key(authKeyId, ObjectType.AUTHENTICATION_KEY));
-    if (!key?.staticKeys) return respond(errorFrame(DeviceError.OBJECT_NOT_FOUND));
+    if (!key || !(asymmetric ? key.authPublicKey : key.staticKeys)) return respond(errorFrame(DeviceError.OBJECT_NOT_FOUND));
     let id = -1;
     for (let i = 0; i < MAX_SESSIONS; i++)
       if (!this.sessions.has(i)) {
@@ -318,9 +326,23 @@ export class YubiHsmSimulator {
         break;
       }
     if (id < 0) return respond(errorFrame(DeviceError.SESSIONS_FULL));
+    if (asymmetric) {
+      const hostPoint = r.bytes(65);
+      let made: ReturnType<typeof asymmetricSession>;
+      try {
+        made = asymmetricSession(this.deviceKey, key.authPublicKey as Uint8Array, hostPoint);
+      } catch (e) {
+        if (e instanceof DeviceFailure) return respond(errorFrame(e.code));
+        throw e;
+      }
+      this.sessions.set(id, { id, authKeyId, authenticated: true, context: new Uint8Array(0), keys: made.keys, chain: made.receipt, counter: 1n, lastUsed: this.now() });
+      return respond(encodeFrame(Command.CREATE_SESSION | RESPONSE_FLAG, concat(u8(id), made.devicePoint, made.receipt)));
+    }
+    const hostChallenge = r.bytes(8);
+    const staticKeys = key.staticKeys as StaticKeys;
     const cardChallenge = new Uint8Array(randomBytes(8));
     const context = concat(hostChallenge, cardChallenge);
-    const keys = deriveSessionKeys(key.staticKeys, context);
+    const keys = deriveSessionKeys(staticKeys, context);
     this.sessions.set(id, { id, authKeyId, authenticated: false, context, keys, chain: new Uint8Array(16), counter: 1n, lastUsed: this.now() });
     return respond(encodeFrame(Command.CREATE_SESSION | RESPONSE_FLAG, concat(u8(id), cardChallenge, cardCryptogram(keys.sMac, context))));
   }
@@ -497,6 +519,11 @@ export class YubiHsmSimulator {
         case Command.PUT_AUTHENTICATION_KEY: {
           this.require(s, Capability.PUT_AUTHENTICATION_KEY);
           const o = this.newObject(s, r, ObjectType.AUTHENTICATION_KEY, true);
+          if (o.algorithm === Algorithm.EC_P256_YUBICO_AUTHENTICATION) {
+            const authPublicKey = checkAuthPublicKey(r.rest());
+            this.create({ ...o, type: ObjectType.AUTHENTICATION_KEY, origin: Origin.IMPORTED, authPublicKey });
+            return this.ok(command, u16(o.id), o.id);
+          }
           if (o.algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
           const encKey = r.bytes(16).slice();
           const macKey = r.bytes(16).slice();
@@ -508,13 +535,18 @@ export class YubiHsmSimulator {
           this.require(s, Capability.CHANGE_AUTHENTICATION_KEY);
           const id = r.u16();
           const algorithm = r.u8();
-          const encKey = r.bytes(16).slice();
-          const macKey = r.bytes(16).slice();
-          expectEnd(r);
           if (id !== s.authKeyId) fail(DeviceError.INVALID_ID); // MODEL: a key may only change itself
-          if (algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
           const k = this.authKey(s);
-          k.staticKeys = { encKey, macKey };
+          // MODEL: a key keeps its kind (symmetric or asymmetric) when it changes.
+          if (algorithm !== k.algorithm) fail(DeviceError.INVALID_DATA);
+          if (algorithm === Algorithm.EC_P256_YUBICO_AUTHENTICATION) k.authPublicKey = checkAuthPublicKey(r.rest());
+          else {
+            if (algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
+            const encKey = r.bytes(16).slice();
+            const macKey = r.bytes(16).slice();
+            expectEnd(r);
+            k.staticKeys = { encKey, macKey };
+          }
           k.origin = Origin.IMPORTED;
           return this.ok(command, u16(id), id);
         }
