@@ -109,6 +109,19 @@ export interface TokenLayer {
    */
   deviceLogSince?(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null>;
 
+  /**
+   * Optional, for devices that carry keys between themselves under their own wrap key (the YubiHSM 2:
+   * EXPORT_WRAPPED): the key (a private or secret key handle) encrypted inside the device under `wrapKey`
+   * (the domain's wrap key, 32 bytes), which is put into the device for this call only. Logged in as user.
+   */
+  exportUnderDomainWrapKey?(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes>;
+
+  /**
+   * Optional, the other half (IMPORT_WRAPPED): what exportUnderDomainWrapKey made on a device of the same
+   * domain becomes the same key here (same id, label, capabilities); returns its handle.
+   */
+  importUnderDomainWrapKey?(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle>;
+
   /** Close every session and finalize every module. */
   close(): Promise<void>;
 }

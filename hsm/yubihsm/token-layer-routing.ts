@@ -195,6 +195,19 @@ export class RoutingTokenLayer implements TokenLayer {
     return layer === this.yubihsm ? this.yubihsm.deviceLog(inner, options) : null;
   }
 
+  /** TokenLayer.exportUnderDomainWrapKey: YubiHSM only; a PKCS#11 token carries keys with the domain backup key instead. */
+  async exportUnderDomainWrapKey(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('exportUnderDomainWrapKey');
+    return this.yubihsm.exportUnderDomainWrapKey(inner, key, wrapKey);
+  }
+
+  async importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('importUnderDomainWrapKey');
+    return this.yubihsm.importUnderDomainWrapKey(inner, wrapped, wrapKey);
+  }
+
   /** TokenLayer.deviceLogSince: the YubiHSM's log for a session on a YubiHSM; null on PKCS#11 (no such log). */
   async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
     const { layer, inner } = this.route(session);
@@ -215,4 +228,8 @@ export class RoutingTokenLayer implements TokenLayer {
     if (!r) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(session)} is not open.`, 'Open a new session.');
     return r;
   }
+}
+
+function notYubiHsm(method: string): TokenError {
+  return new TokenError('CKR_FUNCTION_NOT_SUPPORTED', `${method} works on a YubiHSM 2 only: this is a PKCS#11 token.`, 'On a PKCS#11 token carry the key with the domain backup key (wrapKey / unwrap) instead.');
 }
