@@ -235,6 +235,8 @@ const ceremonySummary = z.object({
   reinitialize: z.object({ reason: z.enum(['interrupted-attempt', 'allowReinitialize']), interruptedCeremonyId: z.string().optional(), voidShares: z.array(z.string()).optional() }).optional(),
   key: z
     .object({
+      cloud: z.string().optional(),
+      target: z.string().optional(),
       arn: z.string().nullable(),
       keyId: z.string(),
       region: z.string().nullable(),

@@ -43,6 +43,10 @@ export interface CeremonySummary {
   /** init-token on a token that is not blank: why it may be erased, and so what the init step needs. */
   reinitialize?: { reason: 'interrupted-attempt' | 'allowReinitialize'; interruptedCeremonyId?: string; voidShares?: string[] };
   key?: {
+    /** aws, gcp, azure or vault; absent in records made before the clouds (AWS). */
+    cloud?: string;
+    /** The key the material goes into: ARN, GCP crypto key name, Azure key URL, Vault transit key path. */
+    target?: string;
     arn: string | null;
     keyId: string;
     region: string | null;
@@ -96,6 +100,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       }
     } else if (r.kind === 'result' && action === 'load-import-parameters') {
       s.key = {
+        ...(str(d.cloud) ? { cloud: str(d.cloud) as string } : {}),
+        ...(str(d.target) ? { target: str(d.target) as string } : {}),
         arn: str(d.keyArn) ?? null,
         keyId: str(d.keyId) ?? '',
         region: str(d.region) ?? null,
@@ -112,6 +118,12 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       if (str(key?.label)) s.key.label = str(key?.label) as string;
       if (str(key?.keySpec)) s.key.keySpec = str(key?.keySpec) as string;
       if (cv && typeof cv.value === 'string') s.key.checkValue = { value: cv.value, method: str(cv.method) ?? '', description: str(cv.description) ?? '' };
+    } else if (r.kind === 'result' && action === 'find-key' && s.key) {
+      // kms-rewrap: the key found again, and its check value as the token computed it now (equal to the recorded one, or the step failed).
+      const key = obj(d.key);
+      const now = obj(obj(d.checkValue)?.now);
+      if (str(key?.label)) s.key.label = str(key?.label) as string;
+      if (now && typeof now.value === 'string') s.key.checkValue = { value: now.value, method: str(now.method) ?? '', description: str(now.description) ?? '' };
     } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
       if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
     } else if (r.kind === 'share-issued') {

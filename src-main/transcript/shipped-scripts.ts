@@ -20,11 +20,11 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "776a785a9e312bd750d595ac4c060a5b338ab11a2f567270cb7591fae3c63546"
+    "sha256": "7131358875895b880c5697c38557b33c805d5ef4824008cd670af226a17e5398"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
+    "sha256": "175b6db62a6d0ecdc442426190d985537e46abb5739fc9312618ab7f7bbc5cc1"
   }
 ];

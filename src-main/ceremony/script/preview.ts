@@ -29,7 +29,7 @@ const BRINGS: Partial<Record<ActionName, (script: CeremonyScript) => string>> = 
   'distribute-shares': () => 'One empty USB stick per custodian, for their share file (and paper for their share sheet)',
   'quorum-login': () => 'Enough custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet',
   'write-chain-head': (s) => (stepUsesQuorum(s, 'write-chain-head') ? (s.roles.custodians.source === 'parameters' ? 'The custodians (the threshold) with their new share files and passphrases, to approve the seal' : 'Enough custodians (the enrolled threshold) with their share files and passphrases') : ''),
-  'load-import-parameters': () => 'The USB stick with the AWS KMS import parameters (get-parameters-for-import JSON, or the console download)',
+  'load-import-parameters': () => 'The USB stick with the cloud\'s import parameters (AWS: get-parameters-for-import JSON or the console download; Google Cloud KMS: the import job\'s JSON; Azure: the key exchange key\'s JSON; Vault: transit\'s wrapping key)',
   'export-wrapped-key': () => 'An empty USB stick for the wrapped key material (the import bundle)',
   'export-bundle': () => 'Removable media for the transcript bundle',
   'record-participants': (s) => (s.roles.witnesses.min > 0 ? `At least ${s.roles.witnesses.min} witness${s.roles.witnesses.min === 1 ? '' : 'es'}` : ''),
