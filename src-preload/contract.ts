@@ -218,7 +218,7 @@ const scriptSummary = z.object({
   steps: z.array(z.object({ id: z.string(), title: z.string(), action: z.string(), approvals: z.enum(['none', 'quorum']) })),
   roles: z.object({
     administrator: z.string(),
-    custodians: z.object({ description: z.string(), source: z.enum(['parameters', 'enrolment']) }),
+    custodians: z.object({ description: z.string(), source: z.enum(['parameters', 'enrolment', 'domain']) }),
     witnesses: z.object({ description: z.string(), min: z.number() }),
   }),
   /** What the room must bring, derived from the steps' actions. */

@@ -7,7 +7,7 @@ import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
 import { defaultDataDir } from '../data-dir.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { PIN_FILE } from './flag-files.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag , joinDomainFlags, joinDomainInput, type JoinDomainFlags } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import type { Output } from './output.js';
 
@@ -88,6 +88,8 @@ export interface EnrolTokenArgs {
   witnesses: string[];
   administrator: string;
   dataDir: string;
+  /** Joining an existing security domain (custodians, threshold, shares out and passphrases are then empty). */
+  joinDomain?: JoinDomainFlags;
   rehearsal: boolean;
   json: boolean;
 }
@@ -106,13 +108,14 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   if (previous.length === 0 && userPinFile === undefined) {
     throw new UsageError(soPinFile === undefined ? "--current-user-pin-file FILE is required (the user PIN the token's vendor tool set)." : '--current-so-pin-file needs --current-user-pin-file too.');
   }
-  const custodians = custodiansFlag(values.custodians as string | undefined);
-  const threshold = thresholdFlag(values.threshold as string | undefined, custodians);
-  const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
+  const joinDomain = joinDomainFlags(values);
+  const custodians = joinDomain ? [] : custodiansFlag(values.custodians as string | undefined);
+  const threshold = joinDomain ? 0 : thresholdFlag(values.threshold as string | undefined, custodians);
+  const sharesOut = joinDomain ? '' : existingDir('--shares-out', values['shares-out'] as string | undefined);
   const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
   const rehearsal = values.rehearsal === true;
-  const passphraseFiles = passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { plainNeedsRehearsal: { rehearsal } });
+  const passphraseFiles = joinDomain ? new Map<string, string>() : passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { plainNeedsRehearsal: { rehearsal } });
   const witnesses = witnessesFlag(values.witness as string[] | undefined, 'enrol-token');
   const args: EnrolTokenArgs = {
     module,
@@ -131,6 +134,7 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
     json: values.json === true,
   };
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'] as string;
+  if (joinDomain) args.joinDomain = joinDomain;
   if (userPinFile !== undefined) args.currentUserPinFile = resolve(userPinFile);
   if (soPinFile !== undefined) args.currentSoPinFile = resolve(soPinFile);
   return args;
@@ -148,20 +152,22 @@ export async function enrolTokenCommand(argv: string[], out: Output, overrides: 
   const prepared = await prepareOrExit('enrol-token', ENROL_TOKEN_HELP, out, async () => {
     const args = enrolTokenArgs(argv);
     if (args === 'help') return args;
-    return { args, passphrases: await readPassphrases(args.passphraseFiles), pinsInput: await currentPinsInput(args) };
+    const joinShares = args.joinDomain ? await joinDomainInput(args.joinDomain) : undefined;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), pinsInput: await currentPinsInput(args), joinShares };
   });
   if (typeof prepared === 'number') return prepared;
-  const { args, passphrases, pinsInput } = prepared;
+  const { args, passphrases, pinsInput, joinShares } = prepared;
   if (args.insecurePlain) out.stderr.write(`keyceremony enrol-token: ${PLAIN_SHARES_WARNING}\n`);
 
   return runTokenCeremony(
-    args,
+    joinShares ? { ...args, joinShares } : args,
     {
       command: 'enrol-token',
-      parameters: { custodians: args.custodians, threshold: args.threshold },
+      ...(joinShares ? { script: 'enrol-token-join' } : {}),
+      parameters: joinShares ? {} : { custodians: args.custodians, threshold: args.threshold },
       passphrases,
-      inputs: { 'check-current-pins': pinsInput },
-      completed: 'The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.',
+      inputs: { 'check-current-pins': pinsInput, ...(joinShares ? { 'join-domain': { shares: joinShares } } : {}) },
+      completed: joinShares ? "The PINs you brought no longer open the token: it joined the security domain, and the domain's share files open it." : 'The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.',
       afterFailure: (_view, _at, aborted) =>
         aborted?.tail.some((e) => e.kind === SHARES_OPEN_TOKEN_KIND)
           ? `keyceremony enrol-token: the token's PINs were already replaced: the share files in ${args.sharesOut} open it. Run enrol-token again with --previous-share for M of them.\n`

@@ -9,8 +9,18 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/enrol-token-join.yaml",
+    "sha256": "505610113941f49302ba1dfb925c1d9dfe52523a836a942c6df989d5e7a074a1"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
     "sha256": "583344aaf0157ccefa0286b7eddd015edfce9febaa0862356382cdff1583e9b3"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/init-token-join.yaml",
+    "sha256": "1022b733b1c849c6acb79cc153ce5360eae213c9559ad6e8c246401f34570ba4"
   },
   {
     "version": "0.1.0",

@@ -6,6 +6,7 @@ import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, i
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
 import { changePins, checkCurrentPins } from './enrol-token.js';
+import { joinDomain } from './join-domain.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -32,6 +33,7 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'find-key': findKey,
   'check-current-pins': checkCurrentPins,
   'change-pins': changePins,
+  'join-domain': joinDomain,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

@@ -129,6 +129,11 @@ export interface RunState {
   reinitialize?: { reason: 'interrupted-attempt'; attempts: PriorAttempt[] } | { reason: 'allowReinitialize' };
   /** Set by prove-subsets: every share was written, read back and every M-subset proved (never-brick.ts). */
   sharesProved?: boolean;
+  /**
+   * The security domain of the secret (generate-secret or join-domain): its public id, and for a token that
+   * joins an existing domain the origin its shares are bound to and the ceremony id its PINs are derived with.
+   */
+  domain?: { domainId: string; joined?: { originCeremonyId: string; pinsCeremonyId: string; presentedBy: string[]; originChain: string } };
   /** enrol-token: the stopped attempt whose audit key (and chain head) the token still holds; change-pins destroys them. */
   staleObjectsOf?: string;
 }

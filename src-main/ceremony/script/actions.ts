@@ -33,6 +33,7 @@ export const ACTIONS = {
   'write-genesis': { summary: 'Write the first transcript entry: the token, the audit key, the script hash.', touchesToken: true, irreversible: false, quorum: 'never' },
   'distribute-shares': { summary: 'Hand out the shares one custodian at a time (share file and share sheet).', touchesToken: false, irreversible: false, quorum: 'never' },
   'prove-subsets': { summary: 'Show that every M-subset of shares rebuilds the secret, without revealing it.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'join-domain': { summary: 'M custodians of an existing security domain present their shares; the secret is rebuilt and checked against the domain\'s enrolment, and no share is handed out.', touchesToken: false, irreversible: false, quorum: 'never' },
   // enrol-token
   'check-current-pins': { summary: "Log in with the PINs the room brought (then out) and probe, with throw-away objects, that the token takes the audit key and the chain head; nothing changes.", touchesToken: true, irreversible: false, quorum: 'never' },
   'change-pins': { summary: "Replace the token's user PIN (and SO PIN, when given) with PINs derived from the secret (C_SetPIN); the PINs the room brought stop working.", touchesToken: true, irreversible: true, quorum: 'never' },
