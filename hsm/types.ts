@@ -159,6 +159,12 @@ export type SecretKeySpec =
   | { type: 'AES'; bits: 128 | 192 | 256 }
   | { type: 'GENERIC_SECRET'; bytes: number };
 
+/**
+ * What C_UnwrapKey creates (every flag explicit, as for generation): a secret key of a spec, or a private key
+ * of a type (its size and curve come from the wrapped PKCS#8).
+ */
+export type UnwrapTarget = { kind: 'secret'; spec: SecretKeySpec; template: SecretKeyTemplate } | { kind: 'private'; keyType: 'RSA' | 'EC'; template: PrivateKeyTemplate };
+
 export type EcCurve = 'P-256' | 'P-384' | 'P-521' | 'secp256k1';
 
 export type KeyPairSpec =

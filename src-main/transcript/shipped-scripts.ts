@@ -9,6 +9,11 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/backup-key.yaml",
+    "sha256": "047031ffd89de216553adba53fd7afbd5b8446a300c6e5c664fb0eb94429aaad"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/enrol-token-join.yaml",
     "sha256": "505610113941f49302ba1dfb925c1d9dfe52523a836a942c6df989d5e7a074a1"
   },
@@ -36,5 +41,10 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
     "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/restore-key.yaml",
+    "sha256": "cac909f4f5aef82424b8d36749f68361b2f032f4714d458f5497f6bd8dd8157d"
   }
 ];
