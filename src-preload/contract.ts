@@ -347,7 +347,7 @@ export const contract = {
     response: ceremonyView,
   },
   chooseFolder: {
-    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'import-parameters']) }).strict(),
+    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'backup-destination', 'key-backup', 'import-parameters']) }).strict(),
     response: z.object({
       selection: z.object({ id: z.string(), folder: z.string() }).nullable(),
       /** For a destination: whether the folder is on a removable drive (null: this system cannot tell). */
