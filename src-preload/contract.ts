@@ -249,7 +249,10 @@ const ceremonySummary = z.object({
       warnings: z.array(z.string()),
     })
     .optional(),
-  files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),
+  backup: z
+    .object({ label: z.string(), keySpec: z.string(), id: z.string(), checkValue: z.object({ value: z.string(), method: z.string() }).optional(), domainId: z.string().optional(), mechanism: z.string().optional(), manifestSha256: z.string().optional() })
+    .optional(),
+  files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'key-backup', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),
   approvals: z.array(z.object({ step: z.string(), threshold: z.number(), custodians: z.array(z.string()) })),
   signedOff: z.array(z.object({ witness: z.string(), statement: z.string() })),
   head: z.object({ seq: z.number().optional(), hash: z.string() }).optional(),

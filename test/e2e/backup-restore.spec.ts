@@ -104,6 +104,10 @@ async function start(page: Page, ceremony: string, token: RegExp) {
 
 async function finish(page: Page, bundle: string) {
   await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  // What the witnesses sign for: the key, the check value the token computed (the one generated on A), the domain.
+  await expect(page.getByTestId('summary-backup-key')).toContainText('e2e-aes (SYMMETRIC_DEFAULT)');
+  await expect(page.getByTestId('summary-backup-check-value')).toHaveText(generated.value);
+  await expect(page.getByTestId('summary-domain')).toHaveText(/^[0-9a-f]{32}$/);
   await page.getByLabel('Dana: type your name to sign').fill('Dana');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await doStep(page, 'Seal the transcript on the token');
