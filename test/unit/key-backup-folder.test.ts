@@ -1,0 +1,83 @@
+// The backup folder: written exclusively (never over an existing folder, never leaving a .partial that looks
+// complete), read back with every hash compared; a changed file or manifest is refused by name before
+// anything could reach a token. And the command-line flags of a token joining a domain.
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKUP_FORMAT, BACKUP_TAMPERED, readBackupFolder, writeBackupFolder, type BackupManifest } from '../../src-main/backup/folder.js';
+import { joinDomainFlags } from '../../src-main/cli/ceremony-flags.js';
+import { purposesFor } from '../../src-main/ceremony-handlers.js';
+
+let dir: string;
+const wrapped = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677', 'hex');
+const described: Omit<BackupManifest, 'files'> = {
+  format: BACKUP_FORMAT,
+  ceremonyId: 'backup-key-20261206T000000Z-abcdef',
+  createdAt: '2026-12-06T00:00:00.000Z',
+  domainId: '0123456789abcdef0123456789abcdef',
+  key: { keySpec: 'SYMMETRIC_DEFAULT', label: 'k1', id: 'a1b2', checkValue: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK' }, generatedBy: { ceremonyId: 'kms-import-x', seq: 40, hash: 'a'.repeat(64) } },
+  sourceToken: { manufacturer: 'SoftHSM project', model: 'SoftHSM v2', serial: '1234', label: 'a', chain: 'init-token-x' },
+  wrap: { format: 'RFC 5649 (AES key wrap with padding) under the domain backup key', mechanism: 'CKM_AES_KEY_WRAP_PAD' },
+};
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kc-backup-folder-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('backup folder', () => {
+  it('writes three files, and reads back what it wrote with the manifest digest', async () => {
+    const written = await writeBackupFolder(dir, 'backup-k1', wrapped, described);
+    expect((await readdir(written.dir)).sort()).toEqual(['RESTORE.md', 'backup-manifest.json', 'wrapped-key.bin']);
+    expect(await readdir(dir)).toEqual(['backup-k1']);
+    const back = await readBackupFolder(written.dir);
+    expect(back.wrapped.equals(wrapped)).toBe(true);
+    expect(back.manifest.key).toEqual(described.key);
+    expect(back.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await readFile(join(written.dir, 'RESTORE.md'), 'utf8')).toContain('0123456789abcdef0123456789abcdef');
+  });
+
+  it('never writes over an existing folder, and refuses a leftover .partial', async () => {
+    await mkdir(join(dir, 'backup-k1'));
+    await expect(writeBackupFolder(dir, 'backup-k1', wrapped, described)).rejects.toThrow(/already exists; a backup is never overwritten/);
+    await mkdir(join(dir, 'backup-k2.partial'));
+    await expect(writeBackupFolder(dir, 'backup-k2', wrapped, described)).rejects.toThrow(/an earlier backup was interrupted/);
+  });
+
+  it('refuses a wrapped key file that does not match the manifest', async () => {
+    const { dir: d } = await writeBackupFolder(dir, 'backup-k1', wrapped, described);
+    const changed = Buffer.from(wrapped);
+    changed[0] = 0xff;
+    await writeFile(join(d, 'wrapped-key.bin'), changed);
+    await expect(readBackupFolder(d)).rejects.toMatchObject({ code: BACKUP_TAMPERED, message: expect.stringContaining('wrapped-key.bin does not match the manifest') });
+  });
+
+  it('refuses a manifest with a field this app does not write', async () => {
+    const { dir: d } = await writeBackupFolder(dir, 'backup-k1', wrapped, described);
+    const m = JSON.parse(await readFile(join(d, 'backup-manifest.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(d, 'backup-manifest.json'), JSON.stringify({ ...m, extra: 1 }));
+    await expect(readBackupFolder(d)).rejects.toMatchObject({ code: BACKUP_TAMPERED, message: expect.stringContaining('is not a backup manifest this app wrote') });
+  });
+
+  it('a destination field of write-backup takes only a folder chosen for the backup, check-backup only a backup folder', () => {
+    expect(purposesFor('write-backup', 'destinationDir')).toEqual(['backup-destination']);
+    expect(purposesFor('check-backup', 'backupDir')).toEqual(['key-backup']);
+    expect(purposesFor('export-bundle', 'backupDir')).toEqual([]);
+  });
+});
+
+describe('--join-domain-share', () => {
+  it('is absent unless given', () => {
+    expect(joinDomainFlags({})).toBeUndefined();
+  });
+  it.each(['custodians', 'threshold', 'passphrase-file', 'insecure-plain-shares', 'shares-out'])('refuses --%s beside it', (flag) => {
+    expect(() => joinDomainFlags({ 'join-domain-share': ['/a.share:/a.pass'], [flag]: 'x' })).toThrow(`--${flag} cannot be given with --join-domain-share`);
+  });
+  it('splits FILE:PASSPHRASE_FILE and refuses the same file twice', () => {
+    expect(joinDomainFlags({ 'join-domain-share': ['/s/a.share:/p/a.pass', '/s/b.share'] })?.shares).toEqual([{ file: '/s/a.share', passphraseFile: '/p/a.pass' }, { file: '/s/b.share' }]);
+    expect(() => joinDomainFlags({ 'join-domain-share': ['/s/a.share', '/s/a.share:/p'] })).toThrow('given twice');
+  });
+});
