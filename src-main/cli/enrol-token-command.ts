@@ -7,7 +7,7 @@ import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
 import { defaultDataDir } from '../data-dir.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { PIN_FILE } from './flag-files.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag , joinDomainFlags, joinDomainInput, type JoinDomainFlags } from './ceremony-flags.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag, joinDomainFlags, joinDomainInput, type JoinDomainFlags } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import type { Output } from './output.js';
 
@@ -20,6 +20,9 @@ export const ENROL_TOKEN_HELP = `Usage: keyceremony enrol-token --module PATH [-
          (--passphrase-file NAME=FILE ... | --insecure-plain-shares --rehearsal)
          --witness NAME... [--administrator NAME] [--data-dir DIR]
          [--rehearsal] [--json]
+       keyceremony enrol-token --module PATH (--slot N | --token URI)
+         --current-user-pin-file FILE --join-domain-share FILE[:PASSPHRASE_FILE]...
+         --out BUNDLE_PARENT_DIR --witness NAME... [...]
 
 Runs the enrol-token ceremony (ceremonies/enrol-token.yaml) without the app, on
 a token that is already initialized (an HSM partition set up with its vendor's
@@ -46,6 +49,15 @@ Options:
                              Instead of the current PINs, after an enrol-token
                              that stopped after changing the PINs: M of its share
                              files rebuild them. Repeat for each.
+  --join-domain-share FILE[:PASSPHRASE_FILE]
+                             Join an existing security domain instead of
+                             creating one: the share file of each custodian
+                             present (at least the domain's threshold), with its
+                             passphrase file. Replaces --custodians, --threshold,
+                             --passphrase-file and --shares-out: no share is
+                             handed out; the PINs are replaced by PINs derived
+                             for this token from the domain secret. The domain's
+                             enrolment must be in a chain in --data-dir.
   --custodians LIST          Comma-separated custodian names, in share order.
   --threshold M              How many custodians unlock the token (2..N).
   --shares-out DIR           Existing folder for the share files (never overwritten).
