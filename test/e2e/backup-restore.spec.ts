@@ -171,3 +171,54 @@ test('backup-key from the app on token A, then restore-key from the app into tok
     expect(report.ok).toBe(true);
   }
 });
+
+test('init-token from the app joins the security domain: the domain\'s share files, no new shares, the token opens with them', async ({ page }) => {
+  test.setTimeout(180_000);
+  await harness.attach(page);
+  await page.goto(harness.url);
+  await page.getByRole('button', { name: 'Ceremony' }).click();
+  await page.getByRole('button', { name: 'Initialize a token and enrol its custodians' }).click();
+  await page.getByLabel(/Join an existing security domain/).check();
+  await page.getByLabel('Token label', { exact: true }).fill('e2e-c');
+  await page.getByRole('button', { name: 'Start the ceremony' }).click();
+  await page.getByLabel('Administrator').fill('Erin');
+  await page.getByLabel('Witnesses (comma separated)').fill('Dana');
+  await doStep(page, 'Record who is present');
+  await doStep(page, 'Check the air gap');
+  await expect(page.locator('#step-title')).toHaveText('Choose the token');
+  await page.getByRole('radio', { name: /\(blank\)/ }).first().check();
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Custodians of the security domain present their shares');
+  const inputs = page.getByTestId('domain-shares');
+  const joining = ['alice', 'carol'];
+  for (const name of joining) {
+    harness.nextDialogAnswer.shareFile = join(stick(name), `${name}.share`);
+    await page.getByRole('button', { name: 'Add a share file…' }).click();
+    await expect(inputs).toContainText(`${name}.share`);
+  }
+  const passphrases = inputs.getByLabel('Passphrase');
+  await expect(passphrases).toHaveCount(2);
+  for (const [i, name] of joining.entries()) await passphrases.nth(i).fill(PASSPHRASE[name]!);
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Initialize token e2e-c');
+  await page.getByLabel('Confirmation word: type INITIALIZE').fill('INITIALIZE');
+  await page.getByRole('button', { name: 'INITIALIZE' }).click();
+  await doStep(page, 'Set the user PIN');
+  await doStep(page, 'Create the audit key');
+  await doStep(page, 'Start the transcript');
+  await doStep(page, 'Enrol the custodians');
+  await expect(page.locator('#step-title')).toHaveText('Witnesses sign off');
+  await page.getByLabel('Dana: type your name to sign').fill('Dana');
+  await page.getByRole('button', { name: 'Do this step' }).click();
+  await expect(page.locator('#step-title')).toHaveText('Custodians approve and seal the transcript');
+  await presentShares(page, harness, ['bob', 'alice'], stick);
+  mkdirSync(stick('bundle3'));
+  await exportTranscriptBundle(page, harness, stick('bundle3'));
+  await expect(page.getByTestId('ceremony-status')).toContainText('Ceremony completed.');
+  // No share was handed out: each stick still holds only its custodian's one share file.
+  for (const name of CUSTODIANS) expect(readdirSync(stick(name))).toEqual([`${name}.share`]);
+  const [bundle] = readdirSync(stick('bundle3'));
+  const report = await verifyBundles([join(stick('bundle3'), bundle!)]);
+  expect(report.firstFailure).toBeNull();
+  expect(report.ok).toBe(true);
+});

@@ -2,6 +2,9 @@
 // engine collected (each identified by its enrolled approval key first), check it names this token's domain,
 // import the domain backup key into the token as a session object (CKA_TOKEN false, not extractable), use it
 // for the one operation, destroy it, and wipe every host copy at once. The backup key never outlives the step.
+// A YubiHSM 2 cannot take a key this way: its seam is here, with PUT WRAP KEY of domainYubihsmWrapKey(S) in
+// place of createSecretKey and EXPORT/IMPORT WRAPPED in place of C_WrapKey/C_UnwrapKey (wired with the
+// YubiHSM driver's wrap commands).
 import { AppError } from '../../errors.js';
 import type { ObjectHandle } from '../../../hsm/types.js';
 import { domainBackupKey, domainId } from '../quorum/domain.js';
