@@ -41,7 +41,7 @@ import { decodeObjectHandle, decodeSlotInfo, decodeTokenInfo, encodeObjectHandle
 import { mechanismInfo } from './mechanisms.js';
 import { loadModule, moduleContext, sameConfig, serialize, unloadModule, type LoadedModule } from './module.js';
 import { SessionTable, closeNative, sessionContext, type SessionEntry } from './sessions.js';
-import { ATTRIBUTES, dataHolderKeyTemplate, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate, secretKeyValueTemplate, unwrapTemplate } from './templates.js';
+import { ATTRIBUTES, dataHolderKeyTemplate, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate, secretKeyValueTemplate, unwrapTemplate, CKA_NSS_DB } from './templates.js';
 
 const { CKF_SERIAL_SESSION, CKF_RW_SESSION, CKU_USER, CKU_SO, CKA_VALUE, CKA_ID, CKA_LABEL, CKA_APPLICATION, CKA_TOKEN, CKA_PRIVATE } = pkcs11js;
 
@@ -303,7 +303,15 @@ export class Pkcs11TokenLayer implements TokenLayer {
     const mech = wrapMechanism(mechanism);
     const uk = decodeObjectHandle(unwrappingKey);
     const t = unwrapTemplate(target);
-    return this.onSession(session, (lib, s) => this.withOperation(lib, s, async () => encodeObjectHandle(lib.C_UnwrapKey(s.native, mech, uk, Buffer.from(wrapped), t)), undefined), 'C_UnwrapKey');
+    const unwrap = (template: Template) => this.onSession(session, (lib, s) => this.withOperation(lib, s, async () => encodeObjectHandle(lib.C_UnwrapKey(s.native, mech, uk, Buffer.from(wrapped), template)), undefined), 'C_UnwrapKey');
+    try {
+      return await unwrap(t);
+    } catch (error) {
+      // NSS softoken stores an EC private key only with its public value (CKA_NSS_DB); other modules refuse
+      // that vendor attribute, so it is offered only to a module that found the template incomplete.
+      if (target.kind !== 'private' || !target.publicPoint || (error as { code?: string }).code !== 'CKR_TEMPLATE_INCOMPLETE') throw error;
+      return unwrap([...t, { type: CKA_NSS_DB, value: Buffer.from(target.publicPoint) }]);
+    }
   }
 
   async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {

@@ -371,5 +371,9 @@ export function unwrapTemplate(target: UnwrapTarget): Template {
     bool(CKA_SIGN, priv.sign),
     bool(CKA_UNWRAP, priv.unwrap),
     bool(CKA_DERIVE, priv.derive),
+    ...(target.ecParams ? [bytes(CKA_EC_PARAMS, target.ecParams)] : []),
   ];
 }
+
+/** NSS softoken's vendor attribute CKA_NSS_DB (CKA_NETSCAPE_DB): the public value it keeps with a private key. */
+export const CKA_NSS_DB = 0xd5a0db00;

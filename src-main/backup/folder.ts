@@ -39,6 +39,8 @@ export const backupManifestSchema = z.strictObject({
     id: z.string().regex(/^([0-9a-f]{2}){0,64}$/),
     checkValue: z.strictObject({ value: z.string().regex(/^[0-9A-F]{6}([0-9A-F]{58})?$/), method: z.enum(['AES-CMAC-ZERO-BLOCK', 'AES-ECB-ZERO-BLOCK', 'HMAC-SHA256-ZERO-BLOCK', 'SHA256-SPKI']) }),
     generatedBy: z.strictObject({ ceremonyId: z.string().min(1).max(128), seq: z.int().min(0), hash: hex(64) }),
+    /** RSA and ECC keys: the DER SubjectPublicKeyInfo, base64 (its SHA-256 is the check value). */
+    publicKeySpki: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/).max(4096).optional(),
   }),
   sourceToken: z.strictObject({ manufacturer: z.string().max(64), model: z.string().max(64), serial: z.string().max(64), label: z.string().max(64), chain: z.string().max(128) }),
   wrap: z.strictObject({ format: z.literal('RFC 5649 (AES key wrap with padding) under the domain backup key'), mechanism: z.string().max(64) }),

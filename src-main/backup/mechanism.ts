@@ -6,7 +6,8 @@
 // wrapped in the token and unwrapped here with node:crypto's RFC 5649 (which checks the length indicator
 // and the padding), and the result compared byte for byte. For restore the other way round: material
 // wrapped here is unwrapped in the token, wrapped back out, and must come back the same.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { checkMaterial } from '../kms/strict-material.js';
 import { AppError } from '../errors.js';
 import type { TokenLayer } from '../../hsm/token.js';
 import type { MechanismInfo, ObjectHandle, SessionHandle, SlotRef, WrapMechanism } from '../../hsm/types.js';
@@ -54,18 +55,83 @@ const secretSpecOf = (keySpec: KmsKeySpec) => {
   return undefined;
 };
 
-/** Key specs a backup can carry in this version: secret keys (RSA and ECC private keys: not yet). */
+/** Key specs a backup can carry: secret keys, and RSA and ECC private keys (as PKCS#8). */
 export function backupSupports(keySpec: KmsKeySpec): boolean {
-  return secretSpecOf(keySpec) !== undefined;
+  return KEY_SPECS[keySpec] !== undefined;
 }
 
 export function refuseUnsupportedSpec(keySpec: KmsKeySpec, what: 'back up' | 'restore'): void {
   if (backupSupports(keySpec)) return;
-  throw new AppError(
-    'backup-key-spec',
-    `${keySpec}: this version can ${what} only secret keys (SYMMETRIC_DEFAULT, HMAC_*); an RSA or ECC private key is not wrapped for backup yet`,
-    'Keep the key in its token; re-export it with kms-rewrap when needed. Nothing was changed.',
-  );
+  throw new AppError('backup-key-spec', `${keySpec}: this version cannot ${what} it`, 'Keep the key in its token; re-export it with kms-rewrap when needed. Nothing was changed.');
+}
+
+const NODE_CURVE = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' } as const;
+/** RSA samples taken at most before giving up on telling whether the token pads (as kms/exactness.ts). */
+const MAX_RSA_SAMPLES = 6;
+
+/** The uncompressed public point (04||x||y) of an EC SubjectPublicKeyInfo. */
+export function ecPublicPoint(spki: Uint8Array): Buffer {
+  const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' }) as { x?: string; y?: string };
+  return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
+}
+
+/** The private value of a strictly parsed PKCS#8 (RSA: n and d; EC: d), to compare two encodings of one key. */
+function privateValue(der: Uint8Array): string {
+  const jwk = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }) as { n?: string; d?: string; crv?: string };
+  return `${jwk.crv ?? ''}:${jwk.n ?? ''}:${jwk.d ?? ''}`;
+}
+
+/** One candidate proved for a private key spec: exact PKCS#8 out of the token (wrap), the same key back out after an unwrap (unwrap). */
+async function provePrivate(layer: TokenLayer, session: SessionHandle, mechanism: WrapMechanism, keySpec: KmsKeySpec, purpose: 'wrap' | 'unwrap'): Promise<string> {
+  const info = KEY_SPECS[keySpec];
+  if (info.kind !== 'rsa' && info.kind !== 'ec') throw new Error(`${keySpec} is not a private key`);
+  const privateTemplate = { label: 'kc-probe-backup-key', id: new Uint8Array(), token: false, private: true, sensitive: true, extractable: true, decrypt: false, sign: false, unwrap: false, derive: false };
+  const sample = async (): Promise<{ bytes: number; derLength: number; fixed: boolean }> => {
+    const kek = randomBytes(32);
+    const made: ObjectHandle[] = [];
+    try {
+      made.push(await throwAwayKek(layer, session, kek));
+      let original: Buffer | undefined;
+      let wrapped: Uint8Array;
+      if (purpose === 'wrap') {
+        const pair = await layer.generateKeyPair(session, info.kind === 'rsa' ? { type: 'RSA', bits: info.bits } : { type: 'EC', curve: info.curve }, { label: 'kc-probe-backup-key', id: new Uint8Array(), token: false, encrypt: false, verify: false, wrap: false }, privateTemplate);
+        made.push(pair.privateKey, pair.publicKey);
+        wrapped = await layer.wrapKey(session, mechanism, made[0] as ObjectHandle, made[1] as ObjectHandle);
+      } else {
+        if (!layer.unwrapKey) throw new AppError(BACKUP_MECHANISM_ERROR, 'this token driver cannot unwrap a key', 'Use a PKCS#11 token that offers C_UnwrapKey.');
+        // A throw-away key made here (OpenSSL's PKCS#8), unwrapped in the token and wrapped back out.
+        const k = info.kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: info.bits }) : generateKeyPairSync('ec', { namedCurve: NODE_CURVE[info.curve] });
+        const pkcs8 = k.privateKey.export({ format: 'der', type: 'pkcs8' });
+        original = pkcs8;
+        const ec = info.kind === 'ec' ? { ecParams: Buffer.from(info.oidDer, 'hex'), publicPoint: ecPublicPoint(k.publicKey.export({ format: 'der', type: 'spki' })) } : {};
+        const restored = await layer.unwrapKey(session, mechanism, made[0] as ObjectHandle, rfc5649Wrap(kek, pkcs8), { kind: 'private', keyType: info.kind === 'rsa' ? 'RSA' : 'EC', template: privateTemplate, ...ec });
+        made.push(restored);
+        wrapped = await layer.wrapKey(session, mechanism, made[0] as ObjectHandle, restored);
+      }
+      let back: Buffer;
+      try {
+        back = rfc5649Unwrap(kek, wrapped);
+      } catch {
+        throw new Error('its output does not unwrap as RFC 5649 (integrity check or padding refused by OpenSSL)');
+      }
+      const v = checkMaterial(keySpec, back);
+      if (!v.ok) throw new Error(`a throw-away ${keySpec} key came out as material a strict PKCS#8 parser refuses (${v.reason ?? 'not exact'})`);
+      if (original && privateValue(back) !== privateValue(original)) throw new Error(`a throw-away ${keySpec} key unwrapped into the token came back out as another key`);
+      return { bytes: v.bytes, derLength: v.derLength ?? v.bytes, fixed: v.fixedLength === true };
+    } finally {
+      kek.fill(0);
+      for (const h of made.reverse()) await layer.destroyObject(session, h).catch(() => undefined);
+    }
+  };
+  const what = purpose === 'wrap' ? `a throw-away ${keySpec} key wrapped in the token unwrapped here (RFC 5649, OpenSSL) to exact PKCS#8` : `a throw-away ${keySpec} key made here unwrapped in the token and came back out as the same key in exact PKCS#8`;
+  let s = await sample();
+  if (s.derLength % 8 !== 0 || s.fixed) return `${what} (${s.derLength} bytes)`;
+  // RSA at a length that cannot show zero padding: sample until one can (as kms/exactness.ts).
+  for (let i = 1; i < MAX_RSA_SAMPLES; i += 1) {
+    s = await sample();
+    if (s.derLength % 8 !== 0) return `${what} (one of ${s.derLength} bytes, not a multiple of 8, shows no padding)`;
+  }
+  throw new Error(`${MAX_RSA_SAMPLES} throw-away ${keySpec} keys all encoded to a multiple of 8 bytes, so whether the token pads could not be told`);
 }
 
 const throwAway = (label: string) => ({ label, id: new Uint8Array(), token: false, private: true, sensitive: true, encrypt: false, decrypt: false, sign: false, verify: false, derive: false });
@@ -79,7 +145,7 @@ async function throwAwayKek(layer: TokenLayer, session: SessionHandle, kek: Uint
 /** One candidate proved for wrapping (backup) or unwrapping (restore) a key of the spec. */
 async function prove(layer: TokenLayer, session: SessionHandle, mechanism: WrapMechanism, keySpec: KmsKeySpec, purpose: 'wrap' | 'unwrap'): Promise<string> {
   const secret = secretSpecOf(keySpec);
-  if (!secret) throw new Error(`${keySpec} is not a secret key`);
+  if (!secret) return provePrivate(layer, session, mechanism, keySpec, purpose);
   const kek = randomBytes(32);
   const material = randomBytes(secret.bytes);
   const made: ObjectHandle[] = [];
@@ -141,6 +207,6 @@ export async function chooseBackupMechanism(layer: TokenLayer, slot: SlotRef, se
   throw new AppError(
     BACKUP_MECHANISM_ERROR,
     `${name} lists ${listed.map((c) => c.name).join(' and ')}, but none produced RFC 5649 on a throw-away ${keySpec} key: ${refused.map((r) => `${r.name}: ${r.why}`).join('; ')}`,
-    'Use a token whose AES key wrap with padding is RFC 5649 (SoftHSM 2: CKM_AES_KEY_WRAP_PAD; NSS softoken: CKM_AES_KEY_WRAP_KWP). Nothing was changed.',
+    'Use a token whose AES key wrap with padding is RFC 5649 and exact (NSS softoken: CKM_AES_KEY_WRAP_KWP; SoftHSM 2.6.1: CKM_AES_KEY_WRAP_PAD, exact for secret keys and P-384 only, as it pads other private keys). Nothing was changed.',
   );
 }

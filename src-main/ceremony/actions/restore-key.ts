@@ -5,12 +5,13 @@
 // CKA_ID, persistent, private, sensitive, extractable only so it can be wrapped again; read it back and
 // recompute its check value in the token. Anything but the recorded value: the object is destroyed and the
 // ceremony fails. The result is recorded in generate-key's shape, so kms-rewrap and backup-key find it.
+import { createHash, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { TokenError } from '../../../hsm/errors.js';
 import { aesCheckValueMethod, findKmsKey, keyRecord, KEY_SPECS } from '../../kms/index.js';
 import { CKM_CODES } from '../../kms/keyspecs.js';
-import { chooseBackupMechanism, refuseUnsupportedSpec } from '../../backup/mechanism.js';
+import { chooseBackupMechanism, ecPublicPoint, refuseUnsupportedSpec } from '../../backup/mechanism.js';
 import { readBackupFolder } from '../../backup/folder.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
@@ -63,8 +64,16 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
     const mechs = await layer.listMechanisms(slot);
     const method = m.key.checkValue.method;
     const kind = KEY_SPECS[m.key.keySpec].kind;
+    if (kind === 'rsa' || kind === 'ec') {
+      const spki = m.key.publicKeySpki ? Buffer.from(m.key.publicKeySpki, 'base64') : undefined;
+      if (!spki || method !== 'SHA256-SPKI' || createHash('sha256').update(spki).digest('hex').toUpperCase() !== m.key.checkValue.value) {
+        fail(ctx, 'backup-tampered', `the backup of ${m.key.keySpec} key '${m.key.label}' carries no public key whose SHA-256 is its check value ${m.key.checkValue.value}`, 'Use the backup folder exactly as the backup-key ceremony wrote it. Nothing was changed.');
+      }
+    }
     const canCheck =
-      kind === 'hmac'
+      kind === 'rsa' || kind === 'ec'
+        ? true
+        : kind === 'hmac'
         ? mechs.some((x) => x.code === CKM_CODES.SHA256_HMAC && x.flags.sign)
         : method === 'AES-CMAC-ZERO-BLOCK'
           ? aesCheckValueMethod(mechs) === 'AES-CMAC-ZERO-BLOCK'
@@ -105,10 +114,19 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
     if (!unwrapKey) fail(ctx, 'backup-driver', 'this token driver cannot unwrap a key', 'Use a PKCS#11 token for restore.');
     const info = KEY_SPECS[m.key.keySpec];
     const spec = info.kind === 'aes' ? ({ type: 'AES', bits: 256 } as const) : ({ type: 'GENERIC_SECRET', bytes: info.kind === 'hmac' ? info.bytes : 32 } as const);
+    const asymmetric = info.kind === 'rsa' || info.kind === 'ec';
+    const spki = m.key.publicKeySpki ? Buffer.from(m.key.publicKeySpki, 'base64') : undefined;
+    let publicHandle: string | undefined;
     const { result: handle, step } = await withBackupKey(ctx, 'unwrap', m.domainId, async (backupKey) => {
       let made: string;
       try {
-        made = await unwrapKey(session, mechanism.mechanism, backupKey, folder.wrapped, {
+        made = await unwrapKey(session, mechanism.mechanism, backupKey, folder.wrapped, asymmetric ? {
+          kind: 'private',
+          keyType: info.kind === 'rsa' ? 'RSA' : 'EC',
+          // As generate-key makes the private half: persistent, private, sensitive, extractable only to be wrapped.
+          template: { label: m.key.label, id: Buffer.from(m.key.id, 'hex'), token: true, private: true, sensitive: true, extractable: true, decrypt: false, sign: false, unwrap: false, derive: false },
+          ...(info.kind === 'ec' ? { ecParams: Buffer.from(info.oidDer, 'hex'), ...(spki ? { publicPoint: ecPublicPoint(spki) } : {}) } : {}),
+        } : {
           kind: 'secret',
           spec,
           // As generate-key makes it: persistent, private, sensitive, extractable only so it can be wrapped again.
@@ -140,13 +158,29 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
       } catch {
         again = undefined;
       }
-      if (!again || !Buffer.from(again).equals(folder.wrapped)) {
+      // A private key another model re-encodes may wrap back to other bytes of the same key: an RSA key is then
+      // proved by its modulus and exponent, which the token reveals even for a sensitive key.
+      const proved = again !== undefined && (Buffer.from(again).equals(folder.wrapped) || (info.kind === 'rsa' && spki !== undefined && (await rsaMatches(layer, session, made, spki))));
+      if (!proved) {
         await layer.destroyObject(session, made).catch(() => undefined);
         await ctx.record('restored-object-destroyed', { label: m.key.label, id: m.key.id, why: 'wrapped back out under the backup key, it did not give the backup\'s bytes' });
-        throw new AppError('restore-check-mismatch', `step '${ctx.step.id}': the restored key, wrapped back out under the backup key, is not the backup's material; the restored object was destroyed`, 'Do not use this backup: compare it with the backup-key transcript, or use another copy.');
+        throw new AppError(
+          'restore-check-mismatch',
+          `step '${ctx.step.id}': the restored key could not be proved to be the backup's material (wrapped back out under the backup key it gives other bytes${info.kind === 'rsa' ? ', and its modulus is not the recorded public key\'s' : ''}); the restored object was destroyed`,
+          info.kind === 'ec' ? 'Restore an ECC key onto a token of the same model as the one that backed it up (its PKCS#8 encoding must match), or compare the backup with the backup-key transcript.' : 'Do not use this backup: compare it with the backup-key transcript, or use another copy.',
+        );
       }
       return made;
     });
+    if (asymmetric && spki) {
+      // The public half, from the backup's SPKI (its SHA-256 is the check value), labelled as generate-key labels it.
+      try {
+        publicHandle = await layer.createPublicKeyFromSpki(session, spki, { label: m.key.label, token: true, encrypt: false, wrap: false, verify: false });
+      } catch (error) {
+        await layer.destroyObject(session, handle).catch(() => undefined);
+        throw error;
+      }
+    }
     // Read back and recompute in the token: type, length, flags and check value, or the object goes.
     try {
       const found = await findKmsKey(layer, session, m.key.keySpec, m.key.label, m.key.checkValue);
@@ -166,11 +200,26 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
       };
     } catch (error) {
       await layer.destroyObject(session, handle).catch(() => undefined);
+      if (publicHandle) await layer.destroyObject(session, publicHandle).catch(() => undefined);
       const e = error as { message?: string };
       await ctx.record('restored-object-destroyed', { label: m.key.label, id: m.key.id, why: e.message ?? String(error) });
       throw new AppError('restore-check-mismatch', `step '${ctx.step.id}': the restored key failed its check in the token (${e.message ?? String(error)}); the restored object was destroyed`, 'Do not use this backup: compare it with the backup-key transcript, or use another copy.');
     }
   },
 };
+
+/** Does the RSA private key object carry the modulus and exponent of this SPKI? (Public parts: readable when sensitive.) */
+async function rsaMatches(layer: ActionContext['deps']['layer'], session: string, handle: string, spki: Buffer): Promise<boolean> {
+  try {
+    const jwk = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' }) as { n?: string; e?: string };
+    const a = await layer.getAttributes(session, handle, ['CKA_MODULUS', 'CKA_PUBLIC_EXPONENT']);
+    const strip = (b: Uint8Array) => Buffer.from(b).subarray(Buffer.from(b).findIndex((x) => x !== 0));
+    const n = a.CKA_MODULUS instanceof Uint8Array ? strip(a.CKA_MODULUS) : undefined;
+    const e = a.CKA_PUBLIC_EXPONENT instanceof Uint8Array ? strip(a.CKA_PUBLIC_EXPONENT) : undefined;
+    return n !== undefined && e !== undefined && n.equals(Buffer.from(jwk.n ?? '', 'base64url')) && e.equals(Buffer.from(jwk.e ?? '', 'base64url'));
+  } catch {
+    return false;
+  }
+}
 
 export { noInput };
