@@ -14,6 +14,7 @@ import type { MechanismInfo, ObjectHandle, SessionHandle, SlotRef, WrapMechanism
 import { KEY_SPECS } from '../kms/keyspecs.js';
 import type { KmsKeySpec } from '../kms/types.js';
 import { tokenWords } from '../kms/token-words.js';
+import { YUBIHSM_MODULE_PREFIX } from '../../hsm/yubihsm/token-layer.js';
 
 export const BACKUP_MECHANISM_ERROR = 'backup-mechanism';
 
@@ -184,6 +185,14 @@ async function prove(layer: TokenLayer, session: SessionHandle, mechanism: WrapM
  */
 export async function chooseBackupMechanism(layer: TokenLayer, slot: SlotRef, session: SessionHandle, keySpec: KmsKeySpec, purpose: 'wrap' | 'unwrap'): Promise<BackupMechanism> {
   refuseUnsupportedSpec(keySpec, purpose === 'wrap' ? 'back up' : 'restore');
+  if (slot.moduleId.startsWith(YUBIHSM_MODULE_PREFIX)) {
+    // The seam for the YubiHSM 2: its own wrap key (PUT WRAP KEY of domainYubihsmWrapKey) and EXPORT/IMPORT WRAPPED.
+    throw new AppError(
+      BACKUP_MECHANISM_ERROR,
+      `a YubiHSM 2 backs keys up with its own wrap keys (EXPORT WRAPPED / IMPORT WRAPPED), which this version of ${purpose === 'wrap' ? 'backup-key' : 'restore-key'} does not drive yet`,
+      'Back up and restore on PKCS#11 tokens (SoftHSM, NSS softoken, HSMs with RFC 5649 key wrap) for now. Nothing was changed.',
+    );
+  }
   const mechs: MechanismInfo[] = await layer.listMechanisms(slot);
   const listed = CANDIDATES.filter((c) => mechs.some((m) => m.code === c.code && m.flags[purpose]));
   const name = await tokenWords(layer, slot);
