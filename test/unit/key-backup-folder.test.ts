@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKUP_FORMAT, BACKUP_TAMPERED, readBackupFolder, writeBackupFolder, type BackupManifest } from '../../src-main/backup/folder.js';
 import { joinDomainFlags } from '../../src-main/cli/ceremony-flags.js';
 import { purposesFor } from '../../src-main/ceremony-handlers.js';
+import { chooseBackupMechanism } from '../../src-main/backup/mechanism.js';
+import type { TokenLayer } from '../../hsm/token.js';
 
 let dir: string;
 const wrapped = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677', 'hex');
@@ -79,5 +81,15 @@ describe('--join-domain-share', () => {
   it('splits FILE:PASSPHRASE_FILE and refuses the same file twice', () => {
     expect(joinDomainFlags({ 'join-domain-share': ['/s/a.share:/p/a.pass', '/s/b.share'] })?.shares).toEqual([{ file: '/s/a.share', passphraseFile: '/p/a.pass' }, { file: '/s/b.share' }]);
     expect(() => joinDomainFlags({ 'join-domain-share': ['/s/a.share', '/s/a.share:/p'] })).toThrow('given twice');
+  });
+});
+
+describe('backup mechanism', () => {
+  it('refuses a YubiHSM 2 in words before it asks the device anything', async () => {
+    // Any call on this layer would fail the test: the refusal comes first.
+    const untouched = new Proxy({}, { get: (_t, name) => () => { throw new Error(`the layer was asked ${String(name)}`); } }) as unknown as TokenLayer;
+    await expect(chooseBackupMechanism(untouched, { moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '0' }, 's', 'SYMMETRIC_DEFAULT', 'wrap')).rejects.toThrow(
+      'a YubiHSM 2 backs keys up with its own wrap keys (EXPORT WRAPPED / IMPORT WRAPPED), which this version of backup-key does not drive yet',
+    );
   });
 });
