@@ -93,3 +93,22 @@ describe('backup mechanism', () => {
     );
   });
 });
+
+describe('sign-off summary of a backup and a restore', () => {
+  it('shows the key, the check value the token computed now, the domain and the backup folder', async () => {
+    const { summarizeRecords } = await import('../../src-main/ceremony/summary.js');
+    const r = (step: string, data: Record<string, unknown>) => ({ time: 't', step, kind: 'result', actor: 'erin', data: data as never, hash: 'h' });
+    const backup = summarizeRecords('b', [
+      r('find', { action: 'find-backup-key', key: { label: 'k1', keySpec: 'SYMMETRIC_DEFAULT', id: 'a1' }, checkValue: { recorded: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK' }, now: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK' } }, mechanism: { name: 'CKM_AES_KEY_WRAP_PAD' } }),
+      r('wrap', { action: 'backup-wrap', domainId: '0123456789abcdef0123456789abcdef' }),
+      r('write', { action: 'write-backup', folder: '/media/b/backup-k1-x', manifestSha256: 'f'.repeat(64), files: { 'wrapped-key.bin': { bytes: 40, sha256: 'e'.repeat(64) }, 'RESTORE.md': { bytes: 900, sha256: 'd'.repeat(64) } } }),
+    ]);
+    expect(backup.backup).toEqual({ label: 'k1', keySpec: 'SYMMETRIC_DEFAULT', id: 'a1', checkValue: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK' }, mechanism: 'CKM_AES_KEY_WRAP_PAD', domainId: '0123456789abcdef0123456789abcdef', manifestSha256: 'f'.repeat(64) });
+    expect(backup.files.map((f) => `${f.kind}:${f.name}`)).toEqual(['key-backup:wrapped-key.bin', 'key-backup:RESTORE.md', 'key-backup:backup-manifest.json']);
+    const restore = summarizeRecords('r', [
+      r('check', { action: 'check-backup', key: { label: 'k1', keySpec: 'SYMMETRIC_DEFAULT', id: 'a1', checkValue: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK' } }, domainId: '0123456789abcdef0123456789abcdef', backup: { manifestSha256: 'f'.repeat(64) }, mechanism: { name: 'CKM_AES_KEY_WRAP_KWP' } }),
+      r('unwrap', { action: 'restore-unwrap', key: { label: 'k1', keySpec: 'SYMMETRIC_DEFAULT', id: 'a1' }, checkValue: { value: 'ABC123', method: 'AES-CMAC-ZERO-BLOCK', recordedInBackup: 'ABC123' }, domainId: '0123456789abcdef0123456789abcdef', mechanism: 'CKM_AES_KEY_WRAP_KWP' }),
+    ]);
+    expect(restore.backup).toMatchObject({ label: 'k1', checkValue: { value: 'ABC123' }, domainId: '0123456789abcdef0123456789abcdef', mechanism: 'CKM_AES_KEY_WRAP_KWP', manifestSha256: 'f'.repeat(64) });
+  });
+});
