@@ -26,6 +26,7 @@ import type {
   SlotRef,
   UserType,
   WrapMechanism,
+  UnwrapTarget,
 } from './types.js';
 import type { DeviceLogCursor, DeviceLogSlice } from './device-log.js';
 
@@ -77,6 +78,14 @@ export interface TokenLayer {
   destroyObject(session: SessionHandle, object: ObjectHandle): Promise<void>;
 
   wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes>;
+  /**
+   * Optional: C_CreateObject of a secret key from its value. Only the domain backup key uses it: imported as a
+   * session object for one quorum step and destroyed at once. Absent: the driver cannot (a YubiHSM: its own
+   * wrap keys instead).
+   */
+  createSecretKey?(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle>;
+  /** Optional: C_UnwrapKey into a new object with every flag explicit (restore-key). */
+  unwrapKey?(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle>;
   sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes>;
   digest(session: SessionHandle, hash: HashName, data: Bytes): Promise<Bytes>;
   /**

@@ -24,6 +24,7 @@ import type {
   PublicKeyObjectTemplate,
   PublicKeyTemplate,
   SecretKeySpec,
+  UnwrapTarget,
   SecretKeyTemplate,
   SessionHandle,
   SessionTarget,
@@ -157,6 +158,17 @@ export class RoutingTokenLayer implements TokenLayer {
   async wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes> {
     const { layer, inner } = this.route(session);
     return layer.wrapKey(inner, mechanism, wrappingKey, key);
+  }
+  /** Passed through where the driver has it (PKCS#11: backup-key's domain backup key; a YubiHSM: not this way). */
+  async createSecretKey(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (!layer.createSecretKey) throw new TokenError('CKR_FUNCTION_NOT_SUPPORTED', 'This token driver cannot create a key from a value.', 'Use a PKCS#11 token for backup and restore.');
+    return layer.createSecretKey(inner, spec, value, template);
+  }
+  async unwrapKey(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (!layer.unwrapKey) throw new TokenError('CKR_FUNCTION_NOT_SUPPORTED', 'This token driver cannot unwrap a key.', 'Use a PKCS#11 token for restore.');
+    return layer.unwrapKey(inner, mechanism, unwrappingKey, wrapped, target);
   }
   /** Passed through where the driver has it; a driver without it says so in the same words kcv.ts would. */
   async encrypt(session: SessionHandle, mechanism: EncryptMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {

@@ -7,6 +7,8 @@ import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
 import { ceremoniesCommand } from './ceremonies-command.js';
 import { abandonCommand } from './abandon-command.js';
+import { backupKeyCommand } from './backup-key-command.js';
+import { restoreKeyCommand } from './restore-key-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -23,6 +25,10 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             AWS KMS import and write the import bundle (M custodians' shares).
   kms-rewrap  Re-export a key kms-import generated, under new import parameters,
             after checking its check value against the recorded one.
+  backup-key  Back up a key to a folder, wrapped in the token under the security
+            domain's backup key (M custodians' shares).
+  restore-key  Restore a backed-up key into a token of the same security domain;
+            its check value is recomputed there.
   import    Add a token's transcript bundles from another laptop to this one.
   ceremonies  List the past ceremonies of this laptop (as Home does): kind,
             state (completed, aborted, interrupted, abandoned), token, time.
@@ -52,6 +58,10 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return kmsImportCommand(rest, out);
     case 'kms-rewrap':
       return kmsRewrapCommand(rest, out);
+    case 'backup-key':
+      return backupKeyCommand(rest, out);
+    case 'restore-key':
+      return restoreKeyCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     case 'ceremonies':

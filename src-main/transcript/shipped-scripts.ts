@@ -9,8 +9,23 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/backup-key.yaml",
+    "sha256": "047031ffd89de216553adba53fd7afbd5b8446a300c6e5c664fb0eb94429aaad"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/enrol-token-join.yaml",
+    "sha256": "505610113941f49302ba1dfb925c1d9dfe52523a836a942c6df989d5e7a074a1"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
     "sha256": "583344aaf0157ccefa0286b7eddd015edfce9febaa0862356382cdff1583e9b3"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/init-token-join.yaml",
+    "sha256": "1022b733b1c849c6acb79cc153ce5360eae213c9559ad6e8c246401f34570ba4"
   },
   {
     "version": "0.1.0",
@@ -26,5 +41,10 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
     "sha256": "175b6db62a6d0ecdc442426190d985537e46abb5739fc9312618ab7f7bbc5cc1"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/restore-key.yaml",
+    "sha256": "cac909f4f5aef82424b8d36749f68361b2f032f4714d458f5497f6bd8dd8157d"
   }
 ];

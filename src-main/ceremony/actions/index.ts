@@ -6,6 +6,9 @@ import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, i
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
 import { changePins, checkCurrentPins } from './enrol-token.js';
+import { joinDomain } from './join-domain.js';
+import { backupWrap, findBackupKey, writeBackup } from './backup-key.js';
+import { checkBackup, restoreUnwrap } from './restore-key.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -32,6 +35,12 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'find-key': findKey,
   'check-current-pins': checkCurrentPins,
   'change-pins': changePins,
+  'join-domain': joinDomain,
+  'find-backup-key': findBackupKey,
+  'backup-wrap': backupWrap,
+  'write-backup': writeBackup,
+  'check-backup': checkBackup,
+  'restore-unwrap': restoreUnwrap,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {
