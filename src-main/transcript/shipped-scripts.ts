@@ -35,12 +35,12 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "7131358875895b880c5697c38557b33c805d5ef4824008cd670af226a17e5398"
+    "sha256": "6c9b4e7869c5a369de23a4346129f118df65a7526e17c965ba29fcee1031ccb9"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "175b6db62a6d0ecdc442426190d985537e46abb5739fc9312618ab7f7bbc5cc1"
+    "sha256": "68ad013b0b481976acb4c262c81605579ae2db4c09f4d97205002c49462f70c2"
   },
   {
     "version": "0.1.0",

@@ -77,9 +77,9 @@ async function startToParameters(page: Page, button: string): Promise<void> {
   await page.goto(harness.url);
   await page.getByRole('button', { name: 'Ceremony' }).click();
   await page.getByRole('button', { name: button }).click();
-  await page.getByLabel('Key spec (AWS KMS)', { exact: true }).fill('ECC_NIST_P384');
+  await page.getByLabel('Key spec', { exact: true }).fill('ECC_NIST_P384');
   await page.getByLabel('Key label in the token', { exact: true }).fill('e2e-multi');
-  await page.getByLabel('Wrapping algorithm (as requested from AWS KMS)', { exact: true }).fill('RSA_AES_KEY_WRAP_SHA_1');
+  await page.getByLabel('Wrapping algorithm', { exact: true }).fill('RSA_AES_KEY_WRAP_SHA_1');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await page.getByLabel('Administrator').fill('Erin');
   await page.getByLabel('Witnesses (comma separated)').fill('Dana');
@@ -88,7 +88,7 @@ async function startToParameters(page: Page, button: string): Promise<void> {
   await expect(page.locator('#step-title')).toHaveText('Choose the token');
   await page.getByRole('radio', { name: new RegExp(TOKEN) }).check();
   await page.getByRole('button', { name: 'Do this step' }).click();
-  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  await expect(page.locator('#step-title')).toHaveText("Load the cloud's import parameters");
 }
 
 /** Witness sign-off, seal, transcript bundle, logout: the ceremony completes; returns the transcript bundle's path. */
@@ -113,14 +113,14 @@ const bundles: string[] = [];
 
 test('kms-import for Google Cloud KMS: the room chooses the cloud and the crypto key; wrapped-key.bin holds the key shown', async ({ page }) => {
   test.setTimeout(120_000);
-  await startToParameters(page, 'Generate a key and wrap it for AWS KMS');
+  await startToParameters(page, 'Generate a key and wrap it for a cloud KMS');
   harness.nextDialogAnswer.paramsFile = join(stick('params'), 'import-job.json');
   await page.getByRole('button', { name: 'Choose file…' }).click();
   // Left at AWS, the file is recognised as Google's and refused in words; the room chooses the cloud and goes on.
   await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSA_AES_KEY_WRAP_SHA_1');
   await page.getByRole('button', { name: 'Do this step' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'This step did not happen' })).toContainText("is a Google Cloud KMS import job's description, not AWS KMS's");
-  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  await expect(page.locator('#step-title')).toHaveText("Load the cloud's import parameters");
   await page.getByLabel('Cloud the key goes to').selectOption('gcp');
   await expect(page.getByTestId('cloud-file-hint')).toContainText('gcloud kms import-jobs describe');
   // The crypto key is required: the step is not sent without it.
@@ -157,7 +157,7 @@ test('kms-import for Google Cloud KMS: the room chooses the cloud and the crypto
 test('kms-rewrap for Azure Key Vault: the same key in a .byok for the KEK, named in the summary and record', async ({ page }) => {
   test.setTimeout(120_000);
   expect(fingerprint).not.toBe('');
-  await startToParameters(page, 'Re-export a key for AWS KMS');
+  await startToParameters(page, 'Re-export a key for a cloud KMS');
   harness.nextDialogAnswer.paramsFile = join(stick('params'), 'kek.json');
   await page.getByRole('button', { name: 'Choose file…' }).click();
   await page.getByLabel('Cloud the key goes to').selectOption('azure');
