@@ -26,6 +26,7 @@ import type {
   SlotRef,
   UserType,
   WrapMechanism,
+  UnwrapTarget,
 } from './types.js';
 import type { DeviceLogCursor, DeviceLogSlice } from './device-log.js';
 
@@ -77,6 +78,14 @@ export interface TokenLayer {
   destroyObject(session: SessionHandle, object: ObjectHandle): Promise<void>;
 
   wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes>;
+  /**
+   * Optional: C_CreateObject of a secret key from its value. Only the domain backup key uses it: imported as a
+   * session object for one quorum step and destroyed at once. Absent: the driver cannot (a YubiHSM: its own
+   * wrap keys instead).
+   */
+  createSecretKey?(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle>;
+  /** Optional: C_UnwrapKey into a new object with every flag explicit (restore-key). */
+  unwrapKey?(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle>;
   sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes>;
   digest(session: SessionHandle, hash: HashName, data: Bytes): Promise<Bytes>;
   /**
@@ -108,6 +117,19 @@ export interface TokenLayer {
    * (not logged in) or the session's device keeps none. See hsm/device-log.ts.
    */
   deviceLogSince?(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null>;
+
+  /**
+   * Optional, for devices that carry keys between themselves under their own wrap key (the YubiHSM 2:
+   * EXPORT_WRAPPED): the key (a private or secret key handle) encrypted inside the device under `wrapKey`
+   * (the domain's wrap key, 32 bytes), which is put into the device for this call only. Logged in as user.
+   */
+  exportUnderDomainWrapKey?(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes>;
+
+  /**
+   * Optional, the other half (IMPORT_WRAPPED): what exportUnderDomainWrapKey made on a device of the same
+   * domain becomes the same key here (same id, label, capabilities); returns its handle.
+   */
+  importUnderDomainWrapKey?(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle>;
 
   /** Close every session and finalize every module. */
   close(): Promise<void>;

@@ -159,6 +159,19 @@ export type SecretKeySpec =
   | { type: 'AES'; bits: 128 | 192 | 256 }
   | { type: 'GENERIC_SECRET'; bytes: number };
 
+/**
+ * What C_UnwrapKey creates (every flag explicit, as for generation): a secret key of a spec, or a private key
+ * of a type (its size and curve come from the wrapped PKCS#8).
+ */
+export type UnwrapTarget =
+  | { kind: 'secret'; spec: SecretKeySpec; template: SecretKeyTemplate }
+  /**
+   * ecParams: the curve's DER OID (CKA_EC_PARAMS). publicPoint: the EC public point (04||x||y), which NSS
+   * softoken demands (as its CKA_NSS_DB) to store an EC private key: given only when a module refuses the
+   * template as incomplete.
+   */
+  | { kind: 'private'; keyType: 'RSA' | 'EC'; template: PrivateKeyTemplate; ecParams?: Bytes; publicPoint?: Bytes };
+
 export type EcCurve = 'P-256' | 'P-384' | 'P-521' | 'secp256k1';
 
 export type KeyPairSpec =

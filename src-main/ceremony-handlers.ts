@@ -18,14 +18,15 @@ const notYet = (): never => {
 const LOOKS_LIKE_PATH = /^(\/|~|\.\.?([\\/]|$)|[A-Za-z]:[\\/]|\\\\)/;
 
 /** The fields of a step input that name a file or folder; they take only { "$selection": id }. */
-const PATH_FIELDS = new Set(['shareFile', 'path', 'destinationDir']);
+const PATH_FIELDS = new Set(['shareFile', 'path', 'destinationDir', 'backupDir']);
 
 /** What a path field of a given action may have been chosen for; anything else is refused. */
 export function purposesFor(action: string, field: string | undefined): SelectionPurpose[] {
   if (field === 'shareFile') return ['share-file'];
   if (field === 'path' && action === 'load-import-parameters') return ['import-parameters-file', 'import-parameters'];
+  if (field === 'backupDir' && action === 'check-backup') return ['key-backup'];
   if (field === 'destinationDir') {
-    const byAction: Record<string, SelectionPurpose> = { 'distribute-shares': 'share-destination', 'export-bundle': 'bundle-destination', 'export-wrapped-key': 'key-destination' };
+    const byAction: Record<string, SelectionPurpose> = { 'distribute-shares': 'share-destination', 'export-bundle': 'bundle-destination', 'export-wrapped-key': 'key-destination', 'write-backup': 'backup-destination' };
     const purpose = byAction[action];
     return purpose ? [purpose] : [];
   }
@@ -103,7 +104,7 @@ export function ceremonyHandlers(
       if (!folder) return { selection: null };
       const selection = { id: selections.add(purpose, [folder]), folder };
       // Outputs belong on removable media: the room is told when the chosen folder is not on one.
-      if (purpose === 'import-parameters') return { selection };
+      if (purpose === 'import-parameters' || purpose === 'key-backup') return { selection };
       const { onRemovable, message } = await checkChosenFolder(folder);
       return { selection, drive: { onRemovable, message } };
     },

@@ -22,7 +22,7 @@ export interface Dialogs {
   /** Ask the user for one or more transcript bundle folders; null when they cancel. */
   chooseBundleFolders(): Promise<string[] | null>;
   /** Ask for a folder to write into (a custodian's USB stick, the bundle destination); null when cancelled. */
-  chooseFolder(purpose: 'share-destination' | 'bundle-destination' | 'key-destination' | 'import-parameters'): Promise<string | null>;
+  chooseFolder(purpose: 'share-destination' | 'bundle-destination' | 'key-destination' | 'backup-destination' | 'key-backup' | 'import-parameters'): Promise<string | null>;
   /** Ask for a custodian's share file; null when cancelled. */
   chooseShareFile(): Promise<string | null>;
   /** Ask for the KMS import parameters file (AWS CLI JSON, console zip, key or token file); null when cancelled. */

@@ -218,7 +218,7 @@ const scriptSummary = z.object({
   steps: z.array(z.object({ id: z.string(), title: z.string(), action: z.string(), approvals: z.enum(['none', 'quorum']) })),
   roles: z.object({
     administrator: z.string(),
-    custodians: z.object({ description: z.string(), source: z.enum(['parameters', 'enrolment']) }),
+    custodians: z.object({ description: z.string(), source: z.enum(['parameters', 'enrolment', 'domain']) }),
     witnesses: z.object({ description: z.string(), min: z.number() }),
   }),
   /** What the room must bring, derived from the steps' actions. */
@@ -235,6 +235,8 @@ const ceremonySummary = z.object({
   reinitialize: z.object({ reason: z.enum(['interrupted-attempt', 'allowReinitialize']), interruptedCeremonyId: z.string().optional(), voidShares: z.array(z.string()).optional() }).optional(),
   key: z
     .object({
+      cloud: z.string().optional(),
+      target: z.string().optional(),
       arn: z.string().nullable(),
       keyId: z.string(),
       region: z.string().nullable(),
@@ -249,7 +251,10 @@ const ceremonySummary = z.object({
       warnings: z.array(z.string()),
     })
     .optional(),
-  files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),
+  backup: z
+    .object({ label: z.string(), keySpec: z.string(), id: z.string(), checkValue: z.object({ value: z.string(), method: z.string() }).optional(), domainId: z.string().optional(), mechanism: z.string().optional(), manifestSha256: z.string().optional() })
+    .optional(),
+  files: z.array(z.object({ kind: z.enum(['share', 'kms-import', 'key-backup', 'bundle']), name: z.string(), folder: z.string().optional(), sha256: z.string(), bytes: z.number().optional() })),
   approvals: z.array(z.object({ step: z.string(), threshold: z.number(), custodians: z.array(z.string()) })),
   signedOff: z.array(z.object({ witness: z.string(), statement: z.string() })),
   head: z.object({ seq: z.number().optional(), hash: z.string() }).optional(),
@@ -350,7 +355,7 @@ export const contract = {
     response: ceremonyView,
   },
   chooseFolder: {
-    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'import-parameters']) }).strict(),
+    request: z.object({ purpose: z.enum(['share-destination', 'bundle-destination', 'key-destination', 'backup-destination', 'key-backup', 'import-parameters']) }).strict(),
     response: z.object({
       selection: z.object({ id: z.string(), folder: z.string() }).nullable(),
       /** For a destination: whether the folder is on a removable drive (null: this system cannot tell). */

@@ -32,6 +32,7 @@ import type {
   TokenInfo,
   UserType,
   WrapMechanism,
+  UnwrapTarget,
 } from '../types.js';
 import { parsePkcs11Uri, uriMatches } from '../uri.js';
 import { ckrError, describeWhere, isCkr, toTokenError, type ErrorContext } from './ckr.js';
@@ -40,7 +41,7 @@ import { decodeObjectHandle, decodeSlotInfo, decodeTokenInfo, encodeObjectHandle
 import { mechanismInfo } from './mechanisms.js';
 import { loadModule, moduleContext, sameConfig, serialize, unloadModule, type LoadedModule } from './module.js';
 import { SessionTable, closeNative, sessionContext, type SessionEntry } from './sessions.js';
-import { ATTRIBUTES, dataHolderKeyTemplate, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate } from './templates.js';
+import { ATTRIBUTES, dataHolderKeyTemplate, dataObjectTemplate, decodeAttribute, keyPairTemplates, queryTemplate, secretKeyTemplate, secretKeyValueTemplate, unwrapTemplate, CKA_NSS_DB } from './templates.js';
 
 const { CKF_SERIAL_SESSION, CKF_RW_SESSION, CKU_USER, CKU_SO, CKA_VALUE, CKA_ID, CKA_LABEL, CKA_APPLICATION, CKA_TOKEN, CKA_PRIVATE } = pkcs11js;
 
@@ -286,6 +287,31 @@ export class Pkcs11TokenLayer implements TokenLayer {
     return this.onSession(session, (lib, s) =>
       this.withOperation(lib, s, async () => bytesOut(await lib.C_WrapKeyAsync(s.native, mech, wk, k, Buffer.alloc(WRAP_BUFFER))), undefined),
     );
+  }
+
+  async createSecretKey(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const t = secretKeyValueTemplate(spec, value, template);
+    try {
+      return await this.onSession(session, (lib, s) => encodeObjectHandle(lib.C_CreateObject(s.native, t)), 'C_CreateObject');
+    } finally {
+      // The template's copy of the key value: ours, cleared once the module has it.
+      for (const a of t) if (Buffer.isBuffer(a.value)) a.value.fill(0);
+    }
+  }
+
+  async unwrapKey(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle> {
+    const mech = wrapMechanism(mechanism);
+    const uk = decodeObjectHandle(unwrappingKey);
+    const t = unwrapTemplate(target);
+    const unwrap = (template: Template) => this.onSession(session, (lib, s) => this.withOperation(lib, s, async () => encodeObjectHandle(lib.C_UnwrapKey(s.native, mech, uk, Buffer.from(wrapped), template)), undefined), 'C_UnwrapKey');
+    try {
+      return await unwrap(t);
+    } catch (error) {
+      // NSS softoken stores an EC private key only with its public value (CKA_NSS_DB); other modules refuse
+      // that vendor attribute, so it is offered only to a module that found the template incomplete.
+      if (target.kind !== 'private' || !target.publicPoint || (error as { code?: string }).code !== 'CKR_TEMPLATE_INCOMPLETE') throw error;
+      return unwrap([...t, { type: CKA_NSS_DB, value: Buffer.from(target.publicPoint) }]);
+    }
   }
 
   async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {

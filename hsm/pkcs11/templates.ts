@@ -18,6 +18,7 @@ import type {
   PublicKeyTemplate,
   SecretKeySpec,
   SecretKeyTemplate,
+  UnwrapTarget,
 } from '../types.js';
 import { CKM } from './mechanisms.js';
 
@@ -339,3 +340,40 @@ export function decodeAttribute(name: AttributeName, value: Buffer): AttributeVa
       return new Uint8Array(value);
   }
 }
+
+/** A secret key object from its value (C_CreateObject): the generation template with CKA_VALUE instead of CKA_VALUE_LEN. */
+export function secretKeyValueTemplate(spec: SecretKeySpec, value: Uint8Array, t: SecretKeyTemplate): Template {
+  const { template } = secretKeyTemplate(spec, t);
+  const want = template.find((a) => a.type === CKA_VALUE_LEN)?.value as number;
+  if (value.length !== want) throw new TokenError(ErrorCodes.INVALID_ARGUMENT, `value: ${value.length} bytes, but the key spec is ${want}`, 'Pass the key value of the spec given.');
+  // A copy the caller does not hold: the driver clears it once the module has the key.
+  return [...template.filter((a) => a.type !== CKA_VALUE_LEN), { type: CKA_VALUE, value: Buffer.from(Uint8Array.from(value)) }];
+}
+
+/**
+ * The template of the object C_UnwrapKey creates. CKA_VALUE_LEN is left out for secret keys: PKCS#11 says it
+ * must not be given to C_UnwrapKey (SoftHSM 2.6.1 refuses it as read-only, and then reports 0 for the new
+ * object). The caller proves the object by wrapping it back out to the very bytes it unwrapped.
+ */
+export function unwrapTemplate(target: UnwrapTarget): Template {
+  if (target.kind === 'secret') return secretKeyTemplate(target.spec, target.template).template.filter((a) => a.type !== CKA_VALUE_LEN);
+  const priv = target.template;
+  return [
+    { type: CKA_CLASS, value: CKO_PRIVATE_KEY },
+    { type: CKA_KEY_TYPE, value: target.keyType === 'RSA' ? CKK_RSA : CKK_EC },
+    text(CKA_LABEL, priv.label),
+    bytes(CKA_ID, priv.id),
+    bool(CKA_TOKEN, priv.token),
+    bool(CKA_PRIVATE, priv.private),
+    bool(CKA_SENSITIVE, priv.sensitive),
+    bool(CKA_EXTRACTABLE, priv.extractable),
+    bool(CKA_DECRYPT, priv.decrypt),
+    bool(CKA_SIGN, priv.sign),
+    bool(CKA_UNWRAP, priv.unwrap),
+    bool(CKA_DERIVE, priv.derive),
+    ...(target.ecParams ? [bytes(CKA_EC_PARAMS, target.ecParams)] : []),
+  ];
+}
+
+/** NSS softoken's vendor attribute CKA_NSS_DB (CKA_NETSCAPE_DB): the public value it keeps with a private key. */
+export const CKA_NSS_DB = 0xd5a0db00;

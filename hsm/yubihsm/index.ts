@@ -1,6 +1,8 @@
 // YubiHSM 2: protocol, session, commands and transports. See docs/yubihsm.md.
 export * from './constants.js';
 export * as commands from './commands.js';
+export * as wrap from './wrap.js';
+export type { ImportedObject, UnwrapKeyRsaRequest } from './wrap.js';
 export type { ObjectInfo, ObjectRef, NewObject, ListFilterSpec, PublicKeyResult, WrapKeyRsaRequest, OaepHash } from './commands.js';
 export { passwordToKeys, type StaticKeys } from './crypto.js';
 export { YubiHsmErrorCodes, deviceErrorCode } from './errors.js';

@@ -71,6 +71,9 @@ export const OPERATOR_CAPABILITIES = capabilities(
   'SIGN_HMAC',
   'ENCRYPT_ECB',
   'EXPORT_WRAPPED',
+  // Restoring a key from another device of the security domain: the domain wrap key goes in for one step.
+  'PUT_WRAP_KEY',
+  'IMPORT_WRAPPED',
   'PUBLIC_WRAP_KEY_WRITE',
   'PUBLIC_WRAP_KEY_DELETE',
   'GET_PSEUDO_RANDOM',

@@ -24,6 +24,7 @@ import type {
   PublicKeyObjectTemplate,
   PublicKeyTemplate,
   SecretKeySpec,
+  UnwrapTarget,
   SecretKeyTemplate,
   SessionHandle,
   SessionTarget,
@@ -158,6 +159,17 @@ export class RoutingTokenLayer implements TokenLayer {
     const { layer, inner } = this.route(session);
     return layer.wrapKey(inner, mechanism, wrappingKey, key);
   }
+  /** Passed through where the driver has it (PKCS#11: backup-key's domain backup key; a YubiHSM: not this way). */
+  async createSecretKey(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (!layer.createSecretKey) throw new TokenError('CKR_FUNCTION_NOT_SUPPORTED', 'This token driver cannot create a key from a value.', 'Use a PKCS#11 token for backup and restore.');
+    return layer.createSecretKey(inner, spec, value, template);
+  }
+  async unwrapKey(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (!layer.unwrapKey) throw new TokenError('CKR_FUNCTION_NOT_SUPPORTED', 'This token driver cannot unwrap a key.', 'Use a PKCS#11 token for restore.');
+    return layer.unwrapKey(inner, mechanism, unwrappingKey, wrapped, target);
+  }
   /** Passed through where the driver has it; a driver without it says so in the same words kcv.ts would. */
   async encrypt(session: SessionHandle, mechanism: EncryptMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
     const { layer, inner } = this.route(session);
@@ -195,6 +207,19 @@ export class RoutingTokenLayer implements TokenLayer {
     return layer === this.yubihsm ? this.yubihsm.deviceLog(inner, options) : null;
   }
 
+  /** TokenLayer.exportUnderDomainWrapKey: YubiHSM only; a PKCS#11 token carries keys with the domain backup key instead. */
+  async exportUnderDomainWrapKey(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('exportUnderDomainWrapKey');
+    return this.yubihsm.exportUnderDomainWrapKey(inner, key, wrapKey);
+  }
+
+  async importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('importUnderDomainWrapKey');
+    return this.yubihsm.importUnderDomainWrapKey(inner, wrapped, wrapKey);
+  }
+
   /** TokenLayer.deviceLogSince: the YubiHSM's log for a session on a YubiHSM; null on PKCS#11 (no such log). */
   async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
     const { layer, inner } = this.route(session);
@@ -215,4 +240,8 @@ export class RoutingTokenLayer implements TokenLayer {
     if (!r) throw new TokenError(ErrorCodes.SESSION_UNKNOWN, `Session ${String(session)} is not open.`, 'Open a new session.');
     return r;
   }
+}
+
+function notYubiHsm(method: string): TokenError {
+  return new TokenError('CKR_FUNCTION_NOT_SUPPORTED', `${method} works on a YubiHSM 2 only: this is a PKCS#11 token.`, 'On a PKCS#11 token carry the key with the domain backup key (wrapKey / unwrap) instead.');
 }

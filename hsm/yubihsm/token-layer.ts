@@ -41,6 +41,7 @@ import { YubiHsmErrorCodes, unplugged } from './errors.js';
 import { EC_ALGORITHMS } from './keys.js';
 import type { LogEntry } from './log.js';
 import { entriesSince, entryData } from './log-since.js';
+import { exportUnderDomainWrapKey, importUnderDomainWrapKey } from './domain-wrap.js';
 import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
 import { YubiHsm, atLeast, type YubiHsmSession } from './session.js';
 import type { YubiHsmTransport } from './transport.js';
@@ -674,6 +675,23 @@ export class YubiHsmTokenLayer implements TokenLayer {
     return this.run(s.device, 'Wrapping the key for the KMS', () =>
       cmd.wrapKeyRsa(yh, { publicWrapKeyId: w.id, objectType: k.type as typeof ObjectType.SYMMETRIC_KEY, objectId: k.id, hash, aes: Algorithm.AES256 }),
     );
+  }
+
+  /** TokenLayer.exportUnderDomainWrapKey; the work is in domain-wrap.ts. */
+  async exportUnderDomainWrapKey(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes> {
+    const s = this.session(session);
+    const yh = this.loggedIn(s, 'user');
+    const k = decodeHandle(key);
+    if (k.publicHalf) throw new TokenError('CKR_KEY_NOT_WRAPPABLE', 'Only the private key of a pair is carried under the domain wrap key; its public half goes with it.', 'Pass the private key handle.');
+    return this.run(s.device, 'Exporting the key under the domain wrap key', () => exportUnderDomainWrapKey(yh, k.type, k.id, wrapKey));
+  }
+
+  /** TokenLayer.importUnderDomainWrapKey; the work is in domain-wrap.ts. */
+  async importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
+    const s = this.session(session);
+    const yh = this.loggedIn(s, 'user');
+    const got = await this.run(s.device, 'Importing the key under the domain wrap key', () => importUnderDomainWrapKey(yh, wrapped, wrapKey));
+    return encodeHandle({ type: got.type, id: got.id, publicHalf: false });
   }
 
   async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {

@@ -66,6 +66,8 @@ if (!app.requestSingleInstanceLock()) {
             'share-destination': "Choose the custodian's USB stick",
             'bundle-destination': 'Choose where to write the transcript bundle',
             'key-destination': 'Choose the USB stick for the wrapped key material',
+            'backup-destination': 'Choose the USB stick for the key backup',
+            'key-backup': 'Choose the key backup folder to restore',
             'import-parameters': 'Choose the folder holding the KMS import parameters',
           } as const;
           const title = titles[purpose];

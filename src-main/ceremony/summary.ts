@@ -25,7 +25,7 @@ export interface SummaryRecord {
 
 export interface SummaryFile {
   /** What wrote it: a custodian's share file, the KMS import bundle, the transcript bundle. */
-  kind: 'share' | 'kms-import' | 'bundle';
+  kind: 'share' | 'kms-import' | 'key-backup' | 'bundle';
   /** The file's own name. */
   name: string;
   /** The folder the ceremony created for it (the import bundle, the transcript bundle), when the transcript names it. */
@@ -43,6 +43,10 @@ export interface CeremonySummary {
   /** init-token on a token that is not blank: why it may be erased, and so what the init step needs. */
   reinitialize?: { reason: 'interrupted-attempt' | 'allowReinitialize'; interruptedCeremonyId?: string; voidShares?: string[] };
   key?: {
+    /** aws, gcp, azure or vault; absent in records made before the clouds (AWS). */
+    cloud?: string;
+    /** The key the material goes into: ARN, GCP crypto key name, Azure key URL, Vault transit key path. */
+    target?: string;
     arn: string | null;
     keyId: string;
     region: string | null;
@@ -58,6 +62,8 @@ export interface CeremonySummary {
     /** What the room must hear about those parameters (a bare key id, a validity beyond 25 hours, ...). */
     warnings: string[];
   };
+  /** backup-key / restore-key: the key backed up or restored, its check value, and the security domain. */
+  backup?: { label: string; keySpec: string; id: string; checkValue?: { value: string; method: string }; domainId?: string; mechanism?: string; manifestSha256?: string };
   files: SummaryFile[];
   /** Per quorum step: who approved (in the order they did) out of the threshold. */
   approvals: { step: string; threshold: number; custodians: string[] }[];
@@ -102,6 +108,8 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       }
     } else if (r.kind === 'result' && action === 'load-import-parameters') {
       s.key = {
+        ...(str(d.cloud) ? { cloud: str(d.cloud) as string } : {}),
+        ...(str(d.target) ? { target: str(d.target) as string } : {}),
         arn: str(d.keyArn) ?? null,
         keyId: str(d.keyId) ?? '',
         region: str(d.region) ?? null,
@@ -133,6 +141,39 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       const others = Array.isArray(d.otherTokens) ? d.otherTokens.map((t) => obj(obj(t)?.token)) : [];
       s.rotation.otherTokens = others.map((t) => ({ label: str(t?.label) ?? '?', serial: str(t?.serial) ?? '?' }));
       if (str(d.note)) s.rotation.note = str(d.note) as string;
+    } else if (r.kind === 'result' && action === 'find-key' && s.key) {
+      // kms-rewrap: the key found again, and its check value as the token computed it now (equal to the recorded one, or the step failed).
+      const key = obj(d.key);
+      const now = obj(obj(d.checkValue)?.now);
+      if (str(key?.label)) s.key.label = str(key?.label) as string;
+      if (now && typeof now.value === 'string') s.key.checkValue = { value: now.value, method: str(now.method) ?? '', description: str(now.description) ?? '' };
+    } else if (r.kind === 'result' && (action === 'find-backup-key' || action === 'check-backup' || action === 'restore-unwrap')) {
+      const key = obj(d.key);
+      const cv = obj(d.checkValue);
+      // find-backup-key records both values (recorded and now); check-backup the backup's; restore-unwrap the token's now.
+      const value = obj(cv?.now) ?? cv ?? obj(key?.checkValue);
+      s.backup = {
+        ...s.backup,
+        label: str(key?.label) ?? s.backup?.label ?? '',
+        keySpec: str(key?.keySpec) ?? s.backup?.keySpec ?? '',
+        id: str(key?.id) ?? s.backup?.id ?? '',
+        ...(value && typeof value.value === 'string' ? { checkValue: { value: value.value, method: str(value.method) ?? '' } } : {}),
+        ...(str(d.domainId) ? { domainId: str(d.domainId) as string } : {}),
+        ...(str(obj(d.mechanism)?.name) ?? str(d.mechanism) ? { mechanism: (str(obj(d.mechanism)?.name) ?? str(d.mechanism)) as string } : {}),
+        ...(str(obj(d.backup)?.manifestSha256) ? { manifestSha256: str(obj(d.backup)?.manifestSha256) as string } : {}),
+      };
+    } else if (r.kind === 'result' && (action === 'backup-wrap' || action === 'write-backup') && s.backup) {
+      if (str(d.domainId)) s.backup.domainId = str(d.domainId) as string;
+      if (str(d.manifestSha256)) s.backup.manifestSha256 = str(d.manifestSha256) as string;
+      const folder = str(d.folder);
+      const files = obj(d.files);
+      if (folder && files) {
+        for (const [name, f] of Object.entries(files)) {
+          const rec = obj(f);
+          if (rec && typeof rec.sha256 === 'string') s.files.push({ kind: 'key-backup', name, folder, sha256: rec.sha256, ...(typeof rec.bytes === 'number' ? { bytes: rec.bytes } : {}) });
+        }
+        if (str(d.manifestSha256)) s.files.push({ kind: 'key-backup', name: 'backup-manifest.json', folder, sha256: str(d.manifestSha256) as string });
+      }
     } else if (r.kind === 'result' && action === 'wrap-key' && s.key) {
       if (str(d.method)) s.key.wrapMethod = str(d.method) as string;
     } else if (r.kind === 'share-issued') {

@@ -25,6 +25,7 @@ export const CEREMONY_OPTIONS = {
   administrator: { type: 'string' },
   'data-dir': { type: 'string' },
   'previous-share': { type: 'string', multiple: true },
+  'join-domain-share': { type: 'string', multiple: true },
   rehearsal: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -142,5 +143,43 @@ export async function readPassphrases(files: ReadonlyMap<string, string>): Promi
 export async function previousSharesInput(shares: readonly PreviousShareFlag[]): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const p of shares) out.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFlagFile(`--previous-share ${p.file}:${p.passphraseFile}`, p.passphraseFile) } : { shareFile: p.file });
+  return out;
+}
+
+/** What a token joining an existing security domain uses instead of --custodians ... --shares-out. */
+export interface JoinDomainFlags {
+  shares: PreviousShareFlag[];
+}
+
+/**
+ * --join-domain-share FILE[:PASSPHRASE_FILE]... (M of the domain's share files): undefined when not given.
+ * It replaces --custodians, --threshold, --passphrase-file, --insecure-plain-shares and --shares-out (the
+ * domain's custodians and threshold come from its enrolment; no share is handed out), so those are refused.
+ */
+export function joinDomainFlags(values: Record<string, unknown>): JoinDomainFlags | undefined {
+  const specs = values['join-domain-share'] as string[] | undefined;
+  if (!specs || specs.length === 0) return undefined;
+  for (const flag of ['custodians', 'threshold', 'passphrase-file', 'insecure-plain-shares', 'shares-out']) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(`--${flag} cannot be given with --join-domain-share: a token joining a security domain takes its custodians and threshold from the domain, and hands out no new shares.`);
+    }
+  }
+  const shares = specs.map((spec) => {
+    const colon = spec.lastIndexOf(':');
+    if (spec === '' || colon === 0) throw new UsageError(`--join-domain-share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
+    return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
+  });
+  const seen = new Set<string>();
+  for (const s of shares) {
+    if (seen.has(s.file)) throw new UsageError(`--join-domain-share ${s.file}: given twice; each custodian present gives their own share file once.`);
+    seen.add(s.file);
+  }
+  return { shares };
+}
+
+/** The join-domain step's shares, each passphrase read from its file. */
+export async function joinDomainInput(flags: JoinDomainFlags): Promise<{ shareFile: string; passphrase?: string }[]> {
+  const out: { shareFile: string; passphrase?: string }[] = [];
+  for (const p of flags.shares) out.push(p.passphraseFile ? { shareFile: p.file, passphrase: await readSecretFlagFile(`--join-domain-share ${p.file}:${p.passphraseFile}`, p.passphraseFile) } : { shareFile: p.file });
   return out;
 }

@@ -21,6 +21,8 @@ export interface CeremonySteps {
   witnesses: readonly string[];
   /** The input of the command's own steps, by action (init-token, check-current-pins). */
   inputs: Readonly<Record<string, Record<string, unknown>>>;
+  /** A token joining a security domain: the domain's share files presented, which also approve the quorum steps. */
+  joinShares?: readonly { shareFile: string; passphrase?: string }[];
 }
 
 /** A line per ceremony the service just recorded as interrupted, with what its shares are now. */
@@ -47,7 +49,13 @@ export async function runCeremonySteps(service: CeremonyService, view: CeremonyV
     if (!step) break;
     const confirm: Record<string, string> = step.confirm ? { confirm: step.confirm.word } : {};
     const passphrase = (custodian: string) => (c.insecurePlain ? {} : { passphrase: c.passphrases.get(custodian) });
-    if (step.approvals === 'quorum') {
+    if (step.approvals === 'quorum' && c.joinShares) {
+      for (const share of c.joinShares) {
+        await perform(step.id, { ...share, ...confirm });
+        say(`  ${step.id}: ${share.shareFile} presented`);
+        if (view.currentStepId !== step.id) break;
+      }
+    } else if (step.approvals === 'quorum') {
       for (const custodian of c.custodians.slice(0, c.threshold)) {
         await perform(step.id, { shareFile: shareFile(custodian), ...passphrase(custodian), ...confirm });
         say(`  ${step.id}: ${custodian} approved`);

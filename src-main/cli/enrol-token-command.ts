@@ -7,7 +7,7 @@ import { SHARES_OPEN_TOKEN_KIND } from '../ceremony/actions/enrol-token.js';
 import { defaultDataDir } from '../data-dir.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { PIN_FILE } from './flag-files.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag, joinDomainFlags, joinDomainInput, type JoinDomainFlags } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import type { Output } from './output.js';
 
@@ -20,6 +20,9 @@ export const ENROL_TOKEN_HELP = `Usage: keyceremony enrol-token --module PATH [-
          (--passphrase-file NAME=FILE ... | --insecure-plain-shares --rehearsal)
          --witness NAME... [--administrator NAME] [--data-dir DIR]
          [--rehearsal] [--json]
+       keyceremony enrol-token --module PATH (--slot N | --token URI)
+         --current-user-pin-file FILE --join-domain-share FILE[:PASSPHRASE_FILE]...
+         --out BUNDLE_PARENT_DIR --witness NAME... [...]
 
 Runs the enrol-token ceremony (ceremonies/enrol-token.yaml) without the app, on
 a token that is already initialized (an HSM partition set up with its vendor's
@@ -46,6 +49,15 @@ Options:
                              Instead of the current PINs, after an enrol-token
                              that stopped after changing the PINs: M of its share
                              files rebuild them. Repeat for each.
+  --join-domain-share FILE[:PASSPHRASE_FILE]
+                             Join an existing security domain instead of
+                             creating one: the share file of each custodian
+                             present (at least the domain's threshold), with its
+                             passphrase file. Replaces --custodians, --threshold,
+                             --passphrase-file and --shares-out: no share is
+                             handed out; the PINs are replaced by PINs derived
+                             for this token from the domain secret. The domain's
+                             enrolment must be in a chain in --data-dir.
   --custodians LIST          Comma-separated custodian names, in share order.
   --threshold M              How many custodians unlock the token (2..N).
   --shares-out DIR           Existing folder for the share files (never overwritten).
@@ -88,6 +100,8 @@ export interface EnrolTokenArgs {
   witnesses: string[];
   administrator: string;
   dataDir: string;
+  /** Joining an existing security domain (custodians, threshold, shares out and passphrases are then empty). */
+  joinDomain?: JoinDomainFlags;
   rehearsal: boolean;
   json: boolean;
 }
@@ -106,13 +120,14 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
   if (previous.length === 0 && userPinFile === undefined) {
     throw new UsageError(soPinFile === undefined ? "--current-user-pin-file FILE is required (the user PIN the token's vendor tool set)." : '--current-so-pin-file needs --current-user-pin-file too.');
   }
-  const custodians = custodiansFlag(values.custodians as string | undefined);
-  const threshold = thresholdFlag(values.threshold as string | undefined, custodians);
-  const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
+  const joinDomain = joinDomainFlags(values);
+  const custodians = joinDomain ? [] : custodiansFlag(values.custodians as string | undefined);
+  const threshold = joinDomain ? 0 : thresholdFlag(values.threshold as string | undefined, custodians);
+  const sharesOut = joinDomain ? '' : existingDir('--shares-out', values['shares-out'] as string | undefined);
   const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
   const rehearsal = values.rehearsal === true;
-  const passphraseFiles = passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { plainNeedsRehearsal: { rehearsal } });
+  const passphraseFiles = joinDomain ? new Map<string, string>() : passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { plainNeedsRehearsal: { rehearsal } });
   const witnesses = witnessesFlag(values.witness as string[] | undefined, 'enrol-token');
   const args: EnrolTokenArgs = {
     module,
@@ -131,6 +146,7 @@ export function enrolTokenArgs(argv: string[]): EnrolTokenArgs | 'help' {
     json: values.json === true,
   };
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'] as string;
+  if (joinDomain) args.joinDomain = joinDomain;
   if (userPinFile !== undefined) args.currentUserPinFile = resolve(userPinFile);
   if (soPinFile !== undefined) args.currentSoPinFile = resolve(soPinFile);
   return args;
@@ -148,20 +164,22 @@ export async function enrolTokenCommand(argv: string[], out: Output, overrides: 
   const prepared = await prepareOrExit('enrol-token', ENROL_TOKEN_HELP, out, async () => {
     const args = enrolTokenArgs(argv);
     if (args === 'help') return args;
-    return { args, passphrases: await readPassphrases(args.passphraseFiles), pinsInput: await currentPinsInput(args) };
+    const joinShares = args.joinDomain ? await joinDomainInput(args.joinDomain) : undefined;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), pinsInput: await currentPinsInput(args), joinShares };
   });
   if (typeof prepared === 'number') return prepared;
-  const { args, passphrases, pinsInput } = prepared;
+  const { args, passphrases, pinsInput, joinShares } = prepared;
   if (args.insecurePlain) out.stderr.write(`keyceremony enrol-token: ${PLAIN_SHARES_WARNING}\n`);
 
   return runTokenCeremony(
-    args,
+    joinShares ? { ...args, joinShares } : args,
     {
       command: 'enrol-token',
-      parameters: { custodians: args.custodians, threshold: args.threshold },
+      ...(joinShares ? { script: 'enrol-token-join' } : {}),
+      parameters: joinShares ? {} : { custodians: args.custodians, threshold: args.threshold },
       passphrases,
-      inputs: { 'check-current-pins': pinsInput },
-      completed: 'The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.',
+      inputs: { 'check-current-pins': pinsInput, ...(joinShares ? { 'join-domain': { shares: joinShares } } : {}) },
+      completed: joinShares ? "The PINs you brought no longer open the token: it joined the security domain, and the domain's share files open it." : 'The PINs you brought no longer open the token: each custodian keeps their .share file on their own medium; the share files are the only way to open it.',
       afterFailure: (_view, _at, aborted) =>
         aborted?.tail.some((e) => e.kind === SHARES_OPEN_TOKEN_KIND)
           ? `keyceremony enrol-token: the token's PINs were already replaced: the share files in ${args.sharesOut} open it. Run enrol-token again with --previous-share for M of them.\n`

@@ -10,7 +10,7 @@ import type { CeremonyView } from '../ceremony/engine/index.js';
 import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { tokenLabelProblem } from '../ceremony/actions/token-label.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { CEREMONY_OPTIONS, custodiansFlag, existingDir, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { CEREMONY_OPTIONS, custodiansFlag, existingDir, joinDomainFlags, joinDomainInput, passphraseFilesFlag, previousSharesFlag, previousSharesInput, readPassphrases, readSecretFlagFile, thresholdFlag, witnessesFlag, type JoinDomainFlags } from './ceremony-flags.js';
 import { prepareOrExit, runTokenCeremony, type TokenCeremonyOverrides } from './token-ceremony-run.js';
 import { PIN_FILE } from './flag-files.js';
 import type { Output } from './output.js';
@@ -23,6 +23,9 @@ export const INIT_TOKEN_HELP = `Usage: keyceremony init-token --module PATH [--i
          --witness NAME... [--administrator NAME] [--data-dir DIR]
          [--previous-share FILE[:PASSPHRASE_FILE]]...
          [--allow-reinitialize --current-so-pin-file FILE] [--rehearsal] [--json]
+       keyceremony init-token --module PATH (--slot N | --token URI)
+         --token-label LABEL --join-domain-share FILE[:PASSPHRASE_FILE]...
+         --out BUNDLE_PARENT_DIR --witness NAME... [...]
 
 Runs the init-token ceremony (ceremonies/init-token.yaml) without the app:
 initializes the token with LABEL and PINs derived from a new secret, splits the
@@ -49,6 +52,15 @@ Options:
   --administrator NAME       Who drives the ceremony (default: administrator).
   --data-dir DIR             Where transcripts live (default:
                              $XDG_DATA_HOME/keyceremony or ~/.local/share/keyceremony).
+  --join-domain-share FILE[:PASSPHRASE_FILE]
+                             Join an existing security domain instead of
+                             creating one: the share file of each custodian
+                             present (at least the domain's threshold), with its
+                             passphrase file. Replaces --custodians, --threshold,
+                             --passphrase-file and --shares-out: no share is
+                             handed out, the same share files open this token,
+                             whose PINs are derived for it. The domain's
+                             enrolment must be in a chain in --data-dir.
   --previous-share FILE[:PASSPHRASE_FILE]
                              Restarting after an interrupted init-token on the
                              same token: M share files of the interrupted attempt
@@ -83,6 +95,8 @@ export interface InitTokenArgs {
   allowReinitialize: boolean;
   previousShares: { file: string; passphraseFile?: string }[];
   currentSoPinFile?: string;
+  /** Joining an existing security domain (custodians, threshold, shares out and passphrases are then empty). */
+  joinDomain?: JoinDomainFlags;
   rehearsal: boolean;
   json: boolean;
 }
@@ -98,12 +112,13 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
   if (!tokenLabel) throw new UsageError('--token-label LABEL is required.');
   const labelProblem = tokenLabelProblem(tokenLabel, '--token-label');
   if (labelProblem) throw new UsageError(`${labelProblem}.`);
-  const custodians = custodiansFlag(values.custodians as string | undefined);
-  const threshold = thresholdFlag(values.threshold as string | undefined, custodians);
-  const sharesOut = existingDir('--shares-out', values['shares-out'] as string | undefined);
+  const joinDomain = joinDomainFlags(values);
+  const custodians = joinDomain ? [] : custodiansFlag(values.custodians as string | undefined);
+  const threshold = joinDomain ? 0 : thresholdFlag(values.threshold as string | undefined, custodians);
+  const sharesOut = joinDomain ? '' : existingDir('--shares-out', values['shares-out'] as string | undefined);
   const out = existingDir('--out', values.out as string | undefined);
   const insecurePlain = values['insecure-plain-shares'] === true;
-  const passphraseFiles = passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { missingHint: ' (or pass --insecure-plain-shares for a rehearsal)' });
+  const passphraseFiles = joinDomain ? new Map<string, string>() : passphraseFilesFlag(values['passphrase-file'] as string[] | undefined, custodians, insecurePlain, { missingHint: ' (or pass --insecure-plain-shares for a rehearsal)' });
   const witnesses = witnessesFlag(values.witness as string[] | undefined, 'init-token');
   const args: InitTokenArgs = {
     module,
@@ -124,6 +139,7 @@ export function initTokenArgs(argv: string[]): InitTokenArgs | 'help' {
     json: values.json === true,
   };
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'] as string;
+  if (joinDomain) args.joinDomain = joinDomain;
   const soPinFile = values['current-so-pin-file'] as string | undefined;
   if (soPinFile !== undefined) {
     if (!args.allowReinitialize) throw new UsageError('--current-so-pin-file is only for --allow-reinitialize.');
@@ -155,6 +171,7 @@ function againArgv(args: InitTokenArgs, sharesOut: string): string[] {
  * re-initializes it from them (they stay void for anything else).
  */
 function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
+  if (args.joinDomain) return joinWayOut(view, at);
   const initAt = view.steps.findIndex((s) => s.action === 'init-token');
   const failedAt = view.steps.findIndex((s) => s.id === at);
   if (initAt < 0 || (failedAt >= 0 && failedAt < initAt)) {
@@ -171,6 +188,14 @@ function wayOut(args: InitTokenArgs, view: CeremonyView, at: string): string {
   ].join('\n');
 }
 
+/** After a failure of a token joining a domain: before init nothing changed; after it, the domain's shares rebuild its SO PIN. */
+function joinWayOut(view: CeremonyView, at: string): string {
+  const initAt = view.steps.findIndex((s) => s.action === 'init-token');
+  const failedAt = view.steps.findIndex((s) => s.id === at);
+  if (initAt < 0 || (failedAt >= 0 && failedAt < initAt)) return 'keyceremony init-token: the token was not changed; fix the problem above and run the command again.\n';
+  return `keyceremony init-token: the token may now be initialized by ceremony ${view.ceremonyId} with PINs derived for it from the domain secret. To start again, run the same command and add --previous-share FILE:PASSPHRASE_FILE for the same share files (they rebuild its SO PIN).\n`;
+}
+
 async function initStepInput(args: InitTokenArgs): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
   if (args.previousShares.length > 0) input.previousShares = await previousSharesInput(args.previousShares);
@@ -182,20 +207,22 @@ export async function initTokenCommand(argv: string[], out: Output, overrides: I
   const prepared = await prepareOrExit('init-token', INIT_TOKEN_HELP, out, async () => {
     const args = initTokenArgs(argv);
     if (args === 'help') return args;
-    return { args, passphrases: await readPassphrases(args.passphraseFiles), initInput: await initStepInput(args) };
+    const joinShares = args.joinDomain ? await joinDomainInput(args.joinDomain) : undefined;
+    return { args, passphrases: await readPassphrases(args.passphraseFiles), initInput: await initStepInput(args), joinShares };
   });
   if (typeof prepared === 'number') return prepared;
-  const { args, passphrases, initInput } = prepared;
-  const parameters: Record<string, unknown> = { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
+  const { args, passphrases, initInput, joinShares } = prepared;
+  const parameters: Record<string, unknown> = joinShares ? { tokenLabel: args.tokenLabel } : { tokenLabel: args.tokenLabel, custodians: args.custodians, threshold: args.threshold };
   if (args.allowReinitialize) parameters.allowReinitialize = true;
   return runTokenCeremony(
-    args,
+    joinShares ? { ...args, joinShares } : args,
     {
       command: 'init-token',
+      ...(joinShares ? { script: 'init-token-join' } : {}),
       parameters,
       passphrases,
-      inputs: { 'init-token': initInput },
-      completed: 'Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.',
+      inputs: { 'init-token': initInput, ...(joinShares ? { 'join-domain': { shares: joinShares } } : {}) },
+      completed: joinShares ? "The token joined the security domain: the domain's share files open it; no new share was handed out." : 'Each custodian keeps their .share file on their own medium; the share files are the only way to open this token.',
       afterFailure: (view, at) => wayOut(args, view, at),
     },
     overrides,

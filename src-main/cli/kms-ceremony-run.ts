@@ -9,6 +9,7 @@ import { FILE_CAPS, readBounded, type FileKind } from '../files/read-bounded.js'
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import type { KmsImportArgs, KmsImportOverrides } from './kms-import-command.js';
 import type { Output } from './output.js';
+import { CLOUD_NAMES, type Cloud } from '../kms/clouds/types.js';
 
 export type KmsCeremonyCommand = 'kms-import' | 'kms-rewrap';
 
@@ -25,8 +26,15 @@ function stepInput(action: string, args: KmsImportArgs): Record<string, unknown>
       return { administrator: args.administrator, witnesses: args.witnesses };
     case 'select-token':
       return 'uri' in args.token ? { uri: args.token.uri } : { moduleId: args.module, slotId: args.token.slotId };
-    case 'load-import-parameters':
-      return { path: args.params, wrappingAlgorithm: args.wrappingAlgorithm, ...(args.keyArn ? { keyArn: args.keyArn } : {}), ...(args.validTo ? { validTo: args.validTo } : {}) };
+    case 'load-import-parameters': {
+      const input: Record<string, unknown> = { path: args.params, wrappingAlgorithm: args.wrappingAlgorithm, ...(args.keyArn ? { keyArn: args.keyArn } : {}), ...(args.validTo ? { validTo: args.validTo } : {}) };
+      // Only when not AWS or when given: a transcript of an AWS ceremony reads as it always did.
+      if (args.cloud !== 'aws') input.cloud = args.cloud;
+      for (const k of ['target', 'targetAlgorithm', 'importJob', 'importMethod', 'kekId', 'hashFunction', 'importType', 'keyMaterialDescription', 'keyMaterialId'] as const) {
+        if (args[k] !== undefined) input[k] = args[k];
+      }
+      return input;
+    }
     case 'export-wrapped-key':
       return { destinationDir: args.out };
     case 'witness-sign-off':
@@ -45,8 +53,12 @@ function stepInput(action: string, args: KmsImportArgs): Record<string, unknown>
 function tellParameters(command: KmsCeremonyCommand, view: CeremonyView, out: Output, say: (line: string) => void): void {
   const key = view.summary?.key;
   if (!key) return;
-  const where = key.region ? ` (Region ${key.region}, account ${key.account ?? '?'})` : ' (Region and account not named by the parameters)';
-  say(`  Key ${key.arn ?? key.keyId}${where}; wrapping key ${key.wrappingKeySpec ?? '?'}; parameters valid until ${key.validTo ?? '?'}`);
+  if (key.cloud && key.cloud !== 'aws') {
+    say(`  ${CLOUD_NAMES[key.cloud as Cloud] ?? key.cloud}: key ${key.target ?? key.keyId}; wrapping key ${key.wrappingKeySpec ?? '?'}, ${key.wrappingAlgorithm}${key.validTo ? `; usable until ${key.validTo}` : ''}`);
+  } else {
+    const where = key.region ? ` (Region ${key.region}, account ${key.account ?? '?'})` : ' (Region and account not named by the parameters)';
+    say(`  Key ${key.arn ?? key.keyId}${where}; wrapping key ${key.wrappingKeySpec ?? '?'}; parameters valid until ${key.validTo ?? '?'}`);
+  }
   for (const w of key.warnings) out.stderr.write(`keyceremony ${command}: warning: ${w}\n`);
 }
 
@@ -118,7 +130,7 @@ export async function runKmsCeremony(
     const bundle = view.outputs.find((o) => o.kind === 'bundle');
     const manifest = kmsOut ? (JSON.parse((await readBounded(join(kmsOut.path, 'import-manifest.json'), IMPORT_MANIFEST)).toString('utf8')) as { checkValue?: { value?: string; method?: string }; files?: Record<string, { bytes: number; sha256: string }>; importCommand?: string }) : undefined;
     if (args.json) {
-      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, rehearsal: view.script.rehearsal, parameterWarnings: view.summary?.key?.warnings ?? [], checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
+      out.stdout.write(`${JSON.stringify({ ceremonyId: id, status: view.status, cloud: args.cloud, target: view.summary?.key?.target ?? null, rehearsal: view.script.rehearsal, parameterWarnings: view.summary?.key?.warnings ?? [], checkValue: manifest?.checkValue ?? null, importBundle: kmsOut ? { path: kmsOut.path, files: manifest?.files ?? null } : null, bundle: bundle ?? null, dataDir: args.dataDir }, null, 2)}\n`);
     } else {
       const cv = manifest?.checkValue;
       say(`Key check value: ${cv?.value ?? '(none)'} (${cv?.method ?? ''})${command === 'kms-rewrap' ? ', the same as recorded when the key was generated' : ''}`);

@@ -7,6 +7,10 @@ import { defaultDataDir } from '../data-dir.js';
 import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
+import { AppError } from '../errors.js';
+import { cloudKeySpecNames, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
+import { CLOUD_NAMES, CLOUDS, type Cloud } from '../kms/clouds/types.js';
+import { checkCloudFlags, settleWrappingAlgorithm } from './kms-cloud-flags.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { runKmsCeremony, type KmsCeremonyCommand } from './kms-ceremony-run.js';
@@ -17,20 +21,25 @@ import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
 
 export const KMS_IMPORT_HELP = `Usage: keyceremony kms-import --module PATH [--init-parameters STR]
-         (--slot N | --token URI) --params FILE_OR_DIR
-         --wrapping-algorithm ALG --key-spec SPEC --key-label LABEL [--key-arn ARN]
-         [--valid-to ISO_TIME] --share FILE[:PASSPHRASE_FILE]...
+         (--slot N | --token URI) [--cloud aws|gcp|azure|vault] --params FILE_OR_DIR
+         [--wrapping-algorithm ALG] --key-spec SPEC --key-label LABEL [--key-arn ARN]
+         [--valid-to ISO_TIME] [--target KEY] [--import-job NAME --import-method METHOD]
+         [--kek-id KID] [--hash-function SHA1|SHA256] [--import-type TYPE
+         [--key-material-description TEXT] [--key-material-id ID]]
+         --share FILE[:PASSPHRASE_FILE]...
          --out DIR --bundle-out DIR --witness NAME... [--administrator NAME]
          [--data-dir DIR] [--rehearsal] [--resume CEREMONY_ID] [--json]
 
 Runs the kms-import ceremony (ceremonies/kms-import.yaml) without the app, on a
 token enrolled by init-token whose transcript is in the data directory: reads
-the AWS KMS import parameters, checks the token can wrap SPEC with ALG before
+the cloud's import parameters, checks the token can wrap SPEC with ALG before
 anything is generated, opens the token with the custodians' shares (and checks
 its chain head against the local transcript), generates the key material in
 the token, computes its check value there, wraps it there, and writes the
-import bundle (EncryptedKeyMaterial.bin, ImportToken.bin, IMPORT.md,
-import-manifest.json) into DIR and the transcript bundle into --bundle-out.
+import folder into DIR (AWS: EncryptedKeyMaterial.bin, ImportToken.bin; Google:
+wrapped-key.bin; Azure: LABEL.byok; Vault: ciphertext.b64; always IMPORT.md
+with the exact commands and import-manifest.json) and the transcript bundle
+into --bundle-out. Clouds: docs/kms-clouds.md.
 
 --resume CEREMONY_ID continues a kms-import that was interrupted after it
 joined the token's transcript (docs/ceremonies.md, Interrupted ceremonies):
@@ -44,16 +53,45 @@ Options:
   --init-parameters STR      C_Initialize library parameters for that module.
   --slot N                   The slot of the token (see 'keyceremony tokens').
   --token URI                Or the token as a PKCS#11 URI (pkcs11:token=...).
-  --params FILE_OR_DIR       The import parameters: the JSON printed by
-                             'aws kms get-parameters-for-import --output json',
-                             or the console download (zip or folder).
-  --wrapping-algorithm ALG   The algorithm requested from GetParametersForImport:
-                             ${KMS_WRAPPING_ALGORITHMS.join(', ')}.
-  --key-spec SPEC            The KMS key spec: ${KMS_KEY_SPECS.join(', ')}.
+  --cloud CLOUD              Where the key goes: aws (default), gcp (Google Cloud
+                             KMS), azure (Key Vault / Managed HSM), vault
+                             (HashiCorp Vault transit).
+  --params FILE_OR_DIR       The import parameters, each cloud's own download:
+                             aws: the JSON of 'aws kms get-parameters-for-import
+                             --output json', or the console download (zip/folder);
+                             gcp: the JSON of 'gcloud kms import-jobs describe
+                             --format=json' (or publicKey.pem with --import-job
+                             and --import-method); azure: the JSON of 'az keyvault
+                             key show' of the KEK (or KEK.pem with --kek-id);
+                             vault: the JSON of 'vault read -format=json
+                             transit/wrapping_key'.
+  --wrapping-algorithm ALG   The wrap: ${KMS_WRAPPING_ALGORITHMS.join(', ')}.
+                             Required for aws (the response does not name it);
+                             for the other clouds it follows from the import
+                             method, Azure BYOK (SHA-1) or --hash-function.
+  --key-spec SPEC            The key spec: ${KMS_KEY_SPECS.join(', ')},
+                             or the cloud's own name (EC_SIGN_P256_SHA256,
+                             RSA-3072, aes256-gcm96, ...). A spec the cloud
+                             does not take is refused before anything is made.
   --key-label LABEL          The label of the key in the token.
-  --key-arn ARN              The key ARN, when the parameters do not carry it
-                             (console downloads), or to cross-check it.
-  --valid-to ISO_TIME        ParametersValidTo, when the parameters do not carry it.
+  --key-arn ARN              aws: the key ARN, when the parameters do not carry
+                             it (console downloads), or to cross-check it.
+  --valid-to ISO_TIME        aws: ParametersValidTo, when the parameters do not
+                             carry it.
+  --import-type TYPE         aws, SYMMETRIC_DEFAULT only: NEW_KEY_MATERIAL (new
+                             material: first import or a rotation) or
+                             EXISTING_KEY_MATERIAL (a replica, re-import).
+  --key-material-description TEXT
+                             aws: up to 256 of letters, digits, spaces, :/_.-
+  --key-material-id ID       aws, with EXISTING_KEY_MATERIAL: 64 hex digits.
+  --target KEY               gcp: the crypto key (id in the job's key ring, or
+                             its full name); azure: the new key's name; vault:
+                             the transit key name (or MOUNT/keys/NAME).
+  --import-job NAME          gcp with publicKey.pem: the job's full name.
+  --import-method METHOD     gcp with publicKey.pem: the job's import method.
+  --kek-id KID               azure with KEK.pem: the KEK's kid, with version.
+  --hash-function HASH       vault: SHA256 (default) or SHA1, as the import
+                             will name it (hash_function=).
   --share FILE[:PASSPHRASE_FILE]
                              A custodian's share file (and the file holding its
                              passphrase). Repeat until the threshold is reached.
@@ -86,6 +124,17 @@ export interface KmsImportArgs {
   keyLabel: string;
   keyArn?: string;
   validTo?: string;
+  cloud: Cloud;
+  /** The cloud's own name for the key spec (keySpec is ours). */
+  targetAlgorithm?: string;
+  target?: string;
+  importJob?: string;
+  importMethod?: string;
+  kekId?: string;
+  hashFunction?: string;
+  importType?: string;
+  keyMaterialDescription?: string;
+  keyMaterialId?: string;
   shares: { file: string; passphraseFile?: string }[];
   out: string;
   bundleOut: string;
@@ -119,6 +168,15 @@ const OPTIONS = {
     'key-label': { type: 'string' },
     'key-arn': { type: 'string' },
     'valid-to': { type: 'string' },
+    cloud: { type: 'string' },
+    target: { type: 'string' },
+    'import-job': { type: 'string' },
+    'import-method': { type: 'string' },
+    'kek-id': { type: 'string' },
+    'hash-function': { type: 'string' },
+    'import-type': { type: 'string' },
+    'key-material-description': { type: 'string' },
+    'key-material-id': { type: 'string' },
     share: { type: 'string', multiple: true },
     out: { type: 'string' },
     'bundle-out': { type: 'string' },
@@ -140,15 +198,25 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const { values } = parsed;
   if (values.help) return 'help';
   const { module, token } = tokenChoice(values, 'which token holds the key');
-  if (!values.params) throw new UsageError('--params FILE_OR_DIR is required (the AWS KMS import parameters).');
+  const cloud = (values.cloud ?? 'aws') as Cloud;
+  if (!(CLOUDS as readonly string[]).includes(cloud)) throw new UsageError(`--cloud ${values.cloud}: expected one of ${CLOUDS.join(', ')}.`);
+  if (!values.params) throw new UsageError(`--params FILE_OR_DIR is required (the ${CLOUD_NAMES[cloud]} import parameters).`);
   const params = resolve(values.params);
   if (!existsSync(params)) throw new UsageError(`--params ${values.params}: no such file or folder.`);
+  checkCloudFlags(cloud, values);
   const alg = values['wrapping-algorithm'];
-  if (!alg) throw new UsageError('--wrapping-algorithm ALG is required (the response does not name it).');
-  if (!(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
-  const spec = values['key-spec'];
-  if (!spec) throw new UsageError('--key-spec SPEC is required.');
-  if (!(KMS_KEY_SPECS as readonly string[]).includes(spec)) throw new UsageError(`--key-spec ${spec}: expected one of ${KMS_KEY_SPECS.join(', ')}.`);
+  if (!alg && cloud === 'aws') throw new UsageError('--wrapping-algorithm ALG is required (the response does not name it).');
+  if (alg && !(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
+  const specGiven = values['key-spec'];
+  if (!specGiven) throw new UsageError('--key-spec SPEC is required.');
+  if (!CLOUDS.some((c) => cloudKeySpecNames(c).includes(specGiven))) throw new UsageError(`--key-spec ${specGiven}: expected one of ${cloudKeySpecNames(cloud).join(', ')}.`);
+  let resolved;
+  try {
+    resolved = resolveCloudKeySpec(cloud, specGiven);
+  } catch (e) {
+    throw new UsageError(e instanceof AppError ? `${e.message} ${e.remedy ?? ''}`.trim() : String(e));
+  }
+  const spec = resolved.keySpec;
   const label = values['key-label'];
   if (!label) throw new UsageError('--key-label LABEL is required.');
   const shares = (values.share ?? []).map((s) => {
@@ -163,8 +231,9 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
     module,
     token,
     params,
-    wrappingAlgorithm: alg,
+    wrappingAlgorithm: alg ?? '',
     keySpec: spec,
+    cloud,
     keyLabel: label,
     shares,
     out: existingDir('--out', values.out),
@@ -178,6 +247,18 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
   if (values['key-arn'] !== undefined) args.keyArn = values['key-arn'];
   if (values['valid-to'] !== undefined) args.validTo = values['valid-to'];
+  if (cloud !== 'aws' || specGiven !== spec) args.targetAlgorithm = resolved.algorithm;
+  const more: [keyof KmsImportArgs, string | undefined][] = [
+    ['target', values.target],
+    ['importJob', values['import-job']],
+    ['importMethod', values['import-method']],
+    ['kekId', values['kek-id']],
+    ['hashFunction', values['hash-function']],
+    ['importType', values['import-type']],
+    ['keyMaterialDescription', values['key-material-description']],
+    ['keyMaterialId', values['key-material-id']],
+  ];
+  for (const [k, v] of more) if (v !== undefined) (args as unknown as Record<string, string>)[k] = v;
   return args;
 }
 
@@ -252,6 +333,7 @@ export async function kmsImportCommand(argv: string[], out: Output, overrides: K
       return 0;
     }
     args = parsed;
+    await settleWrappingAlgorithm(args);
     shares = await readShares(args);
     if (resume !== undefined) await checkResumeParameters(args, resume);
   } catch (error) {

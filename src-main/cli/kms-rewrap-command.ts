@@ -5,14 +5,16 @@ import { UsageError } from './args.js';
 import { runKmsCeremony } from './kms-ceremony-run.js';
 import { checkResumeParameters, KMS_IMPORT_HELP, kmsImportArgs, readShares, takeResume, type KmsImportArgs, type KmsImportOverrides } from './kms-import-command.js';
 import type { Output } from './output.js';
+import { settleWrappingAlgorithm } from './kms-cloud-flags.js';
 
 const COMMAND = 'kms-rewrap';
 
 export const KMS_REWRAP_HELP = `${KMS_IMPORT_HELP.slice(0, KMS_IMPORT_HELP.indexOf('\n\n')).replace('keyceremony kms-import', 'keyceremony kms-rewrap')}
 
 Runs the kms-rewrap ceremony (ceremonies/kms-rewrap.yaml) without the app: re-exports
-key material an earlier kms-import generated in the token, under new AWS KMS
-import parameters (they expired, a multi-Region replica, another KMS key). It
+key material an earlier kms-import generated in the token, under new import
+parameters of any cloud (they expired, a multi-Region replica with
+--import-type EXISTING_KEY_MATERIAL, another KMS key, another cloud). It
 reads the parameters and checks the token can wrap SPEC with ALG, opens the
 token with the custodians' shares (and checks its chain head), finds the key
 labelled LABEL (exactly one), recomputes its check value in the token and
@@ -41,6 +43,7 @@ export async function kmsRewrapCommand(argv: string[], out: Output, overrides: K
       return 0;
     }
     args = parsed;
+    await settleWrappingAlgorithm(args);
     shares = await readShares(args);
     if (resume !== undefined) await checkResumeParameters(args, resume);
   } catch (error) {

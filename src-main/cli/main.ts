@@ -10,6 +10,8 @@ import { auditTokenCommand } from './audit-token-command.js';
 import { rotateCustodiansCommand } from './rotate-custodians-command.js';
 import { ceremoniesCommand } from './ceremonies-command.js';
 import { abandonCommand } from './abandon-command.js';
+import { backupKeyCommand } from './backup-key-command.js';
+import { restoreKeyCommand } from './restore-key-command.js';
 import type { Output } from './output.js';
 
 const MAIN_HELP = `Usage: keyceremony <command> [options]
@@ -32,6 +34,10 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             transcript (exit 1 on any difference); the result is recorded.
   rotate-custodians  Replace the M-of-N custodians of an enrolled token (the
             current ones open it; new shares proven before its PINs change).
+  backup-key  Back up a key to a folder, wrapped in the token under the security
+            domain's backup key (M custodians' shares).
+  restore-key  Restore a backed-up key into a token of the same security domain;
+            its check value is recomputed there.
   import    Add a token's transcript bundles from another laptop to this one.
   ceremonies  List the past ceremonies of this laptop (as Home does): kind,
             state (completed, aborted, interrupted, abandoned), token, time.
@@ -67,6 +73,10 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return auditTokenCommand(rest, out);
     case 'rotate-custodians':
       return rotateCustodiansCommand(rest, out);
+    case 'backup-key':
+      return backupKeyCommand(rest, out);
+    case 'restore-key':
+      return restoreKeyCommand(rest, out);
     case 'import':
       return importCommand(rest, out);
     case 'ceremonies':

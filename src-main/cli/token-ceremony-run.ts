@@ -21,6 +21,7 @@ export interface TokenCeremonyOverrides extends Pick<CeremonyServiceOptions, 'sc
 /** The module loaded and the service built for a token ceremony command (null: it said why on stderr). */
 function openTokenCeremony(
   command: 'init-token' | 'enrol-token',
+  script: string,
   args: { module: string; initParameters?: string; dataDir: string },
   overrides: TokenCeremonyOverrides,
   out: Output,
@@ -30,7 +31,7 @@ function openTokenCeremony(
   return openCeremonyRuntime(
     {
       command,
-      script: command,
+      script,
       module: args.module,
       ...(args.initParameters === undefined ? {} : { initParameters: args.initParameters }),
       dataDir: args.dataDir,
@@ -69,6 +70,8 @@ export interface TokenCeremonyArgs extends Omit<CeremonySteps, 'passphrases' | '
 
 export interface TokenCeremonyRun {
   command: 'init-token' | 'enrol-token';
+  /** The script run (default: the command's own; `<command>-join` for a token joining a security domain). */
+  script?: string;
   parameters: Record<string, unknown>;
   passphrases: ReadonlyMap<string, string>;
   /** The input of the command's own steps, by action. */
@@ -89,15 +92,16 @@ const BUNDLE_ROOM = 4 * 1024 * 1024;
 export async function runTokenCeremony(args: TokenCeremonyArgs, run: TokenCeremonyRun, overrides: TokenCeremonyOverrides, out: Output): Promise<number> {
   const { command } = run;
   // Every output folder is checked before anything is recorded or touched (the engine checks each again).
+  const script = run.script ?? command;
   try {
-    await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
+    if (!args.joinShares) await checkShareFolder(args.sharesOut, args.custodians, '--shares-out');
     await checkOutputFolder(args.out, [], '--out', BUNDLE_ROOM);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
     out.stderr.write(`keyceremony ${command}: ${error.message}\n  ${error.remedy}\n`);
     return 2;
   }
-  const runtime = await openTokenCeremony(command, args, overrides, out);
+  const runtime = await openTokenCeremony(command, script, args, overrides, out);
   if (!runtime) return 1;
   const { service } = runtime;
   const say = (line: string) => {
@@ -108,7 +112,7 @@ export async function runTokenCeremony(args: TokenCeremonyArgs, run: TokenCeremo
   try {
     interrupted = await service.interrupted();
     sayInterrupted(interrupted, say);
-    view = await service.start({ script: command, parameters: run.parameters, rehearsal: args.rehearsal });
+    view = await service.start({ script, parameters: run.parameters, rehearsal: args.rehearsal });
     const id = view.ceremonyId;
     say(`Ceremony ${id}: ${view.script.title}${view.script.rehearsal ? ' (REHEARSAL)' : ''}`);
     view = await runCeremonySteps(service, view, { ...args, passphrases: run.passphrases, inputs: run.inputs }, say, (v) => (view = v));
@@ -135,7 +139,7 @@ export async function runTokenCeremony(args: TokenCeremonyArgs, run: TokenCeremo
       if (aborted?.status === 'completed') {
         // The failure came after `completed` (the final export): the token is enrolled and the shares open it.
         out.stderr.write(
-          `keyceremony ${command}: ceremony ${view.ceremonyId} completed before this failure: the token is enrolled (${args.threshold} of the share files in ${args.sharesOut} open it). ` +
+          `keyceremony ${command}: ceremony ${view.ceremonyId} completed before this failure: the token is enrolled (${args.joinShares ? "the security domain's share files open it" : `${args.threshold} of the share files in ${args.sharesOut} open it`}). ` +
             'Only its transcript bundle was not written; its entries go out with the bundle of the next ceremony run on this laptop.\n',
         );
       } else {

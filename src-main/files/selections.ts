@@ -14,6 +14,8 @@ export const SELECTION_PURPOSES = {
   'share-destination': "a custodian's USB stick",
   'bundle-destination': 'where to write the transcript bundle',
   'key-destination': 'the USB stick for the wrapped key material',
+  'backup-destination': 'the USB stick for the key backup',
+  'key-backup': 'the key backup folder to restore',
 } as const;
 
 export type SelectionPurpose = keyof typeof SELECTION_PURPOSES;

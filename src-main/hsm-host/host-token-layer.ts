@@ -35,6 +35,7 @@ import type {
   SlotRef,
   UserType,
   WrapMechanism,
+  UnwrapTarget,
 } from '../../hsm/types.js';
 import { defaultHostEntry, forkHost } from './fork-host.js';
 import { HostErrorCodes, type HostErrorData, type HostMethod, type HostReply } from './protocol.js';
@@ -149,6 +150,12 @@ export class HostTokenLayer implements TokenLayer {
   }
   wrapKey(session: SessionHandle, mechanism: WrapMechanism, wrappingKey: ObjectHandle, key: ObjectHandle): Promise<Bytes> {
     return this.onSession('wrapKey', session, [mechanism, wrappingKey, key]);
+  }
+  createSecretKey(session: SessionHandle, spec: SecretKeySpec, value: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    return this.onSession('createSecretKey', session, [spec, value, template]);
+  }
+  unwrapKey(session: SessionHandle, mechanism: WrapMechanism, unwrappingKey: ObjectHandle, wrapped: Bytes, target: UnwrapTarget): Promise<ObjectHandle> {
+    return this.onSession('unwrapKey', session, [mechanism, unwrappingKey, wrapped, target]);
   }
   sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {
     return this.onSession('sign', session, [mechanism, key, data]);

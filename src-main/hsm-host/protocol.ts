@@ -27,6 +27,8 @@ export const HOST_METHODS = {
   findAll: 2,
   destroyObject: 2,
   wrapKey: 4,
+  createSecretKey: 4,
+  unwrapKey: 5,
   sign: 4,
   digest: 3,
   encrypt: 4,

@@ -9,6 +9,8 @@ import type { CheckValue } from './kcv.js';
 import { isAsymmetric } from './rules.js';
 import type { ImportParameters, KmsKeySpec } from './types.js';
 import type { WrapResult } from './wrap.js';
+import { awsImportTypeOptions, awsRotationLines } from './clouds/aws-commands.js';
+import { cloudBundle } from './clouds/bundle.js';
 
 export const EXPORT_ERROR = 'KMS_EXPORT';
 export const MANIFEST_FORMAT = 'keyceremony-kms-import/1';
@@ -28,6 +30,8 @@ export interface ImportBundleInput {
   ceremonyId: string;
   transcriptHead?: string;
   createdAt: Date;
+  /** Azure's .byok `generator`: this application and version; the token's maker and model. */
+  generator?: string;
 }
 
 export interface ExportedFile {
@@ -42,8 +46,9 @@ export interface ExportedBundle {
   manifest: Record<string, unknown>;
 }
 
-export function importCommand(params: Pick<ImportParameters, 'keyArn' | 'keyId'>): string {
-  return `aws kms import-key-material --key-id ${params.keyArn ?? params.keyId} --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE`;
+export function importCommand(params: Pick<ImportParameters, 'keyArn' | 'keyId' | 'cloud'>): string {
+  const aws = params.cloud?.cloud === 'aws' ? params.cloud : undefined;
+  return `aws kms import-key-material --key-id ${params.keyArn ?? params.keyId} --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE${awsImportTypeOptions(aws)}`;
 }
 
 export function importInstructions(input: Omit<ImportBundleInput, 'parentDir' | 'name'>, hashes: ExportedFile[]): string {
@@ -57,7 +62,7 @@ export function importInstructions(input: Omit<ImportBundleInput, 'parentDir' | 
     `Key check value: ${input.checkValue.value} (${input.checkValue.method}: ${input.checkValue.description})`,
     `Ceremony: ${input.ceremonyId}; created ${input.createdAt.toISOString()}`,
     ``,
-    `Import before ${p.validTo}: the import token and wrapping key expire then. After that, request new`,
+    `Import before ${p.validTo ?? '?'}: the import token and wrapping key expire then. After that, request new`,
     `parameters and re-export the same key material (the kms-rewrap ceremony); AWS KMS accepts only the`,
     `same material again for this key.`,
     ``,
@@ -72,7 +77,9 @@ export function importInstructions(input: Omit<ImportBundleInput, 'parentDir' | 
     `To make the key material expire instead, replace the last option with`,
     `\`--expiration-model KEY_MATERIAL_EXPIRES --valid-to <ISO 8601 time, at most 365 days ahead>\`.`,
   ];
-  if (symmetric) {
+  const aws = p.cloud?.cloud === 'aws' ? p.cloud : undefined;
+  if (aws?.importType) lines.push(...awsRotationLines(aws, p.keyArn ?? p.keyId));
+  else if (symmetric) {
     lines.push(
       ``,
       `This is a symmetric key: with an AWS CLI that knows the option, add \`--import-type NEW_KEY_MATERIAL\``,
@@ -139,28 +146,41 @@ export async function exportImportBundle(input: ImportBundleInput): Promise<Expo
         throw ioError(e, join(partial, name), `${input.name}.partial`);
       }
     };
-    await put('EncryptedKeyMaterial.bin', input.wrap.encryptedKeyMaterial);
-    await put('ImportToken.bin', input.params.importToken);
-    await put('WrappingPublicKey.bin', input.params.publicKeySpkiDer);
-    await put('IMPORT.md', new TextEncoder().encode(importInstructions(input, files)));
+    const cloud = cloudBundle(input);
+    if (cloud) {
+      for (const f of cloud.files) await put(f.name, f.data);
+      await put('IMPORT.md', new TextEncoder().encode(cloud.instructions(files)));
+    } else {
+      await put('EncryptedKeyMaterial.bin', input.wrap.encryptedKeyMaterial);
+      await put('ImportToken.bin', input.params.importToken);
+      await put('WrappingPublicKey.bin', input.params.publicKeySpkiDer);
+      await put('IMPORT.md', new TextEncoder().encode(importInstructions(input, files)));
+    }
     const p = input.params;
-    const manifest: Record<string, unknown> = {
-      format: MANIFEST_FORMAT,
-      ceremonyId: input.ceremonyId,
-      ...(input.transcriptHead ? { transcriptHead: input.transcriptHead } : {}),
-      createdAt: input.createdAt.toISOString(),
-      kmsKey: { ...(p.keyArn ? { keyArn: p.keyArn } : {}), keyId: p.keyId, ...(p.region ? { region: p.region } : {}), ...(p.account ? { account: p.account } : {}) },
-      keySpec: input.keySpec,
-      tokenKey: { label: input.keyLabel, id: input.keyIdHex },
-      wrappingAlgorithm: p.wrappingAlgorithm,
-      wrappingKeySpec: p.wrappingKeySpec,
-      wrapMethod: input.wrap.method,
-      checkValue: input.checkValue,
-      parametersValidTo: p.validTo,
-      ...(isAsymmetric(input.keySpec) ? {} : { importType: 'NEW_KEY_MATERIAL' }),
-      importCommand: importCommand(p),
-      files: Object.fromEntries(files.map((f) => [f.name, { bytes: f.bytes, sha256: f.sha256 }])),
-    };
+    const aws = p.cloud?.cloud === 'aws' ? p.cloud : undefined;
+    const manifest: Record<string, unknown> = cloud
+      ? cloud.manifest(files)
+      : {
+          format: MANIFEST_FORMAT,
+          cloud: 'aws',
+          target: p.keyArn ?? p.keyId,
+          ceremonyId: input.ceremonyId,
+          ...(input.transcriptHead ? { transcriptHead: input.transcriptHead } : {}),
+          createdAt: input.createdAt.toISOString(),
+          kmsKey: { ...(p.keyArn ? { keyArn: p.keyArn } : {}), keyId: p.keyId, ...(p.region ? { region: p.region } : {}), ...(p.account ? { account: p.account } : {}) },
+          keySpec: input.keySpec,
+          tokenKey: { label: input.keyLabel, id: input.keyIdHex },
+          wrappingAlgorithm: p.wrappingAlgorithm,
+          wrappingKeySpec: p.wrappingKeySpec,
+          wrapMethod: input.wrap.method,
+          checkValue: input.checkValue,
+          parametersValidTo: p.validTo,
+          ...(isAsymmetric(input.keySpec) ? {} : { importType: aws?.importType ?? 'NEW_KEY_MATERIAL' }),
+          ...(aws?.keyMaterialDescription !== undefined ? { keyMaterialDescription: aws.keyMaterialDescription } : {}),
+          ...(aws?.keyMaterialId !== undefined ? { keyMaterialId: aws.keyMaterialId } : {}),
+          importCommand: importCommand(p),
+          files: Object.fromEntries(files.map((f) => [f.name, { bytes: f.bytes, sha256: f.sha256 }])),
+        };
     await put('import-manifest.json', new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
     try {
       await fsyncDirectory(partial);

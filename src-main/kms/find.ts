@@ -40,7 +40,10 @@ export async function findKmsKey(
   const wantType = info.kind === 'aes' ? CKK.AES : info.kind === 'hmac' ? CKK.GENERIC_SECRET : info.kind === 'rsa' ? CKK.RSA : CKK.EC;
   const problems: string[] = [];
   if (a.CKA_KEY_TYPE !== wantType) problems.push(`its key type is ${String(a.CKA_KEY_TYPE)}, not that of ${keySpec}`);
-  if (secret && (a as Record<string, unknown>).CKA_VALUE_LEN !== info.bytes) problems.push(`it is ${String((a as Record<string, unknown>).CKA_VALUE_LEN)} bytes, not ${info.bytes}`);
+  // SoftHSM 2.6.1 reports CKA_VALUE_LEN 0 for a key it made with C_UnwrapKey (restore-key): the length is not
+  // reported, and the check value below, recomputed with the key's bytes, decides.
+  const valueLen = (a as Record<string, unknown>).CKA_VALUE_LEN;
+  if (secret && valueLen !== info.bytes && valueLen !== 0) problems.push(`it is ${String(valueLen)} bytes, not ${info.bytes}`);
   if (a.CKA_SENSITIVE !== true) problems.push('it is not sensitive');
   if (a.CKA_EXTRACTABLE !== true) problems.push('it is not extractable, so it cannot be wrapped');
   if (problems.length > 0) throw new AppError(KEY_MISMATCH_ERROR, `The key labelled ${JSON.stringify(label)} is not usable as ${keySpec}: ${problems.join('; ')}.`, 'Check the label and key spec against the import ceremony transcript.');

@@ -1,6 +1,7 @@
 // Plain data shared by the KMS import modules. Nothing here holds a token handle's meaning or a Buffer, so
 // these shapes can cross IPC and be written to the transcript as they are.
 import type { KmsWrappingAlgorithm } from '../../hsm/types.js';
+import type { CloudTarget } from './clouds/types.js';
 
 export type { KmsWrappingAlgorithm } from '../../hsm/types.js';
 export { KMS_WRAPPING_ALGORITHMS } from '../../hsm/types.js';
@@ -27,14 +28,15 @@ export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
 
 /** Where the parameters came from, for the room and the transcript. */
 export interface ParamsSource {
-  kind: 'aws-cli-json' | 'console-zip' | 'console-folder' | 'files';
+  kind: 'aws-cli-json' | 'console-zip' | 'console-folder' | 'files' | 'gcp-import-job-json' | 'gcp-public-key-pem' | 'azure-key-json' | 'azure-kek-pem' | 'vault-wrapping-key-json' | 'vault-public-key-pem';
   /** The path the user chose. */
   path: string;
   /** The file (or zip entry) each part was read from, and how it was encoded. */
   publicKeyFrom: string;
-  importTokenFrom: string;
-  publicKeyEncoding: 'der' | 'pem' | 'base64';
-  importTokenEncoding: 'binary' | 'base64';
+  /** AWS only: the other clouds take no import token. */
+  importTokenFrom?: string;
+  publicKeyEncoding: 'der' | 'pem' | 'base64' | 'jwk';
+  importTokenEncoding?: 'binary' | 'base64';
 }
 
 export interface ImportParameters {
@@ -49,10 +51,13 @@ export interface ImportParameters {
   wrappingKeySpec: WrappingKeySpec;
   /** DER SubjectPublicKeyInfo of the KMS wrapping key. */
   publicKeySpkiDer: Uint8Array;
+  /** AWS's import token; empty for the other clouds, which take none. */
   importToken: Uint8Array;
-  /** ISO 8601, UTC. */
-  validTo: string;
+  /** ISO 8601, UTC: until when the parameters (GCP: the import job; Azure: the KEK) can be used, when known. */
+  validTo?: string;
   source: ParamsSource;
   /** Things the room must hear before it goes on (little time left, no ARN, base64-decoded files). */
   warnings: string[];
+  /** Which cloud and where in it; absent means AWS as read by readImportParameters (kms/params/index.ts). */
+  cloud?: CloudTarget;
 }

@@ -14,13 +14,28 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   },
   {
     "version": "0.1.0",
+    "file": "ceremonies/backup-key.yaml",
+    "sha256": "047031ffd89de216553adba53fd7afbd5b8446a300c6e5c664fb0eb94429aaad"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/destroy-key.yaml",
     "sha256": "049937e134f2817b0ebf3564199c84c6fff8b4c78b6a3ce8b31e8fda21b2443c"
   },
   {
     "version": "0.1.0",
+    "file": "ceremonies/enrol-token-join.yaml",
+    "sha256": "505610113941f49302ba1dfb925c1d9dfe52523a836a942c6df989d5e7a074a1"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/enrol-token.yaml",
     "sha256": "583344aaf0157ccefa0286b7eddd015edfce9febaa0862356382cdff1583e9b3"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/init-token-join.yaml",
+    "sha256": "1022b733b1c849c6acb79cc153ce5360eae213c9559ad6e8c246401f34570ba4"
   },
   {
     "version": "0.1.0",
@@ -30,12 +45,17 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-import.yaml",
-    "sha256": "776a785a9e312bd750d595ac4c060a5b338ab11a2f567270cb7591fae3c63546"
+    "sha256": "6c9b4e7869c5a369de23a4346129f118df65a7526e17c965ba29fcee1031ccb9"
   },
   {
     "version": "0.1.0",
     "file": "ceremonies/kms-rewrap.yaml",
-    "sha256": "76faf6b145a4ec11b3942d23cb0249d2d149ebd9d658156fe4ef33d3e8ee3797"
+    "sha256": "68ad013b0b481976acb4c262c81605579ae2db4c09f4d97205002c49462f70c2"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/restore-key.yaml",
+    "sha256": "cac909f4f5aef82424b8d36749f68361b2f032f4714d458f5497f6bd8dd8157d"
   },
   {
     "version": "0.1.0",

@@ -105,7 +105,7 @@ test('Resume on Home opens the runner on the interrupted kms-import at the step 
   harness.interfaces.table = { lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }] };
   await expect(page.getByTestId('airgap-offline')).toBeVisible();
   await page.getByRole('button', { name: 'Do this step' }).click();
-  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  await expect(page.locator('#step-title')).toHaveText("Load the cloud's import parameters");
   harness.nextDialogAnswer.paramsFile = params;
   await page.getByRole('button', { name: 'Choose file…' }).click();
   await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSAES_OAEP_SHA_1');

@@ -120,13 +120,13 @@ test('kms-import from the app on the enrolled NSS token with RSA_AES_KEY_WRAP_SH
   await harness.attach(page);
   await page.goto(harness.url);
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: 'Generate a key and wrap it for AWS KMS' }).click();
-  await page.getByLabel('Key spec (AWS KMS)', { exact: true }).fill('ECC_NIST_P256');
+  await page.getByRole('button', { name: 'Generate a key and wrap it for a cloud KMS' }).click();
+  await page.getByLabel('Key spec', { exact: true }).fill('ECC_NIST_P256');
   await page.getByLabel('Key label in the token', { exact: true }).fill('e2e-nss-p256');
-  await page.getByLabel('Wrapping algorithm (as requested from AWS KMS)', { exact: true }).fill('RSA_AES_KEY_WRAP_SHA_256');
+  await page.getByLabel('Wrapping algorithm', { exact: true }).fill('RSA_AES_KEY_WRAP_SHA_256');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
   await uptoTheNssToken(page);
-  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  await expect(page.locator('#step-title')).toHaveText("Load the cloud's import parameters");
   harness.nextDialogAnswer.paramsFile = params;
   await page.getByRole('button', { name: 'Choose file…' }).click();
   await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSA_AES_KEY_WRAP_SHA_256');

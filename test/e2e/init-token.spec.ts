@@ -236,10 +236,10 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await harness.attach(page);
   await page.goto(harness.url);
   await page.getByRole('button', { name: 'Ceremony' }).click();
-  await page.getByRole('button', { name: 'Generate a key and wrap it for AWS KMS' }).click();
-  await page.getByLabel('Key spec (AWS KMS)', { exact: true }).fill('SYMMETRIC_DEFAULT');
+  await page.getByRole('button', { name: 'Generate a key and wrap it for a cloud KMS' }).click();
+  await page.getByLabel('Key spec', { exact: true }).fill('SYMMETRIC_DEFAULT');
   await page.getByLabel('Key label in the token', { exact: true }).fill('e2e-aes');
-  await page.getByLabel('Wrapping algorithm (as requested from AWS KMS)', { exact: true }).fill('RSAES_OAEP_SHA_1');
+  await page.getByLabel('Wrapping algorithm', { exact: true }).fill('RSAES_OAEP_SHA_1');
   await page.getByRole('button', { name: 'Start the ceremony' }).click();
 
   await page.getByLabel('Administrator').fill('Erin');
@@ -250,7 +250,7 @@ test('kms-import from the app on that token: the key material unwraps to the che
   await page.getByRole('radio', { name: /e2e-root/ }).check();
   await page.getByRole('button', { name: 'Do this step' }).click();
 
-  await expect(page.locator('#step-title')).toHaveText('Load the AWS KMS import parameters');
+  await expect(page.locator('#step-title')).toHaveText("Load the cloud's import parameters");
   harness.nextDialogAnswer.paramsFile = params;
   await page.getByRole('button', { name: 'Choose file…' }).click();
   await page.getByLabel(/Wrapping algorithm requested/).selectOption('RSAES_OAEP_SHA_1');

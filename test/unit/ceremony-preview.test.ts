@@ -31,7 +31,7 @@ describe('what to bring', () => {
     expect(bringList(script).map((b) => [b.item, b.steps])).toEqual([
       ['At least 1 witness', ['participants']],
       ['The token the custodians were enrolled on', ['token']],
-      ['The USB stick with the AWS KMS import parameters (get-parameters-for-import JSON, or the console download)', ['parameters']],
+      ['The USB stick with the cloud\'s import parameters (AWS: get-parameters-for-import JSON or the console download; Google Cloud KMS: the import job\'s JSON; Azure: the key exchange key\'s JSON; Vault: transit\'s wrapping key)', ['parameters']],
       ['Enough custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet', ['login']],
       ['An empty USB stick for the wrapped key material (the import bundle)', ['export-key']],
       ['Removable media for the transcript bundle', ['export']],

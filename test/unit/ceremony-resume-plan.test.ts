@@ -90,4 +90,21 @@ describe('planResume', () => {
     expect(plan.steps.find((p) => p.id === find.id)?.state).toBe('redo');
     expect(plan.steps.find((p) => p.action === 'quorum-login')?.state).toBe('redo');
   });
+
+  it('backup-key and restore-key: what lived in memory (found key, wrapped bytes, checked backup) is made again', async () => {
+    for (const [file, stopAt, redo] of [
+      ['backup-key', 'write-backup', ['find-backup-key', 'backup-wrap', 'quorum-login']],
+      ['restore-key', 'restore-unwrap', ['check-backup', 'quorum-login']],
+    ] as const) {
+      const script = (await loadScriptFile(resolve(`ceremonies/${file}.yaml`))).script.steps;
+      const entries: PlanEntry[] = [e('start', 'ceremony-start'), e('token', 'pre-chain')];
+      for (const s of script) {
+        if (s.action === stopAt) break;
+        entries.push(e(s.id, 'result'));
+      }
+      const plan = planResume(script, entries);
+      for (const action of redo) expect(plan.steps.find((p) => p.action === action)?.state, `${file}: ${action}`).toBe('redo');
+      expect(plan.currentStepId).toBe(script.find((s) => s.action === 'check-airgap')?.id);
+    }
+  });
 });

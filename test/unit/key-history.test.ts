@@ -12,10 +12,10 @@ const made = (action: string, label: string, id = '0a', value = 'ABCDEF') => ent
 const destroyed = (label: string, time: string) => entry(`destroy-${label}`, 'result', { action: 'destroy-key', key: { label, keySpec: 'SYMMETRIC_DEFAULT', id: '0a' } }, time);
 
 describe('keyHistory', () => {
-  it('records generate-key and restore-key results as present keys, with who made them', () => {
-    const h = keyHistory([made('generate-key', 'a'), made('restore-key', 'b', '0b', '123456'), entry('x', 'intent', { action: 'generate-key', key: { label: 'c' } })]);
+  it('records generate-key and restore-unwrap (restore-key) results as present keys, with who made them', () => {
+    const h = keyHistory([made('generate-key', 'a'), made('restore-unwrap', 'b', '0b', '123456'), entry('x', 'intent', { action: 'generate-key', key: { label: 'c' } })]);
     expect([...h.present.keys()]).toEqual(['a', 'b']);
-    expect(h.present.get('b')).toMatchObject({ idHex: '0b', checkValue: { value: '123456' }, by: { action: 'restore-key', ceremonyId: 'c-b-restore-key' } });
+    expect(h.present.get('b')).toMatchObject({ idHex: '0b', checkValue: { value: '123456' }, by: { action: 'restore-unwrap', ceremonyId: 'c-b-restore-unwrap' } });
   });
 
   it('ignores a generate-key result without a check value (nothing to prove the key by)', () => {

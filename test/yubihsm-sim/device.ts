@@ -5,17 +5,15 @@
 //
 // Where Yubico's documentation does not say what the device does, the choice made is marked MODEL.
 import {
-  constants as cryptoConstants,
   createCipheriv,
-  createECDH,
+  createDecipheriv,
   createHash,
   createHmac,
-  createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
-  publicEncrypt,
   randomBytes,
   randomInt,
+  sign,
   type KeyObject,
 } from 'node:crypto';
 import { concat, equalBytes, packLabel, Reader, u16, u32, u64, u8, unpackLabel } from '../../hsm/yubihsm/bytes.js';
@@ -39,9 +37,18 @@ import {
 } from '../../hsm/yubihsm/constants.js';
 import { aesCmac, cardCryptogram, cbcDecrypt, cbcEncrypt, deriveSessionKeys, hostCryptogram, messageIv, pad80, passwordToKeys, unpad80, type SessionKeys, type StaticKeys } from '../../hsm/yubihsm/crypto.js';
 import { decodeFrame, encodeFrame } from '../../hsm/yubihsm/frame.js';
-import { EC_ALGORITHMS, RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
+import { RSA_ALGORITHMS, publicKeyFromRaw } from '../../hsm/yubihsm/keys.js';
 import { chainDigest, encodeLogEntry, logEntryData, type LogEntry } from '../../hsm/yubihsm/log.js';
+import { ecPoint, ecScalar, SIM_EC } from './ec-curves.js';
 import { signDigest } from './ecdsa.js';
+import { asymmetricSession, checkAuthPublicKey, devicePublicPoint, newDeviceKey } from './asymmetric-auth.js';
+import { signAttestationCertificate } from './attestation.js';
+import { createOtpAead, decryptOtp, putOtpAeadKey, rewrapOtpAead } from './otp-commands.js';
+import { decryptOaep, decryptPkcs1, deriveEcdh, signPkcs1, signPss } from './asymmetric-commands.js';
+import { AES_LENGTH, CCM_WRAP_LENGTH, HMAC, MGF_HASH, OAEP_HASH } from './algorithms.js';
+import { DeviceFailure, fail } from './failure.js';
+import { importPrivate, oaepEncrypt } from './key-material.js';
+import { exportWrapped, exportWrappedRsa, importWrapped, importWrappedRsa, putWrapKey, unwrapKeyRsa, wrapData, type WrapHost, type WrapResult } from './wrap-commands.js';
 
 export interface SimObject {
   id: number;
@@ -53,14 +60,17 @@ export interface SimObject {
   delegatedCapabilities: bigint;
   origin: number;
   sequence: number;
-  /** Authentication keys. */
+  /** Authentication keys: symmetric (K-ENC, K-MAC) or, for EC_P256_YUBICO_AUTHENTICATION, the public X || Y. */
   staticKeys?: StaticKeys;
+  authPublicKey?: Uint8Array;
   /** Asymmetric keys. */
   privateKey?: KeyObject;
   /** Asymmetric and public wrap keys. */
   publicKey?: KeyObject;
-  /** Symmetric, HMAC and wrap keys. */
+  /** Symmetric, HMAC, wrap and OTP AEAD keys. */
   secret?: Uint8Array;
+  /** OTP AEAD keys: the 4-byte nonce id, as the command carried it. */
+  otpNonceId?: Uint8Array;
 }
 
 interface SimSession {
@@ -83,14 +93,6 @@ export interface SimulatorOptions {
   now?: () => number;
 }
 
-class DeviceFailure extends Error {
-  constructor(readonly code: number) {
-    super(`device error ${code}`);
-  }
-}
-const fail = (code: number): never => {
-  throw new DeviceFailure(code);
-};
 
 /** Which capability deletes which object type. */
 const DELETE_CAPABILITY: Record<number, bigint> = {
@@ -103,27 +105,6 @@ const DELETE_CAPABILITY: Record<number, bigint> = {
   [ObjectType.OTP_AEAD_KEY]: Capability.DELETE_OTP_AEAD_KEY,
   [ObjectType.SYMMETRIC_KEY]: Capability.DELETE_SYMMETRIC_KEY,
   [ObjectType.PUBLIC_WRAP_KEY]: Capability.PUBLIC_WRAP_KEY_DELETE,
-};
-
-const AES_LENGTH: Record<number, number> = { [Algorithm.AES128]: 16, [Algorithm.AES192]: 24, [Algorithm.AES256]: 32 };
-const CCM_WRAP_LENGTH: Record<number, number> = { [Algorithm.AES128_CCM_WRAP]: 16, [Algorithm.AES192_CCM_WRAP]: 24, [Algorithm.AES256_CCM_WRAP]: 32 };
-const HMAC: Record<number, { hash: string; block: number }> = {
-  [Algorithm.HMAC_SHA1]: { hash: 'sha1', block: 64 },
-  [Algorithm.HMAC_SHA256]: { hash: 'sha256', block: 64 },
-  [Algorithm.HMAC_SHA384]: { hash: 'sha384', block: 128 },
-  [Algorithm.HMAC_SHA512]: { hash: 'sha512', block: 128 },
-};
-const OAEP_HASH: Record<number, string> = {
-  [Algorithm.RSA_OAEP_SHA1]: 'sha1',
-  [Algorithm.RSA_OAEP_SHA256]: 'sha256',
-  [Algorithm.RSA_OAEP_SHA384]: 'sha384',
-  [Algorithm.RSA_OAEP_SHA512]: 'sha512',
-};
-const MGF_HASH: Record<number, string> = {
-  [Algorithm.RSA_MGF1_SHA1]: 'sha1',
-  [Algorithm.RSA_MGF1_SHA256]: 'sha256',
-  [Algorithm.RSA_MGF1_SHA384]: 'sha384',
-  [Algorithm.RSA_MGF1_SHA512]: 'sha512',
 };
 
 /** Commands that cannot be audited (python-yubihsm's device tests leave exactly these out). */
@@ -158,6 +139,8 @@ export class YubiHsmSimulator {
   private commandAudit = new Map<number, number>();
   private forceAudit: number = AuditSetting.OFF;
   private bootTime = 0;
+  /** The device's static P-256 key for asymmetric authentication; a reset keeps it, as it keeps the serial. */
+  private readonly deviceKey = newDeviceKey();
   /** Every frame in and out, for tests that want to look at the wire. */
   readonly wire: { request: Uint8Array; response: Uint8Array }[] = [];
   recordWire = false;
@@ -289,6 +272,9 @@ export class YubiHsmSimulator {
           return encodeFrame(Command.ECHO | RESPONSE_FLAG, frame.payload);
         case Command.DEVICE_INFO:
           return encodeFrame(Command.DEVICE_INFO | RESPONSE_FLAG, this.deviceInfo(frame.payload));
+        case Command.GET_DEVICE_PUBLIC_KEY:
+          if (frame.payload.length !== 0) fail(DeviceError.WRONG_LENGTH);
+          return encodeFrame(Command.GET_DEVICE_PUBLIC_KEY | RESPONSE_FLAG, concat(u8(Algorithm.EC_P256_YUBICO_AUTHENTICATION), devicePublicPoint(this.deviceKey)));
         case Command.CREATE_SESSION:
           return this.createSession(frame.payload);
         case Command.AUTHENTICATE_SESSION:
@@ -322,16 +308,17 @@ export class YubiHsmSimulator {
   }
 
   private createSession(payload: Uint8Array): Uint8Array {
-    if (payload.length !== 2 + 8) fail(DeviceError.WRONG_LENGTH);
+    // 8-byte host challenge (symmetric), or the host's ephemeral P-256 point (asymmetric authentication).
+    const asymmetric = payload.length === 2 + 65;
+    if (payload.length !== 2 + 8 && !asymmetric) fail(DeviceError.WRONG_LENGTH);
     const r = new Reader(payload);
     const authKeyId = r.u16();
-    const hostChallenge = r.bytes(8);
     const respond = (response: Uint8Array) => {
       if (this.audited(Command.CREATE_SESSION) && !this.appendLog(Command.CREATE_SESSION, payload.length, 0xffff, authKeyId, 0xffff, response[0] as number)) this.unloggedAuth++;
       return response;
     };
     const key = this.objects.get(this.key(authKeyId, ObjectType.AUTHENTICATION_KEY));
-    if (!key?.staticKeys) return respond(errorFrame(DeviceError.OBJECT_NOT_FOUND));
+    if (!key || !(asymmetric ? key.authPublicKey : key.staticKeys)) return respond(errorFrame(DeviceError.OBJECT_NOT_FOUND));
     let id = -1;
     for (let i = 0; i < MAX_SESSIONS; i++)
       if (!this.sessions.has(i)) {
@@ -339,9 +326,23 @@ export class YubiHsmSimulator {
         break;
       }
     if (id < 0) return respond(errorFrame(DeviceError.SESSIONS_FULL));
+    if (asymmetric) {
+      const hostPoint = r.bytes(65);
+      let made: ReturnType<typeof asymmetricSession>;
+      try {
+        made = asymmetricSession(this.deviceKey, key.authPublicKey as Uint8Array, hostPoint);
+      } catch (e) {
+        if (e instanceof DeviceFailure) return respond(errorFrame(e.code));
+        throw e;
+      }
+      this.sessions.set(id, { id, authKeyId, authenticated: true, context: new Uint8Array(0), keys: made.keys, chain: made.receipt, counter: 1n, lastUsed: this.now() });
+      return respond(encodeFrame(Command.CREATE_SESSION | RESPONSE_FLAG, concat(u8(id), made.devicePoint, made.receipt)));
+    }
+    const hostChallenge = r.bytes(8);
+    const staticKeys = key.staticKeys as StaticKeys;
     const cardChallenge = new Uint8Array(randomBytes(8));
     const context = concat(hostChallenge, cardChallenge);
-    const keys = deriveSessionKeys(key.staticKeys, context);
+    const keys = deriveSessionKeys(staticKeys, context);
     this.sessions.set(id, { id, authKeyId, authenticated: false, context, keys, chain: new Uint8Array(16), counter: 1n, lastUsed: this.now() });
     return respond(encodeFrame(Command.CREATE_SESSION | RESPONSE_FLAG, concat(u8(id), cardChallenge, cardCryptogram(keys.sMac, context))));
   }
@@ -393,7 +394,8 @@ export class YubiHsmSimulator {
 
   private runInner(s: SimSession, command: number, payload: Uint8Array): Outcome {
     const audited = this.audited(command);
-    if (audited && this.logFull()) return { response: errorFrame(DeviceError.LOG_FULL), target: 0xffff, second: 0xffff };
+    // SET_LOG_INDEX is how a full log is emptied, so forced audit never refuses it.
+    if (audited && this.logFull() && command !== Command.SET_LOG_INDEX) return { response: errorFrame(DeviceError.LOG_FULL), target: 0xffff, second: 0xffff };
     let outcome: Outcome;
     try {
       outcome = this.execute(s, command, payload);
@@ -517,6 +519,11 @@ export class YubiHsmSimulator {
         case Command.PUT_AUTHENTICATION_KEY: {
           this.require(s, Capability.PUT_AUTHENTICATION_KEY);
           const o = this.newObject(s, r, ObjectType.AUTHENTICATION_KEY, true);
+          if (o.algorithm === Algorithm.EC_P256_YUBICO_AUTHENTICATION) {
+            const authPublicKey = checkAuthPublicKey(r.rest());
+            this.create({ ...o, type: ObjectType.AUTHENTICATION_KEY, origin: Origin.IMPORTED, authPublicKey });
+            return this.ok(command, u16(o.id), o.id);
+          }
           if (o.algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
           const encKey = r.bytes(16).slice();
           const macKey = r.bytes(16).slice();
@@ -528,13 +535,18 @@ export class YubiHsmSimulator {
           this.require(s, Capability.CHANGE_AUTHENTICATION_KEY);
           const id = r.u16();
           const algorithm = r.u8();
-          const encKey = r.bytes(16).slice();
-          const macKey = r.bytes(16).slice();
-          expectEnd(r);
           if (id !== s.authKeyId) fail(DeviceError.INVALID_ID); // MODEL: a key may only change itself
-          if (algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
           const k = this.authKey(s);
-          k.staticKeys = { encKey, macKey };
+          // MODEL: a key keeps its kind (symmetric or asymmetric) when it changes.
+          if (algorithm !== k.algorithm) fail(DeviceError.INVALID_DATA);
+          if (algorithm === Algorithm.EC_P256_YUBICO_AUTHENTICATION) k.authPublicKey = checkAuthPublicKey(r.rest());
+          else {
+            if (algorithm !== Algorithm.AES128_YUBICO_AUTHENTICATION) fail(DeviceError.INVALID_DATA);
+            const encKey = r.bytes(16).slice();
+            const macKey = r.bytes(16).slice();
+            expectEnd(r);
+            k.staticKeys = { encKey, macKey };
+          }
           k.origin = Origin.IMPORTED;
           return this.ok(command, u16(id), id);
         }
@@ -590,17 +602,11 @@ export class YubiHsmSimulator {
           const o = this.visible(s, id, ObjectType.OPAQUE);
           return this.ok(command, (o.secret as Uint8Array).slice(), id);
         }
-        case Command.ENCRYPT_ECB: {
-          this.require(s, Capability.ENCRYPT_ECB);
-          const id = r.u16();
-          const data = r.rest();
-          const o = this.visible(s, id, ObjectType.SYMMETRIC_KEY);
-          if ((o.capabilities & Capability.ENCRYPT_ECB) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
-          if (data.length === 0 || data.length % 16 !== 0) fail(DeviceError.INVALID_DATA);
-          const key = o.secret as Uint8Array;
-          const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
-          return this.ok(command, new Uint8Array(Buffer.concat([c.update(data), c.final()])), id);
-        }
+        case Command.ENCRYPT_ECB:
+        case Command.DECRYPT_ECB:
+        case Command.ENCRYPT_CBC:
+        case Command.DECRYPT_CBC:
+          return this.aesBlock(s, command, r);
         case Command.GENERATE_HMAC_KEY:
         case Command.PUT_HMAC_KEY: {
           const put = command === Command.PUT_HMAC_KEY;
@@ -628,10 +634,48 @@ export class YubiHsmSimulator {
           const digest = r.rest();
           const o = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
           if ((o.capabilities & Capability.SIGN_ECDSA) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
-          const ec = EC_ALGORITHMS[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
+          const ec = SIM_EC[o.algorithm] ?? fail(DeviceError.INVALID_DATA);
           if (![20, 28, 32, 48, 64, ec.bytes].includes(digest.length)) fail(DeviceError.INVALID_DATA);
-          const d = new Uint8Array(Buffer.from((o.privateKey as KeyObject).export({ format: 'jwk' }).d ?? '', 'base64url'));
+          const d = ecScalar(o.privateKey as KeyObject, ec.bytes);
           return this.ok(command, signDigest(ec.nodeCurve, d, digest), id);
+        }
+        case Command.SIGN_PKCS1:
+          return this.keyOp(command, signPkcs1(this.wrapHost(s), r));
+        case Command.SIGN_PSS:
+          return this.keyOp(command, signPss(this.wrapHost(s), r));
+        case Command.DECRYPT_PKCS1:
+          return this.keyOp(command, decryptPkcs1(this.wrapHost(s), r));
+        case Command.DECRYPT_OAEP:
+          return this.keyOp(command, decryptOaep(this.wrapHost(s), r));
+        case Command.DERIVE_ECDH:
+          return this.keyOp(command, deriveEcdh(this.wrapHost(s), r));
+        case Command.PUT_OTP_AEAD_KEY:
+        case Command.GENERATE_OTP_AEAD_KEY:
+          return this.keyOp(command, putOtpAeadKey(this.wrapHost(s), r, command === Command.GENERATE_OTP_AEAD_KEY));
+        case Command.CREATE_OTP_AEAD:
+        case Command.RANDOMIZE_OTP_AEAD:
+          return this.keyOp(command, createOtpAead(this.wrapHost(s), r, command === Command.RANDOMIZE_OTP_AEAD));
+        case Command.REWRAP_OTP_AEAD:
+          return this.wrapped(command, rewrapOtpAead(this.wrapHost(s), r));
+        case Command.DECRYPT_OTP:
+          return this.keyOp(command, decryptOtp(this.wrapHost(s), r));
+        case Command.SIGN_ATTESTATION_CERTIFICATE: {
+          const id = r.u16();
+          const attesting = r.u16();
+          expectEnd(r);
+          const host = { ...this.wrapHost(s), serial: this.serial, version: this.version };
+          const key = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
+          const spki = new Uint8Array((key.publicKey as KeyObject).export({ type: 'spki', format: 'der' }));
+          return this.ok(command, signAttestationCertificate(host, id, attesting, spki), id, attesting);
+        }
+        case Command.SIGN_EDDSA: {
+          this.require(s, Capability.SIGN_EDDSA);
+          const id = r.u16();
+          const data = r.rest();
+          const o = this.visible(s, id, ObjectType.ASYMMETRIC_KEY);
+          if ((o.capabilities & Capability.SIGN_EDDSA) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+          if (o.algorithm !== Algorithm.EC_ED25519) fail(DeviceError.INVALID_DATA);
+          return this.ok(command, new Uint8Array(sign(null, data, o.privateKey as KeyObject)), id);
         }
         case Command.GET_PUBLIC_KEY: {
           const id = r.u16();
@@ -654,6 +698,32 @@ export class YubiHsmSimulator {
         }
         case Command.WRAP_KEY_RSA:
           return this.wrapKeyRsa(s, r);
+        case Command.PUT_WRAP_KEY:
+          return this.wrapped(command, putWrapKey(this.wrapHost(s), r));
+        case Command.EXPORT_WRAPPED:
+          return this.wrapped(command, exportWrapped(this.wrapHost(s), r));
+        case Command.IMPORT_WRAPPED:
+          return this.wrapped(command, importWrapped(this.wrapHost(s), r));
+        case Command.WRAP_DATA:
+        case Command.UNWRAP_DATA:
+          return this.wrapped(command, wrapData(this.wrapHost(s), r, command === Command.UNWRAP_DATA));
+        case Command.UNWRAP_KEY_RSA:
+          return this.wrapped(command, unwrapKeyRsa(this.wrapHost(s), r));
+        case Command.EXPORT_WRAPPED_RSA:
+          return this.wrapped(command, exportWrappedRsa(this.wrapHost(s), r));
+        case Command.IMPORT_WRAPPED_RSA:
+          return this.wrapped(command, importWrappedRsa(this.wrapHost(s), r));
+        case Command.VERIFY_HMAC: {
+          this.require(s, Capability.VERIFY_HMAC);
+          const id = r.u16();
+          const o = this.visible(s, id, ObjectType.HMAC_KEY);
+          if ((o.capabilities & Capability.VERIFY_HMAC) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+          const h = HMAC[o.algorithm] as { hash: string };
+          const mac = createHmac(h.hash, o.secret as Uint8Array);
+          const signature = r.bytes(createHash(h.hash).digest().length);
+          const expected = new Uint8Array(mac.update(r.rest()).digest());
+          return this.ok(command, u8(equalBytes(expected, signature) ? 1 : 0), id);
+        }
         case Command.RESET_DEVICE:
           this.require(s, Capability.RESET_DEVICE);
           expectEnd(r);
@@ -686,6 +756,52 @@ export class YubiHsmSimulator {
           return fail(DeviceError.INVALID_COMMAND);
       }
     });
+  }
+
+  /** ENCRYPT/DECRYPT ECB and CBC with an AES key: whole blocks only, no padding; CBC takes a 16-byte IV first. */
+  private aesBlock(s: SimSession, command: number, r: Reader): Outcome {
+    const mode = { [Command.ENCRYPT_ECB]: ['ecb', Capability.ENCRYPT_ECB], [Command.DECRYPT_ECB]: ['ecb', Capability.DECRYPT_ECB], [Command.ENCRYPT_CBC]: ['cbc', Capability.ENCRYPT_CBC], [Command.DECRYPT_CBC]: ['cbc', Capability.DECRYPT_CBC] }[command] as [string, bigint];
+    const [name, capability] = mode;
+    this.require(s, capability);
+    const id = r.u16();
+    const iv = name === 'cbc' ? r.bytes(16) : null;
+    const data = r.rest();
+    const o = this.visible(s, id, ObjectType.SYMMETRIC_KEY);
+    if ((o.capabilities & capability) === 0n) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+    if (data.length === 0 || data.length % 16 !== 0) fail(DeviceError.INVALID_DATA);
+    const key = o.secret as Uint8Array;
+    const encrypt = command === Command.ENCRYPT_ECB || command === Command.ENCRYPT_CBC;
+    const c = (encrypt ? createCipheriv : createDecipheriv)(`aes-${key.length * 8}-${name}`, key, iv).setAutoPadding(false);
+    return this.ok(command, new Uint8Array(Buffer.concat([c.update(data), c.final()])), id);
+  }
+
+  private keyOp(command: number, result: { body: Uint8Array; target: number }): Outcome {
+    return this.ok(command, result.body, result.target);
+  }
+
+  private wrapped(command: number, result: WrapResult): Outcome {
+    return this.ok(command, result.body, result.target, result.second ?? 0xffff);
+  }
+
+  /** What the wrap commands (wrap-commands.ts) may do inside this session. */
+  private wrapHost(s: SimSession): WrapHost {
+    return {
+      require: (capability) => this.require(s, capability),
+      visible: (id, type) => this.visible(s, id, type),
+      newObject: (r, type, withDelegated) => this.newObject(s, r, type, withDelegated),
+      storeImported: (o) => {
+        const auth = this.authKey(s);
+        if (o.domains === 0 || o.id === 0 || o.id === 0xffff) fail(DeviceError.INVALID_DATA);
+        if ((o.domains & ~auth.domains) !== 0) fail(DeviceError.INSUFFICIENT_PERMISSIONS);
+        if (this.objects.has(this.key(o.id, o.type))) fail(DeviceError.OBJECT_EXISTS);
+        if (this.objects.size >= MAX_OBJECTS) fail(DeviceError.STORAGE_FAILED);
+        // MODEL: the sequence counts this device's re-creations of the id, as for any new object.
+        const { sequence: _ignored, ...rest } = o;
+        return this.create(rest);
+      },
+      create: (o) => this.create(o),
+      version: this.version,
+    };
   }
 
   private listObjects(s: SimSession, r: Reader): Uint8Array {
@@ -803,7 +919,7 @@ function expectEnd(r: Reader): void {
 }
 
 function guessTarget(command: number, payload: Uint8Array): number {
-  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.SIGN_ECDSA, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA];
+  const idFirst: number[] = [Command.GET_OBJECT_INFO, Command.DELETE_OBJECT, Command.GET_OPAQUE, Command.ENCRYPT_ECB, Command.DECRYPT_ECB, Command.ENCRYPT_CBC, Command.DECRYPT_CBC, Command.SIGN_ECDSA, Command.DECRYPT_OTP, Command.CREATE_OTP_AEAD, Command.RANDOMIZE_OTP_AEAD, Command.REWRAP_OTP_AEAD, Command.SIGN_EDDSA, Command.SIGN_PKCS1, Command.SIGN_PSS, Command.DECRYPT_PKCS1, Command.DECRYPT_OAEP, Command.DERIVE_ECDH, Command.SIGN_HMAC, Command.GET_PUBLIC_KEY, Command.WRAP_KEY_RSA, Command.VERIFY_HMAC, Command.EXPORT_WRAPPED, Command.IMPORT_WRAPPED, Command.WRAP_DATA, Command.UNWRAP_DATA, Command.UNWRAP_KEY_RSA, Command.EXPORT_WRAPPED_RSA, Command.IMPORT_WRAPPED_RSA];
   return idFirst.includes(command) && payload.length >= 2 ? ((payload[0] as number) << 8) | (payload[1] as number) : 0xffff;
 }
 
@@ -817,97 +933,24 @@ function objectSize(o: SimObject): number {
   if (o.secret) return o.secret.length;
   const rsa = RSA_ALGORITHMS[o.algorithm];
   if (rsa) return rsa / 8;
-  const ec = EC_ALGORITHMS[o.algorithm];
+  if (o.algorithm === Algorithm.EC_ED25519) return 32;
+  const ec = SIM_EC[o.algorithm];
   return ec ? ec.bytes : 0;
 }
 
 function generateAsymmetric(algorithm: number): { privateKey: KeyObject; publicKey: KeyObject } {
   const bits = RSA_ALGORITHMS[algorithm];
   if (bits) return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
+  if (algorithm === Algorithm.EC_ED25519) return generateKeyPairSync('ed25519');
+  const ec = SIM_EC[algorithm] ?? fail(DeviceError.INVALID_DATA);
   return generateKeyPairSync('ec', { namedCurve: ec.nodeCurve });
 }
 
-function importPrivate(algorithm: number, raw: Uint8Array): KeyObject {
-  const bits = RSA_ALGORITHMS[algorithm];
-  if (bits) {
-    if (raw.length !== bits / 8) fail(DeviceError.INVALID_DATA);
-    const p = toBig(raw.subarray(0, bits / 16));
-    const q = toBig(raw.subarray(bits / 16));
-    const e = 65537n;
-    const n = p * q;
-    // d modulo lcm(p-1, q-1), as OpenSSL computes it.
-    const g = gcd(p - 1n, q - 1n);
-    const d = modInverse(e, ((p - 1n) * (q - 1n)) / g);
-    const jwk = { kty: 'RSA', n: b64(n), e: b64(e), d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(modInverse(q, p)) };
-    try {
-      return createPrivateKey({ key: jwk, format: 'jwk' });
-    } catch {
-      return fail(DeviceError.INVALID_DATA);
-    }
-  }
-  const ec = EC_ALGORITHMS[algorithm] ?? fail(DeviceError.INVALID_DATA);
-  if (raw.length !== ec.bytes) fail(DeviceError.INVALID_DATA);
-  // Derive the public point with ECDH, then build a JWK node can import.
-  const ecdh = createECDH(ec.nodeCurve);
-  ecdh.setPrivateKey(Buffer.from(raw));
-  const pub = ecdh.getPublicKey();
-  const half = (pub.length - 1) / 2;
-  return createPrivateKey({
-    key: { kty: 'EC', crv: ec.crv, d: Buffer.from(raw).toString('base64url'), x: pub.subarray(1, 1 + half).toString('base64url'), y: pub.subarray(1 + half).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
 function rawPublic(o: SimObject): Uint8Array {
-  const jwk = (o.publicKey as KeyObject).export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') return new Uint8Array(Buffer.from(jwk.n ?? '', 'base64url'));
-  const ec = EC_ALGORITHMS[o.algorithm] as { bytes: number };
-  const pad = (s: string | undefined) => {
-    const b = Buffer.from(s ?? '', 'base64url');
-    return Buffer.concat([Buffer.alloc(ec.bytes - b.length), b]);
-  };
-  return new Uint8Array(Buffer.concat([pad(jwk.x), pad(jwk.y)]));
-}
-
-const toBig = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
-function b64(v: bigint): string {
-  let h = v.toString(16);
-  if (h.length % 2) h = '0' + h;
-  return Buffer.from(h, 'hex').toString('base64url');
-}
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
-}
-function modInverse(a: bigint, n: bigint): bigint {
-  let [r0, r1] = [((a % n) + n) % n, n];
-  let [s0, s1] = [1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
-  }
-  if (r0 !== 1n) fail(DeviceError.INVALID_DATA);
-  return ((s0 % n) + n) % n;
-}
-
-function mgf1(hash: string, seed: Uint8Array, length: number): Buffer {
-  const out: Buffer[] = [];
-  for (let c = 0; out.length * createHash(hash).digest().length < length; c++) out.push(createHash(hash).update(seed).update(u32(c)).digest());
-  return Buffer.concat(out).subarray(0, length);
-}
-
-/** RSAES-OAEP (RFC 8017 7.1.1) with the label given as its digest and MGF1 over its own hash. */
-function oaepEncrypt(publicKey: KeyObject, message: Uint8Array, mgfHash: string, labelHash: Uint8Array): Uint8Array {
-  const k = Buffer.from(publicKey.export({ format: 'jwk' }).n ?? '', 'base64url').length;
-  const hLen = labelHash.length;
-  if (message.length > k - 2 * hLen - 2) fail(DeviceError.INVALID_DATA);
-  const db = Buffer.concat([labelHash, Buffer.alloc(k - message.length - 2 * hLen - 2), Buffer.of(1), message]);
-  const seed = randomBytes(hLen);
-  const dbMask = mgf1(mgfHash, seed, db.length);
-  const maskedDb = Buffer.from(db.map((b, i) => b ^ (dbMask[i] as number)));
-  const seedMask = mgf1(mgfHash, maskedDb, hLen);
-  const maskedSeed = Buffer.from(seed.map((b, i) => b ^ (seedMask[i] as number)));
-  return new Uint8Array(publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_NO_PADDING }, Buffer.concat([Buffer.of(0), maskedSeed, maskedDb])));
+  const key = o.publicKey as KeyObject;
+  const ec = SIM_EC[o.algorithm];
+  // EC through DER: node's JWK has no P-224 or Brainpool.
+  if (ec) return ecPoint(key, ec.bytes);
+  const jwk = key.export({ format: 'jwk' });
+  return new Uint8Array(Buffer.from((jwk.kty === 'RSA' ? jwk.n : jwk.x) ?? '', 'base64url'));
 }

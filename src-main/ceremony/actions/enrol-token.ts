@@ -25,7 +25,7 @@ import { requireRecoverableSecret } from './never-brick.js';
 import { isYubiHsmEntry } from '../../settings/yubihsm-module.js';
 import { auditKeyWaivers, isNssSoftoken } from './nss-softoken.js';
 import { presentShareInput } from './presented-share.js';
-import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
+import { ENROLMENT_KIND, openPresentedShares, pinsCeremonyIdOf, rebuildSecret } from './quorum-login.js';
 
 /** The entry change-pins writes right after each C_SetPIN succeeded: from then on the shares open the token. */
 export const PIN_CHANGED_KIND = 'pin-changed';
@@ -217,7 +217,7 @@ async function pinsOfInterruptedAttempt(ctx: ActionContext, input: { previousSha
     const { secret, custodians } = await rebuildSecret(attempt.enrolment, shares, `the PINs set by the interrupted enrol-token ${attempt.ceremonyId}`);
     try {
       const info = ctx.token.info as TokenInfo;
-      const pins = derivePins(secret, attempt.enrolment.enrolment.ceremonyId, { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
+      const pins = derivePins(secret, pinsCeremonyIdOf(attempt.enrolment), { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength });
       // Stopped around the SO's C_SetPIN: one SO login with the rebuilt PIN says whether that change acted.
       const soChanged = attempt.pinsChanged?.includes('so') || (attempt.soPinMayHaveChanged === true && (await soPinOpens(ctx, pins.soPin)));
       return {

@@ -9,6 +9,9 @@ import { changePins, checkCurrentPins } from './enrol-token.js';
 import { destroyKey, identifyKey } from './destroy-key.js';
 import { auditObjects } from './audit-token.js';
 import { listDomainTokens, rotatePins } from './rotate-custodians.js';
+import { joinDomain } from './join-domain.js';
+import { backupWrap, findBackupKey, writeBackup } from './backup-key.js';
+import { checkBackup, restoreUnwrap } from './restore-key.js';
 
 export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never>>> = {
   announce,
@@ -40,6 +43,12 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'audit-objects': auditObjects,
   'rotate-pins': rotatePins,
   'list-domain-tokens': listDomainTokens,
+  'join-domain': joinDomain,
+  'find-backup-key': findBackupKey,
+  'backup-wrap': backupWrap,
+  'write-backup': writeBackup,
+  'check-backup': checkBackup,
+  'restore-unwrap': restoreUnwrap,
 } as Partial<Record<ActionName, ActionImpl<never>>>;
 
 export function actionImplementation(name: ActionName): ActionImpl<unknown> | undefined {

@@ -26,8 +26,9 @@ import {
   wipe,
 } from '../quorum/index.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
+import type { Enrolment } from '../quorum/index.js';
 import { absoluteDir, noInput } from './general.js';
-import { ENROLMENT_KIND, openPresentedShares, rebuildSecret } from './quorum-login.js';
+import { ENROLMENT_KIND, openPresentedShares, pinsCeremonyIdOf, rebuildSecret } from './quorum-login.js';
 import { presentShareInput, SHARE_FILE_KIND, type PresentShareInput } from './presented-share.js';
 import { pending, readBackShare, requireRecoverableSecret } from './never-brick.js';
 import { checkShareFolder, shareFileName } from './share-folder.js';
@@ -37,6 +38,7 @@ import { resolveToken } from './existing-chain.js';
 import { auditKeyWaivers } from './nss-softoken.js';
 import type { PriorAttempt } from '../engine/types.js';
 import { parseShareFile } from '../quorum/share-file.js';
+import { domainId } from '../quorum/domain.js';
 import { readBounded } from '../../files/read-bounded.js';
 
 export { pending } from './never-brick.js';
@@ -73,7 +75,7 @@ function stoppedAttemptsOn(prior: readonly PriorAttempt[], t: { serial: string; 
 }
 
 /** Can M shares of this attempt rebuild its SO PIN? (It recorded an enrolment and handed out at least M shares.) */
-const rebuildable = (a: PriorAttempt) => a.enrolment !== undefined && a.sharesIssued.length >= a.enrolment.enrolment.threshold;
+const rebuildable = (a: PriorAttempt) => a.enrolment !== undefined && (a.sharesIssued.length >= a.enrolment.enrolment.threshold || a.enrolment.pinsCeremonyId !== undefined);
 
 export const selectToken: ActionImpl<z.infer<typeof selectTokenInput>> = {
   name: 'select-token',
@@ -133,7 +135,9 @@ export const generateSecret: ActionImpl<Record<string, never>> = {
     }
     ctx.secrets.secret = secret;
     ctx.state.secretCheck = secretCheck(secret, ctx.ceremonyId);
-    return { done: true, data: { custodians: custodiansOf(ctx), threshold: thresholdOf(ctx), shares: custodiansOf(ctx).length } };
+    // A new secret is a new security domain; its id is public and the same on every token that joins it.
+    ctx.state.domain = { domainId: domainId(secret) };
+    return { done: true, data: { custodians: custodiansOf(ctx), threshold: thresholdOf(ctx), shares: custodiansOf(ctx).length, domainId: ctx.state.domain.domainId } };
   },
 };
 
@@ -186,7 +190,7 @@ async function currentSoPin(ctx: ActionContext, input: InitTokenInput): Promise<
   const { secret, custodians } = await rebuildSecret(chosen.enrolment, shares, `re-initialization of the token of ${chosen.ceremonyId}`);
   try {
     const info = ctx.token.info;
-    const pins = derivePins(secret, chosen.enrolment.enrolment.ceremonyId, info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
+    const pins = derivePins(secret, pinsCeremonyIdOf(chosen.enrolment), info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
     return { pin: pins.soPin, how: { reinitialize: 'interrupted-attempt', interruptedCeremonyId: chosen.ceremonyId, soPinRebuiltBy: custodians } };
   } finally {
     wipe(secret);
@@ -353,6 +357,21 @@ export const writeGenesis: ActionImpl<Record<string, never>> = {
   },
 };
 
+/**
+ * The enrolment entry: the custodians and the check of S, the security domain S belongs to, and for a token
+ * that joined an existing domain, the origin its shares are bound to and the id its PINs are derived with.
+ */
+export function enrolmentRecord(ctx: Pick<ActionContext, 'state'>, enrolment: Enrolment, check: string): JsonObject {
+  const record: JsonObject = { enrolment: enrolment as unknown as JsonObject, secretCheck: check };
+  const domain = ctx.state.domain;
+  if (domain) record.domainId = domain.domainId;
+  if (domain?.joined) {
+    record.pinsCeremonyId = domain.joined.pinsCeremonyId;
+    record.joinedDomain = { originCeremonyId: domain.joined.originCeremonyId, originChain: domain.joined.originChain, presentedBy: domain.joined.presentedBy };
+  }
+  return record;
+}
+
 export const enrollCustodians: ActionImpl<Record<string, never>> = {
   name: 'enroll-custodians',
   input: noInput,
@@ -361,7 +380,7 @@ export const enrollCustodians: ActionImpl<Record<string, never>> = {
     // alike); the chain records it again, where later ceremonies and the verifier read it.
     const enrolment = need(ctx.state.enrolment, ctx.step.id, 'no enrolment was made', 'Run prove-subsets first.');
     const check = need(ctx.state.secretCheck, ctx.step.id, 'no secret was generated', 'Run generate-secret first.');
-    await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
+    await ctx.record(ENROLMENT_KIND, enrolmentRecord(ctx, enrolment, check));
     return { done: true };
   },
 };
@@ -434,7 +453,7 @@ export const proveSubsetsAction: ActionImpl<Record<string, never>> = {
     // Recorded now, before the token is touched: from here on M of these shares rebuild S, and a later
     // attempt finds this enrolment to re-initialize the token whatever happens to this one.
     const enrolment = enrolCustodians(ctx.ceremonyId, thresholdOf(ctx), shares);
-    await ctx.record(ENROLMENT_KIND, { enrolment: enrolment as unknown as JsonObject, secretCheck: check });
+    await ctx.record(ENROLMENT_KIND, enrolmentRecord(ctx, enrolment, check));
     ctx.state.enrolment = enrolment;
     ctx.state.sharesProved = true;
     wipe(...shares.map((s) => s.share));

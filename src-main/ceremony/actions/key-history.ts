@@ -1,12 +1,12 @@
 // What a token's chain says about the keys in that token: which ceremony put each one there (generate-key of
-// kms-import, restore-key of the security domain ceremonies), with which CKA_ID and check value, and which
+// kms-import, restore-unwrap of restore-key), with which CKA_ID and check value, and which
 // were destroyed since (destroy-key). destroy-key, audit-token and the ceremonies that name a key by its label
 // read it from the chain entries alone, so the answer is what a verifier of the bundles would find.
 import type { Entry } from '../../transcript/entry.js';
 import type { CheckValueMethod } from '../../kms/kcv.js';
 
-/** The actions whose result puts a key in the token, with the same record shape (key: {label, keySpec, id}, checkValue). */
-export const KEY_CREATING_ACTIONS: readonly string[] = ['generate-key', 'restore-key'];
+/** The actions whose result puts a key in the token, with the same record shape (key: {label, keySpec, id}, checkValue): kms-import's generate-key, restore-key's restore-unwrap. */
+export const KEY_CREATING_ACTIONS: readonly string[] = ['generate-key', 'restore-unwrap'];
 /** The action whose result proves a key gone from the token. */
 export const DESTROY_ACTION = 'destroy-key';
 

@@ -16,7 +16,6 @@ import {
   generateKmsKey,
   keyRecord,
   parseKeySpec,
-  readImportParameters,
   wrapForKms,
   type AesCheckValueMethod,
   type CheckValue,
@@ -24,6 +23,9 @@ import {
   type KmsKeySpec,
 } from '../../kms/index.js';
 import { adoptKmsKey, newKeyCkaId } from '../../kms/keygen.js';
+import { readCloudImportParameters } from '../../kms/params/cloud.js';
+import { CLOUDS, type CloudTarget } from '../../kms/clouds/types.js';
+import { withCloudRemedy } from '../../kms/clouds/token-remedy.js';
 import { proveExactExport, probeRecord } from '../../kms/exactness.js';
 import { sha256Hex } from '../../transcript/canonical.js';
 import type { JsonObject } from '../../transcript/json-value.js';
@@ -78,13 +80,13 @@ export async function exactnessAfterLogin(ctx: ActionContext, session: string, k
   const slot = need(ctx.token.slot, ctx, 'no token was selected', 'Run select-token first.');
   const params = need(kms.params, ctx, 'no import parameters were loaded', 'Run load-import-parameters first.');
   const capability = need(kms.capability, ctx, 'the token was not checked for the wrapping algorithm', 'Run load-import-parameters first.');
-  kms.exactness = await proveExactExport(ctx.deps.layer, slot, {
+  kms.exactness = await withCloudRemedy(params.cloud, () => proveExactExport(ctx.deps.layer, slot, {
     capability,
     keySpec,
     wrappingKeyBits: wrappingKeyBits(params),
     session,
     ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}),
-  });
+  }));
   return probeRecord(kms.exactness) as JsonObject;
 }
 
@@ -103,12 +105,25 @@ export { isNssSoftoken, NSS_CKA_LOCAL_WAIVER } from './nss-softoken.js';
 export const loadImportParametersInput = z.strictObject({
   /** The file (aws kms get-parameters-for-import --output json, or a console zip) or folder on the stick. */
   path: absolutePath,
-  /** The algorithm requested from GetParametersForImport (the response does not name it); must be the ceremony's. */
-  wrappingAlgorithm: z.string({ error: 'must be a wrapping algorithm name' }).min(1).max(64),
+  /** The algorithm requested from GetParametersForImport (the response does not name it); must be the ceremony's, which is used when it is left out. */
+  wrappingAlgorithm: z.string({ error: 'must be a wrapping algorithm name' }).min(1).max(64).optional(),
   /** The key ARN when the input lacks it (console downloads), or to cross-check it. */
   keyArn: z.string({ error: 'must be a key ARN' }).min(1).max(2048).optional(),
   /** ParametersValidTo when the input lacks it (what the console showed), ISO 8601. */
   validTo: z.string({ error: 'must be an ISO 8601 time' }).min(1).max(64).optional(),
+  /** Which cloud the material goes to (default aws); the file is that cloud's own download. */
+  cloud: z.enum(CLOUDS, { error: `must be one of ${CLOUDS.join(', ')}` }).optional(),
+  /** GCP crypto key, Azure key name, Vault transit key: where in the cloud the key goes. */
+  target: z.string({ error: 'must be the key the material goes into' }).min(1).max(512).optional(),
+  /** The cloud's own name for the key spec (GCP algorithm, Azure kty-size, Vault type). */
+  targetAlgorithm: z.string({ error: 'must be the cloud\'s name for the key spec' }).min(1).max(64).optional(),
+  importJob: z.string({ error: 'must be the import job name' }).min(1).max(512).optional(),
+  importMethod: z.string({ error: 'must be the import method' }).min(1).max(64).optional(),
+  kekId: z.string({ error: 'must be the KEK key id' }).min(1).max(512).optional(),
+  hashFunction: z.string({ error: 'must be SHA1 or SHA256' }).min(1).max(16).optional(),
+  importType: z.string({ error: 'must be NEW_KEY_MATERIAL or EXISTING_KEY_MATERIAL' }).min(1).max(32).optional(),
+  keyMaterialDescription: z.string({ error: 'must be text' }).max(256).optional(),
+  keyMaterialId: z.string({ error: 'must be 64 hex digits' }).min(1).max(64).optional(),
 });
 
 export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParametersInput>> = {
@@ -118,16 +133,20 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
   async perform(ctx, input) {
     const keySpec = keySpecOf(ctx);
     const chosen = ctx.parameters.wrappingAlgorithm;
-    if (typeof chosen === 'string' && input.wrappingAlgorithm !== chosen) {
+    if (typeof chosen === 'string' && input.wrappingAlgorithm !== undefined && input.wrappingAlgorithm !== chosen) {
       throw new AppError('kms-algorithm-mismatch', `input.wrappingAlgorithm: ${input.wrappingAlgorithm} is not the algorithm this ceremony was started with (${chosen})`, 'Load the parameters that were requested with the ceremony\'s algorithm, or start the ceremony again with the right one.');
     }
     const clock = ctx.deps.clock ?? (() => new Date());
-    const params = await readImportParameters(
-      { path: input.path },
-      { wrappingAlgorithm: input.wrappingAlgorithm, keySpec, now: clock, ...(input.keyArn !== undefined ? { keyRef: input.keyArn } : {}), ...(input.validTo !== undefined ? { validTo: input.validTo } : {}) },
-    );
+    const { path, cloud, ...rest } = input;
+    const wrappingAlgorithm = input.wrappingAlgorithm ?? chosen;
+    if (typeof wrappingAlgorithm !== 'string') throw new AppError('kms-algorithm-missing', 'input.wrappingAlgorithm is missing and this ceremony names none.', 'Give the wrapping algorithm the parameters were requested with.');
+    const params = await readCloudImportParameters({ ...rest, cloud: cloud ?? 'aws', path, wrappingAlgorithm, keySpec, now: clock });
     const slot = ctx.token.slot;
+    const target = params.cloud as CloudTarget;
     const data: JsonObject = {
+      cloud: target.cloud,
+      target: params.keyArn ?? params.keyId,
+      targetDetails: { ...target } as JsonObject,
       keyArn: params.keyArn ?? null,
       keyId: params.keyId,
       partition: params.partition ?? null,
@@ -139,7 +158,7 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
       wrappingPublicKeySha256: sha256Hex(params.publicKeySpkiDer),
       importTokenSha256: sha256Hex(params.importToken),
       importTokenLength: params.importToken.length,
-      validTo: params.validTo,
+      validTo: params.validTo ?? null,
       source: { ...params.source },
       warnings: [...params.warnings],
     };
@@ -162,9 +181,9 @@ export const loadImportParameters: ActionImpl<z.infer<typeof loadImportParameter
       // exactly (a throw-away key of this spec, wrapped the same way, must unwrap as a strict receiver wants).
       const cached = kms.tokenCapabilities;
       const probed = cached && cached.slot.moduleId === slot.moduleId && cached.slot.slotId === slot.slotId ? cached.capabilities : undefined;
-      const capability = await checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec, probed);
+      const capability = await withCloudRemedy(target, () => checkTokenCanWrap(ctx.deps.layer, slot, params.wrappingAlgorithm, keySpec, probed));
       await checkTokenCanGenerate(ctx.deps.layer, slot, keySpec, ctx.token.session, String(ctx.parameters.keyLabel));
-      const exactness = await proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) });
+      const exactness = await withCloudRemedy(target, () => proveExactExport(ctx.deps.layer, slot, { capability, keySpec, wrappingKeyBits: wrappingKeyBits(params), ...(ctx.token.info ? { tokenInfo: ctx.token.info } : {}) }));
       kms.capability = capability;
       kms.exactness = exactness;
       data.tokenCan = { wrap: params.wrappingAlgorithm, method: capability.method ?? null, probed: capability.probed, generate: keySpec, exactExport: probeRecord(exactness) as JsonObject };
@@ -341,6 +360,7 @@ export const exportWrappedKey: ActionImpl<z.infer<typeof exportWrappedKeyInput>>
       ceremonyId: ctx.ceremonyId,
       ...(head ? { transcriptHead: head.hash } : {}),
       createdAt: (ctx.deps.clock ?? (() => new Date()))(),
+      generator: `keyceremony ${ctx.deps.appVersion}; ${ctx.token.info ? `${ctx.token.info.manufacturer} ${ctx.token.info.model} serial ${ctx.token.info.serial}`.replace(/\s+/g, ' ').trim() : 'PKCS#11 token'}`,
     });
     const manifest = bundle.files.find((f) => f.name === 'import-manifest.json');
     ctx.state.outputs.push({ kind: 'kms-import', path: bundle.dir, sha256: manifest?.sha256 ?? '' });
@@ -350,6 +370,8 @@ export const exportWrappedKey: ActionImpl<z.infer<typeof exportWrappedKeyInput>>
         path: bundle.dir,
         files: bundle.files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })),
         checkValue: { ...checkValue } as unknown as JsonObject,
+        cloud: params.cloud?.cloud ?? 'aws',
+        target: params.keyArn ?? params.keyId,
         keyArn: params.keyArn ?? null,
         keyId: params.keyId,
         transcriptHead: head?.hash ?? null,

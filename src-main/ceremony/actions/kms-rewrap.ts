@@ -14,6 +14,8 @@ import { exactnessAfterLogin } from './kms-import.js';
 import { refuseIfDestroyed } from './destroyed-keys.js';
 
 export const NO_GENERATION_RECORD = 'kms-no-generation-record';
+/** The action whose result records a key restored from a backup (restore-key.ts), in generate-key's shape. */
+export const RESTORE_ACTION = 'restore-unwrap';
 
 /** What generate-key recorded about one key (its result entry in the chain). */
 export interface GenerationRecord {
@@ -41,7 +43,8 @@ export function findGenerationRecords(store: TranscriptStore, label: string): Ge
   for (const entry of store.entries(0, head.seq)) {
     if (entry.kind !== 'result') continue;
     const d = entry.data as GenerateResultData;
-    if (d.action !== 'generate-key' || d.key?.label !== label) continue;
+    // A key restore-key unwrapped into this token from a backup is recorded like a generated one.
+    if ((d.action !== 'generate-key' && d.action !== RESTORE_ACTION) || d.key?.label !== label) continue;
     if (typeof d.checkValue?.value !== 'string' || typeof d.checkValue.method !== 'string') continue;
     out.push({
       entry,

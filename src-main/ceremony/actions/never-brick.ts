@@ -15,10 +15,16 @@ import { SHARE_FILE_KIND } from './presented-share.js';
 
 /** Custodians of this ceremony still waiting for their share. */
 export function pending(ctx: Pick<ActionContext, 'parameters' | 'state'>): string[] {
-  return (ctx.parameters.custodians as string[]).filter((c) => !ctx.state.issued.has(c));
+  // A token joining an existing domain hands out no shares: the domain's custodians hold them already.
+  const custodians = Array.isArray(ctx.parameters.custodians) ? (ctx.parameters.custodians as string[]) : [];
+  return custodians.filter((c) => !ctx.state.issued.has(c));
 }
 
-/** Refuse to touch the token unless every share is out, read back and proved, and the enrolment recorded. */
+/**
+ * Refuse to touch the token unless every share is out, read back and proved, and the enrolment recorded. A
+ * token that joins an existing domain (join-domain.ts) passes when M of the domain's shares rebuilt the
+ * secret the domain's enrolment checks, and that enrolment was recorded for this token.
+ */
 export function requireRecoverableSecret(ctx: Pick<ActionContext, 'parameters' | 'state' | 'step'>): void {
   const left = pending(ctx);
   if (left.length > 0 || !ctx.state.sharesProved || !ctx.state.enrolment) {

@@ -16,7 +16,18 @@ import { enrolmentInForce } from './enrolment-in-force.js';
 export interface RecordedEnrolment {
   enrolment: Enrolment;
   secretCheck: string;
+  /** The security domain (quorum/domain.ts domainId): the same for every token whose PINs come from this secret. */
+  domainId?: string;
+  /**
+   * A token that joined an existing domain derives its PINs with its own ceremony id (the one that set them),
+   * while its shares, approval keys and secret check stay bound to the domain's origin (enrolment.ceremonyId).
+   * Absent: the PINs were derived with enrolment.ceremonyId.
+   */
+  pinsCeremonyId?: string;
 }
+
+/** The ceremony id the token's PINs were derived with (see RecordedEnrolment.pinsCeremonyId). */
+export const pinsCeremonyIdOf = (r: Pick<RecordedEnrolment, 'enrolment' | 'pinsCeremonyId'>): string => r.pinsCeremonyId ?? r.enrolment.ceremonyId;
 
 export const ENROLMENT_KIND = 'enrolment';
 
@@ -27,7 +38,12 @@ export function enrolmentFromEntries(entries: readonly Pick<Entry, 'kind' | 'dat
     if (e.kind !== ENROLMENT_KIND) continue;
     const d = e.data as unknown as RecordedEnrolment;
     if (!d || typeof d !== 'object' || typeof d.secretCheck !== 'string' || !d.enrolment) continue;
-    return { enrolment: d.enrolment, secretCheck: d.secretCheck };
+    return {
+      enrolment: d.enrolment,
+      secretCheck: d.secretCheck,
+      ...(typeof d.domainId === 'string' ? { domainId: d.domainId } : {}),
+      ...(typeof d.pinsCeremonyId === 'string' ? { pinsCeremonyId: d.pinsCeremonyId } : {}),
+    };
   }
   return undefined;
 }
@@ -40,7 +56,8 @@ export function enrolmentOfChain(store: Pick<TranscriptStore, 'ceremonies' | 'en
   const last = store.ceremonies().reduce((m, c) => Math.max(m, c.lastSeq), -1);
   if (last < 0) return undefined;
   const found = enrolmentInForce(store.entries(0, last));
-  return found ? { enrolment: found.enrolment, secretCheck: found.secretCheck } : undefined;
+  // The whole record (its domain, and the id a joined token's PINs are derived with), not only the custodians.
+  return found ? enrolmentFromEntries([{ kind: ENROLMENT_KIND, data: found.data as Entry['data'] }]) : undefined;
 }
 
 /**
@@ -90,7 +107,7 @@ export async function loginWithShares(
 ): Promise<{ custodians: string[] }> {
   const { secret, custodians } = await rebuildSecret(recorded, shares);
   try {
-    const pins = derivePins(secret, recorded.enrolment.ceremonyId, limits);
+    const pins = derivePins(secret, pinsCeremonyIdOf(recorded), limits);
     await layer.login(session, 'user', pins.userPin);
     return { custodians };
   } finally {

@@ -8,7 +8,7 @@ import type { RunState, ActionContext } from '../engine/types.js';
 import { PIN_CHANGED } from './enrolment-in-force.js';
 import { derivePins, wipe } from '../quorum/index.js';
 import { domainId } from '../quorum/domain.js';
-import { rebuildSecret, type RecordedEnrolment } from './quorum-login.js';
+import { pinsCeremonyIdOf, rebuildSecret, type RecordedEnrolment } from './quorum-login.js';
 
 /** The domain of the custodians this ceremony replaces (from their secret, at the login), kept beside RunState. */
 export const oldDomain = new WeakMap<RunState, string>();
@@ -42,7 +42,8 @@ export async function loginKeepingPins(ctx: ActionContext, session: string, inFo
   const { secret, custodians } = await rebuildSecret(recorded, shares);
   try {
     const info = ctx.token.info;
-    const pins = derivePins(secret, recorded.enrolment.ceremonyId, info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
+    // A token that joined a domain derives its PINs with its own ceremony id (pinsCeremonyIdOf).
+    const pins = derivePins(secret, pinsCeremonyIdOf(recorded), info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {});
     if (finishing) {
       // This rotation's own new shares: the token opens with them only if its C_SetPIN acted.
       await ctx.deps.layer.login(session, 'user', pins.userPin).catch((error: unknown) => {

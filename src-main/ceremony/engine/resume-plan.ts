@@ -45,6 +45,11 @@ export const REDO_WHILE_PENDING: Readonly<Record<string, readonly string[]>> = {
   // kms-rewrap: the key handle it found lived in this process.
   'find-key': ['wrap-key', 'export-wrapped-key'],
   'wrap-key': ['export-wrapped-key'],
+  // backup-key / restore-key: the key handle, the proved mechanism, the wrapped bytes and the backup read
+  // lived in this process.
+  'find-backup-key': ['backup-wrap', 'write-backup'],
+  'backup-wrap': ['write-backup'],
+  'check-backup': ['restore-unwrap'],
 };
 
 const WHY_REDO: Readonly<Record<string, string>> = {
@@ -54,6 +59,9 @@ const WHY_REDO: Readonly<Record<string, string>> = {
   'generate-key': 'the key stays in the token: it is found again by its label and recorded CKA_ID and checked, not generated again',
   'find-key': 'the key handle lived in the interrupted process; the key is found again and its check value compared',
   'wrap-key': 'the wrapped key material was held in memory only and was not exported; the token wraps it again',
+  'find-backup-key': 'the key handle and the proved wrap mechanism lived in the interrupted process; the key is found and checked again',
+  'backup-wrap': 'the wrapped key was held in memory only and was not written; a fresh quorum lets the backup key wrap it again',
+  'check-backup': 'the backup read and checked lived in the interrupted process; it is read and checked again',
 };
 
 export function needsLogin(action: string): boolean {

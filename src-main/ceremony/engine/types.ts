@@ -15,6 +15,8 @@ import type { KmsCapability } from '../../../hsm/types.js';
 import type { CheckValue, GeneratedKmsKey, ImportParameters, WrapResult } from '../../kms/index.js';
 import type { ExportProbe } from '../../kms/exactness.js';
 import type { CeremonySummary } from '../summary.js';
+import type { BackupMechanism } from '../../backup/mechanism.js';
+import type { BackupFolder } from '../../backup/folder.js';
 
 /** An earlier ceremony found in the data directory, as recovery sees it. */
 export interface PriorAttempt {
@@ -101,6 +103,21 @@ export interface OutputRecord {
   sha256: string;
 }
 
+/** What backup-key and restore-key keep between steps (src-main/ceremony/actions/backup-key.ts, restore-key.ts); nothing secret. */
+export interface BackupRunState {
+  /** backup-key: the key found and checked, and the record of its generation (or restore) in the chain. */
+  key?: GeneratedKmsKey;
+  checkValue?: CheckValue;
+  generatedBy?: { ceremonyId: string; seq: number; hash: string };
+  /** The RFC 5649 mechanism proved on throw-away objects in this token. */
+  mechanism?: BackupMechanism;
+  /** backup-key: the wrapped material, once the quorum step wrapped it, and the domain its shares rebuilt. */
+  wrapped?: Uint8Array;
+  domainId?: string;
+  /** restore-key: the backup folder read and checked. */
+  folder?: BackupFolder;
+}
+
 /** What a kms-import keeps between steps: the parameters, the wrapping capability, the key and the wrap. */
 export interface KmsRunState {
   /** What the token step's probe found the chosen token can wrap (the parameters step reuses it). */
@@ -125,10 +142,17 @@ export interface RunState {
   outputs: OutputRecord[];
   /** The KMS import ceremony's working state (src-main/ceremony/actions/kms-import.ts); nothing secret. */
   kms?: KmsRunState;
+  /** backup-key / restore-key working state; nothing secret. */
+  backup?: BackupRunState;
   /** Set by select-token for a token that is already initialized: how its current SO PIN will be obtained. */
   reinitialize?: { reason: 'interrupted-attempt'; attempts: PriorAttempt[] } | { reason: 'allowReinitialize' };
   /** Set by prove-subsets: every share was written, read back and every M-subset proved (never-brick.ts). */
   sharesProved?: boolean;
+  /**
+   * The security domain of the secret (generate-secret or join-domain): its public id, and for a token that
+   * joins an existing domain the origin its shares are bound to and the ceremony id its PINs are derived with.
+   */
+  domain?: { domainId: string; joined?: { originCeremonyId: string; pinsCeremonyId: string; presentedBy: string[]; originChain: string } };
   /** enrol-token: the stopped attempt whose audit key (and chain head) the token still holds; change-pins destroys them. */
   staleObjectsOf?: string;
 }

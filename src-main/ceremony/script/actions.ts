@@ -33,6 +33,7 @@ export const ACTIONS = {
   'write-genesis': { summary: 'Write the first transcript entry: the token, the audit key, the script hash.', touchesToken: true, irreversible: false, quorum: 'never' },
   'distribute-shares': { summary: 'Hand out the shares one custodian at a time (share file and share sheet).', touchesToken: false, irreversible: false, quorum: 'never' },
   'prove-subsets': { summary: 'Show that every M-subset of shares rebuilds the secret, without revealing it.', touchesToken: false, irreversible: false, quorum: 'never' },
+  'join-domain': { summary: 'M custodians of an existing security domain present their shares; the secret is rebuilt and checked against the domain\'s enrolment, and no share is handed out.', touchesToken: false, irreversible: false, quorum: 'never' },
   // enrol-token
   'check-current-pins': { summary: "Log in with the PINs the room brought (then out) and probe, with throw-away objects, that the token takes the audit key and the chain head; nothing changes.", touchesToken: true, irreversible: false, quorum: 'never' },
   'change-pins': { summary: "Replace the token's user PIN (and SO PIN, when given) with PINs derived from the secret (C_SetPIN); the PINs the room brought stop working.", touchesToken: true, irreversible: true, quorum: 'never' },
@@ -51,6 +52,13 @@ export const ACTIONS = {
   // rotate-custodians
   'rotate-pins': { summary: "Replace the token's user PIN, then its SO PIN where the old secret set it, with PINs derived from the new secret (C_SetPIN), and check that the token refuses the old user PIN.", touchesToken: true, irreversible: true, quorum: 'never' },
   'list-domain-tokens': { summary: "List the other tokens on this laptop whose custodians were the old ones (the same domain), which still open with the old shares.", touchesToken: false, irreversible: false, quorum: 'never' },
+  // backup-key
+  'find-backup-key': { summary: 'Find the key by its label, recompute its check value in the token against the recorded one, and prove on throw-away keys which RFC 5649 wrap the token does exactly.', touchesToken: true, irreversible: false, quorum: 'never' },
+  'backup-wrap': { summary: 'Rebuild the domain secret from M shares, import the domain backup key as a session object, wrap the key with it (RFC 5649) inside the token, destroy the backup key.', touchesToken: true, irreversible: false, quorum: 'required' },
+  'write-backup': { summary: 'Write the backup folder (wrapped key, manifest, RESTORE.md) to removable media, exclusively, and read it back.', touchesToken: false, irreversible: false, quorum: 'never' },
+  // restore-key
+  'check-backup': { summary: "Read the backup folder and check it (hashes, domain, label and CKA_ID free, RFC 5649 unwrap proved on throw-away keys) before anything changes.", touchesToken: true, irreversible: false, quorum: 'never' },
+  'restore-unwrap': { summary: 'Rebuild the domain secret from M shares, unwrap the key into the token under the domain backup key (a session object, destroyed after), and recompute its check value there; a mismatch destroys it.', touchesToken: true, irreversible: false, quorum: 'required' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof ACTIONS;

@@ -60,7 +60,7 @@ export function checkScriptRules(script: CeremonyScript): ScriptProblem[] {
   if (script.description !== undefined) checkPlaceholders(['description'], script.description);
 
   const firstId = new Map<string, number>();
-  let sharesHandedOut = script.roles.custodians.source === 'enrolment';
+  let sharesHandedOut = script.roles.custodians.source !== 'parameters';
   script.steps.forEach((step, i) => {
     const at = (...rest: YamlPath): YamlPath => ['steps', i, ...rest];
     const first = firstId.get(step.id);

@@ -77,8 +77,11 @@ export const scriptSchema = z.strictObject({
     administrator: role,
     custodians: z.strictObject({
       description: text(2000),
-      /** parameters: named by this ceremony (init-token); enrolment: those enrolled at init-token. */
-      source: z.enum(['parameters', 'enrolment']),
+      /**
+       * parameters: named by this ceremony (init-token); enrolment: those enrolled at init-token; domain: the
+       * custodians of the security domain a new token joins (their shares are presented at join-domain).
+       */
+      source: z.enum(['parameters', 'enrolment', 'domain']),
     }),
     witnesses: z.strictObject({ description: text(2000), min: count }),
   }),
