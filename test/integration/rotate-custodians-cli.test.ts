@@ -4,6 +4,7 @@
 // shares rebuild open it; the key is untouched (kms-rewrap with the new shares exports it with the same check
 // value); later ceremonies refuse the old shares and take the new ones; every bundle verifies, including the
 // approvals of both sets of custodians, each against the enrolment in force when its quorum opened.
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,18 @@ beforeAll(async () => {
   const initJson = JSON.parse(init.o.stdout) as { ceremonyId: string; bundle: { path: string } };
   initId = initJson.ceremonyId;
   bundles.push(initJson.bundle.path);
+  // A second token joins the same security domain with two of the same shares: after A's rotation it still
+  // opens with the old shares, and the rotation must say so.
+  const slotB = /^Slot (\d+)[\s\S]*?Initialized:\s+no/m.exec(execFileSync('softhsm2-util', ['--show-slots'], { env: process.env, encoding: 'utf8' }).split(/\n(?=Slot \d+)/).find((b) => /Initialized:\s+no/.test(b)) ?? '')?.[1];
+  const joinB = io();
+  expect(
+    await initTokenCommand(
+      ['--module', SOFTHSM_MODULE, '--slot', slotB as string, '--token-label', `${LABEL}-b`, ...['alice', 'carol'].flatMap((c) => ['--join-domain-share', `${join(work, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`]), '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json'],
+      joinB.out,
+      { scrypt: SCRYPT, airGap: offline },
+    ),
+    joinB.o.stderr,
+  ).toBe(0);
   const imp = io();
   expect(await kmsImportCommand([...tokenFlags(), ...shareFlags('usb', 'alice', 'bob'), '--params', await writeParams('first'), '--wrapping-algorithm', 'RSAES_OAEP_SHA_1', '--key-spec', 'SYMMETRIC_DEFAULT', '--key-label', 'k1', '--out', join(work, 'kms-out'), '--bundle-out', join(work, 'out'), '--json'], imp.out, { airGap: offline })).toBe(0);
   const impJson = JSON.parse(imp.o.stdout) as { checkValue: { value: string }; bundle: { path: string } };
@@ -137,8 +150,10 @@ describe('keyceremony rotate-custodians', () => {
     const res = JSON.parse(o.stdout) as { ceremonyId: string; status: string; rotation: { changed: string[]; oldSharesRefused: boolean; otherTokens: unknown[]; note: string }; shares: { path: string }[]; bundle: { path: string } };
     rotateId = res.ceremonyId;
     bundles.push(res.bundle.path);
-    expect(res.rotation).toMatchObject({ changed: ['user', 'so'], oldSharesRefused: true, otherTokens: [] });
-    expect(res.rotation.note).toContain('no other token of the old domain is known on this laptop');
+    expect(res.rotation).toMatchObject({ changed: ['user', 'so'], oldSharesRefused: true });
+    // The token that joined the old domain is named: it still opens with the old shares.
+    expect(res.rotation.otherTokens).toEqual([{ label: `${LABEL}-b`, serial: expect.any(String) }]);
+    expect(res.rotation.note).toContain('1 other token(s) of the old domain still open with the old shares');
     expect(res.shares.map((s) => s.path).sort()).toEqual(['dave', 'erin', 'frank'].map((c) => join(work, 'usb2', `${c}.share`)));
     // Checked here from the files alone: old PINs refused, new PINs (any two new shares) accepted.
     expect(await logsIn('user', oldPins.userPin)).toBe('CKR_PIN_INCORRECT');
