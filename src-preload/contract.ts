@@ -259,6 +259,9 @@ const ceremonySummary = z.object({
   signedOff: z.array(z.object({ witness: z.string(), statement: z.string() })),
   head: z.object({ seq: z.number().optional(), hash: z.string() }).optional(),
   sealed: z.object({ seq: z.number(), hash: z.string() }).optional(),
+  destroyed: z.object({ label: z.string(), keySpec: z.string(), checkValue: z.string().optional(), objects: z.number().optional(), gone: z.boolean() }).optional(),
+  audit: z.object({ clean: z.boolean(), objects: z.number(), findings: z.array(z.string()) }).optional(),
+  rotation: z.object({ changed: z.array(z.string()), oldSharesRefused: z.boolean(), otherTokens: z.array(z.object({ label: z.string(), serial: z.string() })).optional(), note: z.string().optional() }).optional(),
 });
 
 const ceremonyStep = z.object({

@@ -73,6 +73,12 @@ export interface CeremonySummary {
   head?: { seq?: number; hash: string };
   /** The chain head the audit key signed and wrote to the token (write-chain-head). */
   sealed?: { seq: number; hash: string };
+  /** destroy-key: the key identified (with its check value now) and, once destroyed, how many objects went. */
+  destroyed?: { label: string; keySpec: string; checkValue?: string; objects?: number; gone: boolean };
+  /** audit-token: how many objects the token holds and every difference from the transcript, in words. */
+  audit?: { clean: boolean; objects: number; findings: string[] };
+  /** rotate-custodians: which PINs were replaced, whether the token refuses the old shares, and the other tokens of the old domain. */
+  rotation?: { changed: string[]; oldSharesRefused: boolean; otherTokens?: { label: string; serial: string }[]; note?: string };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -120,6 +126,21 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       if (str(key?.label)) s.key.label = str(key?.label) as string;
       if (str(key?.keySpec)) s.key.keySpec = str(key?.keySpec) as string;
       if (cv && typeof cv.value === 'string') s.key.checkValue = { value: cv.value, method: str(cv.method) ?? '', description: str(cv.description) ?? '' };
+    } else if (r.kind === 'result' && (action === 'identify-key' || action === 'destroy-key')) {
+      const key = obj(d.key);
+      const cv = obj(d.checkValue);
+      const value = str(obj(cv?.now)?.value) ?? str(cv?.value);
+      s.destroyed = { label: str(key?.label) ?? '', keySpec: str(key?.keySpec) ?? '', ...(value ? { checkValue: value } : {}), gone: action === 'destroy-key' };
+      if (action === 'destroy-key' && Array.isArray(d.destroyed)) s.destroyed.objects = d.destroyed.length;
+    } else if (r.kind === 'result' && action === 'audit-objects') {
+      const findings = Array.isArray(d.findings) ? d.findings.map((f) => str(obj(f)?.message)).filter((m): m is string => m !== undefined) : [];
+      s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings };
+    } else if (r.kind === 'result' && action === 'rotate-pins') {
+      s.rotation = { changed: Array.isArray(d.changed) ? d.changed.filter((c): c is string => typeof c === 'string') : [], oldSharesRefused: d.oldUserPinRefused === true };
+    } else if (r.kind === 'result' && action === 'list-domain-tokens' && s.rotation) {
+      const others = Array.isArray(d.otherTokens) ? d.otherTokens.map((t) => obj(obj(t)?.token)) : [];
+      s.rotation.otherTokens = others.map((t) => ({ label: str(t?.label) ?? '?', serial: str(t?.serial) ?? '?' }));
+      if (str(d.note)) s.rotation.note = str(d.note) as string;
     } else if (r.kind === 'result' && action === 'find-key' && s.key) {
       // kms-rewrap: the key found again, and its check value as the token computed it now (equal to the recorded one, or the step failed).
       const key = obj(d.key);

@@ -7,6 +7,7 @@
 import type { Entry } from '../transcript/entry.js';
 import { checkQuorum, type Enrolment } from './quorum/index.js';
 import { enrolmentFromEntries } from './actions/quorum-login.js';
+import { enrolmentInForce } from './actions/enrolment-in-force.js';
 
 export type ApprovalCheckStatus = 'pass' | 'fail' | 'skipped';
 
@@ -44,7 +45,11 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
   const approvals = entries.filter((e) => e.kind === 'approval');
   const opens = entries.filter((e) => e.kind === 'quorum-open');
   if (approvals.length === 0 && opens.length === 0) return { status: 'skipped', detail: 'no quorum steps and no custodian approvals in these entries', steps: [] };
-  const enrolment = options.enrolment ?? enrolmentFromEntries(entries)?.enrolment;
+  // The enrolment each quorum is checked against is the one in force when it opened (a rotate-custodians
+  // replaces it from its PIN change on); the last one in these entries names the threshold in the summary.
+  const base = options.enrolment ? { enrolment: options.enrolment, secretCheck: '' } : undefined;
+  const inForceAt = (seq: number) => enrolmentInForce(entries, seq, base)?.enrolment;
+  const enrolment = enrolmentInForce(entries, Number.POSITIVE_INFINITY, base)?.enrolment ?? enrolmentFromEntries(entries)?.enrolment;
   if (!enrolment) {
     const first = opens[0] ?? approvals[0];
     const r: ApprovalsReport = { status: 'fail', detail: 'these entries hold custodian approvals but no enrolment to check them against; verify them together with the init-token bundle', steps: [] };
@@ -52,6 +57,14 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     return r;
   }
   const fail = (detail: string, seq: number, steps: ApprovalStepReport[]): ApprovalsReport => ({ status: 'fail', detail, seq, steps });
+  // A rotate-custodians resumed after it stopped inside its PIN step (its rotate-pins intent recorded before
+  // this quorum opened) opens its quorum to its own enrolment: only its new shares may open the token then,
+  // and the token is the judge (their PIN is refused if the change never acted).
+  const ownStoppedRotation = (o: Entry) => {
+    if ((o.data as { enrolmentCeremonyId?: unknown }).enrolmentCeremonyId !== o.ceremonyId) return undefined;
+    if (!entries.some((e) => e.ceremonyId === o.ceremonyId && e.seq < o.seq && e.kind === 'intent' && (e.data as { action?: unknown }).action === 'rotate-pins')) return undefined;
+    return enrolmentFromEntries(entries.filter((e) => e.ceremonyId === o.ceremonyId && e.seq < o.seq))?.enrolment;
+  };
   const steps: ApprovalStepReport[] = [];
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const openFor = new Map<string, Entry>();
@@ -90,7 +103,9 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     const within = (e: Entry) => e.seq > o.seq && e.seq < until && e.ceremonyId === o.ceremonyId && e.step === o.step;
     const mine = approvals.filter(within);
     const acted = entries.some((e) => within(e) && (e.kind === 'intent' || e.kind === 'result'));
-    const check = checkQuorum(enrolment, { ceremonyId: o.ceremonyId, step: o.step, headHash }, mine.map((a) => a.data));
+    const atOpen = ownStoppedRotation(o) ?? inForceAt(o.seq);
+    if (!atOpen) return fail(`seq ${o.seq}: the quorum of step ${o.step} of ceremony ${o.ceremonyId} opened before any enrolment in these entries; verify them together with the init-token bundle`, o.seq, steps);
+    const check = checkQuorum(atOpen, { ceremonyId: o.ceremonyId, step: o.step, headHash }, mine.map((a) => a.data));
     const report: ApprovalStepReport = { ceremonyId: o.ceremonyId, step: o.step, headHash, openedAt: o.seq, approvers: check.approvers, held: check.held, acted, problems: check.problems, notes: check.notes };
     steps.push(report);
     // An invalid approval is always a failure; too few approvals only when the step went on to act.
@@ -104,7 +119,7 @@ export function verifyApprovals(entries: readonly Entry[], options: VerifyApprov
     }
     if (acted && !check.held) {
       const firstAct = entries.find((e) => within(e) && (e.kind === 'intent' || e.kind === 'result')) as Entry;
-      return fail(`step ${o.step} of ceremony ${o.ceremonyId} acted at seq ${firstAct.seq} with ${check.approvers.length} distinct valid approval${check.approvers.length === 1 ? '' : 's'}; the threshold is ${enrolment.threshold}`, firstAct.seq, steps);
+      return fail(`step ${o.step} of ceremony ${o.ceremonyId} acted at seq ${firstAct.seq} with ${check.approvers.length} distinct valid approval${check.approvers.length === 1 ? '' : 's'}; the threshold is ${atOpen.threshold}`, firstAct.seq, steps);
     }
   }
   const held = steps.filter((s) => s.acted);

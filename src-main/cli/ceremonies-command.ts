@@ -14,7 +14,8 @@ Lists every ceremony this laptop's data directory knows, oldest first, as the
 app's Home screen does: its id, kind, state (completed, aborted, interrupted,
 abandoned), the token it worked on and when it started. An interrupted ceremony
 that had joined its token's transcript can be resumed
-(keyceremony kms-import --resume ID, keyceremony kms-rewrap --resume ID) or
+(keyceremony KIND --resume ID: kms-import, kms-rewrap, destroy-key,
+audit-token, rotate-custodians) or
 abandoned (keyceremony abandon ID --reason TEXT). Reading the list records
 nothing and touches no token.
 

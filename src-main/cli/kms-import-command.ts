@@ -262,7 +262,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   return args;
 }
 
-export async function readShares(args: KmsImportArgs): Promise<Record<string, unknown>[]> {
+export async function readShares(args: Pick<KmsImportArgs, 'shares'>): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const s of args.shares) {
     const flag = `--share ${s.file}${s.passphraseFile ? `:${s.passphraseFile}` : ''}`;

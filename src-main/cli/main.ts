@@ -5,6 +5,9 @@ import { enrolTokenCommand } from './enrol-token-command.js';
 import { kmsImportCommand } from './kms-import-command.js';
 import { kmsRewrapCommand } from './kms-rewrap-command.js';
 import { importCommand } from './import-command.js';
+import { destroyKeyCommand } from './destroy-key-command.js';
+import { auditTokenCommand } from './audit-token-command.js';
+import { rotateCustodiansCommand } from './rotate-custodians-command.js';
 import { ceremoniesCommand } from './ceremonies-command.js';
 import { abandonCommand } from './abandon-command.js';
 import { backupKeyCommand } from './backup-key-command.js';
@@ -25,6 +28,12 @@ Air-gapped key ceremonies with hardware tokens. Commands:
             AWS KMS import and write the import bundle (M custodians' shares).
   kms-rewrap  Re-export a key kms-import generated, under new import parameters,
             after checking its check value against the recorded one.
+  destroy-key  Destroy a key a ceremony made in an enrolled token and prove it
+            is gone (M custodians' shares); later ceremonies naming it are refused.
+  audit-token  List every object in an enrolled token and compare it with the
+            transcript (exit 1 on any difference); the result is recorded.
+  rotate-custodians  Replace the M-of-N custodians of an enrolled token (the
+            current ones open it; new shares proven before its PINs change).
   backup-key  Back up a key to a folder, wrapped in the token under the security
             domain's backup key (M custodians' shares).
   restore-key  Restore a backed-up key into a token of the same security domain;
@@ -58,6 +67,12 @@ export async function runCli(argv: string[], out: Output): Promise<number> {
       return kmsImportCommand(rest, out);
     case 'kms-rewrap':
       return kmsRewrapCommand(rest, out);
+    case 'destroy-key':
+      return destroyKeyCommand(rest, out);
+    case 'audit-token':
+      return auditTokenCommand(rest, out);
+    case 'rotate-custodians':
+      return rotateCustodiansCommand(rest, out);
     case 'backup-key':
       return backupKeyCommand(rest, out);
     case 'restore-key':

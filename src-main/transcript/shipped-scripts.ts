@@ -9,8 +9,18 @@ export interface ShippedScript {
 export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
+    "file": "ceremonies/audit-token.yaml",
+    "sha256": "d8d6044fb35c346b909f479344264ae8d5651e013208e50156ff7dd65a6f6e07"
+  },
+  {
+    "version": "0.1.0",
     "file": "ceremonies/backup-key.yaml",
     "sha256": "047031ffd89de216553adba53fd7afbd5b8446a300c6e5c664fb0eb94429aaad"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/destroy-key.yaml",
+    "sha256": "049937e134f2817b0ebf3564199c84c6fff8b4c78b6a3ce8b31e8fda21b2443c"
   },
   {
     "version": "0.1.0",
@@ -46,5 +56,10 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
     "version": "0.1.0",
     "file": "ceremonies/restore-key.yaml",
     "sha256": "cac909f4f5aef82424b8d36749f68361b2f032f4714d458f5497f6bd8dd8157d"
+  },
+  {
+    "version": "0.1.0",
+    "file": "ceremonies/rotate-custodians.yaml",
+    "sha256": "edf0d106c83f0662c624e148867ebe35b8772125dcafdde0f5d019f3b6a0aea6"
   }
 ];

@@ -122,7 +122,10 @@ class Feed {
   private keepForApprovals(e: Entry): void {
     const step = `${e.ceremonyId}\u0000${e.step}`;
     let keep: Entry | undefined;
-    if (e.kind === 'approval' || e.kind === 'enrolment') keep = e;
+    // pin-changed: a rotate-custodians' enrolment is in force from its user PIN change on (enrolment-in-force.ts).
+    if (e.kind === 'approval' || e.kind === 'enrolment' || e.kind === 'pin-changed') keep = e;
+    // A rotation resumed after it stopped in its PIN step opens its login to its own new custodians.
+    else if (e.kind === 'intent' && (e.data as { action?: unknown }).action === 'rotate-pins') keep = { ...e, data: { action: 'rotate-pins' } };
     else if (e.kind === 'quorum-open') {
       this.quorumSteps.add(step);
       keep = e;

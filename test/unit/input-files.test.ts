@@ -12,6 +12,7 @@ const ALLOWED: Record<string, string> = {
   'src-main/ceremony/engine/pre-genesis-log.ts': "a ceremony's log before its chain exists, written by this app",
   'src-main/ceremony/actions/existing-chain.ts': "the journals of this laptop's own transcript chains",
   'src-main/ceremony/summary.ts': "this app's own journal, to summarise a ceremony",
+  'src-main/ceremony/actions/rotate-custodians.ts': "the journals of this laptop's own transcript chains, to list the tokens of a domain",
   'src-main/files/removable-drives.ts': 'kernel files (/proc, /sys) describing the mounted drives',
   'src-main/files/read-bounded.ts': 'the bounded reader itself',
   'src-main/app/app-protocol.ts': "the app's own built renderer files (out/renderer), served to the window",

@@ -13,6 +13,7 @@ import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, BackupRunState } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
 import { findGenerationRecords, NO_GENERATION_RECORD } from './kms-rewrap.js';
+import { refuseIfDestroyed } from './destroyed-keys.js';
 import { withBackupKey } from './domain-secret.js';
 import { tokenRecord } from './step-state.js';
 
@@ -37,6 +38,9 @@ export const findBackupKey: ActionImpl<Record<string, never>> = {
     const b = backupState(ctx);
     if (b.key) fail(ctx, 'ceremony-state', `the key was already found in this ceremony (${b.key.label})`, 'Go on with the next step.');
     const label = String(ctx.parameters.keyLabel);
+    // A key destroy-key proved gone is refused with the date (destroyed-keys.ts).
+    const head = store.head();
+    if (head) refuseIfDestroyed(store.entries(0, head.seq), label);
     const records = findGenerationRecords(store, label);
     const record = records.at(-1);
     if (!record) {

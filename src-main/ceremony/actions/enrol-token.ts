@@ -33,6 +33,13 @@ export const PIN_CHANGED_KIND = 'pin-changed';
 export const SHARES_OPEN_TOKEN_KIND = 'shares-open-token';
 export const SHARES_OPEN_TOKEN_WAY_OUT =
   "The token's PINs were replaced by PINs derived from this ceremony's secret: keep the shares handed out, they are the only way into the token. Run enrol-token again on the same token presenting M of them instead of the current user PIN (in the app: the current PINs step; keyceremony enrol-token --previous-share FILE:PASSPHRASE_FILE ...), which enrols the custodians anew (and removes the audit key the stopped attempt may have created). If it stopped before the PIN change took effect, the shares are refused with those words, and the PINs the room brought still open the token: run enrol-token with them.";
+/** rotate-custodians stopped at or after its PIN change: its new shares open the token (or may), and so may the old ones. */
+export const ROTATION_SHARES_WAY_OUT =
+  "The token's user PIN was replaced, or may have been, by one derived from this rotation's secret: keep the new shares and the old ones; destroy neither. If the transcript records the rotation's user PIN change (pin-changed), the new shares open the token for every later ceremony. If it stopped between the change and its record, only the new shares open the token while the transcript still names the old custodians (docs/ceremonies.md, rotate-custodians: known gap).";
+
+/** What the room is told about the shares of a ceremony stopped after (or during) its PIN change. */
+export const sharesOpenTokenWayOut = (kind: string) => (kind === 'rotate-custodians' ? ROTATION_SHARES_WAY_OUT : SHARES_OPEN_TOKEN_WAY_OUT);
+
 /** The label of the throw-away data object check-current-pins writes, reads back and destroys. */
 const CHAIN_HEAD_PROBE_LABEL = 'keyceremony-chain-head-probe';
 
@@ -44,7 +51,7 @@ export const enrolsInitializedToken = (script: { steps: readonly Pick<ScriptStep
  * between C_SetPIN and the next record)? Then its shares open the token and must not be voided.
  */
 export function pinsMayHaveChanged(entries: readonly { kind: string; data: unknown }[]): boolean {
-  return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && (e.data as { action?: unknown } | null)?.action === 'change-pins'));
+  return entries.some((e) => e.kind === PIN_CHANGED_KIND || (e.kind === 'intent' && ['change-pins', 'rotate-pins'].includes(String((e.data as { action?: unknown } | null)?.action))));
 }
 
 /**
@@ -291,7 +298,7 @@ export const checkCurrentPins: ActionImpl<CheckCurrentPinsInput> = {
  * old PIN is refused but the new one logs in: an earlier C_SetPIN of this step acted and its answer was lost
  * (a device reset or unplugged after acting), so a Retry goes on instead of failing on the PIN it replaced.
  */
-async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
+export async function setPinAs(ctx: ActionContext, who: 'user' | 'so', oldPin: string, newPin: string): Promise<'set' | 'already'> {
   const { layer } = ctx.deps;
   const { session } = await layer.openSession(ctx.token.slot as SlotRef, { readWrite: true });
   try {

@@ -10,6 +10,7 @@ import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, ActionOutcome } from '../engine/types.js';
 import { enrolmentOfChain, loginWithShares } from './quorum-login.js';
 import { checkChainContinuity, continuesChain, openAuditKey } from './existing-chain.js';
+import { explainStoppedRotation, loginKeepingPins, rotatesCustodians } from './rotate-login.js';
 
 export const personName = z
   .string({ error: 'must be a name' })
@@ -173,7 +174,10 @@ export const quorumLoginAction: ActionImpl<Record<string, never>> = {
     const shares = ctx.state.quorum?.shares ?? [];
     const info = ctx.token.info;
     const limits: { minPinLength?: number; maxPinLength?: number } = info ? { minPinLength: info.minPinLength, maxPinLength: info.maxPinLength } : {};
-    const { custodians } = await loginWithShares(ctx.deps.layer, session, recorded, [...shares], limits);
+    // rotate-custodians keeps the current PINs its later C_SetPIN needs (rotate-custodians.ts).
+    const { custodians } = await (rotatesCustodians(ctx.loaded.script) ? loginKeepingPins(ctx, session, recorded, [...shares]) : loginWithShares(ctx.deps.layer, session, recorded, [...shares], limits)).catch((error: unknown) => {
+      throw explainStoppedRotation(error, store);
+    });
     if (ctx.state.quorum) ctx.state.quorum.shares = [];
     ctx.token.loggedIn = 'user';
     if (!continuesChain(ctx)) return { done: true, data: { loggedIn: 'user', custodians } as JsonObject };

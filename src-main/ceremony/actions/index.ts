@@ -6,6 +6,9 @@ import { distributeShares, enrollCustodians, generateAuditKey, generateSecret, i
 import { exportWrappedKey, generateKey, loadImportParameters, selectTokenAction, wrapKey } from './kms-import.js';
 import { findKey } from './kms-rewrap.js';
 import { changePins, checkCurrentPins } from './enrol-token.js';
+import { destroyKey, identifyKey } from './destroy-key.js';
+import { auditObjects } from './audit-token.js';
+import { listDomainTokens, rotatePins } from './rotate-custodians.js';
 import { joinDomain } from './join-domain.js';
 import { backupWrap, findBackupKey, writeBackup } from './backup-key.js';
 import { checkBackup, restoreUnwrap } from './restore-key.js';
@@ -35,6 +38,11 @@ export const ACTION_IMPLEMENTATIONS: Partial<Record<ActionName, ActionImpl<never
   'find-key': findKey,
   'check-current-pins': checkCurrentPins,
   'change-pins': changePins,
+  'identify-key': identifyKey,
+  'destroy-key': destroyKey,
+  'audit-objects': auditObjects,
+  'rotate-pins': rotatePins,
+  'list-domain-tokens': listDomainTokens,
   'join-domain': joinDomain,
   'find-backup-key': findBackupKey,
   'backup-wrap': backupWrap,

@@ -11,6 +11,7 @@ import type { TranscriptStore } from '../../transcript/store.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { noInput } from './general.js';
 import { exactnessAfterLogin } from './kms-import.js';
+import { refuseIfDestroyed } from './destroyed-keys.js';
 
 export const NO_GENERATION_RECORD = 'kms-no-generation-record';
 /** The action whose result records a key restored from a backup (restore-key.ts), in generate-key's shape. */
@@ -81,6 +82,9 @@ export const findKey: ActionImpl<Record<string, never>> = {
     if (kms.key) fail(ctx, 'ceremony-state', `the key was already found in this ceremony (${kms.key.label})`, 'Go on with the next step.');
     const keySpec = parseKeySpec(ctx.parameters.keySpec);
     const label = String(ctx.parameters.keyLabel);
+    // A key destroy-key proved gone is refused with the date, before anything else is asked of the token.
+    const head = store.head();
+    if (head) refuseIfDestroyed(store.entries(0, head.seq), label);
 
     const records = findGenerationRecords(store, label);
     const record = records.at(-1);

@@ -10,6 +10,7 @@ import type { TranscriptStore } from '../../transcript/store.js';
 import { combineShares, derivePins, identifyShare, secretMatchesCheck, wipe, type Enrolment } from '../quorum/index.js';
 import { checkEnrolment } from '../quorum/quorum.js';
 import { openPresentedShare, type PresentShareInput } from './presented-share.js';
+import { enrolmentInForce } from './enrolment-in-force.js';
 
 /** The enrolment recorded by init-token, with the public check of S. */
 export interface RecordedEnrolment {
@@ -48,12 +49,15 @@ export function enrolmentFromEntries(entries: readonly Pick<Entry, 'kind' | 'dat
 }
 
 /**
- * The enrolment of a token's chain. init-token enrols in the chain's first ceremony (the one that wrote
- * genesis), so only that ceremony's entries are read, however long the chain has grown.
+ * The enrolment in force on a token's chain: the first ceremony's (init-token, enrol-token), or that of the
+ * last rotate-custodians whose PIN change is recorded (enrolment-in-force.ts).
  */
 export function enrolmentOfChain(store: Pick<TranscriptStore, 'ceremonies' | 'entries'>): RecordedEnrolment | undefined {
-  const first = store.ceremonies().find((c) => c.firstSeq === 0);
-  return first ? enrolmentFromEntries(store.entries(first.firstSeq, first.lastSeq)) : undefined;
+  const last = store.ceremonies().reduce((m, c) => Math.max(m, c.lastSeq), -1);
+  if (last < 0) return undefined;
+  const found = enrolmentInForce(store.entries(0, last));
+  // The whole record (its domain, and the id a joined token's PINs are derived with), not only the custodians.
+  return found ? enrolmentFromEntries([{ kind: ENROLMENT_KIND, data: found.data as Entry['data'] }]) : undefined;
 }
 
 /**

@@ -12,9 +12,10 @@ import { AppError, toErrorData } from '../../errors.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { actionImplementation } from '../actions/index.js';
 import { pending } from '../actions/never-brick.js';
-import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } from '../actions/enrol-token.js';
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
+import { finishingRotation, rotatesCustodians, stoppedRotationEnrolment } from '../actions/rotate-login.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -257,7 +258,10 @@ export class CeremonyRun {
       run.token.slot = reopened.slot;
       run.token.info = reopened.info;
       run.token.session = reopened.session;
-      const recorded = head ? enrolmentOfChain(store) : undefined;
+      // A rotate-custodians stopped inside its PIN step: only its own new shares may open the token now.
+      const stoppedRotation = rotatesCustodians(script) ? stoppedRotationEnrolment(all) : undefined;
+      const recorded = stoppedRotation ?? (head ? enrolmentOfChain(store) : undefined);
+      if (stoppedRotation) finishingRotation.add(run.state);
       if (recorded) {
         run.state.enrolment = recorded.enrolment;
         run.state.secretCheck = recorded.secretCheck;
@@ -563,7 +567,7 @@ export class CeremonyRun {
         // nothing to void or hand back
       } else if (pinsMayHaveChanged(this.records())) {
         // enrol-token past its PIN change: the shares are the way into the token, not void.
-        await this.write(at, SHARES_OPEN_TOKEN_KIND, { custodians: issued, wayOut: SHARES_OPEN_TOKEN_WAY_OUT });
+        await this.write(at, SHARES_OPEN_TOKEN_KIND, { custodians: issued, wayOut: sharesOpenTokenWayOut(this.loaded.script.kind) });
       } else if (issued.length > 0) await this.write(at, ENGINE_KINDS.sharesVoid, { custodians: issued, reason: 'the ceremony was aborted' });
     } finally {
       // After `completed` was chained the chain says completed; the abort (say, of a failed final export) is in the note.

@@ -12,7 +12,7 @@ import { liveHolder, WriterLock, type LockHolder } from '../../transcript/writer
 import { PRE_CHAIN_KIND } from '../actions/existing-chain.js';
 import { chainDirOf } from '../actions/init-token.js';
 import { enrolmentFromEntries } from '../actions/quorum-login.js';
-import { enrolAttemptFacts, SHARES_OPEN_TOKEN_KIND, SHARES_OPEN_TOKEN_WAY_OUT } from '../actions/enrol-token.js';
+import { enrolAttemptFacts, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } from '../actions/enrol-token.js';
 import { loadScriptFile, type LoadedScript } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
 import { CeremonyRun, ceremonyDirOf, ENGINE_KINDS, readAfterCompleted, preGenesisPathOf, TERMINAL_KINDS } from './run.js';
@@ -423,14 +423,14 @@ export class CeremonyService {
         }
         if (s.pinsChanged && newly) {
           // enrol-token after its PIN change: the shares are the only way into the token now.
-          entries.push({ kind: SHARES_OPEN_TOKEN_KIND, data: { custodians: s.sharesIssued, pinsChanged: s.pinsChanged, wayOut: SHARES_OPEN_TOKEN_WAY_OUT } });
+          entries.push({ kind: SHARES_OPEN_TOKEN_KIND, data: { custodians: s.sharesIssued, pinsChanged: s.pinsChanged, wayOut: sharesOpenTokenWayOut(s.kind) } });
         } else if (s.sharesIssued.length > 0 && !s.sharesVoided && !s.pinsChanged) {
           entries.push({ kind: ENGINE_KINDS.sharesVoid, data: { custodians: s.sharesIssued, reason: 'the ceremony was interrupted; these shares open nothing and must be destroyed' } });
         }
         await this.recordFor(s, recordedIn, entries);
       }
       const i: InterruptedCeremony = { ceremonyId: s.ceremonyId, kind: s.kind, recordedIn, sharesVoid: s.pinsChanged ? [] : s.sharesIssued, newlyRecorded: newly };
-      if (s.pinsChanged) i.sharesOpenToken = { custodians: s.sharesIssued, wayOut: SHARES_OPEN_TOKEN_WAY_OUT };
+      if (s.pinsChanged) i.sharesOpenToken = { custodians: s.sharesIssued, wayOut: sharesOpenTokenWayOut(s.kind) };
       if (s.token) i.token = s.token;
       out.push(i);
     }

@@ -44,6 +44,14 @@ export const ACTIONS = {
   'export-wrapped-key': { summary: 'Write the wrapped key and import token to removable media.', touchesToken: false, irreversible: false, quorum: 'optional' },
   // kms-rewrap
   'find-key': { summary: 'Find the key by its label in the token and check its check value, computed there now, against the one recorded at generation.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  // destroy-key
+  'identify-key': { summary: 'Find the key by its label, check its CKA_ID and its check value (computed in the token now) against the record of the ceremony that made it, and list every object carrying its label or CKA_ID.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  'destroy-key': { summary: 'Destroy every object identify-key listed, then search the token by label and CKA_ID and record that nothing answers.', touchesToken: true, irreversible: true, quorum: 'optional' },
+  // audit-token
+  'audit-objects': { summary: 'List every object in the token and compare it with the transcript: every key recorded, every recorded key present, every check value recomputed.', touchesToken: true, irreversible: false, quorum: 'optional' },
+  // rotate-custodians
+  'rotate-pins': { summary: "Replace the token's user PIN, then its SO PIN where the old secret set it, with PINs derived from the new secret (C_SetPIN), and check that the token refuses the old user PIN.", touchesToken: true, irreversible: true, quorum: 'never' },
+  'list-domain-tokens': { summary: "List the other tokens on this laptop whose custodians were the old ones (the same domain), which still open with the old shares.", touchesToken: false, irreversible: false, quorum: 'never' },
   // backup-key
   'find-backup-key': { summary: 'Find the key by its label, recompute its check value in the token against the recorded one, and prove on throw-away keys which RFC 5649 wrap the token does exactly.', touchesToken: true, irreversible: false, quorum: 'never' },
   'backup-wrap': { summary: 'Rebuild the domain secret from M shares, import the domain backup key as a session object, wrap the key with it (RFC 5649) inside the token, destroy the backup key.', touchesToken: true, irreversible: false, quorum: 'required' },
