@@ -165,6 +165,8 @@ export class YubiHsm {
 export class YubiHsmSession {
   private counter = 1n;
   private state: 'open' | 'closed' | 'broken' = 'open';
+  /** One message at a time per session: the MAC chain and counter of a message depend on the answer to the one before. */
+  private readonly inFlight = new Queue();
 
   constructor(
     private readonly hsm: YubiHsm,
@@ -179,8 +181,16 @@ export class YubiHsmSession {
     return this.state === 'open';
   }
 
-  /** Send `command` with `payload` inside the session; returns the decrypted response payload. */
-  async send(command: number, payload: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+  /**
+   * Send `command` with `payload` inside the session; returns the decrypted response payload. Calls that overlap
+   * (a keep-alive ECHO while a step's command waits for its answer) are sent one after the other: two messages
+   * MAC'd on the same chain value would make the device refuse the second and close the session.
+   */
+  send(command: number, payload: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    return this.inFlight.run(() => this.sendNow(command, payload));
+  }
+
+  private async sendNow(command: number, payload: Uint8Array): Promise<Uint8Array> {
     if (this.state !== 'open')
       throw protocolError(
         YubiHsmErrorCodes.SESSION_CLOSED,
