@@ -35,8 +35,14 @@ async function impliedWrap(args: KmsImportArgs): Promise<string | undefined> {
     switch (args.cloud) {
       case 'aws':
         return undefined;
-      case 'azure':
+      case 'azure': {
+        // A KEK.pem does not name its KEK: without --kek-id the ceremony would start only to stop at its parameters.
+        if (args.kekId === undefined) {
+          const text = await readParamsText(args.params, 'Azure KEK file', 'Bring the JSON of `az keyvault key show`.');
+          if (!text.trimStart().startsWith('{')) throw new UsageError(`--params ${args.params} is not the JSON of \`az keyvault key show\`: give --kek-id KID (the KEK's kid, with its version) with a KEK.pem.`);
+        }
         return AZURE_WRAP;
+      }
       case 'vault':
         return vaultHashWrap(parseVaultHashFunction(args.hashFunction, '--hash-function'));
       case 'gcp': {

@@ -64,6 +64,10 @@ export async function readAzureParameters(o: CloudParamsOptions): Promise<Import
     if (kty !== 'RSA-HSM') {
       throw new AppError(KMS_PARAMS_ERROR, `key.kty in ${o.path} is ${JSON.stringify(kty)}; a BYOK KEK is an RSA-HSM key (its private half never leaves the HSM).`, CREATE_KEK);
     }
+    // `az keyvault key show` prints keyOps (the SDK's key_ops in camel case); a file naming both says two things.
+    if (member(key, 'keyOps') !== undefined && member(key, 'key_ops') !== undefined) {
+      throw new AppError(KMS_PARAMS_ERROR, `key in ${o.path} has both keyOps and key_ops; it must say once what the KEK may do.`, SHOW);
+    }
     const ops = member(key, 'keyOps') ?? member(key, 'key_ops');
     if (!Array.isArray(ops) || ops.length !== 1 || ops[0] !== 'import') {
       throw new AppError(KMS_PARAMS_ERROR, `key.keyOps in ${o.path} is ${JSON.stringify(ops ?? null)}; a BYOK KEK must allow import and nothing else.`, CREATE_KEK);
@@ -76,7 +80,11 @@ export async function readAzureParameters(o: CloudParamsOptions): Promise<Import
     wrappingKeySpec = k.wrappingKeySpec;
     from = `key in ${o.path}`;
     const attributes = asObject(member(doc, 'attributes'));
-    if (member(attributes, 'enabled') === false) throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is false: the KEK ${kek.kid} is disabled.`, 'Enable it (`az keyvault key set-attributes --enabled true`) or create a new KEK, then show it again.');
+    const enabled = member(attributes, 'enabled');
+    if (enabled !== undefined && enabled !== null && typeof enabled !== 'boolean') {
+      throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is ${JSON.stringify(enabled)}, not true or false.`, SHOW);
+    }
+    if (enabled === false) throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is false: the KEK ${kek.kid} is disabled.`, 'Enable it (`az keyvault key set-attributes --enabled true`) or create a new KEK, then show it again.');
     const expires = member(attributes, 'expires');
     if (expires !== undefined && expires !== null) {
       validTo = isoTime(expires, `attributes.expires in ${o.path}`, SHOW);

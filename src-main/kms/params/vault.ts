@@ -12,7 +12,9 @@ import type { CloudParamsOptions } from './cloud-options.js';
 import { asObject, member, parseJsonObject, pemPublicKey, readParamsText, rsaWrappingKey } from './cloud-common.js';
 
 const READ = 'Run `vault read -format=json transit/wrapping_key > wrapping_key.json` and bring that file unchanged.';
-const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// Vault routes keys/NAME/import only for framework.GenericNameRegex: \w(([\w-.]+)?\w)? (RE2's ASCII \w), so a
+// name ending in a dot or dash would find no route there; we also keep the first character alphanumeric.
+const KEY_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?$/;
 const MOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(?:\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,3}$/;
 
 export function vaultHashWrap(hash: VaultHashFunction): KmsWrappingAlgorithm {
@@ -31,7 +33,7 @@ export function parseVaultTarget(value: string | undefined): { mount: string; ke
   const at = s.lastIndexOf('/keys/');
   const [mount, keyName] = at > 0 ? [s.slice(0, at), s.slice(at + '/keys/'.length)] : ['transit', s];
   if (!KEY_NAME.test(keyName) || !MOUNT.test(mount)) {
-    throw new AppError(KMS_PARAMS_ERROR, s === '' ? 'target is missing: the transit key name the material is imported as.' : `target ${JSON.stringify(s)} is not a transit key name (or MOUNT/keys/NAME).`, 'Give the key name (letters, digits, dot, dash, underscore), or MOUNT/keys/NAME when transit is mounted elsewhere.');
+    throw new AppError(KMS_PARAMS_ERROR, s === '' ? 'target is missing: the transit key name the material is imported as.' : `target ${JSON.stringify(s)} is not a transit key name (or MOUNT/keys/NAME).`, 'Give the key name (letters, digits, dot, dash, underscore; starting with a letter or digit and ending with a letter, digit or underscore, as Vault\'s transit paths require), or MOUNT/keys/NAME when transit is mounted elsewhere.');
   }
   return { mount, keyName };
 }

@@ -1,0 +1,246 @@
+// Issue #15's clouds as a careless and a hostile user would try them, and as each receiver reads what we
+// print: the commands in IMPORT.md split by a real shell (bash) into exactly the words meant, whatever the
+// names hold; gcloud's own --algorithm spellings; file names from any key label; Vault's route rule for key
+// names; Azure's `az keyvault key show` as azure-cli prints it; files saved by Windows tools; outputs never
+// overwritten; and the CLI refusing a KEK.pem without --kek-id before any ceremony starts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { AppError } from '../../src-main/errors.js';
+import { azureByokName, azureImportCommand } from '../../src-main/kms/clouds/azure-bundle.js';
+import { gcloudAlgorithm, gcloudPurpose, gcpCreateKeyCommand, gcpImportCommand } from '../../src-main/kms/clouds/gcp-bundle.js';
+import { vaultImportCommand } from '../../src-main/kms/clouds/vault-bundle.js';
+import { checkLines, safeFileStem } from '../../src-main/kms/clouds/bundle-common.js';
+import { awsImportTypeOptions } from '../../src-main/kms/clouds/aws-commands.js';
+import { parseAwsImportOptions } from '../../src-main/kms/clouds/aws-import-type.js';
+import { CLOUD_KEY_NAMES } from '../../src-main/kms/clouds/keyspecs.js';
+import type { CloudTarget } from '../../src-main/kms/clouds/types.js';
+import { exportImportBundle, importCommand, type ImportBundleInput } from '../../src-main/kms/export.js';
+import { readCloudImportParameters, type CloudParamsOptions } from '../../src-main/kms/params/cloud.js';
+import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { AZURE_KID, azureKeyJson, gcpJobJson, rsaPair, vaultWrappingKeyJson } from '../helpers/cloud-fixtures.js';
+
+const NOW = new Date('2026-12-07T00:00:00Z');
+let dir: string;
+let n = 0;
+function file(content: string | Buffer): string {
+  const p = join(dir, `f${(n += 1)}`);
+  writeFileSync(p, content);
+  return p;
+}
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'kc-clouds-hostile-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function read(o: Partial<CloudParamsOptions> & Pick<CloudParamsOptions, 'cloud' | 'path'>) {
+  return readCloudImportParameters({ wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', keySpec: 'RSA_2048', target: 'payments', now: () => NOW, ...o });
+}
+async function refused(o: Partial<CloudParamsOptions> & Pick<CloudParamsOptions, 'cloud' | 'path'>): Promise<AppError> {
+  try {
+    await read(o);
+  } catch (e) {
+    expect(e).toBeInstanceOf(AppError);
+    return e as AppError;
+  }
+  throw new Error('expected a refusal');
+}
+
+/**
+ * The words bash makes of `command` (its program name swapped for printf), run in an empty folder: a
+ * command substitution or `;` that escaped the quoting would leave a file named PWNED there.
+ */
+function shellWords(command: string, program: string): string[] {
+  expect(command.startsWith(`${program} `)).toBe(true);
+  const cwd = mkdtempSync(join(dir, 'sh-'));
+  const out = execFileSync('bash', ['-c', `printf '%s\\0' ${command.slice(program.length + 1)}`], { cwd, encoding: 'utf8' });
+  expect(readdirSync(cwd)).toEqual([]);
+  return out.split('\0').slice(0, -1);
+}
+
+const EVIL = `a b;touch PWNED $(touch PWNED) \`touch PWNED\` 'q' "d" ~ *`;
+
+describe('IMPORT.md commands: one shell word per value, whatever the value', () => {
+  it('Azure: az keyvault key import with hostile vault, key and label', () => {
+    const a: Extract<CloudTarget, { cloud: 'azure' }> = { cloud: 'azure', kekKid: AZURE_KID, vaultName: EVIL, managedHsm: false, keyName: '-rf', kty: 'EC', curve: 'P-384', algorithm: 'EC-P-384' };
+    const cmd = azureImportCommand({ keyLabel: EVIL }, a);
+    expect(shellWords(cmd, 'az keyvault key import')).toEqual(['--vault-name', EVIL, '--name=-rf', '--byok-file', azureByokName(EVIL), '--kty', 'EC', '--curve', 'P-384']);
+  });
+  it('Google: the import and create-key commands, a key id starting with a dash, gcloud spellings', () => {
+    const g: Extract<CloudTarget, { cloud: 'gcp' }> = { cloud: 'gcp', importJob: `projects/p/locations/l/keyRings/r/importJobs/${EVIL}`, importMethod: 'RSA_OAEP_3072_SHA1_AES_256', project: 'p-1', location: 'l', keyRing: EVIL, cryptoKey: '-k', algorithm: 'EC_SIGN_P384_SHA384', protectionLevel: 'HSM' };
+    expect(shellWords(gcpImportCommand(g), 'gcloud kms keys versions import')).toEqual(['--import-job', EVIL, '--location', 'l', '--keyring', EVIL, '--key=-k', '--algorithm', 'ec-sign-p384-sha384', '--wrapped-key-file', 'wrapped-key.bin', '--project', 'p-1']);
+    expect(shellWords(gcpCreateKeyCommand(g), 'gcloud kms keys create')).toEqual([`projects/p-1/locations/l/keyRings/${EVIL}/cryptoKeys/-k`, '--purpose', 'asymmetric-signing', '--default-algorithm', 'ec-sign-p384-sha384', '--protection-level', 'hsm', '--skip-initial-version-creation', '--import-only']);
+  });
+  it('Vault: the path and key=value words', () => {
+    const v: Extract<CloudTarget, { cloud: 'vault' }> = { cloud: 'vault', keyName: EVIL, mount: 'transit', hashFunction: 'SHA256', algorithm: 'ecdsa-p256' };
+    expect(shellWords(vaultImportCommand(v), 'vault write')).toEqual([`transit/keys/${EVIL}/import`, 'ciphertext=@ciphertext.b64', 'hash_function=SHA256', 'type=ecdsa-p256']);
+  });
+  it('AWS: the key and a material description starting with a dash', () => {
+    const cmd = importCommand({ keyId: EVIL, cloud: { cloud: 'aws', algorithm: 'SYMMETRIC_DEFAULT', importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: '-x y' } });
+    expect(shellWords(cmd, 'aws kms import-key-material')).toEqual(['--key-id', EVIL, '--encrypted-key-material', 'fileb://EncryptedKeyMaterial.bin', '--import-token', 'fileb://ImportToken.bin', '--expiration-model', 'KEY_MATERIAL_DOES_NOT_EXPIRE', '--import-type', 'NEW_KEY_MATERIAL', '--key-material-description=-x y']);
+    expect(awsImportTypeOptions({ cloud: 'aws', algorithm: 'SYMMETRIC_DEFAULT', importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: 'rotation 2026-12' })).toBe(" --import-type NEW_KEY_MATERIAL --key-material-description 'rotation 2026-12'");
+  });
+  it('the sha256sum line checks the file it names, by a real sha256sum', () => {
+    const cwd = mkdtempSync(join(dir, 'sum-'));
+    const name = azureByokName(EVIL);
+    writeFileSync(join(cwd, name), 'x');
+    const [line] = checkLines([{ name, bytes: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' }], [name]);
+    expect(execFileSync('bash', ['-c', line as string], { cwd, encoding: 'utf8' })).toBe(`${name}: OK\n`);
+  });
+});
+
+describe("gcloud's names", () => {
+  // googlecloudsdk/command_lib/kms/maps.py VALID_ALGORITHMS_MAP (purpose: --algorithm choices), read for this test.
+  const GCLOUD: Record<string, string[]> = {
+    encryption: ['google-symmetric-encryption'],
+    'raw-encryption': ['aes-128-gcm', 'aes-256-gcm', 'aes-128-cbc', 'aes-256-cbc', 'aes-128-ctr', 'aes-256-ctr'],
+    'asymmetric-signing': ['ec-sign-p256-sha256', 'ec-sign-p384-sha384', 'ec-sign-secp256k1-sha256', 'rsa-sign-pss-2048-sha256', 'rsa-sign-pss-3072-sha256', 'rsa-sign-pss-4096-sha256', 'rsa-sign-pss-4096-sha512', 'rsa-sign-pkcs1-2048-sha256', 'rsa-sign-pkcs1-3072-sha256', 'rsa-sign-pkcs1-4096-sha256', 'rsa-sign-pkcs1-4096-sha512', 'rsa-sign-raw-pkcs1-2048', 'rsa-sign-raw-pkcs1-3072', 'rsa-sign-raw-pkcs1-4096'],
+    'asymmetric-encryption': ['rsa-decrypt-oaep-2048-sha1', 'rsa-decrypt-oaep-2048-sha256', 'rsa-decrypt-oaep-3072-sha1', 'rsa-decrypt-oaep-3072-sha256', 'rsa-decrypt-oaep-4096-sha1', 'rsa-decrypt-oaep-4096-sha256', 'rsa-decrypt-oaep-4096-sha512'],
+    mac: ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'],
+  };
+  const names = [...new Set(Object.values(CLOUD_KEY_NAMES.gcp).flat())];
+  it.each(names)('%s is a gcloud --algorithm choice, under the purpose we print', (name) => {
+    const spelled = gcloudAlgorithm(name);
+    expect(GCLOUD[gcloudPurpose(name)]).toContain(spelled);
+  });
+});
+
+describe('file names from key labels', () => {
+  it.each([
+    ['prod key 1', 'prod_key_1'],
+    ['../../etc/passwd', '_._.._etc_passwd'],
+    ['..', '_.'],
+    ['.hidden', '_hidden'],
+    ['-rf', '_rf'],
+    ['a/b\\c', 'a_b_c'],
+    ['nul\u0000byte', 'nul_byte'],
+    ['ключ 🔑', '______'],
+    ['', 'key'],
+    ['CON', '_CON'],
+    ['lpt1.backup', '_lpt1.backup'],
+    ['CONSOLE', 'CONSOLE'],
+    ['x'.repeat(300), 'x'.repeat(100)],
+  ])('%j becomes %j', (label, stem) => {
+    expect(safeFileStem(label)).toBe(stem);
+    expect(azureByokName(label)).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}\.byok$/);
+  });
+});
+
+describe('Vault transit key names as Vault routes them', () => {
+  const r4096 = rsaPair(4096);
+  it.each(['signing.', 'signing-', '_signing'])('refuses %j (GenericNameRegex: a word character first and last)', async (target) => {
+    const e = await refused({ cloud: 'vault', path: file(vaultWrappingKeyJson(r4096)), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target });
+    expect(e.message).toBe(`target ${JSON.stringify(target)} is not a transit key name (or MOUNT/keys/NAME).`);
+    expect(e.remedy).toContain('ending with a letter, digit or underscore');
+  });
+  it.each(['s', 'signing_', 'sign.v2', 'kms/keys/a-b_c'])('takes %j', async (target) => {
+    const p = await read({ cloud: 'vault', path: file(vaultWrappingKeyJson(r4096)), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target });
+    expect(p.keyId).toMatch(/\/keys\//);
+  });
+});
+
+describe("Azure's KEK as azure-cli prints it, and what it must not say", () => {
+  const r2048 = rsaPair(2048);
+  it('reads n and e in standard base64 with padding (azure-cli transform_key_output)', async () => {
+    const text = azureKeyJson(r2048);
+    expect(text).toContain('"e": "AQAB"');
+    expect((JSON.parse(text) as { key: { n: string } }).key.n).toMatch(/==$/);
+    const p = await read({ cloud: 'azure', path: file(text) });
+    expect(Buffer.from(p.publicKeySpkiDer).equals(r2048.spki)).toBe(true);
+  });
+  it("a damaged n is refused with Azure's remedy, not the AWS CLI's", async () => {
+    const e = await refused({ cloud: 'azure', path: file(azureKeyJson(r2048, { key: { n: 'AQAB+/x' } })) });
+    expect(e.message).toContain('key.n in');
+    expect(e.remedy).toContain('az keyvault key show');
+    expect(e.remedy).not.toContain('AWS');
+  });
+  it('refuses keyOps and key_ops both present', async () => {
+    const e = await refused({ cloud: 'azure', path: file(azureKeyJson(r2048, { key: { keyOps: ['import'], key_ops: ['import', 'decrypt'] } })) });
+    expect(e.message).toContain('has both keyOps and key_ops');
+  });
+  it.each([['false'], [0], ['yes']])('refuses attributes.enabled %j (not a boolean)', async (enabled) => {
+    const e = await refused({ cloud: 'azure', path: file(azureKeyJson(r2048, { attributes: { enabled } })) });
+    expect(e.message).toContain(`attributes.enabled in`);
+    expect(e.message).toContain('not true or false');
+  });
+  it('says an EC public key is "an EC key"', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const e = await refused({ cloud: 'azure', path: file(ec), kekId: AZURE_KID });
+    expect(e.message).toMatch(/holds an EC key; Azure BYOK KEK wrapping keys are RSA\.$/);
+  });
+});
+
+describe('files saved by Windows tools', () => {
+  const r3072 = rsaPair(3072);
+  it('takes JSON with a UTF-8 byte order mark (Out-File -Encoding utf8)', async () => {
+    const p = await read({ cloud: 'gcp', path: file(`\ufeff${gcpJobJson(r3072, {}, NOW)}`), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(p.wrappingKeySpec).toBe('RSA_3072');
+  });
+  it("refuses UTF-16 (PowerShell's >) naming the encoding and how to save UTF-8", async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(azureKeyJson(rsaPair(2048)), 'utf16le')]);
+    const e = await refused({ cloud: 'azure', path: file(utf16) });
+    expect(e.message).toMatch(/is UTF-16 text \(as PowerShell's `>` writes it\), not UTF-8\.$/);
+    expect(e.remedy).toContain('Out-File -Encoding utf8');
+  });
+});
+
+describe('AWS key material descriptions AWS itself would refuse', () => {
+  it.each([['no-break\u00a0space'], ['tab\there'], ['line\nbreak'], ['ideographic\u3000space']])('%j', (d) => {
+    expect(() => parseAwsImportOptions('SYMMETRIC_DEFAULT', { importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: d })).toThrow(/plain spaces: no tabs, line breaks or other spaces/);
+  });
+  it('takes plain spaces', () => {
+    expect(parseAwsImportOptions('SYMMETRIC_DEFAULT', { importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: 'ceremony 2026-12-07 rotation' })).toEqual({ importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: 'ceremony 2026-12-07 rotation' });
+  });
+});
+
+describe('a cloud import folder is never overwritten', () => {
+  const wrap = { encryptedKeyMaterial: new Uint8Array(424).fill(7), algorithm: 'RSA_AES_KEY_WRAP_SHA_1' as const, method: 'm', rsaPartLength: 384, aesPartLength: 40 };
+  function input(parentDir: string, name: string): ImportBundleInput {
+    const cloud: CloudTarget = { cloud: 'azure', kekKid: AZURE_KID, vaultName: 'acme-byok', managedHsm: false, keyName: 'k', kty: 'EC', curve: 'P-384', algorithm: 'EC-P-384' };
+    return {
+      parentDir,
+      name,
+      params: { keyId: 'https://acme-byok.vault.azure.net/keys/k', wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', wrappingKeySpec: 'RSA_3072', publicKeySpkiDer: new Uint8Array([1]), importToken: new Uint8Array(), source: { kind: 'files', path: '/x', publicKeyFrom: '/x', publicKeyEncoding: 'pem' }, warnings: [], cloud },
+      keySpec: 'ECC_NIST_P384',
+      keyLabel: 'k',
+      keyIdHex: '01',
+      checkValue: { value: 'AB', method: 'SHA256-SPKI', description: 'd' },
+      wrap,
+      ceremonyId: 'c',
+      createdAt: NOW,
+    };
+  }
+  it('refuses an existing folder and an interrupted .partial, leaving both as they were', async () => {
+    const parent = mkdtempSync(join(dir, 'out-'));
+    mkdirSync(join(parent, 'taken'));
+    writeFileSync(join(parent, 'taken', 'k.byok'), 'earlier');
+    await expect(exportImportBundle(input(parent, 'taken'))).rejects.toThrow(/already exists; exports are never overwritten/);
+    mkdirSync(join(parent, 'half.partial'));
+    await expect(exportImportBundle(input(parent, 'half'))).rejects.toThrow(/half\.partial exists: an earlier export was interrupted/);
+    expect(readdirSync(parent).sort()).toEqual(['half.partial', 'taken']);
+    expect(readdirSync(join(parent, 'taken'))).toEqual(['k.byok']);
+    expect(readdirSync(join(parent, 'half.partial'))).toEqual([]);
+  });
+});
+
+describe('the CLI refuses what it can before any ceremony starts', () => {
+  it('an Azure KEK.pem without --kek-id: exit 2, the flag named, nothing in the data folder', async () => {
+    const data = mkdtempSync(join(dir, 'data-'));
+    const out = mkdtempSync(join(dir, 'o-'));
+    const share = file('{}');
+    const errs: string[] = [];
+    const sink = { write: (s: string) => (errs.push(s), true) };
+    const code = await kmsImportCommand(
+      ['--module', '/nonexistent.so', '--slot', '0', '--cloud', 'azure', '--params', file(rsaPair(2048).pem), '--target', 'k', '--key-spec', 'RSA_2048', '--key-label', 'k', '--share', share, '--out', out, '--bundle-out', out, '--witness', 'w', '--data-dir', data],
+      { stdout: { write: () => true }, stderr: sink } as never,
+    );
+    expect(code).toBe(2);
+    expect(errs.join('')).toContain("is not the JSON of `az keyvault key show`: give --kek-id KID (the KEK's kid, with its version) with a KEK.pem.");
+    expect(readdirSync(data)).toEqual([]);
+    expect(readdirSync(out)).toEqual([]);
+    expect(existsSync(join(data, 'transcripts'))).toBe(false);
+  });
+});
