@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { AppError } from '../errors.js';
-import { cloudKeySpecNames, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
+import { cloudKeySpecNames, fromGcloudSpelling, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
 import { CLOUD_NAMES, CLOUDS, type Cloud } from '../kms/clouds/types.js';
 import { checkCloudFlags, settleWrappingAlgorithm } from './kms-cloud-flags.js';
 import { parseArgs } from 'node:util';
@@ -70,9 +70,10 @@ Options:
                              for the other clouds it follows from the import
                              method, Azure BYOK (SHA-1) or --hash-function.
   --key-spec SPEC            The key spec: ${KMS_KEY_SPECS.join(', ')},
-                             or the cloud's own name (EC_SIGN_P256_SHA256,
-                             RSA-3072, aes256-gcm96, ...). A spec the cloud
-                             does not take is refused before anything is made.
+                             or the cloud's own name (EC_SIGN_P256_SHA256 or
+                             gcloud's ec-sign-p256-sha256, RSA-3072,
+                             aes256-gcm96, ...). A spec the cloud does not
+                             take is refused before anything is made.
   --key-label LABEL          The label of the key in the token.
   --key-arn ARN              aws: the key ARN, when the parameters do not carry
                              it (console downloads), or to cross-check it.
@@ -207,8 +208,8 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const alg = values['wrapping-algorithm'];
   if (!alg && cloud === 'aws') throw new UsageError('--wrapping-algorithm ALG is required (the response does not name it).');
   if (alg && !(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
-  const specGiven = values['key-spec'];
-  if (!specGiven) throw new UsageError('--key-spec SPEC is required.');
+  if (!values['key-spec']) throw new UsageError('--key-spec SPEC is required.');
+  const specGiven = fromGcloudSpelling(cloud, values['key-spec']);
   if (!CLOUDS.some((c) => cloudKeySpecNames(c).includes(specGiven))) throw new UsageError(`--key-spec ${specGiven}: expected one of ${cloudKeySpecNames(cloud).join(', ')}.`);
   let resolved;
   try {

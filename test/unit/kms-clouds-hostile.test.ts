@@ -20,7 +20,8 @@ import { CLOUD_KEY_NAMES } from '../../src-main/kms/clouds/keyspecs.js';
 import type { CloudTarget } from '../../src-main/kms/clouds/types.js';
 import { exportImportBundle, importCommand, type ImportBundleInput } from '../../src-main/kms/export.js';
 import { readCloudImportParameters, type CloudParamsOptions } from '../../src-main/kms/params/cloud.js';
-import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { kmsImportArgs, kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { resolveCloudKeySpec } from '../../src-main/kms/clouds/keyspecs.js';
 import { AZURE_KID, azureKeyJson, gcpJobJson, rsaPair, vaultWrappingKeyJson } from '../helpers/cloud-fixtures.js';
 
 const NOW = new Date('2026-12-07T00:00:00Z');
@@ -105,6 +106,20 @@ describe("gcloud's names", () => {
   it.each(names)('%s is a gcloud --algorithm choice, under the purpose we print', (name) => {
     const spelled = gcloudAlgorithm(name);
     expect(GCLOUD[gcloudPurpose(name)]).toContain(spelled);
+  });
+});
+
+describe("a key spec copied from gcloud's help", () => {
+  it('ec-sign-p384-sha384 is EC_SIGN_P384_SHA384 for Google, and nothing for another cloud', () => {
+    expect(resolveCloudKeySpec('gcp', 'ec-sign-p384-sha384')).toEqual({ keySpec: 'ECC_NIST_P384', algorithm: 'EC_SIGN_P384_SHA384' });
+    expect(resolveCloudKeySpec('gcp', 'google-symmetric-encryption')).toEqual({ keySpec: 'SYMMETRIC_DEFAULT', algorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION' });
+    expect(() => resolveCloudKeySpec('vault', 'ec-sign-p384-sha384')).toThrow(/is not a key spec this application can import/);
+    expect(() => resolveCloudKeySpec('gcp', 'ec-sign-p521-sha512')).toThrow(/is not a key spec this application can import/);
+  });
+  it('the CLI takes it and records the API name', () => {
+    const out = mkdtempSync(join(dir, 'args-'));
+    const args = kmsImportArgs(['--module', '/m.so', '--slot', '0', '--cloud', 'gcp', '--params', file('{}'), '--target', 'k', '--key-spec', 'rsa-sign-pss-3072-sha256', '--key-label', 'k', '--share', 's', '--out', out, '--bundle-out', out, '--witness', 'w']);
+    expect(args).toMatchObject({ keySpec: 'RSA_3072', targetAlgorithm: 'RSA_SIGN_PSS_3072_SHA256' });
   });
 });
 
