@@ -5,7 +5,7 @@
 // overwritten; and the CLI refusing a KEK.pem without --kek-id before any ceremony starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
@@ -202,6 +202,27 @@ describe('files saved by Windows tools', () => {
   });
 });
 
+describe("each CLI's default output instead of its JSON", () => {
+  const r3072 = rsaPair(3072);
+  const yaml = `createTime: '2026-12-06T23:00:00.123456Z'\nexpireTime: '2026-12-09T23:00:00.123456Z'\nimportMethod: RSA_OAEP_3072_SHA1_AES_256\nname: projects/acme-keys-prod/locations/europe-west1/keyRings/ceremony/importJobs/j\nprotectionLevel: HSM\npublicKey:\n  pem: |\n${r3072.pem.replace(/^/gm, '    ')}state: ACTIVE\n`;
+  it('gcloud YAML: refused as such, with --format=json', async () => {
+    const e = await refused({ cloud: 'gcp', path: file(yaml), importJob: 'projects/acme-keys-prod/locations/europe-west1/keyRings/ceremony/importJobs/j', importMethod: 'RSA_OAEP_3072_SHA1_AES_256' });
+    expect(e.message).toMatch(/is the YAML gcloud prints by default, not the import job's JSON\.$/);
+    expect(e.remedy).toContain('--format=json');
+  });
+  it('vault read without -format=json: refused as the table', async () => {
+    const table = `Key           Value\n---           -----\npublic_key    ${rsaPair(4096).pem}`;
+    const e = await refused({ cloud: 'vault', path: file(table), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target: 'k' });
+    expect(e.message).toMatch(/is the table `vault read` prints by default, not its JSON\.$/);
+    expect(e.remedy).toContain('-format=json');
+  });
+  it('an import job protection level that is neither SOFTWARE nor HSM', async () => {
+    const e = await refused({ cloud: 'gcp', path: file(gcpJobJson(r3072, { protectionLevel: 'HSM; rm -rf ~' }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(e.message).toContain(`protectionLevel in`);
+    expect(e.message).toContain(`an import job's is SOFTWARE or HSM`);
+  });
+});
+
 describe('AWS key material descriptions AWS itself would refuse', () => {
   it.each([['no-break\u00a0space'], ['tab\there'], ['line\nbreak'], ['ideographic\u3000space']])('%j', (d) => {
     expect(() => parseAwsImportOptions('SYMMETRIC_DEFAULT', { importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: d })).toThrow(/plain spaces: no tabs, line breaks or other spaces/);
@@ -242,20 +263,21 @@ describe('a cloud import folder is never overwritten', () => {
 });
 
 describe('the CLI refuses what it can before any ceremony starts', () => {
-  it('an Azure KEK.pem without --kek-id: exit 2, the flag named, nothing in the data folder', async () => {
+  it.each([
+    ['an Azure KEK.pem without --kek-id', ['--cloud', 'azure', '--key-spec', 'RSA_2048'], () => rsaPair(2048).pem, "is not the JSON of `az keyvault key show`: give --kek-id KID (the KEK's kid, with its version) with a KEK.pem."],
+    ["gcloud's YAML", ['--cloud', 'gcp', '--key-spec', 'ECC_NIST_P384'], () => 'name: projects/p/locations/l/keyRings/r/importJobs/j\nstate: ACTIVE\n', 'is the YAML gcloud prints by default: describe the job again with --format=json.'],
+  ])('%s: exit 2, the flag named, nothing in the data or output folder', async (_what, cloud, params, message) => {
     const data = mkdtempSync(join(dir, 'data-'));
     const out = mkdtempSync(join(dir, 'o-'));
-    const share = file('{}');
     const errs: string[] = [];
     const sink = { write: (s: string) => (errs.push(s), true) };
     const code = await kmsImportCommand(
-      ['--module', '/nonexistent.so', '--slot', '0', '--cloud', 'azure', '--params', file(rsaPair(2048).pem), '--target', 'k', '--key-spec', 'RSA_2048', '--key-label', 'k', '--share', share, '--out', out, '--bundle-out', out, '--witness', 'w', '--data-dir', data],
+      ['--module', '/nonexistent.so', '--slot', '0', ...cloud, '--params', file(params()), '--target', 'k', '--key-label', 'k', '--share', file('{}'), '--out', out, '--bundle-out', out, '--witness', 'w', '--data-dir', data],
       { stdout: { write: () => true }, stderr: sink } as never,
     );
     expect(code).toBe(2);
-    expect(errs.join('')).toContain("is not the JSON of `az keyvault key show`: give --kek-id KID (the KEK's kid, with its version) with a KEK.pem.");
+    expect(errs.join('')).toContain(message);
     expect(readdirSync(data)).toEqual([]);
     expect(readdirSync(out)).toEqual([]);
-    expect(existsSync(join(data, 'transcripts'))).toBe(false);
   });
 });

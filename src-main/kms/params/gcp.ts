@@ -52,6 +52,10 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
   let protectionLevel: string | undefined;
   let validTo: string | undefined;
   const json = text.trimStart().startsWith('{');
+  // gcloud prints YAML unless told --format=json: such a file is no publicKey.pem either.
+  if (!json && /^(?:name|importMethod|state|publicKey):/m.test(text)) {
+    throw new AppError(KMS_PARAMS_ERROR, `${o.path} is the YAML gcloud prints by default, not the import job's JSON.`, `Describe the job again with --format=json. ${DESCRIBE}`);
+  }
   if (json) {
     const doc = parseJsonObject(text, o.path, DESCRIBE);
     refuseOtherCloud(doc, 'gcp', o.path);
@@ -71,8 +75,12 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
     if (typeof pem !== 'string') throw new AppError(KMS_PARAMS_ERROR, `publicKey.pem in ${o.path} is missing.`, DESCRIBE);
     pemText = pem;
     pemFrom = `publicKey.pem in ${o.path}`;
+    // Import jobs are SOFTWARE or HSM; the crypto key must have the same level, and IMPORT.md names it.
     const pl = member(doc, 'protectionLevel');
-    if (typeof pl === 'string') protectionLevel = pl;
+    if (pl !== undefined) {
+      if (pl !== 'SOFTWARE' && pl !== 'HSM') throw new AppError(KMS_PARAMS_ERROR, `protectionLevel in ${o.path} is ${JSON.stringify(pl)}; an import job's is SOFTWARE or HSM.`, DESCRIBE);
+      protectionLevel = pl;
+    }
     validTo = isoTime(member(doc, 'expireTime'), `expireTime in ${o.path}`, DESCRIBE);
     if (o.importJob !== undefined && o.importJob !== job.name) {
       throw new AppError(KMS_PARAMS_ERROR, `importJob ${JSON.stringify(o.importJob)} is not the job ${o.path} describes (${job.name}).`, 'Leave out --import-job (the file names the job), or bring the file of that job.');

@@ -42,6 +42,10 @@ export async function readVaultParameters(o: CloudParamsOptions): Promise<Import
   const text = await readParamsText(o.path, 'Vault wrapping key file', READ);
   const warnings: string[] = [];
   const json = text.trimStart().startsWith('{');
+  // `vault read` without -format=json prints a Key/Value table around the PEM.
+  if (!json && /^public_key\s+-----BEGIN/m.test(text)) {
+    throw new AppError(KMS_PARAMS_ERROR, `${o.path} is the table \`vault read\` prints by default, not its JSON.`, READ);
+  }
   let pem: string;
   let from: string;
   if (json) {
