@@ -151,6 +151,10 @@ describe('Vault transit key names as Vault routes them', () => {
     expect(e.message).toBe(`target ${JSON.stringify(target)} is not a transit key name (or MOUNT/keys/NAME).`);
     expect(e.remedy).toContain('ending with a letter, digit or underscore');
   });
+  it('warns that the wrapping key must come from the mount the key goes into', async () => {
+    const p = await read({ cloud: 'vault', path: file(vaultWrappingKeyJson(r4096)), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target: 'kms/keys/mac' });
+    expect(p.warnings.join(' ')).toContain('this file must be `vault read -format=json kms/wrapping_key` from the cluster you import into (kms/keys/mac)');
+  });
   it.each(['s', 'signing_', 'sign.v2', 'kms/keys/a-b_c'])('takes %j', async (target) => {
     const p = await read({ cloud: 'vault', path: file(vaultWrappingKeyJson(r4096)), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target });
     expect(p.keyId).toMatch(/\/keys\//);

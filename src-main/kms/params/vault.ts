@@ -67,7 +67,8 @@ export async function readVaultParameters(o: CloudParamsOptions): Promise<Import
   }
   const { mount, keyName } = parseVaultTarget(o.target);
   const algorithm = cloudAlgorithmFor('vault', o.keySpec, o.targetAlgorithm);
-  warnings.push('Vault\'s wrapping key does not expire, but it is the key of one Vault cluster: import into the cluster it was read from.');
+  // Each transit mount has its own wrapping key, and the JSON does not say which mount it was read from.
+  warnings.push(`Vault's wrapping key does not expire, but each transit mount of each Vault cluster has its own: this file must be \`vault read -format=json ${mount}/wrapping_key\` from the cluster you import into (${mount}/keys/${keyName}).`);
   return {
     keyId: `${mount}/keys/${keyName}`,
     wrappingAlgorithm: wrap,
