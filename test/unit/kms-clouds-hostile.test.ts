@@ -206,6 +206,40 @@ describe('files saved by Windows tools', () => {
   });
 });
 
+describe('hostile wrapping keys and files (already refused; kept so they stay refused)', () => {
+  const r4096 = rsaPair(4096);
+  const ec = () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  const e3 = () => generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 3 }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  it.each([
+    ['two keys in one PEM file', () => r4096.pem + r4096.pem, 'holds 2 PEM blocks; expected one "PUBLIC KEY".'],
+    ['trailing garbage', () => `${r4096.pem}rm -rf ~\n`, 'has text outside its PEM block.'],
+    ['an EC key', ec, 'holds an EC key; Vault transit wrapping keys are RSA.'],
+    ['e = 3', e3, 'has public exponent 3; Vault transit wrapping keys use 65537.'],
+    ['RSA-2048', () => rsaPair(2048).pem, 'is RSA-2048; Vault transit wrapping keys are RSA-4096.'],
+    ['a private key', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 'is a PEM "PRIVATE KEY", not a "PUBLIC KEY".'],
+    ['a huge file', () => 'A'.repeat(70_000), 'a Vault wrapping key file is at most 64 KiB (65536 bytes).'],
+  ])('Vault: %s', async (_what, content, message) => {
+    const e = await refused({ cloud: 'vault', path: file(content()), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target: 'k' });
+    expect(e.message.endsWith(message)).toBe(true);
+    expect(e.remedy).toContain('vault read -format=json transit/wrapping_key');
+  });
+  it('a member twice, spelled once with a JSON escape', async () => {
+    const text = gcpJobJson(rsaPair(3072), {}, NOW).replace('"state": "ACTIVE"', '"state": "ACTIVE", "st\\u0061te": "EXPIRED"');
+    const e = await refused({ cloud: 'gcp', path: file(text), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(e.message).toContain('has the member "state" twice; it must say one thing.');
+  });
+  it.each([
+    ['with a path step', 'https://acme-byok.vault.azure.net/keys/../0123456789abcdef0123456789abcdef'],
+    ['with a space', 'https://acme-byok.vault.azure.net/keys/kek byok/0123456789abcdef0123456789abcdef'],
+    ['with a port', 'https://acme-byok.vault.azure.net:443/keys/kek/0123456789abcdef0123456789abcdef'],
+    ['over http', 'http://acme-byok.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef'],
+    ['of a secret', 'https://acme-byok.vault.azure.net/secrets/kek/0123456789abcdef0123456789abcdef'],
+  ])('an Azure kid %s', async (_what, kid) => {
+    const e = await refused({ cloud: 'azure', path: file(azureKeyJson(rsaPair(2048), { key: { kid } })) });
+    expect(e.message).toBe(`key.kid in ${join(dir, `f${n}`)} ${JSON.stringify(kid)} is not a Key Vault key id.`);
+  });
+});
+
 describe("each CLI's default output instead of its JSON", () => {
   const r3072 = rsaPair(3072);
   const yaml = `createTime: '2026-12-06T23:00:00.123456Z'\nexpireTime: '2026-12-09T23:00:00.123456Z'\nimportMethod: RSA_OAEP_3072_SHA1_AES_256\nname: projects/acme-keys-prod/locations/europe-west1/keyRings/ceremony/importJobs/j\nprotectionLevel: HSM\npublicKey:\n  pem: |\n${r3072.pem.replace(/^/gm, '    ')}state: ACTIVE\n`;
@@ -219,6 +253,10 @@ describe("each CLI's default output instead of its JSON", () => {
     const e = await refused({ cloud: 'vault', path: file(table), wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', target: 'k' });
     expect(e.message).toMatch(/is the table `vault read` prints by default, not its JSON\.$/);
     expect(e.remedy).toContain('-format=json');
+  });
+  it.each([[7, 'is 7, not ACTIVE'], ['active', 'is "active", not ACTIVE'], [null, 'is null, not ACTIVE']])('a job state %j is named as it is', async (state, message) => {
+    const e = await refused({ cloud: 'gcp', path: file(gcpJobJson(r3072, { state }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(e.message.endsWith(message + '.')).toBe(true);
   });
   it('an import job protection level that is neither SOFTWARE nor HSM', async () => {
     const e = await refused({ cloud: 'gcp', path: file(gcpJobJson(r3072, { protectionLevel: 'HSM; rm -rf ~' }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });

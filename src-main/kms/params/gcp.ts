@@ -68,7 +68,7 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
           ? { what: 'is still PENDING_GENERATION: its wrapping key does not exist yet', remedy: 'Wait a minute, describe the job again and bring the new file (state ACTIVE).' }
           : state === 'EXPIRED'
             ? { what: 'is EXPIRED: Cloud KMS no longer imports with it', remedy: 'Create a new import job (`gcloud kms import-jobs create`), describe it once ACTIVE, and bring that file.' }
-            : { what: `is ${JSON.stringify(state ?? null)}, not ACTIVE`, remedy: DESCRIBE };
+            : { what: `is ${JSON.stringify(member(doc, 'state') ?? null)}, not ACTIVE`, remedy: DESCRIBE };
       throw new AppError(KMS_PARAMS_ERROR, `state in ${o.path}: import job ${job.name} ${why.what}.`, why.remedy);
     }
     const pem = member(asObject(member(doc, 'publicKey')), 'pem');
