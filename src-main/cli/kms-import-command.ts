@@ -74,7 +74,9 @@ Options:
                              gcloud's ec-sign-p256-sha256, RSA-3072,
                              aes256-gcm96, ...). A spec the cloud does not
                              take is refused before anything is made.
-  --key-label LABEL          The label of the key in the token.
+  --key-label LABEL          The label of the key in the token: 1 to 64
+                             letters, digits, spaces, . _ -, starting with a
+                             letter or digit (Azure: the .byok file's name).
   --key-arn ARN              aws: the key ARN, when the parameters do not carry
                              it (console downloads), or to cross-check it.
   --valid-to ISO_TIME        aws: ParametersValidTo, when the parameters do not
@@ -114,6 +116,9 @@ Options:
 Exit status: 0 when the ceremony completed, 1 when it failed (it is recorded as
 aborted, with the reason), 2 for a usage error.
 `;
+
+/** keyLabel in ceremonies/kms-import.yaml and kms-rewrap.yaml: pattern [A-Za-z0-9][A-Za-z0-9 ._-]*, 1-64 characters. */
+export const KEY_LABEL = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 
 export interface KmsImportArgs {
   module: string;
@@ -220,6 +225,11 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const spec = resolved.keySpec;
   const label = values['key-label'];
   if (!label) throw new UsageError('--key-label LABEL is required.');
+  // The shipped kms-import and kms-rewrap scripts take this pattern (keyLabel); said here in the room's words
+  // before anything opens, instead of the engine's regular expression after the token was opened.
+  if (!KEY_LABEL.test(label)) {
+    throw new UsageError(`--key-label ${JSON.stringify(label)}: a key label is 1 to 64 letters, digits, spaces, dots, dashes and underscores, starting with a letter or digit (it labels the key in the token and names the Azure .byok file).`);
+  }
   const shares = (values.share ?? []).map((s) => {
     const colon = s.lastIndexOf(':');
     if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);

@@ -20,7 +20,9 @@ import { CLOUD_KEY_NAMES } from '../../src-main/kms/clouds/keyspecs.js';
 import type { CloudTarget } from '../../src-main/kms/clouds/types.js';
 import { exportImportBundle, importCommand, type ImportBundleInput } from '../../src-main/kms/export.js';
 import { readCloudImportParameters, type CloudParamsOptions } from '../../src-main/kms/params/cloud.js';
-import { kmsImportArgs, kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { KEY_LABEL, kmsImportArgs, kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { UsageError } from '../../src-main/cli/args.js';
+import { readFileSync } from 'node:fs';
 import { resolveCloudKeySpec } from '../../src-main/kms/clouds/keyspecs.js';
 import { AZURE_KID, azureKeyJson, gcpJobJson, rsaPair, vaultWrappingKeyJson } from '../helpers/cloud-fixtures.js';
 
@@ -120,6 +122,27 @@ describe("a key spec copied from gcloud's help", () => {
     const out = mkdtempSync(join(dir, 'args-'));
     const args = kmsImportArgs(['--module', '/m.so', '--slot', '0', '--cloud', 'gcp', '--params', file('{}'), '--target', 'k', '--key-spec', 'rsa-sign-pss-3072-sha256', '--key-label', 'k', '--share', 's', '--out', out, '--bundle-out', out, '--witness', 'w']);
     expect(args).toMatchObject({ keySpec: 'RSA_3072', targetAlgorithm: 'RSA_SIGN_PSS_3072_SHA256' });
+  });
+});
+
+describe('key labels on the command line', () => {
+  const argv = (label: string) => {
+    const out = mkdtempSync(join(dir, 'lbl-'));
+    return ['--module', '/m.so', '--slot', '0', '--cloud', 'azure', '--params', file('{}'), '--target', 'k', '--key-spec', 'RSA_2048', `--key-label=${label}`, '--share', 's', '--out', out, '--bundle-out', out, '--witness', 'w'];
+  };
+  it.each(['a b;rm -rf ~', '../../etc/passwd', '.hidden', '-rf', 'ключ', 'nul\u0000', 'x'.repeat(65), ' lead'])('refuses %j in words, before anything opens', (label) => {
+    expect(() => kmsImportArgs(argv(label))).toThrow(UsageError);
+    expect(() => kmsImportArgs(argv(label))).toThrow(`--key-label ${JSON.stringify(label)}: a key label is 1 to 64 letters, digits, spaces, dots, dashes and underscores, starting with a letter or digit`);
+  });
+  it.each(['prod key 1', 'k', 'a.b-c_d', 'x'.repeat(64)])('takes %j', (label) => {
+    expect(kmsImportArgs(argv(label))).toMatchObject({ keyLabel: label });
+  });
+  it.each(['kms-import', 'kms-rewrap'])("agrees with ceremonies/%s.yaml's keyLabel", (script) => {
+    const yaml = readFileSync(join(__dirname, '..', '..', 'ceremonies', `${script}.yaml`), 'utf8');
+    const block = /\n {2}keyLabel:\n((?: {4}.*\n)+)/.exec(yaml)?.[1] ?? '';
+    expect(block).toContain("    pattern: '[A-Za-z0-9][A-Za-z0-9 ._-]*'\n");
+    expect(block).toContain('    maxLength: 64\n');
+    expect(KEY_LABEL.source).toBe('^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$');
   });
 });
 
