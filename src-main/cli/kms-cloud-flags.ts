@@ -46,7 +46,7 @@ async function impliedWrap(args: KmsImportArgs): Promise<string | undefined> {
       case 'vault':
         return vaultHashWrap(parseVaultHashFunction(args.hashFunction, '--hash-function'));
       case 'gcp': {
-        if (args.importMethod !== undefined) return gcpMethodWrap(parseGcpImportMethod(args.importMethod, '--import-method')).wrappingAlgorithm;
+        if (args.importMethod !== undefined) return gcpMethodWrap(parseGcpImportMethod(args.importMethod, '--import-method', true)).wrappingAlgorithm;
         // The job's JSON names its method; the parameters step reads and checks the whole file again.
         const text = await readParamsText(args.params, 'Cloud KMS import job file', 'Bring the JSON of `gcloud kms import-jobs describe --format=json`.');
         if (!text.trimStart().startsWith('{')) {

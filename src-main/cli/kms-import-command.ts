@@ -91,10 +91,12 @@ Options:
                              its full name); azure: the new key's name; vault:
                              the transit key name (or MOUNT/keys/NAME).
   --import-job NAME          gcp with publicKey.pem: the job's full name.
-  --import-method METHOD     gcp with publicKey.pem: the job's import method.
+  --import-method METHOD     gcp with publicKey.pem: the job's import method
+                             (RSA_OAEP_3072_SHA256_AES_256 or gcloud's
+                             rsa-oaep-3072-sha256-aes-256).
   --kek-id KID               azure with KEK.pem: the KEK's kid, with version.
-  --hash-function HASH       vault: SHA256 (default) or SHA1, as the import
-                             will name it (hash_function=).
+  --hash-function HASH       vault: SHA256 (default) or SHA1 (any case), as
+                             the import will name it (hash_function=).
   --share FILE[:PASSPHRASE_FILE]
                              A custodian's share file (and the file holding its
                              passphrase). Repeat until the threshold is reached.

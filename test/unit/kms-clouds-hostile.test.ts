@@ -125,6 +125,24 @@ describe("a key spec copied from gcloud's help", () => {
   });
 });
 
+describe('names typed the way the cloud\'s own CLI spells them', () => {
+  const r3072 = rsaPair(3072);
+  it("--import-method in gcloud's spelling with a publicKey.pem; a describe JSON must carry the API's", async () => {
+    const job = 'projects/acme-keys-prod/locations/europe-west1/keyRings/ceremony/importJobs/j';
+    const p = await read({ cloud: 'gcp', path: file(r3072.pem), importJob: job, importMethod: 'rsa-oaep-3072-sha256-aes-256', wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(p.cloud).toMatchObject({ importMethod: 'RSA_OAEP_3072_SHA256_AES_256' });
+    const q = await read({ cloud: 'gcp', path: file(gcpJobJson(r3072, {}, NOW)), importMethod: 'rsa-oaep-3072-sha1-aes-256', keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(q.cloud).toMatchObject({ importMethod: 'RSA_OAEP_3072_SHA1_AES_256' });
+    const e = await refused({ cloud: 'gcp', path: file(gcpJobJson(r3072, { importMethod: 'rsa-oaep-3072-sha1-aes-256' }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(e.message).toContain('"rsa-oaep-3072-sha1-aes-256" is not a Cloud KMS import method');
+  });
+  it('--hash-function in lower case, as Vault itself takes it; the command says SHA1', async () => {
+    const p = await read({ cloud: 'vault', path: file(vaultWrappingKeyJson(rsaPair(4096))), hashFunction: 'sha1', target: 'k' });
+    expect(p.cloud).toMatchObject({ hashFunction: 'SHA1' });
+    expect(vaultImportCommand(p.cloud as Extract<CloudTarget, { cloud: 'vault' }>)).toContain(' hash_function=SHA1 ');
+  });
+});
+
 describe('key labels on the command line', () => {
   const argv = (label: string) => {
     const out = mkdtempSync(join(dir, 'lbl-'));

@@ -28,8 +28,14 @@ export function gcpMethodWrap(method: GcpImportMethod): { wrappingAlgorithm: Kms
   return { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', bits };
 }
 
-export function parseGcpImportMethod(value: unknown, field: string): GcpImportMethod {
+export function parseGcpImportMethod(value: unknown, field: string, typed = false): GcpImportMethod {
   if (typeof value === 'string' && (GCP_IMPORT_METHODS as readonly string[]).includes(value)) return value as GcpImportMethod;
+  // gcloud's spelling (`gcloud kms import-jobs create --import-method rsa-oaep-3072-sha256-aes-256`), typed by hand.
+  // Only for a flag: a describe JSON always carries the API's name, so another spelling there is a changed file.
+  if (typed) {
+    const api = typeof value === 'string' && /^[a-z0-9-]+$/.test(value) ? value.toUpperCase().replace(/-/g, '_') : '';
+    if ((GCP_IMPORT_METHODS as readonly string[]).includes(api)) return api as GcpImportMethod;
+  }
   throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a Cloud KMS import method this application can wrap for.`, `Create the import job with one of ${GCP_IMPORT_METHODS.join(', ')} (RSA_OAEP_3072_SHA256_AES_256 is Google's recommendation).`);
 }
 
@@ -85,7 +91,7 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
     if (o.importJob !== undefined && o.importJob !== job.name) {
       throw new AppError(KMS_PARAMS_ERROR, `importJob ${JSON.stringify(o.importJob)} is not the job ${o.path} describes (${job.name}).`, 'Leave out --import-job (the file names the job), or bring the file of that job.');
     }
-    if (o.importMethod !== undefined && o.importMethod !== method) {
+    if (o.importMethod !== undefined && parseGcpImportMethod(o.importMethod, 'importMethod', true) !== method) {
       throw new AppError(KMS_PARAMS_ERROR, `importMethod ${JSON.stringify(o.importMethod)} is not the method of ${job.name} (${method}).`, 'Leave out --import-method (the file names it), or bring the file of the job you mean.');
     }
   } else {
@@ -93,7 +99,7 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
       throw new AppError(KMS_PARAMS_ERROR, `importJob and importMethod are needed with ${o.path}: a publicKey.pem does not say which job it belongs to.`, `Give --import-job projects/P/locations/L/keyRings/R/importJobs/J and --import-method METHOD, or better: ${DESCRIBE}`);
     }
     job = parseJobName(o.importJob, 'importJob');
-    method = parseGcpImportMethod(o.importMethod, 'importMethod');
+    method = parseGcpImportMethod(o.importMethod, 'importMethod', true);
     pemText = text;
     pemFrom = o.path;
     warnings.push(`Only the job's public key was given: its state and expiry were not checked. Import jobs expire 3 days after creation; confirm that ${job.name} is ACTIVE (gcloud kms import-jobs describe).`);

@@ -23,7 +23,8 @@ export function vaultHashWrap(hash: VaultHashFunction): KmsWrappingAlgorithm {
 
 export function parseVaultHashFunction(value: unknown, field = 'hashFunction'): VaultHashFunction {
   if (value === undefined) return 'SHA256';
-  if (typeof value === 'string' && (VAULT_HASH_FUNCTIONS as readonly string[]).includes(value)) return value as VaultHashFunction;
+  // Vault reads hash_function in any case (strings.ToUpper); the command IMPORT.md prints uses upper case.
+  if (typeof value === 'string' && (VAULT_HASH_FUNCTIONS as readonly string[]).includes(value.toUpperCase())) return value.toUpperCase() as VaultHashFunction;
   throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a hash_function this application can wrap with.`, `Use ${VAULT_HASH_FUNCTIONS.join(' or ')} (Vault's default is SHA256).`);
 }
 
