@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { AppError } from '../../src-main/errors.js';
-import { azureByokName, azureImportCommand } from '../../src-main/kms/clouds/azure-bundle.js';
+import { azureByokName, azureImportCommand, byokDocument } from '../../src-main/kms/clouds/azure-bundle.js';
+import { vaultFiles } from '../../src-main/kms/clouds/vault-bundle.js';
 import { gcloudAlgorithm, gcloudPurpose, gcpCreateKeyCommand, gcpImportCommand } from '../../src-main/kms/clouds/gcp-bundle.js';
 import { vaultImportCommand } from '../../src-main/kms/clouds/vault-bundle.js';
 import { checkLines, safeFileStem } from '../../src-main/kms/clouds/bundle-common.js';
@@ -92,6 +93,24 @@ describe('IMPORT.md commands: one shell word per value, whatever the value', () 
     writeFileSync(join(cwd, name), 'x');
     const [line] = checkLines([{ name, bytes: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' }], [name]);
     expect(execFileSync('bash', ['-c', line as string], { cwd, encoding: 'utf8' })).toBe(`${name}: OK\n`);
+  });
+});
+
+describe('encodings as each receiver decodes them', () => {
+  // 424 bytes (RSA-3072 part + a 32-byte key's RFC 5649 part): 424 mod 3 = 1, so padding would show.
+  const wrap = new Uint8Array(424).map((_, i) => (i * 97 + 13) & 0xff);
+  it('.byok ciphertext: base64url without padding (JWE compact style), decoded back by Python', () => {
+    const doc = JSON.parse(byokDocument(AZURE_KID, wrap, 'g')) as { ciphertext: string };
+    expect(doc.ciphertext).toMatch(/^[A-Za-z0-9_-]+$/);
+    const py = execFileSync('python3', ['-c', 'import base64,sys; s=sys.stdin.read(); sys.stdout.write(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)).hex())'], { input: doc.ciphertext, encoding: 'utf8' });
+    expect(py).toBe(Buffer.from(wrap).toString('hex'));
+  });
+  it("ciphertext.b64: standard base64 with its padding (Go's base64.StdEncoding, as Vault decodes), no newline", () => {
+    const [f] = vaultFiles({ wrap: { encryptedKeyMaterial: wrap } } as ImportBundleInput);
+    const text = Buffer.from(f?.data ?? []).toString('ascii');
+    expect(text).toMatch(/^[A-Za-z0-9+/]+==$/);
+    const py = execFileSync('python3', ['-c', 'import base64,sys; sys.stdout.write(base64.b64decode(sys.stdin.read(), validate=True).hex())'], { input: text, encoding: 'utf8' });
+    expect(py).toBe(Buffer.from(wrap).toString('hex'));
   });
 });
 
