@@ -144,6 +144,19 @@ describe("a key spec copied from gcloud's help", () => {
   });
 });
 
+describe('Google project names as resource names carry them', () => {
+  it.each([['a project number', '123456789012'], ['a domain-scoped id', 'example.com:acme-keys']])('takes a job under %s, and gcloud gets it as one word', async (_what, project) => {
+    const name = `projects/${project}/locations/global/keyRings/r/importJobs/j`;
+    const p = await read({ cloud: 'gcp', path: file(gcpJobJson(rsaPair(3072), { name }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(p.cloud).toMatchObject({ project, keyRing: 'r', cryptoKey: 'k' });
+    expect(shellWords(gcpImportCommand(p.cloud as Extract<CloudTarget, { cloud: 'gcp' }>), 'gcloud kms keys versions import').slice(-2)).toEqual(['--project', project]);
+  });
+  it.each(['Acme', 'a', '1abc:', 'acme-keys-', '../x'])('refuses project %j', async (project) => {
+    const e = await refused({ cloud: 'gcp', path: file(gcpJobJson(rsaPair(3072), { name: `projects/${project}/locations/global/keyRings/r/importJobs/j` }, NOW)), keySpec: 'ECC_NIST_P256', target: 'k' });
+    expect(e.message).toContain('is not an import job name.');
+  });
+});
+
 describe('names typed the way the cloud\'s own CLI spells them', () => {
   const r3072 = rsaPair(3072);
   it("--import-method in gcloud's spelling with a publicKey.pem; a describe JSON must carry the API's", async () => {

@@ -15,9 +15,12 @@ import { asObject, hhmm, isoTime, member, parseJsonObject, pemPublicKey, readPar
 import { VALID_TO_WARNING_MS } from './validate.js';
 
 const DESCRIBE = 'Run `gcloud kms import-jobs describe JOB --location LOCATION --keyring KEY_RING --format=json > import-job.json` and bring that file unchanged.';
-const JOB_NAME = /^projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/locations\/([a-z0-9-]{1,63})\/keyRings\/([A-Za-z0-9_-]{1,63})\/importJobs\/([A-Za-z0-9_-]{1,63})$/;
+// A project is named by its id (6-30 of a-z, 0-9, -), its number (when gcloud was given --project NUMBER), or a
+// legacy domain-scoped id (example.com:my-project); resource names echo whichever was used.
+const PROJECT = '([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}|[a-z0-9][a-z0-9.-]{0,62}:[a-z][a-z0-9-]{4,28}[a-z0-9])';
+const JOB_NAME = new RegExp(`^projects/${PROJECT}/locations/([a-z0-9-]{1,63})/keyRings/([A-Za-z0-9_-]{1,63})/importJobs/([A-Za-z0-9_-]{1,63})$`);
 const KEY_ID = /^[A-Za-z0-9_-]{1,63}$/;
-const KEY_NAME = /^projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/locations\/([a-z0-9-]{1,63})\/keyRings\/([A-Za-z0-9_-]{1,63})\/cryptoKeys\/([A-Za-z0-9_-]{1,63})$/;
+const KEY_NAME = new RegExp(`^projects/${PROJECT}/locations/([a-z0-9-]{1,63})/keyRings/([A-Za-z0-9_-]{1,63})/cryptoKeys/([A-Za-z0-9_-]{1,63})$`);
 /** Jobs expire 3 days after creation; further out means a wrong clock or an edited file. */
 const JOB_LIFETIME_MAX_MS = 3 * 24 * 60 * 60 * 1000 + 60 * 60 * 1000;
 
