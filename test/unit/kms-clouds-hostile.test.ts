@@ -311,6 +311,10 @@ describe('hostile wrapping keys and files (already refused; kept so they stay re
     const e = await refused({ cloud: 'azure', path: file(azureKeyJson(rsaPair(2048), { key: { kid } })) });
     expect(e.message).toBe(`key.kid in ${join(dir, `f${n}`)} ${JSON.stringify(kid)} is not a Key Vault key id.`);
   });
+  it('an Azure kid whose vault name has two dashes in a row', async () => {
+    const e = await refused({ cloud: 'azure', path: file(azureKeyJson(rsaPair(2048), { key: { kid: 'https://ac--me.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef' } })) });
+    expect(e.message).toContain('names ac--me, which no key vault or Managed HSM can be called (two dashes in a row).');
+  });
 });
 
 describe("each CLI's default output instead of its JSON", () => {

@@ -38,6 +38,8 @@ export function parseKekKid(value: unknown, field: string): { kid: string; vault
     throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a Key Vault key id${noVersion ? ' with a version (the .byok file must name the exact KEK version)' : ''}.`, remedy);
   }
   const host = m[2] as string;
+  // Vault and Managed HSM names never hold two dashes in a row: such a host is not one Azure gave out.
+  if ((m[1] as string).includes('--')) throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(s)} names ${m[1] as string}, which no key vault or Managed HSM can be called (two dashes in a row).`, remedy);
   if (!Object.hasOwn(HOSTS, host)) throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(s)} is on ${host}, which is not a Key Vault or Managed HSM host (${Object.keys(HOSTS).join(', ')}).`, remedy);
   return { kid: s, vaultName: m[1] as string, managedHsm: HOSTS[host] as boolean, kekName: m[3] as string };
 }
