@@ -35,15 +35,24 @@ async function impliedWrap(args: KmsImportArgs): Promise<string | undefined> {
     switch (args.cloud) {
       case 'aws':
         return undefined;
-      case 'azure':
+      case 'azure': {
+        // A KEK.pem does not name its KEK: without --kek-id the ceremony would start only to stop at its parameters.
+        if (args.kekId === undefined) {
+          const text = await readParamsText(args.params, 'Azure KEK file', 'Bring the JSON of `az keyvault key show`.');
+          if (!text.trimStart().startsWith('{')) throw new UsageError(`--params ${args.params} is not the JSON of \`az keyvault key show\`: give --kek-id KID (the KEK's kid, with its version) with a KEK.pem.`);
+        }
         return AZURE_WRAP;
+      }
       case 'vault':
         return vaultHashWrap(parseVaultHashFunction(args.hashFunction, '--hash-function'));
       case 'gcp': {
-        if (args.importMethod !== undefined) return gcpMethodWrap(parseGcpImportMethod(args.importMethod, '--import-method')).wrappingAlgorithm;
+        if (args.importMethod !== undefined) return gcpMethodWrap(parseGcpImportMethod(args.importMethod, '--import-method', true)).wrappingAlgorithm;
         // The job's JSON names its method; the parameters step reads and checks the whole file again.
         const text = await readParamsText(args.params, 'Cloud KMS import job file', 'Bring the JSON of `gcloud kms import-jobs describe --format=json`.');
-        if (!text.trimStart().startsWith('{')) throw new UsageError(`--params ${args.params} is not an import job's JSON: give --import-job and --import-method with a publicKey.pem.`);
+        if (!text.trimStart().startsWith('{')) {
+          if (/^(?:name|importMethod|state|publicKey):/m.test(text)) throw new UsageError(`--params ${args.params} is the YAML gcloud prints by default: describe the job again with --format=json.`);
+          throw new UsageError(`--params ${args.params} is not an import job's JSON: give --import-job and --import-method with a publicKey.pem.`);
+        }
         return gcpMethodWrap(parseGcpImportMethod(member(parseJsonObject(text, args.params, 'Bring the JSON of `gcloud kms import-jobs describe --format=json`.'), 'importMethod'), `importMethod in ${args.params}`)).wrappingAlgorithm;
       }
     }

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import { KMS_KEY_SPECS, KMS_WRAPPING_ALGORITHMS } from '../kms/index.js';
 import { AppError } from '../errors.js';
-import { cloudKeySpecNames, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
+import { cloudKeySpecNames, fromGcloudSpelling, resolveCloudKeySpec } from '../kms/clouds/keyspecs.js';
 import { CLOUD_NAMES, CLOUDS, type Cloud } from '../kms/clouds/types.js';
 import { checkCloudFlags, settleWrappingAlgorithm } from './kms-cloud-flags.js';
 import { parseArgs } from 'node:util';
@@ -70,10 +70,13 @@ Options:
                              for the other clouds it follows from the import
                              method, Azure BYOK (SHA-1) or --hash-function.
   --key-spec SPEC            The key spec: ${KMS_KEY_SPECS.join(', ')},
-                             or the cloud's own name (EC_SIGN_P256_SHA256,
-                             RSA-3072, aes256-gcm96, ...). A spec the cloud
-                             does not take is refused before anything is made.
-  --key-label LABEL          The label of the key in the token.
+                             or the cloud's own name (EC_SIGN_P256_SHA256 or
+                             gcloud's ec-sign-p256-sha256, RSA-3072,
+                             aes256-gcm96, ...). A spec the cloud does not
+                             take is refused before anything is made.
+  --key-label LABEL          The label of the key in the token: 1 to 64
+                             letters, digits, spaces, . _ -, starting with a
+                             letter or digit (Azure: the .byok file's name).
   --key-arn ARN              aws: the key ARN, when the parameters do not carry
                              it (console downloads), or to cross-check it.
   --valid-to ISO_TIME        aws: ParametersValidTo, when the parameters do not
@@ -88,10 +91,12 @@ Options:
                              its full name); azure: the new key's name; vault:
                              the transit key name (or MOUNT/keys/NAME).
   --import-job NAME          gcp with publicKey.pem: the job's full name.
-  --import-method METHOD     gcp with publicKey.pem: the job's import method.
+  --import-method METHOD     gcp with publicKey.pem: the job's import method
+                             (RSA_OAEP_3072_SHA256_AES_256 or gcloud's
+                             rsa-oaep-3072-sha256-aes-256).
   --kek-id KID               azure with KEK.pem: the KEK's kid, with version.
-  --hash-function HASH       vault: SHA256 (default) or SHA1, as the import
-                             will name it (hash_function=).
+  --hash-function HASH       vault: SHA256 (default) or SHA1 (any case), as
+                             the import will name it (hash_function=).
   --share FILE[:PASSPHRASE_FILE]
                              A custodian's share file (and the file holding its
                              passphrase). Repeat until the threshold is reached.
@@ -113,6 +118,9 @@ Options:
 Exit status: 0 when the ceremony completed, 1 when it failed (it is recorded as
 aborted, with the reason), 2 for a usage error.
 `;
+
+/** keyLabel in ceremonies/kms-import.yaml and kms-rewrap.yaml: pattern [A-Za-z0-9][A-Za-z0-9 ._-]*, 1-64 characters. */
+export const KEY_LABEL = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 
 export interface KmsImportArgs {
   module: string;
@@ -207,8 +215,8 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const alg = values['wrapping-algorithm'];
   if (!alg && cloud === 'aws') throw new UsageError('--wrapping-algorithm ALG is required (the response does not name it).');
   if (alg && !(KMS_WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw new UsageError(`--wrapping-algorithm ${alg}: expected one of ${KMS_WRAPPING_ALGORITHMS.join(', ')}.`);
-  const specGiven = values['key-spec'];
-  if (!specGiven) throw new UsageError('--key-spec SPEC is required.');
+  if (!values['key-spec']) throw new UsageError('--key-spec SPEC is required.');
+  const specGiven = fromGcloudSpelling(cloud, values['key-spec']);
   if (!CLOUDS.some((c) => cloudKeySpecNames(c).includes(specGiven))) throw new UsageError(`--key-spec ${specGiven}: expected one of ${cloudKeySpecNames(cloud).join(', ')}.`);
   let resolved;
   try {
@@ -219,6 +227,11 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   const spec = resolved.keySpec;
   const label = values['key-label'];
   if (!label) throw new UsageError('--key-label LABEL is required.');
+  // The shipped kms-import and kms-rewrap scripts take this pattern (keyLabel); said here in the room's words
+  // before anything opens, instead of the engine's regular expression after the token was opened.
+  if (!KEY_LABEL.test(label)) {
+    throw new UsageError(`--key-label ${JSON.stringify(label)}: a key label is 1 to 64 letters, digits, spaces, dots, dashes and underscores, starting with a letter or digit (it labels the key in the token and names the Azure .byok file).`);
+  }
   const shares = (values.share ?? []).map((s) => {
     const colon = s.lastIndexOf(':');
     if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);

@@ -11,6 +11,7 @@ import type { ImportParameters, KmsKeySpec } from './types.js';
 import type { WrapResult } from './wrap.js';
 import { awsImportTypeOptions, awsRotationLines } from './clouds/aws-commands.js';
 import { cloudBundle } from './clouds/bundle.js';
+import { shellOption } from './clouds/shell.js';
 
 export const EXPORT_ERROR = 'KMS_EXPORT';
 export const MANIFEST_FORMAT = 'keyceremony-kms-import/1';
@@ -48,7 +49,7 @@ export interface ExportedBundle {
 
 export function importCommand(params: Pick<ImportParameters, 'keyArn' | 'keyId' | 'cloud'>): string {
   const aws = params.cloud?.cloud === 'aws' ? params.cloud : undefined;
-  return `aws kms import-key-material --key-id ${params.keyArn ?? params.keyId} --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE${awsImportTypeOptions(aws)}`;
+  return `aws kms import-key-material ${shellOption('--key-id', params.keyArn ?? params.keyId)} --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE${awsImportTypeOptions(aws)}`;
 }
 
 export function importInstructions(input: Omit<ImportBundleInput, 'parentDir' | 'name'>, hashes: ExportedFile[]): string {

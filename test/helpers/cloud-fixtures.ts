@@ -46,8 +46,13 @@ export function gcpJobJson(pair: RsaPair, over: Record<string, unknown> = {}, no
   )}\n`;
 }
 
+/**
+ * As azure-cli prints it: its transform_key_output turns the JWK's byte fields (n, e) into standard base64
+ * with padding (base64.b64encode), not the base64url of the REST API.
+ */
 export function azureKeyJson(pair: RsaPair, over: { key?: Record<string, unknown>; attributes?: Record<string, unknown> } = {}, kid = AZURE_KID): string {
-  const jwk = pair.publicKey.export({ format: 'jwk' });
+  const url = pair.publicKey.export({ format: 'jwk' });
+  const jwk = { n: Buffer.from(url.n as string, 'base64url').toString('base64'), e: Buffer.from(url.e as string, 'base64url').toString('base64') };
   return `${JSON.stringify(
     {
       attributes: { created: '2026-12-01T10:00:00+00:00', enabled: true, expires: null, exportable: false, notBefore: null, recoveryLevel: 'Recoverable+Purgeable', updated: '2026-12-01T10:00:00+00:00', ...over.attributes },

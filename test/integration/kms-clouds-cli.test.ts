@@ -126,10 +126,10 @@ describe('one key to every cloud', () => {
     const wrapped = await readFile(join(first.importBundle.path, 'wrapped-key.bin'));
     expectSameKeyPair(pythonUnwrap(gcpKey.privateKey, 'SHA1', wrapped), first.checkValue.value);
     const md = await readFile(join(first.importBundle.path, 'IMPORT.md'), 'utf8');
-    const line = 'gcloud kms keys versions import --import-job job-2026-12 --location europe-west1 --keyring ceremony --key signing --algorithm EC_SIGN_P384_SHA384 --wrapped-key-file wrapped-key.bin --project acme-keys-prod';
+    const line = 'gcloud kms keys versions import --import-job job-2026-12 --location europe-west1 --keyring ceremony --key signing --algorithm ec-sign-p384-sha384 --wrapped-key-file wrapped-key.bin --project acme-keys-prod';
     expect(md).toContain(`\n${line}\n`);
     expect(m.importCommand).toBe(line);
-    expect(md).toContain(`echo "${m.files['wrapped-key.bin']?.sha256}  wrapped-key.bin" | sha256sum -c`);
+    expect(md).toContain(`echo '${m.files['wrapped-key.bin']?.sha256}  wrapped-key.bin' | sha256sum -c`);
     expect(md).toContain(`# must print ${first.checkValue.value.toLowerCase()}`);
   });
 
@@ -187,7 +187,7 @@ describe('symmetric and HMAC keys', () => {
     expect(material.length).toBe(32);
     expect(aesCmac(material, Buffer.alloc(16)).subarray(0, 3).toString('hex').toUpperCase()).toBe(r.checkValue.value);
     const md = await readFile(join(r.importBundle.path, 'IMPORT.md'), 'utf8');
-    expect(md).toContain(`--expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE --import-type NEW_KEY_MATERIAL --key-material-description "rotation 2026-12"\n`);
+    expect(md).toContain(`--expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE --import-type NEW_KEY_MATERIAL --key-material-description 'rotation 2026-12'\n`);
     expect(md).toContain(`\naws kms rotate-key-on-demand --key-id ${ARN}\n`);
     expect(md).toContain(`\naws kms list-key-rotations --key-id ${ARN} --include-key-material ALL_KEY_MATERIAL\n`);
     expect(await manifestOf(r)).toMatchObject({ importType: 'NEW_KEY_MATERIAL', keyMaterialDescription: 'rotation 2026-12' });

@@ -66,6 +66,8 @@ describe('cloud import folders', () => {
     const g: CloudTarget = { cloud: 'gcp', importJob: 'projects/p-12345/locations/global/keyRings/r/importJobs/j', importMethod: 'RSA_OAEP_3072_SHA1_AES_256', project: 'p-12345', location: 'global', keyRing: 'r', cryptoKey: 'k', algorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION', state: 'ACTIVE' };
     const b = await exportImportBundle(input('gcp', g, 'projects/p-12345/locations/global/keyRings/r/cryptoKeys/k'));
     expect(Buffer.from(readFileSync(join(b.dir, 'wrapped-key.bin'))).equals(Buffer.from(wrapped))).toBe(true);
-    expect(checkDigests(b.dir)).toMatchObject({ cloud: 'gcp', method: 'RSA_OAEP_3072_SHA1_AES_256', cloudKeyAlgorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION', importCommand: 'gcloud kms keys versions import --import-job j --location global --keyring r --key k --algorithm GOOGLE_SYMMETRIC_ENCRYPTION --wrapped-key-file wrapped-key.bin --project p-12345' });
+    expect(checkDigests(b.dir)).toMatchObject({ cloud: 'gcp', method: 'RSA_OAEP_3072_SHA1_AES_256', cloudKeyAlgorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION', importCommand: 'gcloud kms keys versions import --import-job j --location global --keyring r --key k --algorithm google-symmetric-encryption --wrapped-key-file wrapped-key.bin --project p-12345' });
+    // gcloud's --algorithm choices are the enum names in lower case with dashes; the key is created import-only.
+    expect(readFileSync(join(b.dir, 'IMPORT.md'), 'utf8')).toContain('`gcloud kms keys create projects/p-12345/locations/global/keyRings/r/cryptoKeys/k --purpose encryption --default-algorithm google-symmetric-encryption --skip-initial-version-creation --import-only`');
   });
 });

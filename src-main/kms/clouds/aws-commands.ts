@@ -1,4 +1,5 @@
 // The AWS rotation and replica commands IMPORT.md gives when the room chose an import type (June 2025).
+import { shellOption, shellWord } from './shell.js';
 import type { CloudTarget } from './types.js';
 
 type Aws = Extract<CloudTarget, { cloud: 'aws' }>;
@@ -7,14 +8,14 @@ type Aws = Extract<CloudTarget, { cloud: 'aws' }>;
 export function awsImportTypeOptions(a: Aws | undefined): string {
   if (!a?.importType) return '';
   let s = ` --import-type ${a.importType}`;
-  // The description is letters, digits, spaces and : / _ . - (checked): double quotes are enough.
-  if (a.keyMaterialDescription !== undefined) s += ` --key-material-description "${a.keyMaterialDescription}"`;
-  if (a.keyMaterialId !== undefined) s += ` --key-material-id ${a.keyMaterialId}`;
+  if (a.keyMaterialDescription !== undefined) s += ` ${shellOption('--key-material-description', a.keyMaterialDescription)}`;
+  if (a.keyMaterialId !== undefined) s += ` ${shellOption('--key-material-id', a.keyMaterialId)}`;
   return s;
 }
 
-export function awsRotationLines(a: Aws | undefined, key: string): string[] {
+export function awsRotationLines(a: Aws | undefined, keyRef: string): string[] {
   if (!a?.importType) return [];
+  const key = shellWord(keyRef);
   const list = `aws kms list-key-rotations --key-id ${key} --include-key-material ALL_KEY_MATERIAL`;
   if (a.importType === 'NEW_KEY_MATERIAL') {
     return [

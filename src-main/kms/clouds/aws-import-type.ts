@@ -8,7 +8,10 @@ import type { KmsKeySpec } from '../types.js';
 import { AWS_IMPORT_TYPES, type AwsImportType } from './types.js';
 
 export const AWS_IMPORT_TYPE_ERROR = 'KMS_AWS_IMPORT_TYPE';
-const DESCRIPTION = /^[a-zA-Z0-9:/_\s.-]+$/;
+// AWS documents ^[a-zA-Z0-9:/_\s.-]+$ in Java's regex dialect, where \s is only ASCII white space; JavaScript's
+// \s also takes no-break and other Unicode spaces AWS refuses. Plain spaces only: the description also goes
+// into the one-line command IMPORT.md prints, where a tab or line break would not survive copying.
+const DESCRIPTION = /^[a-zA-Z0-9:/_ .-]+$/;
 const MATERIAL_ID = /^[0-9a-f]{64}$/;
 
 export interface AwsImportOptions {
@@ -32,7 +35,7 @@ export function parseAwsImportOptions(keySpec: KmsKeySpec, o: { importType?: unk
   if (o.keyMaterialDescription !== undefined) {
     const d = o.keyMaterialDescription;
     if (typeof d !== 'string' || d.length > 256 || (d.length > 0 && !DESCRIPTION.test(d))) {
-      throw new AppError(AWS_IMPORT_TYPE_ERROR, `keyMaterialDescription ${JSON.stringify(d)} is not allowed: AWS KMS takes 0 to 256 characters of letters, digits, spaces and : / _ . -.`, 'Shorten it, or replace the other characters (e.g. "ceremony 2026-12-07 rotation").');
+      throw new AppError(AWS_IMPORT_TYPE_ERROR, `keyMaterialDescription ${JSON.stringify(d)} is not allowed: AWS KMS takes 0 to 256 characters of letters, digits, spaces and : / _ . - (plain spaces: no tabs, line breaks or other spaces).`, 'Shorten it, or replace the other characters (e.g. "ceremony 2026-12-07 rotation").');
     }
     if (d !== '') out.keyMaterialDescription = d;
   }

@@ -3,6 +3,7 @@
 //  "ciphertext":base64url(RSA-OAEP-SHA1(AES key) || RFC 5649(material)),"generator":"<tool>; <HSM>"}.
 import type { ImportBundleInput } from '../export.js';
 import { checkLines, recogniseLines, safeFileStem, type BundleFile, type FileDigest } from './bundle-common.js';
+import { shellOption } from './shell.js';
 import type { CloudTarget } from './types.js';
 
 type Azure = Extract<CloudTarget, { cloud: 'azure' }>;
@@ -22,11 +23,19 @@ export function azureFiles(input: ImportBundleInput, a: Azure): BundleFile[] {
 }
 
 function where(a: Azure): string {
-  return a.managedHsm ? `--hsm-name ${a.vaultName}` : `--vault-name ${a.vaultName}`;
+  return shellOption(a.managedHsm ? '--hsm-name' : '--vault-name', a.vaultName);
 }
 
 export function azureImportCommand(input: Pick<ImportBundleInput, 'keyLabel'>, a: Azure): string {
-  return `az keyvault key import ${where(a)} --name ${a.keyName} --byok-file ${azureByokName(input.keyLabel)} --kty ${a.kty}${a.curve ? ` --curve ${a.curve}` : ''}`;
+  // az appends -HSM to --kty itself (a .byok key is always HSM-protected) and wants --curve exactly for EC.
+  return [
+    'az keyvault key import',
+    where(a),
+    shellOption('--name', a.keyName),
+    shellOption('--byok-file', azureByokName(input.keyLabel)),
+    shellOption('--kty', a.kty),
+    ...(a.curve ? [shellOption('--curve', a.curve)] : []),
+  ].join(' ');
 }
 
 export function azureInstructions(input: ImportBundleInput, a: Azure, hashes: readonly FileDigest[]): string {
@@ -41,7 +50,8 @@ export function azureInstructions(input: ImportBundleInput, a: Azure, hashes: re
     `Key check value: ${input.checkValue.value} (${input.checkValue.method}: ${input.checkValue.description})`,
     `Ceremony: ${input.ceremonyId}; created ${input.createdAt.toISOString()}`,
     ``,
-    `Only the vault or HSM that holds the KEK can import ${file}.${p.validTo ? ` The KEK expires at ${p.validTo}.` : ''}`,
+    `Only the ${a.managedHsm ? 'Managed HSM' : 'key vault'} that holds the KEK can import ${file}.${p.validTo ? ` The KEK expires at ${p.validTo}.` : ''}${a.managedHsm ? '' : ' The vault must be'}`,
+    ...(a.managedHsm ? [] : [`Premium: a .byok key is HSM-protected (az adds -HSM to --kty).`]),
     ``,
     `On a connected machine, in this folder, check the file, then run:`,
     ``,
@@ -51,7 +61,7 @@ export function azureInstructions(input: ImportBundleInput, a: Azure, hashes: re
     azureImportCommand(input, a),
     '```',
     ``,
-    ...recogniseLines(input.keySpec, input.checkValue, `az keyvault key download ${where(a)} --name ${a.keyName} --file public.pem --encoding PEM`),
+    ...recogniseLines(input.keySpec, input.checkValue, `az keyvault key download ${where(a)} ${shellOption('--name', a.keyName)} --file public.pem --encoding PEM`),
     ``,
     `import-manifest.json lists the SHA-256 of every file here; ${file} never held plaintext.`,
     ``,

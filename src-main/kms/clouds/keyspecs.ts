@@ -74,10 +74,21 @@ function refuse(cloud: Cloud, field: string, value: string, why: string): never 
 }
 
 /**
- * Our spec and the cloud's name for it, from either name. An HMAC spec for Vault keeps our name (Vault's
- * "hmac" does not say the size). Refuses a spec the cloud does not take.
+ * gcloud prints and takes Google's algorithm names in lower case with dashes (ec-sign-p384-sha384): a room that
+ * copies one from gcloud's help means the API's EC_SIGN_P384_SHA384. Any other value is returned unchanged.
  */
-export function resolveCloudKeySpec(cloud: Cloud, value: string, field = '--key-spec'): { keySpec: KmsKeySpec; algorithm: string } {
+export function fromGcloudSpelling(cloud: Cloud, value: string): string {
+  if (cloud !== 'gcp' || !/^[a-z0-9]+(?:-[a-z0-9]+)+$/.test(value)) return value;
+  const api = value.toUpperCase().replace(/-/g, '_');
+  return Object.values(CLOUD_KEY_NAMES.gcp).some((n) => n?.includes(api)) ? api : value;
+}
+
+/**
+ * Our spec and the cloud's name for it, from either name (for Google also gcloud's spelling). An HMAC spec for
+ * Vault keeps our name (Vault's "hmac" does not say the size). Refuses a spec the cloud does not take.
+ */
+export function resolveCloudKeySpec(cloud: Cloud, given: string, field = '--key-spec'): { keySpec: KmsKeySpec; algorithm: string } {
+  const value = fromGcloudSpelling(cloud, given);
   const names = CLOUD_KEY_NAMES[cloud];
   if ((KMS_KEY_SPECS as readonly string[]).includes(value)) {
     const spec = value as KmsKeySpec;

@@ -2,6 +2,7 @@
 // no line break (the CLI's @file reads the file as it is, and a newline is not base64).
 import type { ImportBundleInput } from '../export.js';
 import { checkLines, recogniseLines, type BundleFile, type FileDigest } from './bundle-common.js';
+import { shellWord } from './shell.js';
 import type { CloudTarget } from './types.js';
 
 type Vault = Extract<CloudTarget, { cloud: 'vault' }>;
@@ -12,7 +13,7 @@ export function vaultFiles(input: ImportBundleInput): BundleFile[] {
 }
 
 export function vaultImportCommand(v: Vault): string {
-  return `vault write ${v.mount}/keys/${v.keyName}/import ciphertext=@${VAULT_CIPHERTEXT} hash_function=${v.hashFunction} type=${v.algorithm}`;
+  return ['vault write', shellWord(`${v.mount}/keys/${v.keyName}/import`), shellWord(`ciphertext=@${VAULT_CIPHERTEXT}`), shellWord(`hash_function=${v.hashFunction}`), shellWord(`type=${v.algorithm}`)].join(' ');
 }
 
 export function vaultInstructions(input: ImportBundleInput, v: Vault, hashes: readonly FileDigest[]): string {
@@ -25,7 +26,8 @@ export function vaultInstructions(input: ImportBundleInput, v: Vault, hashes: re
     `Key check value: ${input.checkValue.value} (${input.checkValue.method}: ${input.checkValue.description})`,
     `Ceremony: ${input.ceremonyId}; created ${input.createdAt.toISOString()}`,
     ``,
-    `Only the Vault cluster whose ${v.mount}/wrapping_key was read can import this.`,
+    `Only the Vault cluster whose ${v.mount}/wrapping_key was read can import this, and only into the ${v.mount} mount`,
+    `(each transit mount has its own wrapping key).`,
     ``,
     `On a connected machine with VAULT_ADDR and a token allowed to import, in this folder, check the file, then run:`,
     ``,
@@ -35,7 +37,7 @@ export function vaultInstructions(input: ImportBundleInput, v: Vault, hashes: re
     vaultImportCommand(v),
     '```',
     ``,
-    ...recogniseLines(input.keySpec, input.checkValue, `vault read -format=json ${v.mount}/keys/${v.keyName} | jq -r '.data.keys["1"].public_key' > public.pem`),
+    ...recogniseLines(input.keySpec, input.checkValue, `vault read -format=json ${shellWord(`${v.mount}/keys/${v.keyName}`)} | jq -r '.data.keys["1"].public_key' > public.pem`),
     ``,
     `import-manifest.json lists the SHA-256 of every file here; ${VAULT_CIPHERTEXT} never held plaintext.`,
     ``,

@@ -38,6 +38,8 @@ export function parseKekKid(value: unknown, field: string): { kid: string; vault
     throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a Key Vault key id${noVersion ? ' with a version (the .byok file must name the exact KEK version)' : ''}.`, remedy);
   }
   const host = m[2] as string;
+  // Vault and Managed HSM names never hold two dashes in a row: such a host is not one Azure gave out.
+  if ((m[1] as string).includes('--')) throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(s)} names ${m[1] as string}, which no key vault or Managed HSM can be called (two dashes in a row).`, remedy);
   if (!Object.hasOwn(HOSTS, host)) throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(s)} is on ${host}, which is not a Key Vault or Managed HSM host (${Object.keys(HOSTS).join(', ')}).`, remedy);
   return { kid: s, vaultName: m[1] as string, managedHsm: HOSTS[host] as boolean, kekName: m[3] as string };
 }
@@ -64,6 +66,10 @@ export async function readAzureParameters(o: CloudParamsOptions): Promise<Import
     if (kty !== 'RSA-HSM') {
       throw new AppError(KMS_PARAMS_ERROR, `key.kty in ${o.path} is ${JSON.stringify(kty)}; a BYOK KEK is an RSA-HSM key (its private half never leaves the HSM).`, CREATE_KEK);
     }
+    // `az keyvault key show` prints keyOps (the SDK's key_ops in camel case); a file naming both says two things.
+    if (member(key, 'keyOps') !== undefined && member(key, 'key_ops') !== undefined) {
+      throw new AppError(KMS_PARAMS_ERROR, `key in ${o.path} has both keyOps and key_ops; it must say once what the KEK may do.`, SHOW);
+    }
     const ops = member(key, 'keyOps') ?? member(key, 'key_ops');
     if (!Array.isArray(ops) || ops.length !== 1 || ops[0] !== 'import') {
       throw new AppError(KMS_PARAMS_ERROR, `key.keyOps in ${o.path} is ${JSON.stringify(ops ?? null)}; a BYOK KEK must allow import and nothing else.`, CREATE_KEK);
@@ -76,7 +82,11 @@ export async function readAzureParameters(o: CloudParamsOptions): Promise<Import
     wrappingKeySpec = k.wrappingKeySpec;
     from = `key in ${o.path}`;
     const attributes = asObject(member(doc, 'attributes'));
-    if (member(attributes, 'enabled') === false) throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is false: the KEK ${kek.kid} is disabled.`, 'Enable it (`az keyvault key set-attributes --enabled true`) or create a new KEK, then show it again.');
+    const enabled = member(attributes, 'enabled');
+    if (enabled !== undefined && enabled !== null && typeof enabled !== 'boolean') {
+      throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is ${JSON.stringify(enabled)}, not true or false.`, SHOW);
+    }
+    if (enabled === false) throw new AppError(KMS_PARAMS_ERROR, `attributes.enabled in ${o.path} is false: the KEK ${kek.kid} is disabled.`, 'Enable it (`az keyvault key set-attributes --enabled true`) or create a new KEK, then show it again.');
     const expires = member(attributes, 'expires');
     if (expires !== undefined && expires !== null) {
       validTo = isoTime(expires, `attributes.expires in ${o.path}`, SHOW);

@@ -13,9 +13,14 @@ import { decodeBase64Strict } from './encoding.js';
 export async function readParamsText(path: string, what: string, remedy: string): Promise<string> {
   const kind: FileKind = { what, cap: FILE_CAPS.importParametersJson, remedy, code: KMS_PARAMS_ERROR };
   const data = await readBounded(path, kind);
+  // PowerShell 5's `>` writes UTF-16 with a byte order mark: say so, instead of "not UTF-8".
+  if ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff)) {
+    throw new AppError(KMS_PARAMS_ERROR, `${path} is UTF-16 text (as PowerShell's \`>\` writes it), not UTF-8.`, `Save it as UTF-8 (in PowerShell: \`... | Out-File -Encoding utf8 FILE\`, or run the command in a POSIX shell), then bring it. ${remedy}`.trim());
+  }
   const text = data.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(data)) throw new AppError(KMS_PARAMS_ERROR, `${path} is not UTF-8 text.`, remedy);
-  return text;
+  // A UTF-8 byte order mark (Out-File -Encoding utf8 on Windows writes one) says nothing: JSON.parse would trip on it.
+  return text.startsWith('\ufeff') ? text.slice(1) : text;
 }
 
 export function parseJsonObject(text: string, file: string, remedy: string): Record<string, unknown> {
@@ -46,7 +51,12 @@ export function pemPublicKey(text: string, field: string, remedy: string): Uint8
   const b = blocks[0] as RegExpMatchArray;
   if (b[1] !== 'PUBLIC KEY') throw new AppError(KMS_PARAMS_ERROR, `${field} is a PEM "${b[1]}", not a "PUBLIC KEY".`, remedy);
   if (text.replace(b[0], '').trim() !== '') throw new AppError(KMS_PARAMS_ERROR, `${field} has text outside its PEM block.`, remedy);
-  return decodeBase64Strict(b[2] as string, field);
+  try {
+    return decodeBase64Strict(b[2] as string, field);
+  } catch (e) {
+    if (e instanceof AppError) throw new AppError(KMS_PARAMS_ERROR, e.message, remedy);
+    throw e;
+  }
 }
 
 /** Strict base64url (or standard base64, which some tools print): decodes and re-encodes to the same text. */
@@ -58,7 +68,13 @@ export function decodeBase64UrlStrict(value: unknown, field: string, remedy: str
     if (bytes.toString('base64url') !== value) throw new AppError(KMS_PARAMS_ERROR, `${field} is not valid base64url (it does not decode cleanly).`, remedy);
     return new Uint8Array(bytes);
   }
-  return decodeBase64Strict(value, field);
+  try {
+    return decodeBase64Strict(value, field);
+  } catch (e) {
+    // decodeBase64Strict's remedy speaks of the AWS CLI; this value came from another cloud's download.
+    if (e instanceof AppError) throw new AppError(KMS_PARAMS_ERROR, e.message, remedy);
+    throw e;
+  }
 }
 
 export interface RsaWrappingKey {
@@ -75,7 +91,10 @@ export function rsaWrappingKey(key: { der: Uint8Array } | { jwk: JsonWebKey }, f
   } catch {
     throw new AppError(KMS_PARAMS_ERROR, `${field} is not a public key (truncated or damaged).`, remedy);
   }
-  if (k.asymmetricKeyType !== 'rsa') throw new AppError(KMS_PARAMS_ERROR, `${field} holds a ${String(k.asymmetricKeyType).toUpperCase()} key; ${who} wrapping keys are RSA.`, remedy);
+  if (k.asymmetricKeyType !== 'rsa') {
+    const type = String(k.asymmetricKeyType).toUpperCase();
+    throw new AppError(KMS_PARAMS_ERROR, `${field} holds ${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type} key; ${who} wrapping keys are RSA.`, remedy);
+  }
   const bits = k.asymmetricKeyDetails?.modulusLength ?? 0;
   if (!sizes.includes(bits)) throw new AppError(KMS_PARAMS_ERROR, `${field} is RSA-${bits}; ${who} wrapping keys are ${sizes.map((s) => `RSA-${s}`).join(', ')}.`, remedy);
   if (k.asymmetricKeyDetails?.publicExponent !== 65537n) throw new AppError(KMS_PARAMS_ERROR, `${field} has public exponent ${String(k.asymmetricKeyDetails?.publicExponent)}; ${who} wrapping keys use 65537.`, remedy);

@@ -15,9 +15,12 @@ import { asObject, hhmm, isoTime, member, parseJsonObject, pemPublicKey, readPar
 import { VALID_TO_WARNING_MS } from './validate.js';
 
 const DESCRIBE = 'Run `gcloud kms import-jobs describe JOB --location LOCATION --keyring KEY_RING --format=json > import-job.json` and bring that file unchanged.';
-const JOB_NAME = /^projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/locations\/([a-z0-9-]{1,63})\/keyRings\/([A-Za-z0-9_-]{1,63})\/importJobs\/([A-Za-z0-9_-]{1,63})$/;
+// A project is named by its id (6-30 of a-z, 0-9, -), its number (when gcloud was given --project NUMBER), or a
+// legacy domain-scoped id (example.com:my-project); resource names echo whichever was used.
+const PROJECT = '([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}|[a-z0-9][a-z0-9.-]{0,62}:[a-z][a-z0-9-]{4,28}[a-z0-9])';
+const JOB_NAME = new RegExp(`^projects/${PROJECT}/locations/([a-z0-9-]{1,63})/keyRings/([A-Za-z0-9_-]{1,63})/importJobs/([A-Za-z0-9_-]{1,63})$`);
 const KEY_ID = /^[A-Za-z0-9_-]{1,63}$/;
-const KEY_NAME = /^projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/locations\/([a-z0-9-]{1,63})\/keyRings\/([A-Za-z0-9_-]{1,63})\/cryptoKeys\/([A-Za-z0-9_-]{1,63})$/;
+const KEY_NAME = new RegExp(`^projects/${PROJECT}/locations/([a-z0-9-]{1,63})/keyRings/([A-Za-z0-9_-]{1,63})/cryptoKeys/([A-Za-z0-9_-]{1,63})$`);
 /** Jobs expire 3 days after creation; further out means a wrong clock or an edited file. */
 const JOB_LIFETIME_MAX_MS = 3 * 24 * 60 * 60 * 1000 + 60 * 60 * 1000;
 
@@ -28,8 +31,14 @@ export function gcpMethodWrap(method: GcpImportMethod): { wrappingAlgorithm: Kms
   return { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', bits };
 }
 
-export function parseGcpImportMethod(value: unknown, field: string): GcpImportMethod {
+export function parseGcpImportMethod(value: unknown, field: string, typed = false): GcpImportMethod {
   if (typeof value === 'string' && (GCP_IMPORT_METHODS as readonly string[]).includes(value)) return value as GcpImportMethod;
+  // gcloud's spelling (`gcloud kms import-jobs create --import-method rsa-oaep-3072-sha256-aes-256`), typed by hand.
+  // Only for a flag: a describe JSON always carries the API's name, so another spelling there is a changed file.
+  if (typed) {
+    const api = typeof value === 'string' && /^[a-z0-9-]+$/.test(value) ? value.toUpperCase().replace(/-/g, '_') : '';
+    if ((GCP_IMPORT_METHODS as readonly string[]).includes(api)) return api as GcpImportMethod;
+  }
   throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a Cloud KMS import method this application can wrap for.`, `Create the import job with one of ${GCP_IMPORT_METHODS.join(', ')} (RSA_OAEP_3072_SHA256_AES_256 is Google's recommendation).`);
 }
 
@@ -52,6 +61,10 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
   let protectionLevel: string | undefined;
   let validTo: string | undefined;
   const json = text.trimStart().startsWith('{');
+  // gcloud prints YAML unless told --format=json: such a file is no publicKey.pem either.
+  if (!json && /^(?:name|importMethod|state|publicKey):/m.test(text)) {
+    throw new AppError(KMS_PARAMS_ERROR, `${o.path} is the YAML gcloud prints by default, not the import job's JSON.`, `Describe the job again with --format=json. ${DESCRIBE}`);
+  }
   if (json) {
     const doc = parseJsonObject(text, o.path, DESCRIBE);
     refuseOtherCloud(doc, 'gcp', o.path);
@@ -64,20 +77,24 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
           ? { what: 'is still PENDING_GENERATION: its wrapping key does not exist yet', remedy: 'Wait a minute, describe the job again and bring the new file (state ACTIVE).' }
           : state === 'EXPIRED'
             ? { what: 'is EXPIRED: Cloud KMS no longer imports with it', remedy: 'Create a new import job (`gcloud kms import-jobs create`), describe it once ACTIVE, and bring that file.' }
-            : { what: `is ${JSON.stringify(state ?? null)}, not ACTIVE`, remedy: DESCRIBE };
+            : { what: `is ${JSON.stringify(member(doc, 'state') ?? null)}, not ACTIVE`, remedy: DESCRIBE };
       throw new AppError(KMS_PARAMS_ERROR, `state in ${o.path}: import job ${job.name} ${why.what}.`, why.remedy);
     }
     const pem = member(asObject(member(doc, 'publicKey')), 'pem');
     if (typeof pem !== 'string') throw new AppError(KMS_PARAMS_ERROR, `publicKey.pem in ${o.path} is missing.`, DESCRIBE);
     pemText = pem;
     pemFrom = `publicKey.pem in ${o.path}`;
+    // Import jobs are SOFTWARE or HSM; the crypto key must have the same level, and IMPORT.md names it.
     const pl = member(doc, 'protectionLevel');
-    if (typeof pl === 'string') protectionLevel = pl;
+    if (pl !== undefined) {
+      if (pl !== 'SOFTWARE' && pl !== 'HSM') throw new AppError(KMS_PARAMS_ERROR, `protectionLevel in ${o.path} is ${JSON.stringify(pl)}; an import job's is SOFTWARE or HSM.`, DESCRIBE);
+      protectionLevel = pl;
+    }
     validTo = isoTime(member(doc, 'expireTime'), `expireTime in ${o.path}`, DESCRIBE);
     if (o.importJob !== undefined && o.importJob !== job.name) {
       throw new AppError(KMS_PARAMS_ERROR, `importJob ${JSON.stringify(o.importJob)} is not the job ${o.path} describes (${job.name}).`, 'Leave out --import-job (the file names the job), or bring the file of that job.');
     }
-    if (o.importMethod !== undefined && o.importMethod !== method) {
+    if (o.importMethod !== undefined && parseGcpImportMethod(o.importMethod, 'importMethod', true) !== method) {
       throw new AppError(KMS_PARAMS_ERROR, `importMethod ${JSON.stringify(o.importMethod)} is not the method of ${job.name} (${method}).`, 'Leave out --import-method (the file names it), or bring the file of the job you mean.');
     }
   } else {
@@ -85,7 +102,7 @@ export async function readGcpParameters(o: CloudParamsOptions): Promise<ImportPa
       throw new AppError(KMS_PARAMS_ERROR, `importJob and importMethod are needed with ${o.path}: a publicKey.pem does not say which job it belongs to.`, `Give --import-job projects/P/locations/L/keyRings/R/importJobs/J and --import-method METHOD, or better: ${DESCRIBE}`);
     }
     job = parseJobName(o.importJob, 'importJob');
-    method = parseGcpImportMethod(o.importMethod, 'importMethod');
+    method = parseGcpImportMethod(o.importMethod, 'importMethod', true);
     pemText = text;
     pemFrom = o.path;
     warnings.push(`Only the job's public key was given: its state and expiry were not checked. Import jobs expire 3 days after creation; confirm that ${job.name} is ACTIVE (gcloud kms import-jobs describe).`);

@@ -12,7 +12,9 @@ import type { CloudParamsOptions } from './cloud-options.js';
 import { asObject, member, parseJsonObject, pemPublicKey, readParamsText, rsaWrappingKey } from './cloud-common.js';
 
 const READ = 'Run `vault read -format=json transit/wrapping_key > wrapping_key.json` and bring that file unchanged.';
-const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// Vault routes keys/NAME/import only for framework.GenericNameRegex: \w(([\w-.]+)?\w)? (RE2's ASCII \w), so a
+// name ending in a dot or dash would find no route there; we also keep the first character alphanumeric.
+const KEY_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?$/;
 const MOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(?:\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,3}$/;
 
 export function vaultHashWrap(hash: VaultHashFunction): KmsWrappingAlgorithm {
@@ -21,7 +23,8 @@ export function vaultHashWrap(hash: VaultHashFunction): KmsWrappingAlgorithm {
 
 export function parseVaultHashFunction(value: unknown, field = 'hashFunction'): VaultHashFunction {
   if (value === undefined) return 'SHA256';
-  if (typeof value === 'string' && (VAULT_HASH_FUNCTIONS as readonly string[]).includes(value)) return value as VaultHashFunction;
+  // Vault reads hash_function in any case (strings.ToUpper); the command IMPORT.md prints uses upper case.
+  if (typeof value === 'string' && (VAULT_HASH_FUNCTIONS as readonly string[]).includes(value.toUpperCase())) return value.toUpperCase() as VaultHashFunction;
   throw new AppError(KMS_PARAMS_ERROR, `${field} ${JSON.stringify(value)} is not a hash_function this application can wrap with.`, `Use ${VAULT_HASH_FUNCTIONS.join(' or ')} (Vault's default is SHA256).`);
 }
 
@@ -31,7 +34,7 @@ export function parseVaultTarget(value: string | undefined): { mount: string; ke
   const at = s.lastIndexOf('/keys/');
   const [mount, keyName] = at > 0 ? [s.slice(0, at), s.slice(at + '/keys/'.length)] : ['transit', s];
   if (!KEY_NAME.test(keyName) || !MOUNT.test(mount)) {
-    throw new AppError(KMS_PARAMS_ERROR, s === '' ? 'target is missing: the transit key name the material is imported as.' : `target ${JSON.stringify(s)} is not a transit key name (or MOUNT/keys/NAME).`, 'Give the key name (letters, digits, dot, dash, underscore), or MOUNT/keys/NAME when transit is mounted elsewhere.');
+    throw new AppError(KMS_PARAMS_ERROR, s === '' ? 'target is missing: the transit key name the material is imported as.' : `target ${JSON.stringify(s)} is not a transit key name (or MOUNT/keys/NAME).`, 'Give the key name (letters, digits, dot, dash, underscore; starting with a letter or digit and ending with a letter, digit or underscore, as Vault\'s transit paths require), or MOUNT/keys/NAME when transit is mounted elsewhere.');
   }
   return { mount, keyName };
 }
@@ -40,6 +43,10 @@ export async function readVaultParameters(o: CloudParamsOptions): Promise<Import
   const text = await readParamsText(o.path, 'Vault wrapping key file', READ);
   const warnings: string[] = [];
   const json = text.trimStart().startsWith('{');
+  // `vault read` without -format=json prints a Key/Value table around the PEM.
+  if (!json && /^public_key\s+-----BEGIN/m.test(text)) {
+    throw new AppError(KMS_PARAMS_ERROR, `${o.path} is the table \`vault read\` prints by default, not its JSON.`, READ);
+  }
   let pem: string;
   let from: string;
   if (json) {
@@ -61,7 +68,8 @@ export async function readVaultParameters(o: CloudParamsOptions): Promise<Import
   }
   const { mount, keyName } = parseVaultTarget(o.target);
   const algorithm = cloudAlgorithmFor('vault', o.keySpec, o.targetAlgorithm);
-  warnings.push('Vault\'s wrapping key does not expire, but it is the key of one Vault cluster: import into the cluster it was read from.');
+  // Each transit mount has its own wrapping key, and the JSON does not say which mount it was read from.
+  warnings.push(`Vault's wrapping key does not expire, but each transit mount of each Vault cluster has its own: this file must be \`vault read -format=json ${mount}/wrapping_key\` from the cluster you import into (${mount}/keys/${keyName}).`);
   return {
     keyId: `${mount}/keys/${keyName}`,
     wrappingAlgorithm: wrap,
