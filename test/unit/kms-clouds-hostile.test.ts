@@ -35,9 +35,12 @@ function file(content: string | Buffer): string {
   writeFileSync(p, content);
   return p;
 }
+// RSA-4096 generation takes seconds on a loaded machine: made once here, with room, not inside a test's 5 s.
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'kc-clouds-hostile-'));
-});
+  rsaPair(4096);
+  rsaPair(3072);
+}, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function read(o: Partial<CloudParamsOptions> & Pick<CloudParamsOptions, 'cloud' | 'path'>) {

@@ -19,9 +19,11 @@ function file(text: string): string {
   writeFileSync(p, text);
   return p;
 }
+// RSA-4096 generation takes seconds on a loaded machine: made once here, with room, not inside a test's 5 s.
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'kc-clouds-'));
-});
+  rsaPair(4096);
+}, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function refused(o: Partial<CloudParamsOptions> & Pick<CloudParamsOptions, 'cloud' | 'path'>): Promise<AppError> {
