@@ -5,14 +5,17 @@
 // CKA_ID, persistent, private, sensitive, extractable only so it can be wrapped again; read it back and
 // recompute its check value in the token. Anything but the recorded value: the object is destroyed and the
 // ceremony fails. The result is recorded in generate-key's shape, so kms-rewrap and backup-key find it.
+// A YubiHSM 2 takes only a YubiHSM backup, through its own IMPORT WRAPPED (restore-yubihsm.ts), and a
+// PKCS#11 token only an RFC 5649 one: the other is refused in words at check-backup.
 import { createHash, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { TokenError } from '../../../hsm/errors.js';
 import { aesCheckValueMethod, findKmsKey, keyRecord, KEY_SPECS } from '../../kms/index.js';
 import { CKM_CODES } from '../../kms/keyspecs.js';
-import { chooseBackupMechanism, ecPublicPoint, refuseUnsupportedSpec } from '../../backup/mechanism.js';
-import { readBackupFolder } from '../../backup/folder.js';
+import { chooseBackupMechanism, ecPublicPoint, isYubiHsmSlot, refuseUnsupportedSpec } from '../../backup/mechanism.js';
+import { readBackupFolder, WRAP_FORMAT_YUBIHSM, type BackupFolder } from '../../backup/folder.js';
+import { restoreWrappedObject } from './restore-yubihsm.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { noInput } from './general.js';
@@ -23,6 +26,31 @@ import { absoluteDir } from './general.js';
 
 function fail(ctx: ActionContext, code: string, what: string, remedy: string): never {
   throw new AppError(code, `step '${ctx.step.id}': ${what}`, remedy);
+}
+
+/**
+ * A YubiHSM 2 imports only its own wrapped objects, and a PKCS#11 token only RFC 5649: the manifest says which
+ * this backup is, and the other model is refused before anything changes. (Unwrapping RFC 5649 for a YubiHSM
+ * would need the material in plaintext on this computer, which the app never does.)
+ */
+function refuseFormatOfOtherModel(ctx: ActionContext, folder: BackupFolder, targetIsYubiHsm: boolean, label: string): void {
+  const m = folder.manifest;
+  const backupIsYubiHsm = m.wrap.format === WRAP_FORMAT_YUBIHSM;
+  if (backupIsYubiHsm === targetIsYubiHsm) return;
+  if (backupIsYubiHsm) {
+    fail(
+      ctx,
+      'restore-other-model',
+      `the backup in ${folder.dir} is a YubiHSM 2 wrapped object (EXPORT WRAPPED, AES-CCM under the domain wrap key), which only a YubiHSM 2 can import, and token '${label}' is a PKCS#11 token`,
+      `Restore it onto a YubiHSM 2 of domain ${m.domainId} (a YubiHSM joins the domain with init-token --join-domain-share). Nothing was changed.`,
+    );
+  }
+  fail(
+    ctx,
+    'restore-other-model',
+    `the backup in ${folder.dir} is RFC 5649 (wrapped by a PKCS#11 token, ${m.wrap.mechanism}), and a YubiHSM 2 imports only its own wrapped objects (IMPORT WRAPPED); unwrapping RFC 5649 for it would put the key material in plaintext on this computer, which this app never does`,
+    `Restore it onto a PKCS#11 token of domain ${m.domainId} with RFC 5649 unwrap (SoftHSM, NSS softoken, most HSMs). Nothing was changed.`,
+  );
 }
 
 export const checkBackupInput = z.strictObject({ backupDir: absoluteDir });
@@ -49,6 +77,7 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
         `Restore it onto a token of domain ${m.domainId} (a token joins that domain with init-token or enrol-token --join-domain-share and that domain's share files). Nothing was changed.`,
       );
     }
+    refuseFormatOfOtherModel(ctx, folder, isYubiHsmSlot(slot), label);
     refuseUnsupportedSpec(m.key.keySpec, 'restore');
     const layer = ctx.deps.layer;
     for (const [what, query] of [
@@ -108,6 +137,7 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
     const folder = b.folder;
     const mechanism = b.mechanism;
     if (!session || !folder || !mechanism) fail(ctx, 'ceremony-state', 'no backup was checked', 'Run check-backup first.');
+    if (mechanism.format === 'yubihsm-wrapped') return restoreWrappedObject(ctx, session, folder, mechanism);
     const m = folder.manifest;
     const layer = ctx.deps.layer;
     const unwrapKey = layer.unwrapKey?.bind(layer);
