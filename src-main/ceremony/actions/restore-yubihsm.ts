@@ -7,19 +7,34 @@
 // anything else and the imported object is deleted and the ceremony fails. No key material is on the host.
 import { AppError } from '../../errors.js';
 import { TokenError } from '../../../hsm/errors.js';
-import { findKmsKey, keyRecord } from '../../kms/index.js';
+import { findKmsKey, keyRecord, KEY_SPECS } from '../../kms/index.js';
 import type { BackupFolder } from '../../backup/folder.js';
 import type { YubiHsmWrapMechanism } from '../../backup/mechanism.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionOutcome } from '../engine/types.js';
 import { withDomainWrapKey } from './domain-secret.js';
+import { destroyLeftover, findLeftover } from './restore-leftover.js';
 
 export async function restoreWrappedObject(ctx: ActionContext, session: string, folder: BackupFolder, mechanism: YubiHsmWrapMechanism): Promise<ActionOutcome> {
   const m = folder.manifest;
   const layer = ctx.deps.layer;
   const importWrapped = layer.importUnderDomainWrapKey?.bind(layer);
   if (!importWrapped) throw new AppError('backup-driver', `step '${ctx.step.id}': this YubiHSM driver cannot import under a wrap key`, 'Use a version of the app whose YubiHSM driver drives IMPORT WRAPPED. Nothing was changed.');
+  let recovered: string | undefined;
+  const secretClass = ['rsa', 'ec'].includes(KEY_SPECS[m.key.keySpec].kind) ? 'PRIVATE_KEY' : 'SECRET_KEY';
   const { result: handle, step } = await withDomainWrapKey(ctx, m.domainId, async (wrapKey) => {
+    const { leftover, foreign } = await findLeftover(ctx, session, m, secretClass);
+    if (foreign > 0) throw new AppError('restore-label-taken', `step '${ctx.step.id}': the device now holds ${foreign} object${foreign === 1 ? '' : 's'} with the label '${m.key.label}' or the object id ${m.key.id} that this restore did not make`, 'Find out who created it; delete it in a recorded ceremony, then restore again. Nothing was changed.');
+    if (leftover) {
+      // Left by the interrupted attempt: the same proof as a fresh import (the check value the device computes now).
+      const only = leftover.keys.length === 1 ? leftover.keys[0] : undefined;
+      const found = only === undefined ? undefined : await findKmsKey(layer, session, m.key.keySpec, m.key.label, m.key.checkValue).catch(() => undefined);
+      if (only !== undefined && found?.key.handle === only && found.key.idHex === m.key.id) {
+        recovered = 'found in the device, left by the interrupted attempt of this step; its check value, computed in the device now, is the recorded one';
+        return only;
+      }
+      await destroyLeftover(ctx, session, m, leftover, 'left by the interrupted attempt of this step and not proved to be the backup\'s key; imported afresh');
+    }
     try {
       return await importWrapped(session, folder.wrapped, wrapKey);
     } catch (error) {
@@ -42,6 +57,7 @@ export async function restoreWrappedObject(ctx: ActionContext, session: string, 
         key: { ...keyRecord(found.key), keySpec: m.key.keySpec, label: m.key.label, id: found.key.idHex } as JsonObject,
         checkValue: { value: found.checkValue.value, method: found.checkValue.method, description: found.checkValue.description, recordedInBackup: m.key.checkValue.value, matches: true },
         rewrappedToBackupBytes: false,
+        ...(recovered ? { recovered } : {}),
         proof: 'the device imported the object under the domain wrap key (AES-CCM authenticates it) and recomputed its check value, equal to the recorded one',
         restoredFrom: { backupCeremonyId: m.ceremonyId, manifestSha256: folder.manifestSha256, wrappedSha256: m.files['wrapped-key.bin'].sha256, generatedBy: { ...m.key.generatedBy }, sourceToken: m.sourceToken as unknown as JsonObject },
         domainId: step.domainId,
