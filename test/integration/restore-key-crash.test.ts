@@ -7,6 +7,8 @@
 // - killed after the unwrap intent (nothing acted): the resume unwraps afresh;
 // - killed after the token work, and the object then replaced with other material of the same label and
 //   CKA_ID: the resume cannot prove it, destroys it (recorded), and unwraps afresh.
+// And a fault injected after C_UnwrapKey acted (the answer lost, as when a device resets after acting): the
+// step fails saying the object it made was destroyed, the token holds none, and a retry restores it.
 // Every bundle of the target token verifies from its genesis.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -20,6 +22,8 @@ import { enrolmentFromEntries, quorumLogin } from '../../src-main/ceremony/actio
 import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import type { Entry } from '../../src-main/transcript/entry.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { CeremonyService } from '../../src-main/ceremony/engine/service.js';
+import { faultyLayer } from '../helpers/faulty-token-layer.js';
 import { kmsLikeKey, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, SOFTHSM_MODULE, type SoftHsmEnv } from '../helpers/softhsm.js';
 import { PASS, Room, type Custodian } from '../helpers/key-backup.js';
@@ -113,7 +117,7 @@ beforeAll(async () => {
   await room.initToken('rk-a');
   await room.joinToken('rk-b', ['alice', 'carol']);
   bundlesB.push(...(room.bundles['rk-b'] ?? []));
-  for (const [spec, label] of [['SYMMETRIC_DEFAULT', 'aes-1'], ['HMAC_256', 'hmac-2'], ['SYMMETRIC_DEFAULT', 'aes-3']] as const) {
+  for (const [spec, label] of [['SYMMETRIC_DEFAULT', 'aes-1'], ['HMAC_256', 'hmac-2'], ['SYMMETRIC_DEFAULT', 'aes-3'], ['SYMMETRIC_DEFAULT', 'aes-4']] as const) {
     const r = await room.kms('kms-import', A, kms, spec, label);
     expect(r.code).toBe(0);
     checkValues[label] = r.result?.checkValue as { value: string; method: string };
@@ -172,6 +176,62 @@ describe('restore-key resumed after a kill', () => {
     expect(results[0]?.recovered).toBeUndefined();
     expect(results[0]?.checkValue).toMatchObject(checkValues['aes-3'] as object);
     expect(await keysLabelled('aes-3')).toBe(1);
+  }, 240_000);
+
+  it('a fault after C_UnwrapKey acted: the object is destroyed at once, and the retried step restores the key', async () => {
+    const real = new Pkcs11TokenLayer();
+    await real.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    const faulty = faultyLayer(real);
+    const service = new CeremonyService({ layer: faulty.layer, dataDir: room.dir('data'), scriptsDir: resolve('ceremonies'), airGap: () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() }), appVersion: '0.1.0-test', scrypt: { N: 2 ** 10, r: 8, p: 1 } });
+    try {
+      let view = await service.start({ script: 'restore-key', parameters: {} });
+      const run = async (step: string, inputs: Record<string, unknown>[]) => {
+        for (const input of inputs) view = (await service.perform(view.ceremonyId, step, input)).view;
+      };
+      const shares = [share('alice'), share('bob')];
+      await run('participants', [{ administrator: 'admin', witnesses: ['wendy'] }]);
+      await run('airgap', [{}]);
+      await run('token', [{ uri: 'pkcs11:token=rk-b' }]);
+      await run('login', shares);
+      await run('check', [{ backupDir: backups['aes-4'] }]);
+      faulty.arm({ at: 1, call: 'unwrapKey', code: 'CKR_DEVICE_ERROR', when: 'after' });
+      const failed = await run('unwrap', shares).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(faulty.fired()).toBe(true);
+      expect(failed?.code).toBe('restore-unwrap-failed');
+      expect(failed?.message).toContain('the unwrap failed (CKR_DEVICE_ERROR); the object the token had made was destroyed');
+      view = service.view(view.ceremonyId);
+      expect(view.currentStepId).toBe('unwrap');
+      // Counted on a session of its own in this process, which shares the ceremony's user login (PKCS#11 login state is per application).
+      const counted = async () => {
+        const { session } = await real.openSession({ uri: 'pkcs11:token=rk-b' }, { readWrite: false });
+        try {
+          return (await real.findAll(session, { label: 'aes-4' })).length;
+        } finally {
+          await real.closeSession(session);
+        }
+      };
+      expect(await counted()).toBe(0);
+      faulty.arm(undefined);
+      await run('unwrap', shares);
+      expect(await counted()).toBe(1);
+      expect(view.currentStepId).toBe('sign-off');
+      await run('sign-off', [{ witnesses: [{ name: 'wendy' }] }]);
+      await run('head', [{}]);
+      await run('export', [{ destinationDir: room.dir('out') }]);
+      await run('logout', [{}]);
+      expect(view.status).toBe('completed');
+      bundlesB.push(view.outputs.find((o) => o.kind === 'bundle')?.path as string);
+      const entries = (await journalB()).filter((e) => e.ceremonyId === view.ceremonyId);
+      expect(entries.filter((e) => e.kind === 'restored-object-destroyed').length).toBe(1);
+      expect(unwrapResult(entries)[0]?.checkValue).toMatchObject(checkValues['aes-4'] as object);
+    } finally {
+      await service.close();
+      await real.close();
+    }
+    expect(await keysLabelled('aes-4')).toBe(1);
   }, 240_000);
 
   it("rk-b's bundles verify from its genesis", async () => {
