@@ -6,11 +6,15 @@
 // wrap key left on neither device); kms-rewrap on B exports material that unwraps independently (OpenSSL +
 // Python) to the same bytes as A's kms-import. Hostile: a manifest whose check value was changed (the
 // imported object is deleted), the same key twice, a YubiHSM backup offered to a PKCS#11 token of the domain
-// and an RFC 5649 backup offered to the YubiHSM: each refused in words, and nothing new is left.
+// and an RFC 5649 backup offered to the YubiHSM: each refused in words, and nothing new is left. A restore
+// killed (SIGKILL, a child process) after IMPORT WRAPPED acted is resumed: the object is found, its check
+// value recomputed in the device, and it is kept, recorded as found.
+import { spawn } from 'node:child_process';
 import { createDecipheriv } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
@@ -18,6 +22,8 @@ import { kmsRewrapCommand } from '../../src-main/cli/kms-rewrap-command.js';
 import { combineShares, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
 import { domainYubihsmWrapKey } from '../../src-main/ceremony/quorum/domain.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
+import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
+import type { Entry } from '../../src-main/transcript/entry.js';
 import { ObjectType } from '../../hsm/yubihsm/constants.js';
 import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
 import { YubiHsmSimulator } from '../yubihsm-sim/index.js';
@@ -78,6 +84,15 @@ async function wrapKeyFromShares(cs: Custodian[]): Promise<Buffer> {
   } finally {
     wipe(secret, ...opened);
   }
+}
+
+/** The chain folder whose journal holds this ceremony's entries. */
+async function chainOf(ceremonyId: string): Promise<string | undefined> {
+  const { readdir } = await import('node:fs/promises');
+  for (const name of await readdir(room.dir('data/chains'))) {
+    if ((await readFile(join(room.dir('data/chains'), name, 'journal.jsonl'), 'utf8')).includes(ceremonyId)) return name;
+  }
+  return undefined;
 }
 
 beforeAll(async () => {
@@ -180,6 +195,49 @@ describe('restore-key on a YubiHSM 2', () => {
     expect(onYubi.code).toBe(1);
     expect(onYubi.o.stderr).toContain('is RFC 5649 (wrapped by a PKCS#11 token, CKM_AES_KEY_WRAP_PAD), and a YubiHSM 2 imports only its own wrapped objects');
     expect(keysOn(b, 'soft-key')).toEqual([]);
+  }, 240_000);
+
+  it('a restore killed after IMPORT WRAPPED acted is resumed: the object is found, proved by its check value and kept', async () => {
+    const outDir = resolve('node_modules/.cache/keyceremony-restore-key-crash-child-yubihsm');
+    await build({
+      configFile: false,
+      logLevel: 'silent',
+      ssr: { noExternal: ['zod'] },
+      build: { ssr: resolve('test/integration/restore-key-crash-child.ts'), outDir, emptyOutDir: true, target: 'node20', rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } } },
+    });
+    const imported = await kmsRun('kms-import', a, 'cmk-crash', ['alice', 'bob']);
+    bundles.A.push(imported.bundle.path);
+    const bk = await room.backup(['--slot', String(SERIAL_A)], 'cmk-crash', ['alice', 'bob'], moduleOf(a));
+    expect(bk.code).toBe(0);
+    bundles.A.push(bk.result?.bundle.path as string);
+    const args = { module: moduleOf(b), dataDir: room.dir('data'), token: { moduleId: moduleOf(b), slotId: String(SERIAL_B) }, backupDir: bk.result?.backup.path, shares: (['alice', 'bob'] as const).map((c) => ({ shareFile: room.shareFile(c), passphrase: PASS[c] })), out: room.dir('out') };
+    const runChild = (extra: Record<string, unknown>) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((done, reject) => {
+        const p = spawn(process.execPath, [join(outDir, 'child.mjs'), JSON.stringify({ ...args, ...extra })], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+        p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+        p.on('error', reject);
+        p.on('exit', (code, signal) => done({ code, signal, stdout, stderr }));
+      });
+    const crashed = await runChild({ mode: 'crash', crashAt: 'unwrap:performed' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    expect(keysOn(b, 'cmk-crash').length).toBe(1);
+    const ceremonyId = /^ceremony (\S+) at /m.exec(crashed.stdout)?.[1] as string;
+    const resumed = await runChild({ mode: 'resume', ceremonyId });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const view = JSON.parse(resumed.stdout.trim().split('\n').at(-1) as string) as CeremonyView;
+    expect(view.status).toBe('completed');
+    bundles.B.push(view.outputs.find((o) => o.kind === 'bundle')?.path as string);
+    expect(keysOn(b, 'cmk-crash').length).toBe(1);
+    expect(wrapKeysOn(b)).toEqual([]);
+    const journal = (await readFile(join(room.dir('data/chains'), String(await chainOf(ceremonyId)), 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Entry);
+    const result = journal.filter((e) => e.ceremonyId === ceremonyId && e.step === 'unwrap' && e.kind === 'result').map((e) => e.data as { recovered?: string; checkValue: { value: string } });
+    expect(result.length).toBe(1);
+    expect(result[0]?.recovered).toContain('its check value, computed in the device now, is the recorded one');
+    expect(result[0]?.checkValue.value).toBe(imported.checkValue.value);
   }, 240_000);
 
   it("both devices' bundles verify from their genesis, approvals included", async () => {
