@@ -10,7 +10,7 @@
 // killed (SIGKILL, a child process) after IMPORT WRAPPED acted is resumed: the object is found, its check
 // value recomputed in the device, and it is kept, recorded as found.
 import { spawn } from 'node:child_process';
-import { createDecipheriv } from 'node:crypto';
+import { createDecipheriv, createPrivateKey } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -60,13 +60,13 @@ async function initYubiHsm(s: ConnectorServer, label: string, joining?: Custodia
   return JSON.parse(o.stdout) as { ceremonyId: string; bundle: { path: string } };
 }
 
-async function kmsRun(command: 'kms-import' | 'kms-rewrap', s: ConnectorServer, label: string, cs: Custodian[]) {
-  const params = join(room.dir('stick'), `${command}-${s.device.serial}.json`);
+async function kmsRun(command: 'kms-import' | 'kms-rewrap', s: ConnectorServer, label: string, cs: Custodian[], keySpec = 'SYMMETRIC_DEFAULT') {
+  const params = join(room.dir('stick'), `${command}-${s.device.serial}-${label}.json`);
   await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`token-${command}`).toString('base64'), PublicKey: Buffer.from(kms.spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
   const { o, out } = io();
   const run = command === 'kms-import' ? kmsImportCommand : kmsRewrapCommand;
   const code = await run(
-    ['--module', moduleOf(s), ...slotOf(s), '--params', params, '--wrapping-algorithm', 'RSA_AES_KEY_WRAP_SHA_256', '--key-spec', 'SYMMETRIC_DEFAULT', '--key-label', label, '--out', room.dir('kms-out'), ...room.base(), ...room.shares(cs)],
+    ['--module', moduleOf(s), ...slotOf(s), '--params', params, '--wrapping-algorithm', 'RSA_AES_KEY_WRAP_SHA_256', '--key-spec', keySpec, '--key-label', label, '--out', room.dir('kms-out'), ...room.base(), ...room.shares(cs)],
     out,
     { airGap: offline },
   );
@@ -170,6 +170,28 @@ describe('restore-key on a YubiHSM 2', () => {
     expect(rewrap.checkValue).toMatchObject(checkValue);
     const material = independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_256', await readFile(join(rewrap.importBundle.path, 'EncryptedKeyMaterial.bin')));
     expect(material.equals(importedMaterial)).toBe(true);
+  }, 180_000);
+
+  it('an ECC P-256 key: backed up on A, restored on B (public key recomputed there), kms-rewrap on B exports the same private key', async () => {
+    const imported = await kmsRun('kms-import', a, 'ec-2026', ['alice', 'bob'], 'ECC_NIST_P256');
+    bundles.A.push(imported.bundle.path);
+    const bk = await room.backup(['--slot', String(SERIAL_A)], 'ec-2026', ['bob', 'carol'], moduleOf(a));
+    expect(bk.o.stderr).toBe('');
+    expect(bk.code).toBe(0);
+    bundles.A.push(bk.result?.bundle.path as string);
+    const r = await room.restore(['--slot', String(SERIAL_B)], bk.result?.backup.path as string, ['alice', 'carol'], 'usb', moduleOf(b));
+    expect(r.o.stderr).toBe('');
+    expect(r.code).toBe(0);
+    bundles.B.push(r.result?.bundle.path as string);
+    expect(keysOn(b, 'ec-2026').map((o) => o.type)).toEqual([ObjectType.ASYMMETRIC_KEY]);
+    expect(wrapKeysOn(b)).toEqual([]);
+    const rewrap = await kmsRun('kms-rewrap', b, 'ec-2026', ['bob', 'alice'], 'ECC_NIST_P256');
+    bundles.B.push(rewrap.bundle.path);
+    expect(rewrap.checkValue).toMatchObject({ value: imported.checkValue.value, method: 'SHA256-SPKI' });
+    const pkcs8 = async (dir: string) => createPrivateKey({ key: independentUnwrap(kms, 'RSA_AES_KEY_WRAP_SHA_256', await readFile(join(dir, 'EncryptedKeyMaterial.bin'))), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+    const fromA = await pkcs8(imported.importBundle.path);
+    expect(fromA.d).toBeTruthy();
+    expect(await pkcs8(rewrap.importBundle.path)).toEqual(fromA);
   }, 180_000);
 
   it('refuses the same key twice, before anything changes', async () => {
