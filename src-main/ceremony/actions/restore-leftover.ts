@@ -24,7 +24,7 @@ export function interruptedRestoreOf(ctx: ActionContext, m: BackupManifest): boo
 export interface Leftover {
   /** The secret or private key object(s) with the backup's label and CKA_ID. */
   keys: ObjectHandle[];
-  /** Public key objects with the backup's label (restore-key makes them from the SPKI, without a CKA_ID). */
+  /** Public key objects with the backup's label or CKA_ID (restore-key makes them from the SPKI, with the label). */
   publics: ObjectHandle[];
 }
 
@@ -40,7 +40,10 @@ export async function findLeftover(ctx: ActionContext, session: SessionHandle, m
   const byId = id.length > 0 ? await layer.findAll(session, { id }) : [];
   if (byLabel.length === 0 && byId.length === 0) return { foreign: 0 };
   const keys = await layer.findAll(session, { label: m.key.label, class: secretClass, ...(id.length > 0 ? { id } : {}) });
-  const publics = secretClass === 'PRIVATE_KEY' ? await layer.findAll(session, { label: m.key.label, class: 'PUBLIC_KEY' }) : [];
+  // The public half: made from the SPKI with the label; a token may also give one the CKA_ID of its private key.
+  const publics = secretClass === 'PRIVATE_KEY'
+    ? [...new Set([...(await layer.findAll(session, { label: m.key.label, class: 'PUBLIC_KEY' })), ...(id.length > 0 ? await layer.findAll(session, { id, class: 'PUBLIC_KEY' }) : [])])]
+    : [];
   const ours = new Set([...keys, ...publics]);
   const foreign = new Set([...byLabel, ...byId].filter((h) => !ours.has(h))).size;
   return { leftover: { keys, publics }, foreign };
@@ -51,7 +54,12 @@ export async function destroyLeftover(ctx: ActionContext, session: SessionHandle
   const layer = ctx.deps.layer;
   for (const h of left.keys) await layer.destroyObject(session, h);
   // A YubiHSM's public half is the same object as its private key: gone with it.
-  const still = left.publics.length > 0 ? new Set(await layer.findAll(session, { label: m.key.label, class: 'PUBLIC_KEY' })) : new Set<string>();
+  const id = Buffer.from(m.key.id, 'hex');
+  const still = new Set(
+    left.publics.length === 0
+      ? []
+      : [...(await layer.findAll(session, { label: m.key.label, class: 'PUBLIC_KEY' })), ...(id.length > 0 ? await layer.findAll(session, { id, class: 'PUBLIC_KEY' }) : [])],
+  );
   for (const h of left.publics) if (still.has(h)) await layer.destroyObject(session, h);
   await ctx.record('restored-object-destroyed', { label: m.key.label, id: m.key.id, objects: left.keys.length + left.publics.length, why, leftByInterruptedAttempt: true } as JsonObject);
 }
