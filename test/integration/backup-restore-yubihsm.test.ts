@@ -1,6 +1,6 @@
 // backup-key and restore-key between two YubiHSM 2s of one security domain, through the command line: two
 // simulators behind their own connector (HTTP, as yubihsm-connector serves them), A initialized as a new
-// domain, B joined to it with init-token --join-domain-share. kms-import makes an AES-256 key on A; backup-key
+// domain, B joined to it with init-token --join-domain-share. kms-import makes an AES-256 key (and a P-256 one) on A; backup-key
 // writes a YubiHSM wrapped object whose AES-256-CCM the test opens itself (node:crypto, with the wrap key
 // rebuilt here from two share files) to the very material AWS would get; restore-key imports it on B (the
 // wrap key left on neither device); kms-rewrap on B exports material that unwraps independently (OpenSSL +
