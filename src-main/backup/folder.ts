@@ -1,5 +1,6 @@
 // The backup folder a backup-key ceremony writes to the custodians' sticks, and restore-key reads: the key
-// material wrapped (RFC 5649) under the domain's backup key, which only M custodians together can rebuild,
+// material wrapped (RFC 5649) under the domain's backup key, or a YubiHSM 2's own wrapped object (AES-CCM)
+// under the domain's wrap key, both derived from the secret only M custodians together can rebuild,
 // a manifest saying what it is (key spec, label, CKA_ID, check value, source token, domain), and RESTORE.md.
 // Created exclusively as NAME.partial, every file written with O_EXCL, fsynced and read back, then renamed;
 // read back once more as a whole and its hashes compared before the ceremony records it. Reading refuses a
@@ -20,6 +21,11 @@ export const MANIFEST_FILE = 'backup-manifest.json';
 export const RESTORE_FILE = 'RESTORE.md';
 export const BACKUP_ERROR = 'backup-folder';
 export const BACKUP_TAMPERED = 'backup-tampered';
+
+/** What wrapped-key.bin is, as the manifest says it: a PKCS#11 token's RFC 5649, or a YubiHSM 2's own wrapped object. */
+export const WRAP_FORMAT_RFC5649 = 'RFC 5649 (AES key wrap with padding) under the domain backup key';
+export const WRAP_FORMAT_YUBIHSM = 'YubiHSM 2 wrapped object (EXPORT WRAPPED, AES-256-CCM) under the domain wrap key';
+export type WrapFormat = typeof WRAP_FORMAT_RFC5649 | typeof WRAP_FORMAT_YUBIHSM;
 
 const KIB = 1024;
 const MANIFEST_KIND: FileKind = { what: 'backup manifest', cap: 64 * KIB, remedy: 'Choose the backup folder a backup-key ceremony wrote (it holds backup-manifest.json).', code: BACKUP_ERROR, field: 'backupDir' };
@@ -43,7 +49,7 @@ export const backupManifestSchema = z.strictObject({
     publicKeySpki: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/).max(4096).optional(),
   }),
   sourceToken: z.strictObject({ manufacturer: z.string().max(64), model: z.string().max(64), serial: z.string().max(64), label: z.string().max(64), chain: z.string().max(128) }),
-  wrap: z.strictObject({ format: z.literal('RFC 5649 (AES key wrap with padding) under the domain backup key'), mechanism: z.string().max(64) }),
+  wrap: z.strictObject({ format: z.enum([WRAP_FORMAT_RFC5649, WRAP_FORMAT_YUBIHSM]), mechanism: z.string().max(64) }),
   transcriptHead: z.strictObject({ seq: z.int().min(0), hash: hex(64) }).optional(),
   files: z.strictObject({ [WRAPPED_FILE]: fileRecord, [RESTORE_FILE]: fileRecord }),
 });
@@ -78,23 +84,38 @@ function ioError(e: unknown, where: string): AppError {
 }
 
 export function restoreInstructions(m: Omit<BackupManifest, 'files'>): string {
+  const yubihsm = m.wrap.format === WRAP_FORMAT_YUBIHSM;
+  const what = yubihsm
+    ? [
+        `${WRAPPED_FILE} is the key object exported inside that YubiHSM 2 with EXPORT WRAPPED: the object (its id, label,`,
+        `capabilities and key) encrypted with AES-256-CCM (13-byte nonce, ciphertext, 16-byte MAC) under the wrap key of`,
+        `security domain ${m.domainId}. That wrap key is derived from the domain secret, which only the domain's custodians`,
+        `together can rebuild; it existed in the device only for that one command. The plaintext key never left the device.`,
+        ``,
+        `It opens only inside another YubiHSM 2 of the same security domain (IMPORT WRAPPED); a PKCS#11 token cannot read it.`,
+      ]
+    : [
+        `${WRAPPED_FILE} is the key material wrapped inside that token with ${m.wrap.mechanism}: RFC 5649 (AES key wrap`,
+        `with padding) under the backup key of security domain ${m.domainId}. That backup key is derived from the`,
+        `domain secret, which only the domain's custodians together can rebuild; it never existed outside a token`,
+        `except for an instant in the app's memory. The plaintext key never left the token.`,
+        ``,
+        `It opens inside another PKCS#11 token of the same security domain with RFC 5649 unwrap; a YubiHSM 2 cannot read it.`,
+      ];
   return [
     `# Backup of key ${m.key.label} (${m.key.keySpec})`,
     ``,
     `Written by the backup-key ceremony ${m.ceremonyId} at ${m.createdAt} from token '${m.sourceToken.label}' (serial ${m.sourceToken.serial}).`,
     ``,
-    `${WRAPPED_FILE} is the key material wrapped inside that token with ${m.wrap.mechanism}: RFC 5649 (AES key wrap`,
-    `with padding) under the backup key of security domain ${m.domainId}. That backup key is derived from the`,
-    `domain secret, which only the domain's custodians together can rebuild; it never existed outside a token`,
-    `except for an instant in the app's memory. The plaintext key never left the token.`,
+    ...what,
     ``,
-    `To restore it onto another token of the same security domain (any model with RFC 5649 unwrap):`,
+    `To restore it:`,
     ``,
     `    keyceremony restore-key --module MODULE (--slot N | --token URI) --backup THIS_FOLDER \\`,
     `      --share FILE:PASSPHRASE_FILE ... --bundle-out DIR --witness NAME`,
     ``,
     `or the ceremony "Restore a key from a backup" in the app. The target token must be enrolled in domain`,
-    `${m.domainId} (init-token or enrol-token with --join-domain-share). After the unwrap, the token computes`,
+    `${m.domainId} (init-token or enrol-token with --join-domain-share). After the ${yubihsm ? 'import' : 'unwrap'}, the token computes`,
     `the key's check value and it must be ${m.key.checkValue.value} (${m.key.checkValue.method}); otherwise the restored`,
     `object is destroyed and the ceremony fails.`,
     ``,

@@ -26,7 +26,8 @@ const CANDIDATES = [
 
 export type BackupMechanismName = (typeof CANDIDATES)[number]['name'];
 
-export interface BackupMechanism {
+export interface Rfc5649Mechanism {
+  format: 'rfc5649';
   name: BackupMechanismName;
   mechanism: WrapMechanism;
   /** What the throw-away proof showed, in one sentence for the transcript. */
@@ -34,6 +35,19 @@ export interface BackupMechanism {
   /** Candidates the token lists but that did not produce RFC 5649, with why. */
   refused: { name: string; why: string }[];
 }
+
+/** A YubiHSM 2 carries keys with its own wrap key: EXPORT WRAPPED / IMPORT WRAPPED (AES-CCM) under the domain's. */
+export interface YubiHsmWrapMechanism {
+  format: 'yubihsm-wrapped';
+  name: 'YUBIHSM_EXPORT_WRAPPED' | 'YUBIHSM_IMPORT_WRAPPED';
+  proof: string;
+  refused: { name: string; why: string }[];
+}
+
+export type BackupMechanism = Rfc5649Mechanism | YubiHsmWrapMechanism;
+
+/** Is this slot a YubiHSM 2 (its own wrap keys) rather than a PKCS#11 token (RFC 5649)? */
+export const isYubiHsmSlot = (slot: SlotRef) => slot.moduleId.startsWith(YUBIHSM_MODULE_PREFIX);
 
 /** RFC 5649 with node:crypto (OpenSSL's id-aes256-wrap-pad): the independent side of every proof. */
 export function rfc5649Wrap(kek: Uint8Array, material: Uint8Array): Buffer {
@@ -185,13 +199,15 @@ async function prove(layer: TokenLayer, session: SessionHandle, mechanism: WrapM
  */
 export async function chooseBackupMechanism(layer: TokenLayer, slot: SlotRef, session: SessionHandle, keySpec: KmsKeySpec, purpose: 'wrap' | 'unwrap'): Promise<BackupMechanism> {
   refuseUnsupportedSpec(keySpec, purpose === 'wrap' ? 'back up' : 'restore');
-  if (slot.moduleId.startsWith(YUBIHSM_MODULE_PREFIX)) {
-    // The seam for the YubiHSM 2: its own wrap key (PUT WRAP KEY of domainYubihsmWrapKey) and EXPORT/IMPORT WRAPPED.
-    throw new AppError(
-      BACKUP_MECHANISM_ERROR,
-      `a YubiHSM 2 backs keys up with its own wrap keys (EXPORT WRAPPED / IMPORT WRAPPED), which this version of ${purpose === 'wrap' ? 'backup-key' : 'restore-key'} does not drive yet`,
-      'Back up and restore on PKCS#11 tokens (SoftHSM, NSS softoken, HSMs with RFC 5649 key wrap) for now. Nothing was changed.',
-    );
+  if (isYubiHsmSlot(slot)) {
+    // The device's own wrap: nothing to choose. The restore proves the material by the check value the target
+    // device recomputes (restore-key), as a YubiHSM's wrapped object carries a random nonce and never repeats.
+    if (!layer.exportUnderDomainWrapKey || !layer.importUnderDomainWrapKey) {
+      throw new AppError(BACKUP_MECHANISM_ERROR, 'this YubiHSM driver cannot export or import under a wrap key', 'Use a version of the app whose YubiHSM driver drives EXPORT WRAPPED / IMPORT WRAPPED. Nothing was changed.');
+    }
+    return purpose === 'wrap'
+      ? { format: 'yubihsm-wrapped', name: 'YUBIHSM_EXPORT_WRAPPED', proof: 'the device exports the object under the domain wrap key (AES-256-CCM), which exists in it only for that one command', refused: [] }
+      : { format: 'yubihsm-wrapped', name: 'YUBIHSM_IMPORT_WRAPPED', proof: 'the device imports the object under the domain wrap key (AES-256-CCM), which exists in it only for that one command; the check value recomputed in it decides', refused: [] };
   }
   const mechs: MechanismInfo[] = await layer.listMechanisms(slot);
   const listed = CANDIDATES.filter((c) => mechs.some((m) => m.code === c.code && m.flags[purpose]));
@@ -207,7 +223,7 @@ export async function chooseBackupMechanism(layer: TokenLayer, slot: SlotRef, se
   for (const c of listed) {
     try {
       const proof = await prove(layer, session, c.mechanism, keySpec, purpose);
-      return { name: c.name, mechanism: c.mechanism, proof, refused };
+      return { format: 'rfc5649', name: c.name, mechanism: c.mechanism, proof, refused };
     } catch (error) {
       if (error instanceof AppError) throw error;
       refused.push({ name: c.name, why: error instanceof Error ? error.message : String(error) });

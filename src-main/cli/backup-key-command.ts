@@ -21,8 +21,14 @@ backup-manifest.json, RESTORE.md), reads it back, and the transcript bundle
 into --bundle-out. The backup opens only in a token of the same security
 domain (see restore-key), with enough custodians present.
 
+On a YubiHSM 2 (--module yubihsm:usb or yubihsm:http://127.0.0.1:PORT, --slot
+its serial) the device's own wrap is used instead: the domain's wrap key is put
+into the device for one EXPORT WRAPPED (AES-CCM) and deleted again; such a
+backup restores onto another YubiHSM 2 of the same domain only.
+
 Options:
-  --module PATH              The PKCS#11 library of the token.
+  --module PATH              The PKCS#11 library of the token, or yubihsm:usb /
+                             yubihsm:http://127.0.0.1:PORT for a YubiHSM 2.
   --init-parameters STR      C_Initialize library parameters for that module.
   --slot N                   The slot of the token (see 'keyceremony tokens').
   --token URI                Or the token as a PKCS#11 URI (pkcs11:token=...).

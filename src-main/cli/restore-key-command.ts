@@ -22,8 +22,17 @@ value in the token: unless it equals the recorded one, the restored object is
 destroyed and the command fails. The transcript bundle goes to --bundle-out;
 kms-rewrap and backup-key then find the restored key by its label.
 
+A backup a YubiHSM 2 wrote restores onto another YubiHSM 2 of the domain
+(--module yubihsm:..., --slot its serial): IMPORT WRAPPED under the domain's
+wrap key, which is in the device for that one command; the device recomputes
+the check value. A YubiHSM backup on a PKCS#11 token, or an RFC 5649 backup on
+a YubiHSM, is refused before anything changes. A ceremony resumed after a crash
+that followed the unwrap proves the object it left and keeps it, or destroys it
+and restores afresh.
+
 Options:
-  --module PATH              The PKCS#11 library of the token.
+  --module PATH              The PKCS#11 library of the token, or yubihsm:usb /
+                             yubihsm:http://127.0.0.1:PORT for a YubiHSM 2.
   --init-parameters STR      C_Initialize library parameters for that module.
   --slot N                   The slot of the token (see 'keyceremony tokens').
   --token URI                Or the token as a PKCS#11 URI (pkcs11:token=...).

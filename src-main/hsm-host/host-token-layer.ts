@@ -181,6 +181,12 @@ export class HostTokenLayer implements TokenLayer {
   deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
     return this.onSession('deviceLogSince', session, [cursor]);
   }
+  exportUnderDomainWrapKey(session: SessionHandle, key: ObjectHandle, wrapKey: Bytes): Promise<Bytes> {
+    return this.onSession('exportUnderDomainWrapKey', session, [key, wrapKey]);
+  }
+  importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
+    return this.onSession('importUnderDomainWrapKey', session, [wrapped, wrapKey]);
+  }
 
   /** Disconnect the host, which closes every session and finalizes its modules; killed if it does not end in time. */
   async close(): Promise<void> {

@@ -38,6 +38,8 @@ export const HOST_METHODS = {
   replaceDataObject: 3,
   kmsCapabilities: 1,
   deviceLogSince: 2,
+  exportUnderDomainWrapKey: 3,
+  importUnderDomainWrapKey: 3,
 } as const;
 
 export type HostMethod = keyof typeof HOST_METHODS;

@@ -15,7 +15,7 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/backup-key.yaml",
-    "sha256": "047031ffd89de216553adba53fd7afbd5b8446a300c6e5c664fb0eb94429aaad"
+    "sha256": "859b22a1d1acbc98a85c7f337f8e7ce5329505e6f9e7ff68c8423b3050d79245"
   },
   {
     "version": "0.1.0",
@@ -55,7 +55,7 @@ export const SHIPPED_SCRIPTS: readonly ShippedScript[] = [
   {
     "version": "0.1.0",
     "file": "ceremonies/restore-key.yaml",
-    "sha256": "cac909f4f5aef82424b8d36749f68361b2f032f4714d458f5497f6bd8dd8157d"
+    "sha256": "2b6fee7fa3b0d17d313ab2ca6219b95b2fc6a7179da1b40e6d55570f514d5872"
   },
   {
     "version": "0.1.0",

@@ -85,12 +85,39 @@ describe('--join-domain-share', () => {
 });
 
 describe('backup mechanism', () => {
-  it('refuses a YubiHSM 2 in words before it asks the device anything', async () => {
-    // Any call on this layer would fail the test: the refusal comes first.
-    const untouched = new Proxy({}, { get: (_t, name) => () => { throw new Error(`the layer was asked ${String(name)}`); } }) as unknown as TokenLayer;
-    await expect(chooseBackupMechanism(untouched, { moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '0' }, 's', 'SYMMETRIC_DEFAULT', 'wrap')).rejects.toThrow(
-      'a YubiHSM 2 backs keys up with its own wrap keys (EXPORT WRAPPED / IMPORT WRAPPED), which this version of backup-key does not drive yet',
-    );
+  it('gives a YubiHSM 2 its own wrap (EXPORT/IMPORT WRAPPED) without asking the device anything', async () => {
+    // Any device call on this layer would fail the test: only the presence of the two methods is looked at.
+    const asked: string[] = [];
+    const untouched = new Proxy({}, { get: (_t, name) => (name === 'exportUnderDomainWrapKey' || name === 'importUnderDomainWrapKey' ? () => asked.push(String(name)) : () => { throw new Error(`the layer was asked ${String(name)}`); }) }) as unknown as TokenLayer;
+    const slot = { moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '0' };
+    expect(await chooseBackupMechanism(untouched, slot, 's', 'SYMMETRIC_DEFAULT', 'wrap')).toMatchObject({ format: 'yubihsm-wrapped', name: 'YUBIHSM_EXPORT_WRAPPED' });
+    expect(await chooseBackupMechanism(untouched, slot, 's', 'ECC_NIST_P256', 'unwrap')).toMatchObject({ format: 'yubihsm-wrapped', name: 'YUBIHSM_IMPORT_WRAPPED' });
+    expect(asked).toEqual([]);
+  });
+  it('refuses a YubiHSM driver without the wrap commands in words', async () => {
+    const bare = new Proxy({}, { get: (_t, name) => (name === 'exportUnderDomainWrapKey' || name === 'importUnderDomainWrapKey' ? undefined : () => { throw new Error(`the layer was asked ${String(name)}`); }) }) as unknown as TokenLayer;
+    await expect(chooseBackupMechanism(bare, { moduleId: 'yubihsm:http://127.0.0.1:12345', slotId: '0' }, 's', 'SYMMETRIC_DEFAULT', 'wrap')).rejects.toThrow('this YubiHSM driver cannot export or import under a wrap key');
+  });
+});
+
+describe('backup manifest wrap format', () => {
+  it('names the model that can read it in RESTORE.md, and refuses a format it does not know', async () => {
+    const { backupManifestSchema, restoreInstructions, WRAP_FORMAT_RFC5649, WRAP_FORMAT_YUBIHSM } = await import('../../src-main/backup/folder.js');
+    const base = {
+      format: 'keyceremony-key-backup/1' as const,
+      ceremonyId: 'c1',
+      createdAt: '2026-12-07T00:00:00Z',
+      domainId: 'a'.repeat(32),
+      key: { keySpec: 'SYMMETRIC_DEFAULT' as const, label: 'k', id: '0102', checkValue: { value: 'ABCDEF', method: 'AES-CMAC-ZERO-BLOCK' as const }, generatedBy: { ceremonyId: 'g', seq: 3, hash: '0'.repeat(64) } },
+      sourceToken: { manufacturer: 'Yubico', model: 'YubiHSM 2', serial: '7', label: 'y', chain: 'x' },
+    };
+    const yubi = restoreInstructions({ ...base, wrap: { format: WRAP_FORMAT_YUBIHSM, mechanism: 'YUBIHSM_EXPORT_WRAPPED' } });
+    expect(yubi).toContain('a PKCS#11 token cannot read it');
+    expect(yubi).toContain('AES-256-CCM');
+    expect(restoreInstructions({ ...base, wrap: { format: WRAP_FORMAT_RFC5649, mechanism: 'CKM_AES_KEY_WRAP_KWP' } })).toContain('a YubiHSM 2 cannot read it');
+    const files = { 'wrapped-key.bin': { bytes: 1, sha256: '0'.repeat(64) }, 'RESTORE.md': { bytes: 1, sha256: '0'.repeat(64) } };
+    expect(backupManifestSchema.safeParse({ ...base, wrap: { format: WRAP_FORMAT_YUBIHSM, mechanism: 'm' }, files }).success).toBe(true);
+    expect(backupManifestSchema.safeParse({ ...base, wrap: { format: 'AES-GCM of our own', mechanism: 'm' }, files }).success).toBe(false);
   });
 });
 

@@ -1,20 +1,21 @@
 // The backup-key actions (ceremonies/backup-key.yaml): find the key by its label and prove it is the material
 // a ceremony recorded (check value recomputed in the token), prove on throw-away objects which RFC 5649
 // mechanism this token wraps with exactly; then, in a quorum step, wrap it under the domain backup key
-// (domain-secret.ts: a session object for that one wrap); then write the backup folder to the stick.
+// (domain-secret.ts: a session object for that one wrap), or on a YubiHSM 2 export it under the domain wrap
+// key (EXPORT WRAPPED, AES-CCM; the wrap key in the device for that one command); then write the backup folder.
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { findKmsKey, KEY_MISMATCH_ERROR, keyRecord, parseKeySpec } from '../../kms/index.js';
 import { chooseBackupMechanism, refuseUnsupportedSpec } from '../../backup/mechanism.js';
-import { writeBackupFolder } from '../../backup/folder.js';
+import { WRAP_FORMAT_RFC5649, WRAP_FORMAT_YUBIHSM, writeBackupFolder } from '../../backup/folder.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, BackupRunState } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
 import { findGenerationRecords, NO_GENERATION_RECORD } from './kms-rewrap.js';
 import { refuseIfDestroyed } from './destroyed-keys.js';
-import { withBackupKey } from './domain-secret.js';
+import { withBackupKey, withDomainWrapKey } from './domain-secret.js';
 import { tokenRecord } from './step-state.js';
 
 function fail(ctx: ActionContext, code: string, what: string, remedy: string): never {
@@ -86,7 +87,13 @@ export const backupWrap: ActionImpl<Record<string, never>> = {
     const mechanism = b.mechanism;
     if (!key || !mechanism) fail(ctx, 'ceremony-state', 'no key was found', 'Run find-backup-key first.');
     if (b.wrapped) fail(ctx, 'ceremony-state', 'the key was already wrapped in this ceremony', 'Go on with the next step.');
-    const { result: wrapped, step } = await withBackupKey(ctx, 'wrap', undefined, (backupKey) => ctx.deps.layer.wrapKey(session, mechanism.mechanism, backupKey, key.handle));
+    const layer = ctx.deps.layer;
+    const exportWrapped = layer.exportUnderDomainWrapKey?.bind(layer);
+    if (mechanism.format === 'yubihsm-wrapped' && !exportWrapped) fail(ctx, 'backup-driver', 'this YubiHSM driver cannot export under a wrap key', 'Use a version of the app whose YubiHSM driver drives EXPORT WRAPPED. Nothing was changed.');
+    const { result: wrapped, step } =
+      mechanism.format === 'yubihsm-wrapped'
+        ? await withDomainWrapKey(ctx, undefined, (wrapKey) => (exportWrapped as NonNullable<typeof exportWrapped>)(session, key.handle, wrapKey))
+        : await withBackupKey(ctx, 'wrap', undefined, (backupKey) => layer.wrapKey(session, mechanism.mechanism, backupKey, key.handle));
     b.wrapped = wrapped;
     b.domainId = step.domainId;
     return {
@@ -97,7 +104,10 @@ export const backupWrap: ActionImpl<Record<string, never>> = {
         key: { label: key.label, keySpec: key.keySpec, id: key.idHex },
         mechanism: mechanism.name,
         wrapped: { bytes: wrapped.length, sha256: createHash('sha256').update(wrapped).digest('hex') },
-        backupKey: 'derived from the domain secret, imported as a session object (CKA_TOKEN false, not extractable) for this wrap only, then destroyed; every host copy wiped',
+        backupKey:
+          mechanism.format === 'yubihsm-wrapped'
+            ? 'the domain wrap key, derived from the domain secret, put into the device (PUT WRAP KEY) for this EXPORT WRAPPED only, then deleted; every host copy wiped'
+            : 'derived from the domain secret, imported as a session object (CKA_TOKEN false, not extractable) for this wrap only, then destroyed; every host copy wiped',
       },
     };
   },
@@ -131,7 +141,7 @@ export const writeBackup: ActionImpl<z.infer<typeof writeBackupInput>> = {
         ...(key.publicKeySpkiDer ? { publicKeySpki: Buffer.from(key.publicKeySpkiDer).toString('base64') } : {}),
       },
       sourceToken: { ...(info ? tokenRecord(info) : { manufacturer: '', model: '', serial: '', label: '' }), chain: basename(store.dir) },
-      wrap: { format: 'RFC 5649 (AES key wrap with padding) under the domain backup key', mechanism: mechanism.name },
+      wrap: { format: mechanism.format === 'yubihsm-wrapped' ? WRAP_FORMAT_YUBIHSM : WRAP_FORMAT_RFC5649, mechanism: mechanism.name },
       ...(head ? { transcriptHead: { seq: head.seq, hash: head.hash } } : {}),
     });
     ctx.state.outputs.push({ kind: 'key-backup', path: folder.dir, sha256: folder.manifestSha256 });

@@ -2,12 +2,11 @@
 // engine collected (each identified by its enrolled approval key first), check it names this token's domain,
 // import the domain backup key into the token as a session object (CKA_TOKEN false, not extractable), use it
 // for the one operation, destroy it, and wipe every host copy at once. The backup key never outlives the step.
-// A YubiHSM 2 cannot take a key this way: its seam is here, with PUT WRAP KEY of domainYubihsmWrapKey(S) in
-// place of createSecretKey and EXPORT/IMPORT WRAPPED in place of C_WrapKey/C_UnwrapKey (wired with the
-// YubiHSM driver's wrap commands).
+// A YubiHSM 2 cannot take a key this way: it gets the domain's wrap key instead (withDomainWrapKey), which
+// its driver puts into the device (PUT WRAP KEY) for one EXPORT/IMPORT WRAPPED and deletes at once.
 import { AppError } from '../../errors.js';
 import type { ObjectHandle } from '../../../hsm/types.js';
-import { domainBackupKey, domainId } from '../quorum/domain.js';
+import { domainBackupKey, domainId, domainYubihsmWrapKey } from '../quorum/domain.js';
 import { wipe } from '../quorum/index.js';
 import type { ActionContext } from '../engine/types.js';
 import { enrolmentOfChain, rebuildSecret } from './quorum-login.js';
@@ -20,15 +19,14 @@ export interface DomainStep {
 }
 
 /**
- * Rebuild S from this quorum step's shares and run `use` with the backup key as a session object in the
- * logged-in session. `expectDomain`: refused before the key is imported when S is of another domain.
+ * Rebuild S from this quorum step's shares, check it names this token's domain (and `expectDomain`, the
+ * backup's), derive the one key the step needs from it, wipe S, run `use`, and wipe the derived key whatever
+ * happens. Refused before anything reaches the token when S is of another domain.
  */
-export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'unwrap', expectDomain: string | undefined, use: (backupKey: ObjectHandle, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+async function withDomainKey<T>(ctx: ActionContext, expectDomain: string | undefined, derive: (secret: Uint8Array) => Buffer, use: (key: Buffer, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
   const store = ctx.chain();
   const session = ctx.token.session;
   if (!store || !session || ctx.token.loggedIn !== 'user') throw new AppError('ceremony-no-session', `step '${ctx.step.id}': the token is not logged in`, 'The script must run quorum-login before this step.');
-  const layer = ctx.deps.layer;
-  if (!layer.createSecretKey) throw new AppError('backup-driver', `step '${ctx.step.id}': this token driver cannot hold the domain backup key`, 'Use a PKCS#11 token for backup and restore.');
   const recorded = enrolmentOfChain(store);
   if (!recorded) throw new AppError('ceremony-no-enrolment', 'the transcript holds no enrolment', 'This token was not initialized by init-token.');
   const shares = [...(ctx.state.quorum?.shares ?? [])];
@@ -46,9 +44,25 @@ export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'un
         );
       }
     }
-    key = domainBackupKey(secret);
+    key = derive(secret);
     wipe(secret);
-    const handle = await layer.createSecretKey(session, { type: 'AES', bits: 256 }, key, {
+    return { result: await use(key, { domainId: id, custodians }), step: { domainId: id, custodians } };
+  } finally {
+    wipe(secret, key);
+  }
+}
+
+/**
+ * Run `use` with the domain backup key as a session object in the logged-in session (PKCS#11 tokens).
+ * `expectDomain`: refused before the key is imported when S is of another domain.
+ */
+export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'unwrap', expectDomain: string | undefined, use: (backupKey: ObjectHandle, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+  const layer = ctx.deps.layer;
+  const session = ctx.token.session;
+  if (!layer.createSecretKey) throw new AppError('backup-driver', `step '${ctx.step.id}': this token driver cannot hold the domain backup key`, 'Use a PKCS#11 token for backup and restore.');
+  const create = layer.createSecretKey.bind(layer);
+  return withDomainKey(ctx, expectDomain, domainBackupKey, async (key, step) => {
+    const handle = await create(session as string, { type: 'AES', bits: 256 }, key, {
       label: BACKUP_KEY_LABEL,
       id: new Uint8Array(),
       token: false,
@@ -65,13 +79,19 @@ export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'un
       derive: false,
     });
     wipe(key);
-    const step = { domainId: id, custodians };
     try {
-      return { result: await use(handle, step), step };
+      return await use(handle, step);
     } finally {
-      await layer.destroyObject(session, handle);
+      await layer.destroyObject(session as string, handle);
     }
-  } finally {
-    wipe(secret, key);
-  }
+  });
+}
+
+/**
+ * A YubiHSM 2: run `use` with the domain's wrap key bytes (domainYubihsmWrapKey), which the driver puts into
+ * the device for its one EXPORT/IMPORT WRAPPED call and deletes again (hsm/yubihsm/domain-wrap.ts); the host
+ * copy is wiped when `use` returns or throws.
+ */
+export async function withDomainWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (wrapKey: Uint8Array, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+  return withDomainKey(ctx, expectDomain, domainYubihsmWrapKey, (key, step) => use(new Uint8Array(key.buffer, key.byteOffset, key.length), step));
 }

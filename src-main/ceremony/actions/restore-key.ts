@@ -5,14 +5,18 @@
 // CKA_ID, persistent, private, sensitive, extractable only so it can be wrapped again; read it back and
 // recompute its check value in the token. Anything but the recorded value: the object is destroyed and the
 // ceremony fails. The result is recorded in generate-key's shape, so kms-rewrap and backup-key find it.
+// A YubiHSM 2 takes only a YubiHSM backup, through its own IMPORT WRAPPED (restore-yubihsm.ts), and a
+// PKCS#11 token only an RFC 5649 one: the other is refused in words at check-backup.
 import { createHash, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { TokenError } from '../../../hsm/errors.js';
 import { aesCheckValueMethod, findKmsKey, keyRecord, KEY_SPECS } from '../../kms/index.js';
 import { CKM_CODES } from '../../kms/keyspecs.js';
-import { chooseBackupMechanism, ecPublicPoint, refuseUnsupportedSpec } from '../../backup/mechanism.js';
-import { readBackupFolder } from '../../backup/folder.js';
+import { chooseBackupMechanism, ecPublicPoint, isYubiHsmSlot, refuseUnsupportedSpec } from '../../backup/mechanism.js';
+import { readBackupFolder, WRAP_FORMAT_YUBIHSM, type BackupFolder } from '../../backup/folder.js';
+import { restoreWrappedObject } from './restore-yubihsm.js';
+import { destroyLeftover, findLeftover, interruptedRestoreOf } from './restore-leftover.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
 import { noInput } from './general.js';
@@ -23,6 +27,33 @@ import { absoluteDir } from './general.js';
 
 function fail(ctx: ActionContext, code: string, what: string, remedy: string): never {
   throw new AppError(code, `step '${ctx.step.id}': ${what}`, remedy);
+}
+
+const isAsymmetric = (m: BackupFolder['manifest']) => ['rsa', 'ec'].includes(KEY_SPECS[m.key.keySpec].kind);
+
+/**
+ * A YubiHSM 2 imports only its own wrapped objects, and a PKCS#11 token only RFC 5649: the manifest says which
+ * this backup is, and the other model is refused before anything changes. (Unwrapping RFC 5649 for a YubiHSM
+ * would need the material in plaintext on this computer, which the app never does.)
+ */
+function refuseFormatOfOtherModel(ctx: ActionContext, folder: BackupFolder, targetIsYubiHsm: boolean, label: string): void {
+  const m = folder.manifest;
+  const backupIsYubiHsm = m.wrap.format === WRAP_FORMAT_YUBIHSM;
+  if (backupIsYubiHsm === targetIsYubiHsm) return;
+  if (backupIsYubiHsm) {
+    fail(
+      ctx,
+      'restore-other-model',
+      `the backup in ${folder.dir} is a YubiHSM 2 wrapped object (EXPORT WRAPPED, AES-CCM under the domain wrap key), which only a YubiHSM 2 can import, and token '${label}' is a PKCS#11 token`,
+      `Restore it onto a YubiHSM 2 of domain ${m.domainId} (a YubiHSM joins the domain with init-token --join-domain-share). Nothing was changed.`,
+    );
+  }
+  fail(
+    ctx,
+    'restore-other-model',
+    `the backup in ${folder.dir} is RFC 5649 (wrapped by a PKCS#11 token, ${m.wrap.mechanism}), and a YubiHSM 2 imports only its own wrapped objects (IMPORT WRAPPED); unwrapping RFC 5649 for it would put the key material in plaintext on this computer, which this app never does`,
+    `Restore it onto a PKCS#11 token of domain ${m.domainId} with RFC 5649 unwrap (SoftHSM, NSS softoken, most HSMs). Nothing was changed.`,
+  );
 }
 
 export const checkBackupInput = z.strictObject({ backupDir: absoluteDir });
@@ -49,15 +80,25 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
         `Restore it onto a token of domain ${m.domainId} (a token joins that domain with init-token or enrol-token --join-domain-share and that domain's share files). Nothing was changed.`,
       );
     }
+    refuseFormatOfOtherModel(ctx, folder, isYubiHsmSlot(slot), label);
     refuseUnsupportedSpec(m.key.keySpec, 'restore');
     const layer = ctx.deps.layer;
-    for (const [what, query] of [
-      [`the label '${m.key.label}'`, { label: m.key.label }],
-      ...(m.key.id ? ([[`the CKA_ID ${m.key.id}`, { id: Buffer.from(m.key.id, 'hex') }]] as const) : []),
-    ] as const) {
-      const present = await layer.findAll(session, query);
-      if (present.length > 0) {
-        fail(ctx, 'restore-label-taken', `token '${label}' already holds ${present.length} object${present.length === 1 ? '' : 's'} with ${what}; a restore never replaces or duplicates a key`, 'If it is the same key, there is nothing to restore. Otherwise destroy the other object in a recorded ceremony first, or restore onto another token. Nothing was changed.');
+    // A resumed restore whose unwrap intent has no result may have left its own object: proved at the unwrap step.
+    const interrupted = interruptedRestoreOf(ctx, m);
+    let leftBehind = 0;
+    if (interrupted) {
+      const { leftover, foreign } = await findLeftover(ctx, session, m, isAsymmetric(m) ? 'PRIVATE_KEY' : 'SECRET_KEY');
+      if (foreign > 0) fail(ctx, 'restore-label-taken', `token '${label}' holds ${foreign} object${foreign === 1 ? '' : 's'} with the label '${m.key.label}' or the CKA_ID ${m.key.id} that the interrupted restore did not make`, 'Destroy the other object in a recorded ceremony first, or restore onto another token. Nothing was changed.');
+      leftBehind = leftover ? leftover.keys.length + leftover.publics.length : 0;
+    } else {
+      for (const [what, query] of [
+        [`the label '${m.key.label}'`, { label: m.key.label }],
+        ...(m.key.id ? ([[`the CKA_ID ${m.key.id}`, { id: Buffer.from(m.key.id, 'hex') }]] as const) : []),
+      ] as const) {
+        const present = await layer.findAll(session, query);
+        if (present.length > 0) {
+          fail(ctx, 'restore-label-taken', `token '${label}' already holds ${present.length} object${present.length === 1 ? '' : 's'} with ${what}; a restore never replaces or duplicates a key`, 'If it is the same key, there is nothing to restore. Otherwise destroy the other object in a recorded ceremony first, or restore onto another token. Nothing was changed.');
+        }
       }
     }
     // The check value must be recomputable here, by the method recorded, or the restore could not be proved.
@@ -89,6 +130,7 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
         domainId: m.domainId,
         tokenDomain: recorded?.domainId ?? 'not recorded by this token\'s enrolment: checked against the shares at the unwrap step',
         mechanism: { name: b.mechanism.name, proof: b.mechanism.proof, ...(b.mechanism.refused.length > 0 ? { refused: b.mechanism.refused } : {}) },
+        ...(interrupted ? { interruptedRestore: { objectsLeft: leftBehind, then: 'the unwrap step proves them as a fresh restore is proved and keeps them, or destroys them and restores afresh' } } : {}),
       },
     };
   },
@@ -108,6 +150,7 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
     const folder = b.folder;
     const mechanism = b.mechanism;
     if (!session || !folder || !mechanism) fail(ctx, 'ceremony-state', 'no backup was checked', 'Run check-backup first.');
+    if (mechanism.format === 'yubihsm-wrapped') return restoreWrappedObject(ctx, session, folder, mechanism);
     const m = folder.manifest;
     const layer = ctx.deps.layer;
     const unwrapKey = layer.unwrapKey?.bind(layer);
@@ -117,7 +160,33 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
     const asymmetric = info.kind === 'rsa' || info.kind === 'ec';
     const spki = m.key.publicKeySpki ? Buffer.from(m.key.publicKeySpki, 'base64') : undefined;
     let publicHandle: string | undefined;
+    let recovered: string | undefined;
     const { result: handle, step } = await withBackupKey(ctx, 'unwrap', m.domainId, async (backupKey) => {
+      // RFC 5649 is deterministic: the restored key wrapped back out under the same backup key must give the
+      // backup's very bytes, which proves its material and its length inside the token.
+      const proved = async (made: string): Promise<boolean> => {
+        let again: Uint8Array | undefined;
+        try {
+          again = await layer.wrapKey(session, mechanism.mechanism, backupKey, made);
+        } catch {
+          again = undefined;
+        }
+        // A private key another model re-encodes may wrap back to other bytes of the same key: an RSA key is then
+        // proved by its modulus and exponent, which the token reveals even for a sensitive key.
+        return again !== undefined && (Buffer.from(again).equals(folder.wrapped) || (info.kind === 'rsa' && spki !== undefined && (await rsaMatches(layer, session, made, spki))));
+      };
+      const { leftover, foreign } = await findLeftover(ctx, session, m, asymmetric ? 'PRIVATE_KEY' : 'SECRET_KEY');
+      if (foreign > 0) fail(ctx, 'restore-label-taken', `the token now holds ${foreign} object${foreign === 1 ? '' : 's'} with the label '${m.key.label}' or the CKA_ID ${m.key.id} that this restore did not make`, 'Find out who created it; destroy it in a recorded ceremony, then restore again. Nothing was changed.');
+      if (leftover) {
+        const only = leftover.keys.length === 1 ? leftover.keys[0] : undefined;
+        if (only !== undefined && (await proved(only))) {
+          recovered = `found in the token, left by the interrupted attempt of this step; wrapped back out under the backup key it gives the backup's bytes${info.kind === 'rsa' ? ' (or carries the recorded modulus)' : ''}`;
+          if (leftover.publics.length === 1) publicHandle = leftover.publics[0];
+          else for (const h of leftover.publics) await layer.destroyObject(session, h);
+          return only;
+        }
+        await destroyLeftover(ctx, session, m, leftover, 'left by the interrupted attempt of this step and not proved to be the backup\'s material; restored afresh');
+      }
       let made: string;
       try {
         made = await unwrapKey(session, mechanism.mechanism, backupKey, folder.wrapped, asymmetric ? {
@@ -148,20 +217,20 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
         });
       } catch (error) {
         const code = error instanceof TokenError ? error.code : String((error as Error)?.message ?? error);
+        // A fault may strike after the token acted (the answer lost): what it made goes now, or a retry proves it.
+        const after = await findLeftover(ctx, session, m, asymmetric ? 'PRIVATE_KEY' : 'SECRET_KEY').catch(() => undefined);
+        const left = after?.leftover && after.foreign === 0 ? after.leftover : undefined;
+        const cleaned = left ? await destroyLeftover(ctx, session, m, left, `the unwrap failed (${code}) after the token had made the object`).then(() => true, () => false) : undefined;
+        if (code.startsWith('CKR_DEVICE') || code.startsWith('CKR_SESSION') || code === 'CKR_GENERAL_ERROR' || cleaned !== undefined) {
+          throw new AppError(
+            'restore-unwrap-failed',
+            `step '${ctx.step.id}': the unwrap failed (${code})${cleaned === true ? '; the object the token had made was destroyed' : cleaned === false ? '; the token made an object that could not be destroyed now' : ''}`,
+            cleaned === false ? 'Reconnect the token and run this step again: the object left is proved and kept, or destroyed, before anything else.' : 'Reconnect the token and run this step again.',
+          );
+        }
         throw new AppError('restore-unwrap-refused', `step '${ctx.step.id}': the token refused to unwrap the backup (${code}): it does not open under this domain's backup key, so it was changed or damaged`, 'Use another copy of the backup. Nothing was created in the token.');
       }
-      // RFC 5649 is deterministic: the restored key wrapped back out under the same backup key must give the
-      // backup's very bytes, which proves its material and its length inside the token.
-      let again: Uint8Array | undefined;
-      try {
-        again = await layer.wrapKey(session, mechanism.mechanism, backupKey, made);
-      } catch {
-        again = undefined;
-      }
-      // A private key another model re-encodes may wrap back to other bytes of the same key: an RSA key is then
-      // proved by its modulus and exponent, which the token reveals even for a sensitive key.
-      const proved = again !== undefined && (Buffer.from(again).equals(folder.wrapped) || (info.kind === 'rsa' && spki !== undefined && (await rsaMatches(layer, session, made, spki))));
-      if (!proved) {
+      if (!(await proved(made))) {
         await layer.destroyObject(session, made).catch(() => undefined);
         await ctx.record('restored-object-destroyed', { label: m.key.label, id: m.key.id, why: 'wrapped back out under the backup key, it did not give the backup\'s bytes' });
         throw new AppError(
@@ -172,7 +241,7 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
       }
       return made;
     });
-    if (asymmetric && spki) {
+    if (asymmetric && spki && !publicHandle) {
       // The public half, from the backup's SPKI (its SHA-256 is the check value), labelled as generate-key labels it.
       try {
         publicHandle = await layer.createPublicKeyFromSpki(session, spki, { label: m.key.label, token: true, encrypt: false, wrap: false, verify: false });
@@ -191,6 +260,7 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
           key: { ...keyRecord(found.key), keySpec: m.key.keySpec, label: m.key.label, id: found.key.idHex } as JsonObject,
           checkValue: { value: found.checkValue.value, method: found.checkValue.method, description: found.checkValue.description, recordedInBackup: m.key.checkValue.value, matches: true },
           rewrappedToBackupBytes: true,
+          ...(recovered ? { recovered } : {}),
           restoredFrom: { backupCeremonyId: m.ceremonyId, manifestSha256: folder.manifestSha256, wrappedSha256: m.files['wrapped-key.bin'].sha256, generatedBy: { ...m.key.generatedBy }, sourceToken: m.sourceToken as unknown as JsonObject },
           domainId: step.domainId,
           custodians: step.custodians,
