@@ -16,6 +16,7 @@ import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } fro
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { finishingRotation, rotatesCustodians, stoppedRotationEnrolment } from '../actions/rotate-login.js';
+import { settleRotationBeforeAbort } from '../actions/rotate-abort.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -559,6 +560,13 @@ export class CeremonyRun {
   async abort(reason: string): Promise<void> {
     if (this.status !== 'running') throw new AppError('ceremony-not-running', `ceremony ${this.ceremonyId} is ${this.status}; it cannot be aborted`, 'Nothing to do.');
     const at = this.currentStep?.id ?? 'end';
+    // A rotation aborted inside its PIN window: the token is asked first and its answer recorded (or the abort
+    // refused in words while the ceremony still runs), so the chain names the custodians who open the token.
+    if (rotatesCustodians(this.loaded.script) && this.store && !this.afterCompleted) {
+      const head = this.store.head();
+      const own = head ? this.store.entries(0, head.seq).filter((e) => e.ceremonyId === this.ceremonyId) : [];
+      await settleRotationBeforeAbort({ ceremonyId: this.ceremonyId, own, layer: this.deps.layer, slot: this.token.slot, info: this.token.info, secret: this.secrets.secret, write: (kind, data) => this.write(at, kind, data) });
+    }
     try {
       await this.write(at, ENGINE_KINDS.abort, { reason, step: at });
       const issued = [...this.state.issued.keys()];
