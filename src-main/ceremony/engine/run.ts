@@ -17,6 +17,8 @@ import { describePresented, openPresentedShare, presentShareInput } from '../act
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { finishingRotation, rotatesCustodians, stoppedRotationEnrolment } from '../actions/rotate-login.js';
 import { settleRotationBeforeAbort } from '../actions/rotate-abort.js';
+import { explainReplacedShare } from '../actions/replaced-shares.js';
+import type { Enrolment } from '../quorum/quorum.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -465,7 +467,13 @@ export class CeremonyRun {
     const presented = describePresented(parsed.data);
     let share: Uint8Array | undefined;
     try {
-      share = (await openPresentedShare(parsed.data, this.enrolmentId())).share;
+      share = await openPresentedShare(parsed.data, this.enrolmentId()).then(
+        (o) => o.share,
+        (error: unknown) => {
+          const head = this.store?.head();
+          throw explainReplacedShare(error, this.store && head ? this.store.entries(0, head.seq) : [], this.state.enrolment as Enrolment);
+        },
+      );
       const { approval, result } = q.collector.approveWithShare(share);
       if (result.status === 'duplicate') {
         await this.write(step.id, ENGINE_KINDS.approvalRepeated, { custodian: result.custodian, message: result.message }, result.custodian);
