@@ -261,7 +261,7 @@ const ceremonySummary = z.object({
   sealed: z.object({ seq: z.number(), hash: z.string() }).optional(),
   destroyed: z.object({ label: z.string(), keySpec: z.string(), checkValue: z.string().optional(), objects: z.number().optional(), gone: z.boolean() }).optional(),
   audit: z.object({ clean: z.boolean(), objects: z.number(), findings: z.array(z.string()) }).optional(),
-  rotation: z.object({ changed: z.array(z.string()), oldSharesRefused: z.boolean(), otherTokens: z.array(z.object({ label: z.string(), serial: z.string() })).optional(), note: z.string().optional() }).optional(),
+  rotation: z.object({ changed: z.array(z.string()), oldSharesRefused: z.boolean(), otherTokens: z.array(z.object({ label: z.string(), serial: z.string() })).optional(), note: z.string().optional(), newCustodians: z.array(z.string()).optional(), threshold: z.number().optional() }).optional(),
 });
 
 const ceremonyStep = z.object({

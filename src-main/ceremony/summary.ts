@@ -78,7 +78,7 @@ export interface CeremonySummary {
   /** audit-token: how many objects the token holds and every difference from the transcript, in words. */
   audit?: { clean: boolean; objects: number; findings: string[] };
   /** rotate-custodians: which PINs were replaced, whether the token refuses the old shares, and the other tokens of the old domain. */
-  rotation?: { changed: string[]; oldSharesRefused: boolean; otherTokens?: { label: string; serial: string }[]; note?: string };
+  rotation?: { changed: string[]; oldSharesRefused: boolean; otherTokens?: { label: string; serial: string }[]; note?: string; newCustodians?: string[]; threshold?: number };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -137,6 +137,10 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings };
     } else if (r.kind === 'result' && action === 'rotate-pins') {
       s.rotation = { changed: Array.isArray(d.changed) ? d.changed.filter((c): c is string => typeof c === 'string') : [], oldSharesRefused: d.oldUserPinRefused === true };
+      // Who opens the token now: the enrolment this ceremony recorded before it touched the token.
+      const enrolled = obj([...records].reverse().find((e) => e.kind === 'enrolment')?.data.enrolment);
+      if (enrolled && Array.isArray(enrolled.custodians)) s.rotation.newCustodians = enrolled.custodians.map((c) => str(obj(c)?.name) ?? '?');
+      if (enrolled && typeof enrolled.threshold === 'number') s.rotation.threshold = enrolled.threshold;
     } else if (r.kind === 'result' && action === 'list-domain-tokens' && s.rotation) {
       const others = Array.isArray(d.otherTokens) ? d.otherTokens.map((t) => obj(obj(t)?.token)) : [];
       s.rotation.otherTokens = others.map((t) => ({ label: str(t?.label) ?? '?', serial: str(t?.serial) ?? '?' }));

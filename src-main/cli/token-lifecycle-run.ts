@@ -253,7 +253,9 @@ export async function runLifecycleCeremony(command: LifecycleCommand, args: Life
       say(`Key '${d?.label ?? args.keyLabel}' (${d?.keySpec ?? '?'}, check value ${d?.checkValue ?? '?'}) destroyed: ${d?.objects ?? 0} object(s); the token answers nothing by its label or CKA_ID.`);
     } else if (command === 'rotate-custodians') {
       const r = s?.rotation;
-      say(`Custodians replaced: ${r?.changed.join(' and ') ?? '?'} PIN(s) now derived from the new secret; ${r?.oldSharesRefused ? 'the token refuses the old shares' : 'the token was NOT shown to refuse the old shares'}.`);
+      const pins = (r?.changed ?? []).map((c) => (c === 'so' ? 'SO' : c)).join(' and ') || '?';
+      say(`Custodians replaced: ${pins} PIN(s) now derived from the new secret; ${r?.oldSharesRefused ? 'the token refuses the old shares' : 'the token was NOT shown to refuse the old shares'}.`);
+      if (r?.newCustodians?.length) say(`The token now opens with ${r.threshold ?? '?'} of ${r.newCustodians.join(', ')}.`);
       for (const o of view.outputs.filter((x) => x.kind === 'share-file')) say(`  share file ${o.path}  sha256 ${o.sha256}`);
       for (const t of r?.otherTokens ?? []) say(`  Still opens with the old shares, needs rotate-custodians: token '${t.label}' (serial ${t.serial})`);
       if (r?.note) say(r.note);
@@ -270,15 +272,22 @@ export async function runLifecycleCeremony(command: LifecycleCommand, args: Life
     const data = toErrorData(error);
     const at = view?.currentStepId ?? 'start';
     out.stderr.write(`keyceremony ${command}: ${stepMessage(at, data.message)}${data.remedy ? `\n  ${data.remedy}` : ''}\n`);
+    let status = 'aborted';
     if (view) {
       try {
         await service.abort(view.ceremonyId, `keyceremony ${command} failed at step ${at}: ${data.message}`);
         out.stderr.write(`keyceremony ${command}: ceremony ${view.ceremonyId} was aborted and the abort recorded.\n`);
-      } catch {
-        // Already ended; nothing more to record.
+      } catch (abortError) {
+        // A rotation in its PIN window whose token cannot say which PIN it accepts is not aborted (rotate-abort.ts):
+        // it stays interrupted, to be resumed with the new shares. Anything else: already ended, nothing to record.
+        const refused = toErrorData(abortError);
+        if (refused.code === 'rotation-abort-unsettled') {
+          status = 'interrupted';
+          out.stderr.write(`keyceremony ${command}: not aborted: ${refused.message}\n  It stays interrupted: run keyceremony ${command} --resume ${view.ceremonyId} with M of the new shares once the token answers.\n`);
+        }
       }
     }
-    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status: 'aborted', error: data }, null, 2)}\n`);
+    if (args.json) out.stdout.write(`${JSON.stringify({ ceremonyId: view?.ceremonyId ?? null, status, error: data }, null, 2)}\n`);
     return 1;
   } finally {
     await runtime.close();

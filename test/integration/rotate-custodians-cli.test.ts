@@ -176,7 +176,7 @@ describe('keyceremony rotate-custodians', () => {
   it('refuses the old shares in later ceremonies, takes the new ones, and every bundle verifies', async () => {
     const old = io();
     expect(await auditTokenCommand([...tokenFlags(), ...shareFlags('usb', 'alice', 'bob'), '--bundle-out', join(work, 'out')], old.out, { airGap: offline })).toBe(1);
-    expect(old.o.stderr).toContain(`step login: share file for another ceremony: this file holds alice's share for ceremony ${initId}; this ceremony is ${rotateId}`);
+    expect(old.o.stderr).toContain(`step login: alice's share file is from ceremony ${initId}, whose custodians were replaced by ceremony ${rotateId}: the token refuses their shares and opens now only with 2 of`);
     const fresh = io();
     expect(await auditTokenCommand([...tokenFlags(), ...shareFlags('usb2', 'erin', 'dave'), '--bundle-out', join(work, 'out')], fresh.out, { airGap: offline })).toBe(0);
     expect(fresh.o.stdout).toContain('match its transcript');

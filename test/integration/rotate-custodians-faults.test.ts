@@ -97,6 +97,16 @@ async function openedBy(who: 'user' | 'so', old: Awaited<ReturnType<typeof pinsO
   return 'NEITHER';
 }
 
+async function ownEntries(ceremonyId: string) {
+  const { store } = await TranscriptStore.open(join(work, 'data', 'chains', (await import('node:fs')).readdirSync(join(work, 'data', 'chains'))[0]!));
+  try {
+    const head = store.head()!;
+    return store.entries(0, head.seq).filter((e) => e.ceremonyId === ceremonyId);
+  } finally {
+    await store.close();
+  }
+}
+
 async function enrolmentInForceId(): Promise<string | undefined> {
   const { store } = await TranscriptStore.open(join(work, 'data', 'chains', (await import('node:fs')).readdirSync(join(work, 'data', 'chains'))[0]!));
   try {
@@ -110,7 +120,7 @@ async function enrolmentInForceId(): Promise<string | undefined> {
  * One rotation from `current` to new custodians, with `fault` armed for the PIN step only; Retry after a
  * failure until it completes. Returns the calls the PIN step made (first attempt) and what the token said.
  */
-async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string; code?: FaultCode }, abortAfterFault = false, stopAfterPins = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
+async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: string; code?: FaultCode }, abortAfterFault: boolean | { probeFault: { at: number; call: string } } = false, stopAfterPins = false): Promise<{ pinCalls: string[]; failed: boolean; afterFault?: { user: string; so: string }; stopped?: { names: string[]; folder: string; id: string } }> {
   generation += 1;
   const names = [`a${generation}`, `b${generation}`, `c${generation}`];
   const folder = join(work, `usb${generation}`);
@@ -146,6 +156,14 @@ async function rotate(fault?: { at: number; when: 'before' | 'after'; call?: str
           afterFault = { user: await openedBy('user', old, await pinsOf({ names, folder, id })), so: await openedBy('so', old, await pinsOf({ names, folder, id })) };
           faulty.arm(undefined);
           if (abortAfterFault) {
+            if (typeof abortAfterFault === 'object') {
+              // The token fails again while the abort asks it which PIN it accepts: the abort is refused in words.
+              faulty.arm({ ...abortAfterFault.probeFault, code: 'CKR_DEVICE_ERROR', when: 'before' });
+              await expect(service.abort(id, 'the room stops after the token failed in the PIN step')).rejects.toThrow(/may have replaced the token's user PIN .* the token cannot be asked which PIN it accepts/);
+              expect(faulty.fired()).toBe(true);
+              faulty.arm(undefined);
+              expect(service.view(id).status).toBe('running');
+            }
             await service.abort(id, 'the room stops after the token failed in the PIN step');
             return { pinCalls: [], failed, afterFault, stopped: { names, folder, id } };
           }
@@ -263,24 +281,105 @@ describe('rotate-custodians under faults in its PIN step', () => {
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
   });
 
-  it('after a rotation stopped between its C_SetPIN and the record, the old shares are refused in words naming it', async () => {
-    // The user PIN's C_SetPIN acts and its answer is lost; the room aborts instead of pressing Retry.
-    const r = await rotate({ at: 1, call: 'setPin', when: 'after' }, true);
+  it('an abandoned rotation that stopped between its C_SetPIN and the record is refused: resume it with the new shares', async () => {
+    const r = await rotate({ at: 1, call: 'setPin', when: 'after', code: 'CKR_SESSION_HANDLE_INVALID' });
+    const stopped = r.stopped!;
+    const service = new CeremonyService({ layer: faulty.layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    try {
+      await expect(service.abandon(stopped.id, 'the room gives up')).rejects.toThrow(new RegExp(`ceremony ${stopped.id} stopped inside its PIN step with no PIN change recorded`));
+      // Still resumable: nothing was recorded by the refusal.
+      expect((await service.history()).find((h) => h.ceremonyId === stopped.id)?.status).toBe('interrupted');
+    } finally {
+      await service.close();
+    }
+    // Resumed with the new shares (as in the test above), it finishes.
+    await real.close();
+    for (const n of stopped.names) await writeFile(join(work, 'secrets', n), passOf(n));
+    let stderr = '';
+    const out = { stdout: { write: () => undefined }, stderr: { write: (t: string) => (stderr += t) } };
+    const code = await rotateCustodiansCommand(
+      [
+        '--module', SOFTHSM_MODULE, '--token', `pkcs11:token=${LABEL}`, '--resume', stopped.id, '--custodians', stopped.names.join(','), '--threshold', '2', '--shares-out', stopped.folder,
+        '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json',
+        ...stopped.names.slice(0, 2).flatMap((n) => ['--share', `${join(stopped.folder, `${n}.share`)}:${join(work, 'secrets', n)}`]),
+        ...stopped.names.flatMap((n) => ['--passphrase-file', `${n}=${join(work, 'secrets', n)}`]),
+      ],
+      out,
+      { airGap: offline, scrypt: SCRYPT },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    real = new Pkcs11TokenLayer();
+    await real.configureModules([{ path: SOFTHSM_MODULE, source: 'user' }]);
+    faulty = faultyLayer(real);
+    expect(await enrolmentInForceId()).toBe(stopped.id);
+    current = stopped;
+  });
+
+  it('a rotation aborted before its C_SetPIN acted records that the token refuses the new PIN: the old shares stay in force', async () => {
+    const old = await pinsOf(current);
+    const r = await rotate({ at: 1, call: 'setPin', when: 'before' }, true);
+    expect(r.afterFault?.user).toBe('old');
+    expect(await enrolmentInForceId()).toBe(current.id);
+    expect(await opens('user', old.userPin)).toBe(true);
+    const probed = await ownEntries(r.stopped!.id);
+    expect(probed.map((e) => e.kind)).toContain('pins-probed');
+    expect(probed.some((e) => e.kind === 'pin-changed')).toBe(false);
+  });
+
+  it('a rotation aborted after its C_SetPIN acted, answer lost: the abort asks the token and puts the new custodians in force', async () => {
+    const old = await pinsOf(current);
+    // The token fails again when the abort first asks it: refused in words, still running; the second abort asks it.
+    const r = await rotate({ at: 1, call: 'setPin', when: 'after' }, { probeFault: { at: 1, call: 'openSession' } });
+    const stopped = r.stopped!;
     expect(r.afterFault?.user).toBe('new');
+    // Never-brick: the transcript names the custodians whose shares open the token.
+    expect(await enrolmentInForceId()).toBe(stopped.id);
+    const fresh = await pinsOf(stopped);
+    expect(await opens('user', fresh.userPin)).toBe(true);
+    expect(await opens('user', old.userPin)).toBe(false);
+    const own = await ownEntries(stopped.id);
+    expect(own.filter((e) => e.kind === 'pin-changed').map((e) => (e.data as { pin: string }).pin)).toEqual(['user']);
+    expect(own.at(-1)?.kind === 'abort' || own.some((e) => e.kind === 'abort')).toBe(true);
+    current = stopped;
+    // A later ceremony opens the token with the new shares (audit-token's login).
+    const service = new CeremonyService({ layer: faulty.layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
+    try {
+      const view = await service.start({ script: 'audit-token', parameters: {} });
+      const id = view.ceremonyId;
+      await service.perform(id, 'participants', { administrator: 'erin', witnesses: ['wendy'] });
+      await service.perform(id, 'airgap', {});
+      await service.perform(id, 'token', { ...slot });
+      for (const n of stopped.names.slice(0, 2)) await service.perform(id, 'login', { shareFile: join(stopped.folder, `${n}.share`), passphrase: passOf(n) });
+      let now = service.view(id);
+      expect(now.currentStepId).not.toBe('login');
+      // The audit runs to its end, and its bundle (the whole chain, the abort's pin-changed entry and the new
+      // custodians' approvals in it) verifies with every other bundle of this token.
+      while (now.status === 'running' && now.currentStepId) {
+        const step = now.currentStepId;
+        now = (await service.perform(id, step, step === 'sign-off' ? { witnesses: [{ name: 'wendy' }] } : step === 'export' ? { destinationDir: join(work, 'out') } : {})).view;
+      }
+      expect(now.status).toBe('completed');
+    } finally {
+      await service.close();
+    }
+    const report = await verifyBundles((await readdir(join(work, 'out'))).map((b) => join(work, 'out', b)));
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  });
+
+  it('after a rotation stopped between its C_SetPIN and the record, a later ceremony on the token is refused in words naming it', async () => {
+    // The user PIN's C_SetPIN acts and its answer is lost, and the process stops there (interrupted: an abort
+    // can no longer leave this state, see above). The token waits for that rotation to be resumed.
+    const r = await rotate({ at: 1, call: 'setPin', when: 'after', code: 'CKR_SESSION_HANDLE_INVALID' });
     expect(await enrolmentInForceId()).toBe(current.id);
     const service = new CeremonyService({ layer: faulty.layer, dataDir: join(work, 'data'), scriptsDir: resolve('ceremonies'), airGap: offline, appVersion: '0.1.0-test', scrypt: SCRYPT });
     try {
-      let view = await service.start({ script: 'audit-token', parameters: {} });
+      const view = await service.start({ script: 'audit-token', parameters: {} });
       const id = view.ceremonyId;
-      view = (await service.perform(id, 'participants', { administrator: 'erin', witnesses: ['wendy'] })).view;
-      view = (await service.perform(id, 'airgap', {})).view;
-      view = (await service.perform(id, 'token', { ...slot })).view;
-      const [first, second] = current.names;
-      await service.perform(id, 'login', { shareFile: join(current.folder, `${first}.share`), passphrase: passOf(first!) });
-      await expect(service.perform(id, 'login', { shareFile: join(current.folder, `${second}.share`), passphrase: passOf(second!) })).rejects.toThrow(
-        new RegExp(`rotate-custodians ${r.stopped?.id} stopped in its PIN step .* the token now opens only with that rotation's new shares`),
-      );
-      await service.abort(id, 'the token does not open with the enrolled shares');
+      await service.perform(id, 'participants', { administrator: 'erin', witnesses: ['wendy'] });
+      await service.perform(id, 'airgap', {});
+      await expect(service.perform(id, 'token', { ...slot })).rejects.toThrow(new RegExp(`ceremony ${r.stopped?.id} on token '${LABEL}' was interrupted and is neither resumed nor abandoned`));
+      await service.abort(id, 'the token waits for the stopped rotation');
     } finally {
       await service.close();
     }

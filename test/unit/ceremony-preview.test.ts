@@ -37,6 +37,18 @@ describe('what to bring', () => {
       ['Removable media for the transcript bundle', ['export']],
     ]);
   });
+
+  it('rotate-custodians: the current custodians open the token, the new ones bring empty sticks and seal with what they receive', async () => {
+    const { script } = await loadScriptFile(resolve('ceremonies/rotate-custodians.yaml'));
+    expect(bringList(script).map((b) => [b.item, b.steps])).toEqual([
+      ['At least 1 witness', ['participants']],
+      ['The token the custodians were enrolled on', ['token']],
+      ['Enough current custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet', ['login']],
+      ['One empty USB stick per new custodian, for their share file (and paper for their share sheet)', ['shares']],
+      ['The new custodians (the new threshold) with the share files they receive in this ceremony and their passphrases, to approve the seal', ['head']],
+      ['Removable media for the transcript bundle', ['export']],
+    ]);
+  });
 });
 
 describe('starting while online', () => {

@@ -16,6 +16,9 @@ import { pinsMayHaveChanged, SHARES_OPEN_TOKEN_KIND, sharesOpenTokenWayOut } fro
 import { describePresented, openPresentedShare, presentShareInput } from '../actions/presented-share.js';
 import { enrolmentOfChain } from '../actions/quorum-login.js';
 import { finishingRotation, rotatesCustodians, stoppedRotationEnrolment } from '../actions/rotate-login.js';
+import { settleRotationBeforeAbort } from '../actions/rotate-abort.js';
+import { explainReplacedShare } from '../actions/replaced-shares.js';
+import type { Enrolment } from '../quorum/quorum.js';
 import { QuorumCollector, wipe } from '../quorum/index.js';
 import { ACTIONS, fillPlaceholders, resolveParameters, type LoadedScript, type ParameterValues, type ScriptStep } from '../script/index.js';
 import { PRE_GENESIS_FILE, PreGenesisLog, readPreGenesisLog, type PreGenesisRecord } from './pre-genesis-log.js';
@@ -464,7 +467,13 @@ export class CeremonyRun {
     const presented = describePresented(parsed.data);
     let share: Uint8Array | undefined;
     try {
-      share = (await openPresentedShare(parsed.data, this.enrolmentId())).share;
+      share = await openPresentedShare(parsed.data, this.enrolmentId()).then(
+        (o) => o.share,
+        (error: unknown) => {
+          const head = this.store?.head();
+          throw explainReplacedShare(error, this.store && head ? this.store.entries(0, head.seq) : [], this.state.enrolment as Enrolment);
+        },
+      );
       const { approval, result } = q.collector.approveWithShare(share);
       if (result.status === 'duplicate') {
         await this.write(step.id, ENGINE_KINDS.approvalRepeated, { custodian: result.custodian, message: result.message }, result.custodian);
@@ -559,6 +568,13 @@ export class CeremonyRun {
   async abort(reason: string): Promise<void> {
     if (this.status !== 'running') throw new AppError('ceremony-not-running', `ceremony ${this.ceremonyId} is ${this.status}; it cannot be aborted`, 'Nothing to do.');
     const at = this.currentStep?.id ?? 'end';
+    // A rotation aborted inside its PIN window: the token is asked first and its answer recorded (or the abort
+    // refused in words while the ceremony still runs), so the chain names the custodians who open the token.
+    if (rotatesCustodians(this.loaded.script) && this.store && !this.afterCompleted) {
+      const head = this.store.head();
+      const own = head ? this.store.entries(0, head.seq).filter((e) => e.ceremonyId === this.ceremonyId) : [];
+      await settleRotationBeforeAbort({ ceremonyId: this.ceremonyId, own, layer: this.deps.layer, slot: this.token.slot, info: this.token.info, secret: this.secrets.secret, write: (kind, data) => this.write(at, kind, data) });
+    }
     try {
       await this.write(at, ENGINE_KINDS.abort, { reason, step: at });
       const issued = [...this.state.issued.keys()];

@@ -1,6 +1,7 @@
 // The ceremony service: what the app shell wires to IPC and the CLI drives. Plain data in and out; files are
 // absolute paths. It owns the running ceremonies, and on start (or when asked) finds ceremonies a crash left
 // unfinished, records them as interrupted and voids the shares they had handed out.
+import { refuseAbandonInPinWindow } from '../actions/rotate-abort.js';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError, SESSION_LOST_CODES } from '../../../hsm/errors.js';
@@ -270,6 +271,7 @@ export class CeremonyService {
     if (this.runs.has(ceremonyId)) throw new AppError('ceremony-running', `ceremony ${ceremonyId} is running in this app`, 'Abort it on the Ceremony screen instead.');
     const s = (await this.scan()).find((x) => x.ceremonyId === ceremonyId);
     if (!s?.resumable) throw new AppError('ceremony-not-resumable', s ? notResumable(s, 'abandoned') : `ceremony ${ceremonyId} is not in this laptop's data directory`, 'Nothing to abandon.');
+    if (s.kind === 'rotate-custodians') refuseAbandonInPinWindow(ceremonyId, s.chainEntries);
     const last = s.chainEntries.at(-1);
     const keys = s.chainEntries.filter((e) => (e.data as { action?: unknown }).action === 'generate-key');
     const keyLabel = [...s.records, ...s.chainEntries].map((e) => (e.data as { parameters?: { keyLabel?: unknown } }).parameters?.keyLabel).find((l) => typeof l === 'string');

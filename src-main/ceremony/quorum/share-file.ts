@@ -246,11 +246,24 @@ export function parseShareFile(bytes: Uint8Array, expected?: { ceremonyId: strin
   return file;
 }
 
+/** A share file made for another ceremony; it names that ceremony, so the engine can say more (a replaced enrolment). */
+export class ShareOtherCeremonyError extends AppError {
+  constructor(
+    readonly shareCeremonyId: string,
+    readonly custodian: string,
+    message: string,
+    remedy: string,
+  ) {
+    super('share-other-ceremony', message, remedy);
+  }
+}
+
 /** Refuse a share file made for another ceremony, before anyone types a passphrase. */
 export function checkShareFileCeremony(file: ShareFileHeader, ceremonyId: string): void {
   if (file.ceremonyId !== ceremonyId) {
-    throw new AppError(
-      'share-other-ceremony',
+    throw new ShareOtherCeremonyError(
+      file.ceremonyId,
+      file.custodian,
       `share file for another ceremony: this file holds ${file.custodian}'s share for ceremony ${file.ceremonyId}; this ceremony is ${ceremonyId}`,
       'Each custodian must present the share made for this token; look for the file with this ceremony id.',
     );

@@ -26,15 +26,25 @@ const BRINGS: Partial<Record<ActionName, (script: CeremonyScript) => string>> = 
   'select-token': (s) =>
     s.roles.custodians.source === 'enrolment' ? 'The token the custodians were enrolled on' : s.steps.some((st) => st.action === 'check-current-pins') ? "The token, initialized with its vendor's tool" : 'The blank token to initialize',
   'check-current-pins': () => "The token's current user PIN (and its SO PIN, if that is to change too), as the vendor's tool set them",
-  'distribute-shares': () => 'One empty USB stick per custodian, for their share file (and paper for their share sheet)',
+  'distribute-shares': (s) => (rotates(s) ? 'One empty USB stick per new custodian, for their share file (and paper for their share sheet)' : 'One empty USB stick per custodian, for their share file (and paper for their share sheet)'),
   'join-domain': () => "Enough custodians of the security domain (its threshold), each with their share file on their USB stick and its passphrase",
-  'quorum-login': () => 'Enough custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet',
-  'write-chain-head': (s) => (stepUsesQuorum(s, 'write-chain-head') ? (s.roles.custodians.source === 'parameters' ? 'The custodians (the threshold) with their new share files and passphrases, to approve the seal' : 'Enough custodians (the enrolled threshold) with their share files and passphrases') : ''),
+  'quorum-login': (s) => `Enough ${rotates(s) ? 'current ' : ''}custodians (the enrolled threshold), each with their share file on their USB stick and its passphrase, or their share sheet`,
+  'write-chain-head': (s) =>
+    !stepUsesQuorum(s, 'write-chain-head')
+      ? ''
+      : s.roles.custodians.source === 'parameters'
+        ? 'The custodians (the threshold) with their new share files and passphrases, to approve the seal'
+        : rotates(s)
+          ? 'The new custodians (the new threshold) with the share files they receive in this ceremony and their passphrases, to approve the seal'
+          : 'Enough custodians (the enrolled threshold) with their share files and passphrases',
   'load-import-parameters': () => 'The USB stick with the cloud\'s import parameters (AWS: get-parameters-for-import JSON or the console download; Google Cloud KMS: the import job\'s JSON; Azure: the key exchange key\'s JSON; Vault: transit\'s wrapping key)',
   'export-wrapped-key': () => 'An empty USB stick for the wrapped key material (the import bundle)',
   'export-bundle': () => 'Removable media for the transcript bundle',
   'record-participants': (s) => (s.roles.witnesses.min > 0 ? `At least ${s.roles.witnesses.min} witness${s.roles.witnesses.min === 1 ? '' : 'es'}` : ''),
 };
+
+/** rotate-custodians: the current custodians open the token, new ones receive shares and seal. */
+const rotates = (script: CeremonyScript) => script.steps.some((st) => st.action === 'rotate-pins');
 
 function stepUsesQuorum(script: CeremonyScript, action: ActionName): boolean {
   return script.steps.some((st) => st.action === action && st.approvals === 'quorum');
