@@ -1,0 +1,263 @@
+// `keyceremony audit-token` and `keyceremony destroy-key` on a YubiHSM 2: the simulator behind the connector
+// HTTP protocol, served from this process, and each command building its own token layer as a separate run
+// would. init-token and two kms-import ceremonies (an AES key, a P-256 key pair), then: the audit lists
+// every object of the device (LIST OBJECTS, GET OBJECT INFO), authentication keys included, and finds it
+// clean; destroy-key deletes the key pair and the device, asked again, holds nothing with its id or label;
+// later ceremonies naming it are refused with the date; a key generated outside any ceremony and a recorded
+// key deleted outside are each found; every bundle verifies.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteObject, putAuthenticationKey } from '../../hsm/yubihsm/commands.js';
+import { capabilities, ObjectType } from '../../hsm/yubihsm/constants.js';
+import { YubiHsm } from '../../hsm/yubihsm/session.js';
+import type { RoutingTokenLayer } from '../../hsm/yubihsm/token-layer-routing.js';
+import { combineShares, derivePins, openShareFile, wipe } from '../../src-main/ceremony/quorum/index.js';
+import { auditTokenCommand } from '../../src-main/cli/audit-token-command.js';
+import { destroyKeyCommand } from '../../src-main/cli/destroy-key-command.js';
+import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
+import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
+import { runCli } from '../../src-main/cli/main.js';
+import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
+import { verifyBundles } from '../../src-main/transcript/verify.js';
+import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
+import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
+import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
+
+const SERIAL = 7272727;
+const pass = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
+const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
+const sim = new YubiHsmSimulator({ serial: SERIAL });
+let server: ConnectorServer;
+let module: string;
+let work: string;
+let enrolmentId: string;
+const bundles: string[] = [];
+
+function io() {
+  const o = { stdout: '', stderr: '' };
+  return { o, out: { stdout: { write: (t: string) => (o.stdout += t) }, stderr: { write: (t: string) => (o.stderr += t) } } };
+}
+
+const shares = () => (['alice', 'bob'] as const).flatMap((c) => ['--share', `${join(work, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`]);
+const common = () => ['--module', module, '--slot', String(SERIAL), '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), ...shares()];
+
+interface AuditJson {
+  status: string;
+  audit: { clean: boolean; objects: number; findings: string[] } | null;
+  bundle: { path: string } | null;
+}
+
+async function audit(): Promise<AuditJson & { code: number; stderr: string }> {
+  const { o, out } = io();
+  const code = await auditTokenCommand([...common(), '--json'], out, { airGap: offline });
+  const res = JSON.parse(o.stdout) as AuditJson;
+  if (res.bundle) bundles.push(res.bundle.path);
+  return { ...res, code, stderr: o.stderr };
+}
+
+/** The audit's result entry in its bundle: every object of the device, as recorded. */
+async function auditEntry(bundle: string): Promise<{ objects: Record<string, unknown>[]; findings: { kind: string; message: string }[] }> {
+  const lines = (await readFile(join(bundle, 'transcript.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
+  const result = lines.find((e) => e.kind === 'result' && e.data.action === 'audit-objects');
+  return result?.data as never;
+}
+
+async function kmsImport(label: string, keySpec: string): Promise<void> {
+  const params = join(work, 'stick', `${label}.json`);
+  await writeFile(params, JSON.stringify({ KeyId: ARN, ImportToken: Buffer.from(`token-${label}`).toString('base64'), PublicKey: Buffer.from(kmsLikeKey(2048).spki).toString('base64'), ParametersValidTo: Date.now() / 1000 + 20 * 3600 }));
+  const { o, out } = io();
+  const code = await kmsImportCommand(
+    ['--module', module, '--slot', String(SERIAL), '--params', params, '--wrapping-algorithm', 'RSA_AES_KEY_WRAP_SHA_256', '--key-spec', keySpec, '--key-label', label, '--out', join(work, 'kms-out'), '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json', ...shares()],
+    out,
+    { airGap: offline },
+  );
+  expect(o.stderr).toBe('');
+  expect(code).toBe(0);
+  bundles.push((JSON.parse(o.stdout) as { bundle: { path: string } }).bundle.path);
+}
+
+/** The test's own view of the device: another token layer on another transport, logged in with the user PIN the shares rebuild. */
+async function withDevice<T>(fn: (layer: RoutingTokenLayer, session: string) => Promise<T>): Promise<T> {
+  const opened = await Promise.all((['alice', 'bob'] as const).map(async (c) => openShareFile(await readFile(join(work, 'usb', `${c}.share`)), pass[c], { ceremonyId: enrolmentId })));
+  const secret = await combineShares(opened.map((s) => s.share), 2);
+  const layer = createTokenLayer(join(work, 'test-labels'), { transports: { 'yubihsm:test': () => [new SimulatorTransport(sim)] }, keepAliveMs: 0 });
+  try {
+    await layer.configureModules([{ path: 'yubihsm:test', source: 'user' }]);
+    const [slot] = await layer.listSlots('yubihsm:test');
+    const pin = derivePins(secret, enrolmentId, { minPinLength: slot?.token?.minPinLength, maxPinLength: slot?.token?.maxPinLength }).userPin;
+    soPinSeen = derivePins(secret, enrolmentId, { minPinLength: slot?.token?.minPinLength, maxPinLength: slot?.token?.maxPinLength }).soPin;
+    const { session } = await layer.openSession({ moduleId: 'yubihsm:test', slotId: String(slot?.slotId) }, { readWrite: true });
+    await layer.login(session, 'user', pin);
+    return await fn(layer, session);
+  } finally {
+    wipe(secret);
+    await layer.close();
+  }
+}
+
+let soPinSeen: string | undefined;
+/** The SO PIN (the admin authentication key's password), rebuilt from two shares as withDevice does. */
+async function soPin(): Promise<string> {
+  await withDevice(async () => undefined);
+  return soPinSeen as string;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'kc-life-yubi-'));
+  for (const d of ['usb', 'out', 'secrets', 'data', 'stick', 'kms-out', 'test-labels']) await mkdir(join(work, d));
+  for (const [name, p] of Object.entries(pass)) await writeFile(join(work, 'secrets', name), `${p}\n`);
+  server = await startConnectorServer({ device: sim });
+  module = `yubihsm:${server.url}`;
+  const { o, out } = io();
+  const code = await initTokenCommand(
+    [
+      '--module', module, '--slot', String(SERIAL), '--token-label', 'life-yubi', '--custodians', 'alice,bob,carol', '--threshold', '2',
+      '--shares-out', join(work, 'usb'), '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json',
+      ...Object.keys(pass).flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'secrets', c)}`]),
+    ],
+    out,
+    { scrypt: { N: 2 ** 10, r: 8, p: 1 }, airGap: offline },
+  );
+  expect(o.stderr).toBe('');
+  expect(code).toBe(0);
+  const init = JSON.parse(o.stdout) as { ceremonyId: string; bundle: { path: string } };
+  enrolmentId = init.ceremonyId;
+  bundles.push(init.bundle.path);
+  await kmsImport('y-aes', 'SYMMETRIC_DEFAULT');
+  await kmsImport('y-ec', 'ECC_NIST_P256');
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function verifiesAll(): Promise<void> {
+  const report = await verifyBundles(bundles);
+  expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  const { o, out } = io();
+  expect(await runCli(['verify', ...bundles], out), o.stdout + o.stderr).toBe(0);
+}
+
+type DeviceRecord = { type: string; id: number; label: string; algorithm: string; capabilities: string[]; domains: number[]; origin: string; role: string };
+
+/** The simulator's own store (not the driver's answer): type code, id, label of every object. */
+const stored = () => sim.listObjectsForTest().map((o) => `${o.type}:${o.id}:${o.label}`).sort();
+const TYPE_CODE: Record<string, number> = { opaque: ObjectType.OPAQUE, 'authentication-key': ObjectType.AUTHENTICATION_KEY, 'asymmetric-key': ObjectType.ASYMMETRIC_KEY, 'symmetric-key': ObjectType.SYMMETRIC_KEY, 'wrap-key': ObjectType.WRAP_KEY };
+
+describe('keyceremony audit-token and destroy-key on a YubiHSM 2', () => {
+  it('audits the device after its ceremonies: every object the device holds listed with its role, clean, recorded, verifiable', async () => {
+    const r = await audit();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.audit).toMatchObject({ clean: true, findings: [] });
+    const entry = (await auditEntry(r.bundle!.path)) as unknown as { deviceObjects: DeviceRecord[] };
+    const listed = entry.deviceObjects;
+    // Exactly what the simulator stores, no more and no less (the chain head was replaced since, at the
+    // audit's own end: its id is the new object's).
+    const noHeadId = (x: string) => x.replace(/^1:\d+:keyceremony-chain-head$/, '1:*:keyceremony-chain-head');
+    expect(listed.map((o) => noHeadId(`${TYPE_CODE[o.type]}:${o.id}:${o.label}`)).sort()).toEqual(stored().map(noHeadId).sort());
+    const by = (label: string) => listed.find((o) => o.label === label);
+    expect(by('keyceremony-admin')).toMatchObject({ type: 'authentication-key', id: 2, algorithm: 'aes128-yubico-authentication', domains: [1] });
+    expect(by('keyceremony-admin')?.role).toMatch(/^admin authentication key/);
+    expect(by('keyceremony-operator')).toMatchObject({ type: 'authentication-key', id: 3, domains: [1] });
+    expect(by('keyceremony-operator')?.capabilities).toContain('generate-asymmetric-key');
+    expect(by('keyceremony-label')).toMatchObject({ type: 'opaque', role: 'token label (set by init-token)' });
+    expect(by('keyceremony-audit')).toMatchObject({ type: 'asymmetric-key', role: 'audit key' });
+    expect(by('keyceremony-chain-head')).toMatchObject({ type: 'opaque', role: 'chain head' });
+    expect(by('y-aes')).toMatchObject({ type: 'symmetric-key', algorithm: 'aes256', origin: 'generated' });
+    expect(by('y-aes')?.role).toMatch(/^key 'y-aes' \(generate-key, ceremony kms-import-/);
+    expect(by('y-ec')).toMatchObject({ type: 'asymmetric-key', algorithm: 'ec-p256', origin: 'generated' });
+    // Both recorded keys' check values were recomputed in the device and match.
+    const recorded = (entry as unknown as { recordedKeys: { label: string; present: boolean; checkValue?: { matchesRecorded: boolean } }[] }).recordedKeys;
+    expect(recorded.map((k) => [k.label, k.present, k.checkValue?.matchesRecorded]).sort()).toEqual([['y-aes', true, true], ['y-ec', true, true]]);
+    // The device's own id of the AES key is the CKA_ID the ceremony recorded.
+    const lines = (await Promise.all(bundles.map(async (b) => (await readFile(join(b, 'transcript.jsonl'), 'utf8')).trim().split('\n')))).flat().map((l) => JSON.parse(l) as { kind: string; data: { action?: string; key?: { label?: string; id?: string } } });
+    const made = lines.find((e) => e.kind === 'result' && e.data.action === 'generate-key' && e.data.key?.label === 'y-aes');
+    expect(parseInt(made?.data.key?.id ?? 'x', 16)).toBe(by('y-aes')?.id);
+    await verifiesAll();
+  });
+
+  it('destroys the key pair with DELETE OBJECT, proves it gone, and a fresh session finds nothing by its id or label', async () => {
+    const ec = sim.listObjectsForTest().find((o) => o.label === 'y-ec');
+    expect(ec).toBeDefined();
+    const { o, out } = io();
+    const code = await destroyKeyCommand([...common(), '--key-label', 'y-ec', '--json'], out, { airGap: offline });
+    expect(o.stderr).toBe('');
+    expect(code).toBe(0);
+    const res = JSON.parse(o.stdout) as { status: string; destroyed: { label: string; keySpec: string; objects: number; gone: boolean; checkValue: string }; bundle: { path: string } };
+    expect(res.destroyed).toMatchObject({ label: 'y-ec', keySpec: 'ECC_NIST_P256', objects: 2, gone: true });
+    bundles.push(res.bundle.path);
+    // The simulator's store no longer holds it, and the driver, asked afresh, answers nothing.
+    expect(sim.inspectObject(ec!.id, ec!.type)).toBeUndefined();
+    expect(stored().some((x) => x.endsWith(':y-ec'))).toBe(false);
+    await withDevice(async (layer, session) => {
+      expect(await layer.findAll(session, { label: 'y-ec' })).toEqual([]);
+      expect(await layer.deviceObjects(session, { id: ec!.id })).toEqual([]);
+      expect(await layer.deviceObjectAt(session, ec!.type, ec!.id)).toBeNull();
+      expect(await layer.findAll(session, { label: 'y-aes' })).toHaveLength(1);
+    });
+    // The bundle records the device's own answers: LIST OBJECTS by id and by label empty, GET OBJECT INFO not found.
+    const lines = (await readFile(join(res.bundle.path, 'transcript.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
+    const result = lines.find((e) => e.kind === 'result' && e.data.action === 'destroy-key');
+    expect(result?.data.deviceGone).toEqual({ listedById: 0, listedByLabel: 0, objectInfo: [{ type: 'asymmetric-key', id: ec!.id, found: false }] });
+    await verifiesAll();
+  });
+
+  it('refuses destroy-key naming the destroyed key again, with the date', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const again = io();
+    expect(await destroyKeyCommand([...common(), '--key-label', 'y-ec'], again.out, { airGap: offline })).toBe(1);
+    expect(again.o.stderr).toContain(`parameters.keyLabel: the key labelled 'y-ec' was destroyed on ${today}`);
+  });
+
+  it('audits clean after the destruction', async () => {
+    const r = await audit();
+    expect(r.code).toBe(0);
+    expect(r.audit?.findings).toEqual([]);
+  });
+
+  it('finds a key generated outside any ceremony, and an authentication key only the device list shows', async () => {
+    await withDevice((layer, session) =>
+      layer.generateSecretKey(session, { type: 'AES', bits: 256 }, { label: 'intruder', id: Buffer.from('abcd', 'hex'), token: true, private: true, sensitive: true, extractable: true, encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false }),
+    );
+    const r = await audit();
+    expect(r.code).toBe(1);
+    expect(r.audit?.findings).toContain("SECRET_KEY (AES) 'intruder', CKA_ID abcd was made by no ceremony recorded in this token's transcript");
+    expect(r.audit?.findings).toHaveLength(1);
+    const entry = (await auditEntry(r.bundle!.path)) as unknown as { deviceObjects: DeviceRecord[] };
+    expect(entry.deviceObjects.find((o) => o.label === 'intruder')).toMatchObject({ type: 'symmetric-key', id: 0xabcd, algorithm: 'aes256', role: 'not recorded by any ceremony' });
+    // An authentication key put with the admin key (the SO PIN the shares rebuild): no PKCS#11 object shows it.
+    const so = await soPin();
+    const hsm = await YubiHsm.connect(new SimulatorTransport(sim));
+    const admin = await hsm.openSession(2, so);
+    try {
+      await putAuthenticationKey(admin, { id: 0x0042, label: 'backdoor', domains: 1, capabilities: capabilities('GET_OPAQUE'), delegatedCapabilities: 0n, credential: 'open sesame' });
+      await deleteObject(admin, 0xabcd, ObjectType.SYMMETRIC_KEY);
+    } finally {
+      await admin.close();
+    }
+    const r2 = await audit();
+    expect(r2.code).toBe(1);
+    expect(r2.audit?.findings).toEqual(["authentication-key 0x0042 'backdoor' (aes128-yubico-authentication), capabilities get-opaque, was made by no ceremony recorded in this token's transcript: whoever knows its password can open the device"]);
+    const admin2 = await hsm.openSession(2, so);
+    try {
+      await deleteObject(admin2, 0x0042, ObjectType.AUTHENTICATION_KEY);
+    } finally {
+      await admin2.close();
+    }
+    expect((await audit()).code).toBe(0);
+  });
+
+  it('finds a recorded key deleted outside any ceremony', async () => {
+    const aes = sim.listObjectsForTest().find((o) => o.label === 'y-aes');
+    await withDevice((layer, session) => layer.destroyObject(session, `${aes!.type}:${aes!.id}`));
+    const r = await audit();
+    expect(r.code).toBe(1);
+    expect(r.audit?.findings).toHaveLength(1);
+    expect(r.audit?.findings[0]).toMatch(/^the key 'y-aes' \(SYMMETRIC_DEFAULT, made by generate-key of ceremony kms-import-\S+ on \d{4}-\d\d-\d\d, entry \d+\) is not in the token, and no destroy-key recorded its destruction$/);
+    await verifiesAll();
+  });
+});
