@@ -4,7 +4,9 @@
 // every object of the device (LIST OBJECTS, GET OBJECT INFO), authentication keys included, and finds it
 // clean; destroy-key deletes the key pair and the device, asked again, holds nothing with its id or label;
 // later ceremonies naming it are refused with the date; a key generated outside any ceremony and a recorded
-// key deleted outside are each found; every bundle verifies.
+// key deleted outside are each found (one of them an authentication key only the device list shows); then
+// rotate-custodians changes both authentication keys in place, and the device, asked on sessions of the
+// test's own, opens with the PINs the new shares rebuild and refuses the old ones; every bundle verifies.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { destroyKeyCommand } from '../../src-main/cli/destroy-key-command.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { runCli } from '../../src-main/cli/main.js';
+import { rotateCustodiansCommand } from '../../src-main/cli/rotate-custodians-command.js';
 import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
@@ -26,13 +29,12 @@ import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-
 import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
 
 const SERIAL = 7272727;
-const pass = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333' } as const;
+const pass = { alice: 'alice passphrase 1', bob: 'bob passphrase 22', carol: 'carol passphrase 333', dave: 'dave passphrase 4444', erin: 'erin passphrase 55555', frank: 'frank passphrase 666666' } as const;
 const offline = () => ({ offline: true, interfaces: [], checkedAt: new Date().toISOString() });
 const sim = new YubiHsmSimulator({ serial: SERIAL });
 let server: ConnectorServer;
 let module: string;
 let work: string;
-let enrolmentId: string;
 const bundles: string[] = [];
 
 function io() {
@@ -40,7 +42,10 @@ function io() {
   return { o, out: { stdout: { write: (t: string) => (o.stdout += t) }, stderr: { write: (t: string) => (o.stderr += t) } } };
 }
 
-const shares = () => (['alice', 'bob'] as const).flatMap((c) => ['--share', `${join(work, 'usb', `${c}.share`)}:${join(work, 'secrets', c)}`]);
+type Custodian = keyof typeof pass;
+/** The share files that open the device now: init-token's, then rotate-custodians'. */
+let custodians: { folder: string; who: [Custodian, Custodian]; id: string } = { folder: 'usb', who: ['alice', 'bob'], id: '' };
+const shares = () => custodians.who.flatMap((c) => ['--share', `${join(work, custodians.folder, `${c}.share`)}:${join(work, 'secrets', c)}`]);
 const common = () => ['--module', module, '--slot', String(SERIAL), '--bundle-out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), ...shares()];
 
 interface AuditJson {
@@ -78,30 +83,30 @@ async function kmsImport(label: string, keySpec: string): Promise<void> {
   bundles.push((JSON.parse(o.stdout) as { bundle: { path: string } }).bundle.path);
 }
 
+/** The PINs two share files rebuild, computed here from the files alone (the YubiHSM takes PINs of 1..255 characters). */
+async function pinsOf(set: typeof custodians): Promise<{ userPin: string; soPin: string }> {
+  const opened = await Promise.all(set.who.map(async (c) => openShareFile(await readFile(join(work, set.folder, `${c}.share`)), pass[c], { ceremonyId: set.id })));
+  const secret = await combineShares(opened.map((x) => x.share), 2);
+  try {
+    return derivePins(secret, set.id, { minPinLength: 1, maxPinLength: 255 });
+  } finally {
+    wipe(secret);
+  }
+}
+
 /** The test's own view of the device: another token layer on another transport, logged in with the user PIN the shares rebuild. */
 async function withDevice<T>(fn: (layer: RoutingTokenLayer, session: string) => Promise<T>): Promise<T> {
-  const opened = await Promise.all((['alice', 'bob'] as const).map(async (c) => openShareFile(await readFile(join(work, 'usb', `${c}.share`)), pass[c], { ceremonyId: enrolmentId })));
-  const secret = await combineShares(opened.map((s) => s.share), 2);
+  const { userPin } = await pinsOf(custodians);
   const layer = createTokenLayer(join(work, 'test-labels'), { transports: { 'yubihsm:test': () => [new SimulatorTransport(sim)] }, keepAliveMs: 0 });
   try {
     await layer.configureModules([{ path: 'yubihsm:test', source: 'user' }]);
     const [slot] = await layer.listSlots('yubihsm:test');
-    const pin = derivePins(secret, enrolmentId, { minPinLength: slot?.token?.minPinLength, maxPinLength: slot?.token?.maxPinLength }).userPin;
-    soPinSeen = derivePins(secret, enrolmentId, { minPinLength: slot?.token?.minPinLength, maxPinLength: slot?.token?.maxPinLength }).soPin;
     const { session } = await layer.openSession({ moduleId: 'yubihsm:test', slotId: String(slot?.slotId) }, { readWrite: true });
-    await layer.login(session, 'user', pin);
+    await layer.login(session, 'user', userPin);
     return await fn(layer, session);
   } finally {
-    wipe(secret);
     await layer.close();
   }
-}
-
-let soPinSeen: string | undefined;
-/** The SO PIN (the admin authentication key's password), rebuilt from two shares as withDevice does. */
-async function soPin(): Promise<string> {
-  await withDevice(async () => undefined);
-  return soPinSeen as string;
 }
 
 beforeAll(async () => {
@@ -115,7 +120,7 @@ beforeAll(async () => {
     [
       '--module', module, '--slot', String(SERIAL), '--token-label', 'life-yubi', '--custodians', 'alice,bob,carol', '--threshold', '2',
       '--shares-out', join(work, 'usb'), '--out', join(work, 'out'), '--witness', 'wendy', '--data-dir', join(work, 'data'), '--json',
-      ...Object.keys(pass).flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'secrets', c)}`]),
+      ...['alice', 'bob', 'carol'].flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'secrets', c)}`]),
     ],
     out,
     { scrypt: { N: 2 ** 10, r: 8, p: 1 }, airGap: offline },
@@ -123,7 +128,7 @@ beforeAll(async () => {
   expect(o.stderr).toBe('');
   expect(code).toBe(0);
   const init = JSON.parse(o.stdout) as { ceremonyId: string; bundle: { path: string } };
-  enrolmentId = init.ceremonyId;
+  custodians.id = init.ceremonyId;
   bundles.push(init.bundle.path);
   await kmsImport('y-aes', 'SYMMETRIC_DEFAULT');
   await kmsImport('y-ec', 'ECC_NIST_P256');
@@ -230,7 +235,7 @@ describe('keyceremony audit-token and destroy-key on a YubiHSM 2', () => {
     const entry = (await auditEntry(r.bundle!.path)) as unknown as { deviceObjects: DeviceRecord[] };
     expect(entry.deviceObjects.find((o) => o.label === 'intruder')).toMatchObject({ type: 'symmetric-key', id: 0xabcd, algorithm: 'aes256', role: 'not recorded by any ceremony' });
     // An authentication key put with the admin key (the SO PIN the shares rebuild): no PKCS#11 object shows it.
-    const so = await soPin();
+    const so = (await pinsOf(custodians)).soPin;
     const hsm = await YubiHsm.connect(new SimulatorTransport(sim));
     const admin = await hsm.openSession(2, so);
     try {
@@ -258,6 +263,43 @@ describe('keyceremony audit-token and destroy-key on a YubiHSM 2', () => {
     expect(r.code).toBe(1);
     expect(r.audit?.findings).toHaveLength(1);
     expect(r.audit?.findings[0]).toMatch(/^the key 'y-aes' \(SYMMETRIC_DEFAULT, made by generate-key of ceremony kms-import-\S+ on \d{4}-\d\d-\d\d, entry \d+\) is not in the token, and no destroy-key recorded its destruction$/);
+    await verifiesAll();
+  });
+
+  it('rotate-custodians changes both authentication keys in place: the new shares open the device, the old ones are refused, the keys untouched', async () => {
+    const old = await pinsOf(custodians);
+    await mkdir(join(work, 'usb2'));
+    const { o, out } = io();
+    const code = await rotateCustodiansCommand(
+      [
+        '--module', module, '--slot', String(SERIAL), '--witness', 'wendy', '--data-dir', join(work, 'data'), ...shares(), '--custodians', 'dave,erin,frank', '--threshold', '2',
+        '--shares-out', join(work, 'usb2'), '--out', join(work, 'out'), '--json', ...['dave', 'erin', 'frank'].flatMap((c) => ['--passphrase-file', `${c}=${join(work, 'secrets', c)}`]),
+      ],
+      out,
+      { airGap: offline, scrypt: { N: 2 ** 10, r: 8, p: 1 } },
+    );
+    expect(o.stderr).toBe('');
+    expect(code).toBe(0);
+    const res = JSON.parse(o.stdout) as { ceremonyId: string; rotation: { changed: string[]; oldSharesRefused: boolean }; bundle: { path: string } };
+    expect(res.rotation).toMatchObject({ changed: ['user', 'so'], oldSharesRefused: true });
+    bundles.push(res.bundle.path);
+    custodians = { folder: 'usb2', who: ['dave', 'erin'], id: res.ceremonyId };
+    const now = await pinsOf(custodians);
+    expect(now.userPin).not.toBe(old.userPin);
+    // The device itself, on sessions of the test's own: keys 2 (SO) and 3 (user) open with the PINs the new
+    // shares rebuild and answer WRONG_PASSWORD to the old ones.
+    const hsm = await YubiHsm.connect(new SimulatorTransport(sim));
+    for (const [id, fresh, stale] of [[3, now.userPin, old.userPin], [2, now.soPin, old.soPin]] as const) {
+      await (await hsm.openSession(id, fresh)).close();
+      await expect(hsm.openSession(id, stale)).rejects.toMatchObject({ code: 'YUBIHSM_WRONG_PASSWORD' });
+    }
+    // Still the same two authentication keys (ids, labels), and the audit with the new shares finds only what
+    // it found before the rotation (the key deleted outside, above).
+    const r = await audit();
+    expect(r.audit?.findings).toHaveLength(1);
+    expect(r.audit?.findings[0]).toMatch(/^the key 'y-aes' .* is not in the token/);
+    const entry = (await auditEntry(r.bundle!.path)) as unknown as { deviceObjects: DeviceRecord[] };
+    expect(entry.deviceObjects.filter((d) => d.type === 'authentication-key').map((d) => [d.id, d.label])).toEqual([[2, 'keyceremony-admin'], [3, 'keyceremony-operator']]);
     await verifiesAll();
   });
 });
