@@ -6,7 +6,8 @@
 // later ceremonies naming it are refused with the date; a key generated outside any ceremony and a recorded
 // key deleted outside are each found (one of them an authentication key only the device list shows); then
 // rotate-custodians changes both authentication keys in place, and the device, asked on sessions of the
-// test's own, opens with the PINs the new shares rebuild and refuses the old ones; every bundle verifies.
+// test's own, opens with the PINs the new shares rebuild and refuses the old ones; the app's token host
+// process answers the same device list; every bundle verifies.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +22,12 @@ import { destroyKeyCommand } from '../../src-main/cli/destroy-key-command.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { runCli } from '../../src-main/cli/main.js';
+import { HostTokenLayer } from '../../src-main/hsm-host/host-token-layer.js';
 import { rotateCustodiansCommand } from '../../src-main/cli/rotate-custodians-command.js';
 import { createTokenLayer } from '../../src-main/tokens/token-layer.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
 import { ARN, kmsLikeKey } from '../fixtures/kms/harness.js';
+import { buildHsmHost } from '../helpers/hsm-host.js';
 import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-server.js';
 import { SimulatorTransport, YubiHsmSimulator } from '../yubihsm-sim/index.js';
 
@@ -266,7 +269,7 @@ describe('keyceremony audit-token and destroy-key on a YubiHSM 2', () => {
     await verifiesAll();
   });
 
-  it('rotate-custodians changes both authentication keys in place: the new shares open the device, the old ones are refused, the keys untouched', async () => {
+  it('rotate-custodians changes both authentication keys in place: the new shares open the device, the old ones are refused, and the audit with the new shares finds nothing new', async () => {
     const old = await pinsOf(custodians);
     await mkdir(join(work, 'usb2'));
     const { o, out } = io();
@@ -302,4 +305,22 @@ describe('keyceremony audit-token and destroy-key on a YubiHSM 2', () => {
     expect(entry.deviceObjects.filter((d) => d.type === 'authentication-key').map((d) => [d.id, d.label])).toEqual([[2, 'keyceremony-admin'], [3, 'keyceremony-operator']]);
     await verifiesAll();
   });
+
+  it("the app's token host process answers the device's own list (plain data across the process boundary)", async () => {
+    const entry = await buildHsmHost('lifecycle-yubihsm');
+    const layer = new HostTokenLayer({ dataDir: join(work, 'host-data'), entry });
+    try {
+      await layer.configureModules([{ path: module, source: 'user' }]);
+      const [slot] = await layer.listSlots(module);
+      const { session } = await layer.openSession({ moduleId: module, slotId: String(slot?.slotId) }, { readWrite: true });
+      await layer.login(session, 'user', (await pinsOf(custodians)).userPin);
+      const listed = (await layer.deviceObjects(session)) ?? [];
+      expect(listed.map((o) => `${o.typeCode}:${o.id}:${o.label}`).sort()).toEqual(stored());
+      expect(listed.find((o) => o.id === 3 && o.type === 'authentication-key')?.handles).toEqual([]);
+      expect(await layer.deviceObjectAt(session, ObjectType.AUTHENTICATION_KEY, 0x0042)).toBeNull();
+      await layer.logout(session);
+    } finally {
+      await layer.close();
+    }
+  }, 120_000);
 });
