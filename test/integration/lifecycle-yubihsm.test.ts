@@ -3,8 +3,9 @@
 // would. init-token and two kms-import ceremonies (an AES key, a P-256 key pair), then: the audit lists
 // every object of the device (LIST OBJECTS, GET OBJECT INFO), authentication keys included, and finds it
 // clean; destroy-key deletes the key pair and the device, asked again, holds nothing with its id or label;
-// later ceremonies naming it are refused with the date; a key generated outside any ceremony and a recorded
-// key deleted outside are each found (one of them an authentication key only the device list shows); then
+// later ceremonies naming it are refused with the date; a key generated outside any ceremony, an
+// authentication key put outside (only the device list shows it) and a recorded key deleted outside are each
+// found; then
 // rotate-custodians changes both authentication keys in place, and the device, asked on sessions of the
 // test's own, opens with the PINs the new shares rebuild and refuses the old ones; the app's token host
 // process answers the same device list; every bundle verifies.

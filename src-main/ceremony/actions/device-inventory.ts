@@ -48,7 +48,11 @@ const record = (o: DeviceObject, role: string): JsonObject => {
  */
 export async function deviceInventory(layer: TokenLayer, session: SessionHandle, roleOf: (handle: string) => string | undefined, keyOf: (handle: string) => KeyRecord | undefined): Promise<DeviceInventory | null> {
   const listed = layer.deviceObjects ? await layer.deviceObjects(session) : null;
-  if (!listed) return null;
+  return listed ? classifyDeviceObjects(listed, roleOf, keyOf) : null;
+}
+
+/** The role of each listed device object and the findings, from the list alone (no device access). */
+export function classifyDeviceObjects(listed: readonly DeviceObject[], roleOf: (handle: string) => string | undefined, keyOf: (handle: string) => KeyRecord | undefined): DeviceInventory {
   const objects: JsonObject[] = [];
   const findings: DeviceFinding[] = [];
   for (const o of listed) {
