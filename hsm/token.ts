@@ -1,3 +1,4 @@
+import type { DeviceObject, DeviceObjectQuery } from './device-objects.js';
 import type {
   AttributeName,
   AttributeValue,
@@ -130,6 +131,15 @@ export interface TokenLayer {
    * domain becomes the same key here (same id, label, capabilities); returns its handle.
    */
   importUnderDomainWrapKey?(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle>;
+
+  /**
+   * Optional, for devices with objects a PKCS#11 view leaves out (the YubiHSM 2): every object this login
+   * may see, as the device describes it (all of them, or those with this id or label). See hsm/device-objects.ts.
+   */
+  deviceObjects?(session: SessionHandle, query?: DeviceObjectQuery): Promise<DeviceObject[] | null>;
+
+  /** Optional, with deviceObjects: the object at this device address, or null when the device holds none there. */
+  deviceObjectAt?(session: SessionHandle, typeCode: number, id: number): Promise<DeviceObject | null>;
 
   /** Close every session and finalize every module. */
   close(): Promise<void>;

@@ -36,6 +36,7 @@ import type {
 } from '../types.js';
 import type { LogEntry } from './log.js';
 import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
+import type { DeviceObject, DeviceObjectQuery } from '../device-objects.js';
 import { YUBIHSM_MODULE_PREFIX, type DeviceLog, type YubiHsmTokenLayer } from './token-layer.js';
 
 export const isYubiHsmModule = (m: Pick<ModuleConfig, 'path' | 'kind'>) => m.kind === 'yubihsm' || m.path.startsWith(YUBIHSM_MODULE_PREFIX);
@@ -224,6 +225,18 @@ export class RoutingTokenLayer implements TokenLayer {
   async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
     const { layer, inner } = this.route(session);
     return layer === this.yubihsm ? this.yubihsm.deviceLogSince(inner, cursor) : null;
+  }
+
+  /** TokenLayer.deviceObjects: the YubiHSM's own object list; null on PKCS#11 (its view is findAll). */
+  async deviceObjects(session: SessionHandle, query: DeviceObjectQuery = {}): Promise<DeviceObject[] | null> {
+    const { layer, inner } = this.route(session);
+    return layer === this.yubihsm ? this.yubihsm.deviceObjects(inner, query) : null;
+  }
+
+  async deviceObjectAt(session: SessionHandle, typeCode: number, id: number): Promise<DeviceObject | null> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('deviceObjectAt');
+    return this.yubihsm.deviceObjectAt(inner, typeCode, id);
   }
 
   async close(): Promise<void> {

@@ -43,6 +43,8 @@ import type { LogEntry } from './log.js';
 import { entriesSince, entryData } from './log-since.js';
 import { exportUnderDomainWrapKey, importUnderDomainWrapKey } from './domain-wrap.js';
 import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
+import type { DeviceObject, DeviceObjectQuery } from '../device-objects.js';
+import { deviceObjectAt, listDeviceObjects } from './device-objects.js';
 import { YubiHsm, atLeast, type YubiHsmSession } from './session.js';
 import type { YubiHsmTransport } from './transport.js';
 import { HttpConnectorTransport } from './transport-http.js';
@@ -692,6 +694,20 @@ export class YubiHsmTokenLayer implements TokenLayer {
     const yh = this.loggedIn(s, 'user');
     const got = await this.run(s.device, 'Importing the key under the domain wrap key', () => importUnderDomainWrapKey(yh, wrapped, wrapKey));
     return encodeHandle({ type: got.type, id: got.id, publicHalf: false });
+  }
+
+  /** TokenLayer.deviceObjects; the work is in device-objects.ts. */
+  async deviceObjects(session: SessionHandle, query: DeviceObjectQuery = {}): Promise<DeviceObject[]> {
+    const s = this.session(session);
+    const yh = this.loggedInAny(s);
+    return this.run(s.device, 'Listing the objects of the YubiHSM', () => listDeviceObjects(yh, query, LABEL_OBJECT_ID));
+  }
+
+  /** TokenLayer.deviceObjectAt; the work is in device-objects.ts. */
+  async deviceObjectAt(session: SessionHandle, typeCode: number, id: number): Promise<DeviceObject | null> {
+    const s = this.session(session);
+    const yh = this.loggedInAny(s);
+    return this.run(s.device, 'Reading object information', () => deviceObjectAt(yh, typeCode, id, LABEL_OBJECT_ID));
   }
 
   async sign(session: SessionHandle, mechanism: SignMechanism, key: ObjectHandle, data: Bytes): Promise<Bytes> {

@@ -76,7 +76,7 @@ export interface CeremonySummary {
   /** destroy-key: the key identified (with its check value now) and, once destroyed, how many objects went. */
   destroyed?: { label: string; keySpec: string; checkValue?: string; objects?: number; gone: boolean };
   /** audit-token: how many objects the token holds and every difference from the transcript, in words. */
-  audit?: { clean: boolean; objects: number; findings: string[] };
+  audit?: { clean: boolean; objects: number; findings: string[]; deviceObjects?: number };
   /** rotate-custodians: which PINs were replaced, whether the token refuses the old shares, and the other tokens of the old domain. */
   rotation?: { changed: string[]; oldSharesRefused: boolean; otherTokens?: { label: string; serial: string }[]; note?: string; newCustodians?: string[]; threshold?: number };
 }
@@ -134,7 +134,7 @@ export function summarizeRecords(ceremonyId: string, records: readonly SummaryRe
       if (action === 'destroy-key' && Array.isArray(d.destroyed)) s.destroyed.objects = d.destroyed.length;
     } else if (r.kind === 'result' && action === 'audit-objects') {
       const findings = Array.isArray(d.findings) ? d.findings.map((f) => str(obj(f)?.message)).filter((m): m is string => m !== undefined) : [];
-      s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings };
+      s.audit = { clean: d.clean === true && findings.length === 0, objects: Array.isArray(d.objects) ? d.objects.length : 0, findings, ...(Array.isArray(d.deviceObjects) ? { deviceObjects: d.deviceObjects.length } : {}) };
     } else if (r.kind === 'result' && action === 'rotate-pins') {
       s.rotation = { changed: Array.isArray(d.changed) ? d.changed.filter((c): c is string => typeof c === 'string') : [], oldSharesRefused: d.oldUserPinRefused === true };
       // Who opens the token now: the enrolment this ceremony recorded before it touched the token.

@@ -262,6 +262,7 @@ export async function runLifecycleCeremony(command: LifecycleCommand, args: Life
     } else {
       const a = s?.audit;
       say(a?.clean ? `Audit: the token's ${a.objects} object(s) match its transcript.` : `Audit: ${a?.findings.length ?? '?'} finding(s) in the token's ${a?.objects ?? '?'} object(s):`);
+      if (a?.deviceObjects !== undefined) say(`  The device itself lists ${a.deviceObjects} object(s) (authentication keys and the token label included), each recorded with its role.`);
       for (const f of a?.findings ?? []) say(`  - ${f}`);
     }
     say(`Transcript bundle: ${bundle?.path ?? '(none)'}`);

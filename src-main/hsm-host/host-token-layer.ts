@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ErrorCodes, TokenError } from '../../hsm/errors.js';
 import type { EncryptMechanism, TokenLayer } from '../../hsm/token.js';
 import type { DeviceLogCursor, DeviceLogSlice } from '../../hsm/device-log.js';
+import type { DeviceObject, DeviceObjectQuery } from '../../hsm/device-objects.js';
 import type {
   AttributeName,
   AttributeValue,
@@ -186,6 +187,12 @@ export class HostTokenLayer implements TokenLayer {
   }
   importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
     return this.onSession('importUnderDomainWrapKey', session, [wrapped, wrapKey]);
+  }
+  deviceObjects(session: SessionHandle, query: DeviceObjectQuery = {}): Promise<DeviceObject[] | null> {
+    return this.onSession('deviceObjects', session, [query]);
+  }
+  deviceObjectAt(session: SessionHandle, typeCode: number, id: number): Promise<DeviceObject | null> {
+    return this.onSession('deviceObjectAt', session, [typeCode, id]);
   }
 
   /** Disconnect the host, which closes every session and finalizes its modules; killed if it does not end in time. */

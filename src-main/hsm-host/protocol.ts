@@ -40,6 +40,8 @@ export const HOST_METHODS = {
   deviceLogSince: 2,
   exportUnderDomainWrapKey: 3,
   importUnderDomainWrapKey: 3,
+  deviceObjects: 2,
+  deviceObjectAt: 3,
 } as const;
 
 export type HostMethod = keyof typeof HOST_METHODS;

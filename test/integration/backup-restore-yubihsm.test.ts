@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditTokenCommand } from '../../src-main/cli/audit-token-command.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsImportCommand } from '../../src-main/cli/kms-import-command.js';
 import { kmsRewrapCommand } from '../../src-main/cli/kms-rewrap-command.js';
@@ -261,6 +262,21 @@ describe('restore-key on a YubiHSM 2', () => {
     expect(result[0]?.recovered).toContain('its check value, computed in the device now, is the recorded one');
     expect(result[0]?.checkValue.value).toBe(imported.checkValue.value);
   }, 240_000);
+
+  it('audit-token on B recognises the restored keys (restore-unwrap, origin imported-wrapped) and finds nothing else', async () => {
+    const { o, out } = io();
+    const code = await auditTokenCommand(['--module', moduleOf(b), '--slot', String(SERIAL_B), ...room.shares(['alice', 'carol']), ...room.base()], out, { airGap: offline });
+    const res = JSON.parse(o.stdout) as { audit: { clean: boolean; findings: string[] }; bundle: { path: string } };
+    expect(res.audit.findings).toEqual([]);
+    expect(code).toBe(0);
+    bundles.B.push(res.bundle.path);
+    const lines = (await readFile(join(res.bundle.path, 'transcript.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: { action?: string; deviceObjects?: { label: string; origin: string; role: string }[] } });
+    const listed = lines.find((e) => e.kind === 'result' && e.data.action === 'audit-objects')?.data.deviceObjects ?? [];
+    const restored = listed.find((d) => d.label === 'cmk-2026');
+    expect(restored?.origin).toContain('imported-wrapped');
+    expect(restored?.role).toMatch(/^key 'cmk-2026' \(restore-unwrap, ceremony restore-key-/);
+    expect(listed.length).toBe(b.device.listObjectsForTest().length);
+  }, 120_000);
 
   it("both devices' bundles verify from their genesis, approvals included", async () => {
     for (const list of [bundles.A, bundles.B]) {

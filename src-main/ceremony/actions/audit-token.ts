@@ -13,6 +13,7 @@ import { CHAIN_HEAD_LABEL } from '../../transcript/chain-head.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import { AUDIT_KEY_LABEL } from '../../transcript/token-signer.js';
 import type { ActionImpl } from '../engine/types.js';
+import { deviceInventory } from './device-inventory.js';
 import { noInput } from './general.js';
 import { keyHistory, type KeyRecord } from './key-history.js';
 import { listObjects, objectName, objectRecord, type TokenObject } from './token-objects.js';
@@ -62,9 +63,11 @@ export const auditObjects: ActionImpl<Record<string, never>> = {
 
     // Every key the chain says is in the token: present, the recorded CKA_ID, the recorded check value.
     const checked: JsonObject[] = [];
+    const keyOfHandle = new Map<string, KeyRecord>();
     for (const record of history.present.values()) {
       const mine = withLabel(record.label);
       for (const o of mine) role.set(o, `key '${record.label}' (${record.by.action}, ceremony ${record.by.ceremonyId})`);
+      for (const o of mine) keyOfHandle.set(String(o.handle), record);
       if (mine.length === 0) {
         findings.push({ kind: 'missing-key', message: `the key '${record.label}' (${record.keySpec}, made by ${madeBy(record)}) is not in the token, and no destroy-key recorded its destruction` });
         checked.push({ label: record.label, present: false });
@@ -98,11 +101,17 @@ export const auditObjects: ActionImpl<Record<string, never>> = {
       findings.push({ kind: 'unrecorded-object', message: `${objectName(o)}${o.token === false ? ' (a session object)' : ''} was made by no ceremony recorded in this token's transcript` });
     }
 
+    // A device with objects the PKCS#11 view leaves out (the YubiHSM 2) is listed again in its own words.
+    const roleOfHandle = new Map(objects.map((o) => [String(o.handle), role.get(o) ?? ''] as const));
+    const device = await deviceInventory(layer, session, (h) => roleOfHandle.get(h), (h) => keyOfHandle.get(h));
+    if (device) findings.push(...device.findings);
+
     return {
       done: true,
       data: {
         clean: findings.length === 0,
         objects: objects.map((o) => ({ ...objectRecord(o), role: role.get(o) ?? '' })),
+        ...(device ? { deviceObjects: device.objects } : {}),
         recordedKeys: checked,
         destroyedKeys: [...history.destroyed.values()].map((d) => ({ label: d.label, destroyedBy: d.ceremonyId, time: d.time, seq: d.seq })),
         findings: findings.map((f) => ({ kind: f.kind, message: f.message })),

@@ -13,6 +13,7 @@ import type { TranscriptStore } from '../../transcript/store.js';
 import { AUDIT_KEY_LABEL } from '../../transcript/token-signer.js';
 import type { ActionContext, ActionImpl, RunState } from '../engine/types.js';
 import { refuseIfDestroyed } from './destroyed-keys.js';
+import { deviceAddressesOf, deviceGone, isGone } from './device-gone.js';
 import { noInput } from './general.js';
 import { keyHistory, type KeyRecord } from './key-history.js';
 import { describeObject, objectName, objectRecord, type TokenObject } from './token-objects.js';
@@ -152,6 +153,8 @@ export const destroyKey: ActionImpl<Record<string, never>> = {
     // (its destruction may have begun: what is left is found by label and CKA_ID).
     const found = identified.get(ctx.state) ?? (await identifyNow(ctx, session, store));
     const { layer } = ctx.deps;
+    const idHexes = [...new Set([found.record.idHex, ...found.objects.map((o) => o.id)].filter((x) => x.length === 4))];
+    const addresses = await deviceAddressesOf(layer, session, found.objects.map((o) => String(o.handle)), found.record.label, idHexes.map((x) => parseInt(x, 16)));
     // An object a failed attempt already destroyed is gone; the search below is the proof, not each answer.
     let firstError: unknown;
     for (const o of found.objects) await layer.destroyObject(session, o.handle).catch((error: unknown) => (firstError ??= error));
@@ -160,11 +163,13 @@ export const destroyKey: ActionImpl<Record<string, never>> = {
     const { label, idHex } = found.record;
     const byLabel = (await layer.findAll(session, { label })).length;
     const byId = idHex === '' ? null : (await layer.findAll(session, { id: Buffer.from(idHex, 'hex') })).length;
-    if (byLabel > 0 || (byId ?? 0) > 0) {
+    // A device that lists its own objects (the YubiHSM 2) is asked too, in its own words.
+    const onDevice = addresses ? await deviceGone(layer, session, addresses, label) : null;
+    if (byLabel > 0 || (byId ?? 0) > 0 || (onDevice && !isGone(onDevice))) {
       fail(
         ctx,
         KEY_NOT_DESTROYED,
-        `after destroying ${found.objects.length} object(s), the token still answers ${byLabel} object(s) by the label '${label}'${byId === null ? '' : ` and ${byId} by CKA_ID ${idHex}`}${firstError ? ` (${(firstError as Error).message})` : ''}`,
+        `after destroying ${found.objects.length} object(s), the token still answers ${byLabel} object(s) by the label '${label}'${byId === null ? '' : ` and ${byId} by CKA_ID ${idHex}`}${onDevice ? `; the device lists ${onDevice.listedById} by id and ${onDevice.listedByLabel} by label` : ''}${firstError ? ` (${(firstError as Error).message})` : ''}`,
         'Do not treat the key as destroyed. Run audit-token to see what is left, then destroy-key again.',
       );
     }
@@ -176,6 +181,7 @@ export const destroyKey: ActionImpl<Record<string, never>> = {
         destroyed: found.objects.map(objectRecord),
         ...(found.continues ? { continuesDestructionBy: found.continues } : {}),
         gone: { searchedByLabel: label, foundByLabel: byLabel, ...(byId === null ? {} : { searchedById: idHex, foundById: byId }) },
+        ...(onDevice ? { deviceGone: onDevice as unknown as JsonObject } : {}),
       },
     };
   },
