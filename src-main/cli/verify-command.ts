@@ -1,6 +1,7 @@
 // `keyceremony verify BUNDLE... [--expect-audit-key PEM] [--allow-rehearsal] [--allow-script SHA256]... [--json]`:
 // check transcript bundles without trusting the app that wrote them, and say what kind of ceremony they hold.
-import { verifyBundles, type Check, type VerifyReport } from '../transcript/verify.js';
+import { type Check, type VerifyReport } from '../transcript/verify.js';
+import { verifyChains } from '../transcript/verify-chains.js';
 import type { CeremonyJudgement } from '../transcript/ceremony-kind.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
@@ -16,7 +17,9 @@ prev link, seq and time order, the ECDSA-SHA384 signatures over
 transcript.jsonl and over manifest.json (which holds the SHA-256 of every
 other file), the audit key against the genesis entry and against
 --expect-audit-key, the custodian approvals, and that several bundles given
-together form one chain. Policy, per ceremony: the SHA-256 of the script it
+given together form one chain per audit key (bundles of several tokens are
+grouped by the audit key their manifests name, each chain verified whole, and
+the exit status is the worst of them). Policy, per ceremony: the SHA-256 of the script it
 ran (shipped with a keyceremony release, or allowed with --allow-script),
 rehearsal or production, the air gap recorded at its air-gap step, and the
 app version.
@@ -157,8 +160,28 @@ export async function verifyCommand(argv: string[], out: Output): Promise<number
     }
   }
   const policy = { allowRehearsal: args.allowRehearsal, allowScripts: args.allowScripts };
-  const report = await verifyBundles(args.bundles, expectAuditKeyPem === undefined ? policy : { ...policy, expectAuditKeyPem });
-  if (args.json) out.stdout.write(`${JSON.stringify({ exitStatus: exitStatus(report), ...report }, null, 2)}\n`);
-  else out.stdout.write(formatReport(report, expectAuditKeyPem !== undefined));
-  return exitStatus(report);
+  const result = await verifyChains(args.bundles, expectAuditKeyPem === undefined ? policy : { ...policy, expectAuditKeyPem });
+  if (!Array.isArray(result)) {
+    if (args.json) out.stdout.write(`${JSON.stringify({ exitStatus: exitStatus(result), ...result }, null, 2)}\n`);
+    else out.stdout.write(formatReport(result, expectAuditKeyPem !== undefined));
+    return exitStatus(result);
+  }
+  const worst = worstStatus(result.map((c) => exitStatus(c.report)));
+  if (args.json) {
+    const chains = result.map((c) => ({ auditKeySpkiSha256: c.auditKeySpkiSha256, exitStatus: exitStatus(c.report), ...c.report }));
+    out.stdout.write(`${JSON.stringify({ exitStatus: worst, chains }, null, 2)}\n`);
+    return worst;
+  }
+  result.forEach((c, i) => {
+    out.stdout.write(`Chain ${i + 1} of ${result.length} (audit key SHA-256 ${c.auditKeySpkiSha256}, ${c.report.bundles.length} bundle${c.report.bundles.length === 1 ? '' : 's'}):\n`);
+    out.stdout.write(`${formatReport(c.report, false)}\n`);
+  });
+  const words = { 0: 'every chain verifies: integrity and policy hold', 3: 'integrity holds in every chain, but policy does not in at least one', 1: 'at least one chain is BROKEN' } as const;
+  out.stdout.write(`${result.length} chains: ${words[worst]} (exit ${worst}).\n`);
+  return worst;
+}
+
+/** Several chains: broken (1) outranks policy (3), which outranks production (0). */
+function worstStatus(statuses: (0 | 1 | 3)[]): 0 | 1 | 3 {
+  return statuses.includes(1) ? 1 : statuses.includes(3) ? 3 : 0;
 }
