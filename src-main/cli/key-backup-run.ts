@@ -6,13 +6,12 @@
 import { resolve } from 'node:path';
 import type { AirGapStatus } from '../airgap/airgap.js';
 import type { CeremonyView } from '../ceremony/engine/index.js';
-import { SHARE_FILE_KIND } from '../ceremony/actions/presented-share.js';
 import { defaultDataDir } from '../data-dir.js';
 import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { existingDir, witnessesFlag } from './ceremony-flags.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
-import { PASSPHRASE_FILE, readFlagFile, readFlagSecret } from './flag-files.js';
+import { readShares, stepMessage } from './share-flags.js';
 import type { Output } from './output.js';
 
 export type KeyBackupCommand = 'backup-key' | 'restore-key';
@@ -95,15 +94,6 @@ export function keyBackupArgs(command: KeyBackupCommand, argv: string[]): KeyBac
   return args;
 }
 
-async function readShares(args: KeyBackupArgs): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const s of args.shares) {
-    const flag = `--share ${s.file}${s.passphraseFile ? `:${s.passphraseFile}` : ''}`;
-    await readFlagFile(flag, s.file, SHARE_FILE_KIND);
-    out.push(s.passphraseFile ? { shareFile: s.file, passphrase: await readFlagSecret(flag, s.passphraseFile, PASSPHRASE_FILE) } : { shareFile: s.file });
-  }
-  return out;
-}
 
 function stepInput(action: string, args: KeyBackupArgs): Record<string, unknown> {
   switch (action) {
@@ -124,7 +114,6 @@ function stepInput(action: string, args: KeyBackupArgs): Record<string, unknown>
   }
 }
 
-const stepMessage = (at: string, message: string) => (message.startsWith(`step '${at}'`) ? message : `step ${at}: ${message}`);
 
 /** The key and backup as the ceremony recorded them, from its view's tail is not enough: read from the outputs and the step results. */
 function outcomeOf(view: CeremonyView): Record<string, unknown> {

@@ -2,6 +2,7 @@
 // kms-rewrap` (their scripts take the same inputs at the same actions): each step's input from the flags,
 // the quorum from the --share files in order, the check value and files printed at the end. A failure
 // aborts the ceremony (recorded) and exits 1.
+import { stepMessage } from './share-flags.js';
 import { join } from 'node:path';
 import type { CeremonyView } from '../ceremony/engine/index.js';
 import { AppError, toErrorData } from '../errors.js';
@@ -62,10 +63,6 @@ function tellParameters(command: KmsCeremonyCommand, view: CeremonyView, out: Ou
   for (const w of key.warnings) out.stderr.write(`keyceremony ${command}: warning: ${w}\n`);
 }
 
-/** An engine message that already names its step is not prefixed with it again. */
-function stepMessage(at: string, message: string): string {
-  return message.startsWith(`step '${at}'`) ? message : `step ${at}: ${message}`;
-}
 
 export async function runKmsCeremony(
   command: KmsCeremonyCommand,

@@ -14,8 +14,6 @@ import { checkCloudFlags, settleWrappingAlgorithm } from './kms-cloud-flags.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { runKmsCeremony, type KmsCeremonyCommand } from './kms-ceremony-run.js';
-import { PASSPHRASE_FILE, readFlagFile, readFlagSecret } from './flag-files.js';
-import { SHARE_FILE_KIND } from '../ceremony/actions/presented-share.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
 import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
@@ -275,16 +273,8 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   return args;
 }
 
-export async function readShares(args: Pick<KmsImportArgs, 'shares'>): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const s of args.shares) {
-    const flag = `--share ${s.file}${s.passphraseFile ? `:${s.passphraseFile}` : ''}`;
-    // Refused here, before the ceremony starts, if it cannot be a share file; the engine reads it when presented.
-    await readFlagFile(flag, s.file, SHARE_FILE_KIND);
-    out.push(s.passphraseFile ? { shareFile: s.file, passphrase: await readFlagSecret(flag, s.passphraseFile, PASSPHRASE_FILE) } : { shareFile: s.file });
-  }
-  return out;
-}
+export { readShares } from './share-flags.js';
+import { readShares } from './share-flags.js';
 
 /**
  * `--resume ID`, taken out before the options kms-import and kms-rewrap share are parsed: each command

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
 import { custodiansFlag, existingDir, passphraseFilesFlag, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
 import { PLAIN_SHARES_WARNING } from './enrol-token-command.js';
-import { readShares } from './kms-import-command.js';
+import { readShares } from './share-flags.js';
 import { resumeFlag, runLifecycleCeremony, type LifecycleArgs, type LifecycleOverrides } from './token-lifecycle-run.js';
 import type { Output } from './output.js';
 

@@ -13,7 +13,7 @@ import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
 import { existingDir, witnessesFlag } from './ceremony-flags.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
-import { readShares } from './kms-import-command.js';
+import { readShares, stepMessage } from './share-flags.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
 import { preGenesisPathOf } from '../ceremony/engine/run.js';
 import type { Output } from './output.js';
@@ -157,7 +157,6 @@ async function checkResumeLabel(args: LifecycleArgs, ceremonyId: string): Promis
   if (args.keyLabel !== undefined && recorded !== args.keyLabel) throw new UsageError(`--key-label ${args.keyLabel}: ceremony ${ceremonyId} started with ${String(recorded)}; a resumed ceremony keeps the parameters it started with.`);
 }
 
-const stepMessage = (at: string, message: string) => (message.startsWith(`step '${at}'`) ? message : `step ${at}: ${message}`);
 
 /** Parse, read the share files, run; the exit status. */
 export async function lifecycleCommand(command: LifecycleCommand, help: string, argv: string[], out: Output, overrides: LifecycleOverrides = {}): Promise<number> {
