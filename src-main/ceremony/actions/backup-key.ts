@@ -98,6 +98,7 @@ export const backupWrap: ActionImpl<Record<string, never>> = {
     const layer = ctx.deps.layer;
     const exportWrapped = layer.exportUnderDomainWrapKey?.bind(layer);
     const rsaCapability = b.rsaWrap && 'capability' in b.rsaWrap ? b.rsaWrap.capability : undefined;
+    if (mechanism.format === 'yubihsm-rsa-unwrap') fail(ctx, 'ceremony-state', 'the mechanism found is for restoring, not for a backup', 'Run find-backup-key first.');
     if (mechanism.format === 'yubihsm-wrapped' && !exportWrapped) fail(ctx, 'backup-driver', 'this YubiHSM driver cannot export under a wrap key', 'Use a version of the app whose YubiHSM driver drives EXPORT WRAPPED. Nothing was changed.');
     const { result: wrapped, step } =
       mechanism.format === 'yubihsm-wrapped'

@@ -6,7 +6,7 @@
 // its driver puts into the device (PUT WRAP KEY) for one EXPORT/IMPORT WRAPPED and deletes at once.
 import { AppError } from '../../errors.js';
 import type { ObjectHandle } from '../../../hsm/types.js';
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { domainBackupKey, domainId, domainRsaWrapKey, domainYubihsmWrapKey } from '../quorum/domain.js';
 import { wipe } from '../quorum/index.js';
 import type { ActionContext } from '../engine/types.js';
@@ -109,16 +109,13 @@ export async function withBackupKey<T>(
  * copy is wiped when `use` returns or throws.
  */
 /**
- * A YubiHSM 2 restoring a PKCS#11 token's backup: run `use` with the domain RSA wrap key's private half, which
- * the driver puts into the device as an RSA wrap key for its one UNWRAP_KEY_RSA and deletes again.
+ * A YubiHSM 2 restoring a PKCS#11 token's backup: run `use` with the domain RSA wrap key's private half as
+ * PKCS#8 DER, which the driver puts into the device as an RSA wrap key for its one UNWRAP_KEY_RSA and deletes
+ * again; these bytes are wiped when `use` returns or throws (OpenSSL's own copies are freed, not zeroed).
  */
-export async function withDomainRsaWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (wrapKey: KeyObject, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
-  let rsa: KeyObject | undefined;
-  // withDomainKey wipes the bytes `derive` returns; the RSA key is a KeyObject (OpenSSL's memory, not ours to zero).
-  return withDomainKey(ctx, expectDomain, (secret) => {
-    rsa = domainRsaWrapKey(secret);
-    return Buffer.alloc(0);
-  }, (_none, step) => use(rsa as KeyObject, step));
+export async function withDomainRsaWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (pkcs8: Uint8Array, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+  const derive = (secret: Uint8Array): Buffer => domainRsaWrapKey(secret).export({ format: 'der', type: 'pkcs8' });
+  return withDomainKey(ctx, expectDomain, derive, (key, step) => use(new Uint8Array(key.buffer, key.byteOffset, key.length), step));
 }
 
 export async function withDomainWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (wrapKey: Uint8Array, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
