@@ -16,7 +16,7 @@ import { CKM_CODES } from '../../kms/keyspecs.js';
 import { chooseBackupMechanism, ecPublicPoint, isYubiHsmSlot, refuseUnsupportedSpec } from '../../backup/mechanism.js';
 import { readBackupFolder, WRAP_FORMAT_YUBIHSM, WRAPPED_RSA_FILE, type BackupFolder } from '../../backup/folder.js';
 import { restoreWrappedObject } from './restore-yubihsm.js';
-import { restoreRsaWrappedAes, rsaUnwrapMechanism } from './restore-yubihsm-rsa.js';
+import { asOnDevice, restoreRsaWrappedAes, rsaUnwrapMechanism } from './restore-yubihsm-rsa.js';
 import { destroyLeftover, findLeftover, interruptedRestoreOf } from './restore-leftover.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
@@ -90,7 +90,9 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
     const interrupted = interruptedRestoreOf(ctx, m);
     let leftBehind = 0;
     if (interrupted) {
-      const { leftover, foreign } = await findLeftover(ctx, session, m, isAsymmetric(m) ? 'PRIVATE_KEY' : 'SECRET_KEY');
+      // A PKCS#11 backup on a YubiHSM: the device chose the object id, so only the label names what it left.
+      const onDevice = isYubiHsmSlot(slot) && m.wrap.format !== WRAP_FORMAT_YUBIHSM ? asOnDevice(m) : m;
+      const { leftover, foreign } = await findLeftover(ctx, session, onDevice, isAsymmetric(m) ? 'PRIVATE_KEY' : 'SECRET_KEY');
       if (foreign > 0) fail(ctx, 'restore-label-taken', `token '${label}' holds ${foreign} object${foreign === 1 ? '' : 's'} with the label '${m.key.label}' or the CKA_ID ${m.key.id} that the interrupted restore did not make`, 'Destroy the other object in a recorded ceremony first, or restore onto another token. Nothing was changed.');
       leftBehind = leftover ? leftover.keys.length + leftover.publics.length : 0;
     } else {

@@ -39,7 +39,7 @@ export function rsaUnwrapMechanism(ctx: ActionContext, folder: BackupFolder, lay
 }
 
 /** The manifest as the device can hold it: a CKA_ID that is not 2 bytes cannot be an object id, so only the label names it. */
-function asOnDevice(m: BackupManifest): BackupManifest {
+export function asOnDevice(m: BackupManifest): BackupManifest {
   return m.key.id.length === 4 ? m : { ...m, key: { ...m.key, id: '' } };
 }
 
