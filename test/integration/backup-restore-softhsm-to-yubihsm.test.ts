@@ -6,12 +6,18 @@
 // RFC 5649) to the same material. restore-key imports it on B (UNWRAP_KEY_RSA; no wrap key left on B);
 // kms-rewrap on B exports material that unwraps independently to the same bytes. Hostile: a manifest whose
 // check value was changed (the imported object is deleted, nothing left), an HMAC backup (no RSA copy:
-// refused in words naming what to do). Every bundle verifies.
+// refused in words naming what to do). A restore killed (SIGKILL, a child process) after UNWRAP_KEY_RSA acted
+// is resumed and the object kept, proved by its check value. audit-token on B finds nothing unexplained, and
+// every bundle verifies.
+import { spawn } from 'node:child_process';
 import { constants, privateDecrypt } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditTokenCommand } from '../../src-main/cli/audit-token-command.js';
+import type { CeremonyView } from '../../src-main/ceremony/engine/types.js';
 import { initTokenCommand } from '../../src-main/cli/init-token-command.js';
 import { kmsRewrapCommand } from '../../src-main/cli/kms-rewrap-command.js';
 import { verifyBundles } from '../../src-main/transcript/verify.js';
@@ -20,7 +26,7 @@ import { startConnectorServer, type ConnectorServer } from '../yubihsm-sim/http-
 import { YubiHsmSimulator } from '../yubihsm-sim/index.js';
 import { ARN, checkRecovered, independentUnwrap, kmsLikeKey, pythonKwpUnwrap, type KmsLikeKey } from '../fixtures/kms/harness.js';
 import { createSoftHsmEnv, type SoftHsmEnv } from '../helpers/softhsm.js';
-import { io, offline, Room, SCRYPT, type Custodian } from '../helpers/key-backup.js';
+import { io, offline, PASS, Room, SCRYPT, type Custodian } from '../helpers/key-backup.js';
 
 const SERIAL_B = 7100002;
 const A = ['--token', 'pkcs11:token=soft-a'];
@@ -130,6 +136,63 @@ describe('SoftHSM -> YubiHSM 2', () => {
     expect(keysOn(b, 'hmac-soft')).toEqual([]);
     expect(wrapKeysOn(b)).toEqual([]);
   }, 180_000);
+
+  it('a restore killed after UNWRAP_KEY_RSA acted is resumed: the object is found by its label, proved by its check value and kept', async () => {
+    const outDir = resolve('node_modules/.cache/keyceremony-restore-key-crash-child-soft-to-yubi');
+    await build({
+      configFile: false,
+      logLevel: 'silent',
+      ssr: { noExternal: ['zod'] },
+      build: { ssr: resolve('test/integration/restore-key-crash-child.ts'), outDir, emptyOutDir: true, target: 'node20', rollupOptions: { output: { entryFileNames: 'child.mjs', format: 'es' } } },
+    });
+    const imported = await room.kms('kms-import', A, kms, 'SYMMETRIC_DEFAULT', 'cmk-crash');
+    expect(imported.code).toBe(0);
+    const bk = await room.backup(A, 'cmk-crash');
+    expect(bk.code).toBe(0);
+    const args = { module: moduleOf(b), dataDir: room.dir('data'), token: { moduleId: moduleOf(b), slotId: String(SERIAL_B) }, backupDir: bk.result?.backup.path, shares: (['alice', 'bob'] as const).map((c) => ({ shareFile: room.shareFile(c), passphrase: PASS[c] })), out: room.dir('out') };
+    const runChild = (extra: Record<string, unknown>) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((done, reject) => {
+        const p = spawn(process.execPath, [join(outDir, 'child.mjs'), JSON.stringify({ ...args, ...extra })], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+        p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+        p.on('error', reject);
+        p.on('exit', (code, signal) => done({ code, signal, stdout, stderr }));
+      });
+    const crashed = await runChild({ mode: 'crash', crashAt: 'unwrap:performed' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    expect(keysOn(b, 'cmk-crash').length).toBe(1);
+    const ceremonyId = /^ceremony (\S+) at /m.exec(crashed.stdout)?.[1] as string;
+    const resumed = await runChild({ mode: 'resume', ceremonyId });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const view = JSON.parse(resumed.stdout.trim().split('\n').at(-1) as string) as CeremonyView;
+    expect(view.status).toBe('completed');
+    bundles.B.push(view.outputs.find((o) => o.kind === 'bundle')?.path as string);
+    expect(keysOn(b, 'cmk-crash').length).toBe(1);
+    expect(wrapKeysOn(b)).toEqual([]);
+    // Kept as found (not deleted and imported again): the unwrap result says so, with the recorded check value.
+    const { readdir } = await import('node:fs/promises');
+    let journal = '';
+    for (const name of await readdir(room.dir('data/chains'))) {
+      const text = await readFile(join(room.dir('data/chains'), name, 'journal.jsonl'), 'utf8');
+      if (text.includes(ceremonyId)) journal = text;
+    }
+    const results = journal.trim().split('\n').map((l) => JSON.parse(l) as { ceremonyId: string; step: string; kind: string; data: { recovered?: string; checkValue?: { value: string } } }).filter((e) => e.ceremonyId === ceremonyId && e.step === 'unwrap' && e.kind === 'result');
+    expect(results.length).toBe(1);
+    expect(results[0]?.data.recovered).toContain('its check value, computed in the device now, is the recorded one');
+    expect(results[0]?.data.checkValue?.value).toBe(imported.result?.checkValue.value);
+  }, 240_000);
+
+  it('audit-token on B recognises the restored keys and finds nothing else', async () => {
+    const { o, out } = io();
+    const code = await auditTokenCommand(['--module', moduleOf(b), ...onB, ...room.shares(['alice', 'carol']), ...room.base()], out, { airGap: offline });
+    const res = JSON.parse(o.stdout) as { audit: { clean: boolean; findings: string[] }; bundle: { path: string } };
+    expect(res.audit.findings).toEqual([]);
+    expect(code).toBe(0);
+    bundles.B.push(res.bundle.path);
+  }, 120_000);
 
   it("both tokens' bundles verify from their genesis, approvals included", async () => {
     // A's bundles as the room kept them (init-token first); B's as this file collected them.
