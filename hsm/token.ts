@@ -133,6 +133,14 @@ export interface TokenLayer {
   importUnderDomainWrapKey?(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle>;
 
   /**
+   * Optional (YubiHSM 2, firmware 2.4: UNWRAP_KEY_RSA): an AES-256 key a PKCS#11 token wrapped as
+   * CKM_RSA_AES_KEY_WRAP (OAEP SHA-1) under the domain RSA wrap key becomes a key here, made as
+   * generateSecretKey would make it from `template`; the RSA private key (`rsaWrapKeyPkcs8`, PKCS#8 DER, bytes
+   * so that it crosses the hardware host and the caller can wipe them) is in the device for this call only.
+   */
+  importAesUnderDomainRsaWrapKey?(session: SessionHandle, wrapped: Bytes, rsaWrapKeyPkcs8: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle>;
+
+  /**
    * Optional, for devices with objects a PKCS#11 view leaves out (the YubiHSM 2): every object this login
    * may see, as the device describes it (all of them, or those with this id or label). See hsm/device-objects.ts.
    */

@@ -221,6 +221,13 @@ export class RoutingTokenLayer implements TokenLayer {
     return this.yubihsm.importUnderDomainWrapKey(inner, wrapped, wrapKey);
   }
 
+  /** TokenLayer.importAesUnderDomainRsaWrapKey: YubiHSM only (UNWRAP_KEY_RSA of a PKCS#11 token's backup). */
+  async importAesUnderDomainRsaWrapKey(session: SessionHandle, wrapped: Bytes, rsaWrapKeyPkcs8: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const { layer, inner } = this.route(session);
+    if (layer !== this.yubihsm) throw notYubiHsm('importAesUnderDomainRsaWrapKey');
+    return this.yubihsm.importAesUnderDomainRsaWrapKey(inner, wrapped, rsaWrapKeyPkcs8, template);
+  }
+
   /** TokenLayer.deviceLogSince: the YubiHSM's log for a session on a YubiHSM; null on PKCS#11 (no such log). */
   async deviceLogSince(session: SessionHandle, cursor: DeviceLogCursor | null): Promise<DeviceLogSlice | null> {
     const { layer, inner } = this.route(session);

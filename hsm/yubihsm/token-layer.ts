@@ -42,6 +42,7 @@ import { EC_ALGORITHMS } from './keys.js';
 import type { LogEntry } from './log.js';
 import { entriesSince, entryData } from './log-since.js';
 import { exportUnderDomainWrapKey, importUnderDomainWrapKey } from './domain-wrap.js';
+import { importAesUnderDomainRsaWrapKey } from './domain-rsa-unwrap.js';
 import type { DeviceLogCursor, DeviceLogSlice } from '../device-log.js';
 import type { DeviceObject, DeviceObjectQuery } from '../device-objects.js';
 import { deviceObjectAt, listDeviceObjects } from './device-objects.js';
@@ -694,6 +695,16 @@ export class YubiHsmTokenLayer implements TokenLayer {
     const yh = this.loggedIn(s, 'user');
     const got = await this.run(s.device, 'Importing the key under the domain wrap key', () => importUnderDomainWrapKey(yh, wrapped, wrapKey));
     return encodeHandle({ type: got.type, id: got.id, publicHalf: false });
+  }
+
+  /** TokenLayer.importAesUnderDomainRsaWrapKey; the work is in domain-rsa-unwrap.ts. */
+  async importAesUnderDomainRsaWrapKey(session: SessionHandle, wrapped: Bytes, rsaWrapKeyPkcs8: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    const s = this.session(session);
+    const yh = this.loggedIn(s, 'user');
+    if (!this.firmware24(s.device)) throw new TokenError('CKR_MECHANISM_INVALID', 'Importing an RSA-wrapped key (UNWRAP_KEY_RSA) needs YubiHSM 2 firmware 2.4 or later.', 'Restore onto a YubiHSM 2 with firmware 2.4 or later, or onto a PKCS#11 token of the domain.');
+    const object = { id: objectIdFromCkaId(template.id), label: checkLabel(template.label, 'template.label'), capabilities: secretKeyCapabilities('AES', template) };
+    const got = await this.run(s.device, 'Importing the key under the domain RSA wrap key', () => importAesUnderDomainRsaWrapKey(yh, wrapped, rsaWrapKeyPkcs8, object));
+    return this.issued(s, { type: got.type, id: got.id, publicHalf: false }, template.token);
   }
 
   /** TokenLayer.deviceObjects; the work is in device-objects.ts. */

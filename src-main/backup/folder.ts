@@ -17,6 +17,12 @@ import { DOMAIN_ID_PATTERN } from '../ceremony/quorum/domain.js';
 
 export const BACKUP_FORMAT = 'keyceremony-key-backup/1';
 export const WRAPPED_FILE = 'wrapped-key.bin';
+/**
+ * The same key wrapped a second way by a PKCS#11 token, for a YubiHSM 2 of the domain (UNWRAP_KEY_RSA):
+ * RSA-OAEP (SHA-1) of a fresh AES-256 key || RFC 5649 of the material under it, under the domain RSA wrap key.
+ * Optional: backups written before it existed have only wrapped-key.bin.
+ */
+export const WRAPPED_RSA_FILE = 'wrapped-key-rsa.bin';
 export const MANIFEST_FILE = 'backup-manifest.json';
 export const RESTORE_FILE = 'RESTORE.md';
 export const BACKUP_ERROR = 'backup-folder';
@@ -26,6 +32,7 @@ export const BACKUP_TAMPERED = 'backup-tampered';
 export const WRAP_FORMAT_RFC5649 = 'RFC 5649 (AES key wrap with padding) under the domain backup key';
 export const WRAP_FORMAT_YUBIHSM = 'YubiHSM 2 wrapped object (EXPORT WRAPPED, AES-256-CCM) under the domain wrap key';
 export type WrapFormat = typeof WRAP_FORMAT_RFC5649 | typeof WRAP_FORMAT_YUBIHSM;
+export const WRAP_FORMAT_RSA_AES = 'CKM_RSA_AES_KEY_WRAP (RSA-OAEP SHA-1 of an ephemeral AES-256 key, then RFC 5649) under the domain RSA wrap key';
 
 const KIB = 1024;
 const MANIFEST_KIND: FileKind = { what: 'backup manifest', cap: 64 * KIB, remedy: 'Choose the backup folder a backup-key ceremony wrote (it holds backup-manifest.json).', code: BACKUP_ERROR, field: 'backupDir' };
@@ -50,8 +57,10 @@ export const backupManifestSchema = z.strictObject({
   }),
   sourceToken: z.strictObject({ manufacturer: z.string().max(64), model: z.string().max(64), serial: z.string().max(64), label: z.string().max(64), chain: z.string().max(128) }),
   wrap: z.strictObject({ format: z.enum([WRAP_FORMAT_RFC5649, WRAP_FORMAT_YUBIHSM]), mechanism: z.string().max(64) }),
+  /** The second wrap in wrapped-key-rsa.bin, when the source token wrote one (restorable onto a YubiHSM 2). */
+  wrapRsa: z.strictObject({ format: z.literal(WRAP_FORMAT_RSA_AES), mechanism: z.string().max(128), rsaModulusBits: z.int().min(2048).max(4096) }).optional(),
   transcriptHead: z.strictObject({ seq: z.int().min(0), hash: hex(64) }).optional(),
-  files: z.strictObject({ [WRAPPED_FILE]: fileRecord, [RESTORE_FILE]: fileRecord }),
+  files: z.strictObject({ [WRAPPED_FILE]: fileRecord, [RESTORE_FILE]: fileRecord, [WRAPPED_RSA_FILE]: fileRecord.optional() }),
 });
 export type BackupManifest = z.infer<typeof backupManifestSchema>;
 
@@ -61,6 +70,8 @@ export interface BackupFolder {
   /** SHA-256 of backup-manifest.json as on the medium: what the transcript records. */
   manifestSha256: string;
   wrapped: Buffer;
+  /** wrapped-key-rsa.bin, when the manifest lists it (checked against its hash like every file). */
+  wrappedRsa?: Buffer;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -100,7 +111,15 @@ export function restoreInstructions(m: Omit<BackupManifest, 'files'>): string {
         `domain secret, which only the domain's custodians together can rebuild; it never existed outside a token`,
         `except for an instant in the app's memory. The plaintext key never left the token.`,
         ``,
-        `It opens inside another PKCS#11 token of the same security domain with RFC 5649 unwrap; a YubiHSM 2 cannot read it.`,
+        ...(m.wrapRsa
+          ? [
+              `It opens inside another PKCS#11 token of the same security domain with RFC 5649 unwrap.`,
+              ``,
+              `${WRAPPED_RSA_FILE} is the same key wrapped inside that token the way a YubiHSM 2 imports it (UNWRAP_KEY_RSA,`,
+              `firmware 2.4 or later): ${m.wrapRsa.format} (RSA-${m.wrapRsa.rsaModulusBits}), derived from the same`,
+              `domain secret. restore-key onto a YubiHSM 2 of the domain uses it.`,
+            ]
+          : [`It opens inside another PKCS#11 token of the same security domain with RFC 5649 unwrap; a YubiHSM 2 cannot read it.`]),
       ];
   return [
     `# Backup of key ${m.key.label} (${m.key.keySpec})`,
@@ -126,7 +145,8 @@ export function restoreInstructions(m: Omit<BackupManifest, 'files'>): string {
 }
 
 /** Write the backup folder PARENT/NAME exclusively, read it back whole and compare every hash. */
-export async function writeBackupFolder(parentDir: string, name: string, wrapped: Uint8Array, described: Omit<BackupManifest, 'files'>): Promise<BackupFolder> {
+export async function writeBackupFolder(parentDir: string, name: string, wrapped: Uint8Array, described: Omit<BackupManifest, 'files'>, wrappedRsa?: Uint8Array): Promise<BackupFolder> {
+  if ((wrappedRsa === undefined) !== (described.wrapRsa === undefined)) throw new Error('wrapped-key-rsa.bin and the manifest\'s wrapRsa go together');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name) || name.endsWith('.partial')) throw new AppError(BACKUP_ERROR, `name ${JSON.stringify(name)} is not a plain folder name`, 'Use letters, digits, dot, dash and underscore.');
   const dir = join(parentDir, name);
   const partial = `${dir}.partial`;
@@ -147,6 +167,7 @@ export async function writeBackupFolder(parentDir: string, name: string, wrapped
       }
     };
     await put(WRAPPED_FILE, wrapped);
+    if (wrappedRsa) await put(WRAPPED_RSA_FILE, wrappedRsa);
     await put(RESTORE_FILE, new TextEncoder().encode(restoreInstructions(described)));
     const manifest = backupManifestSchema.parse({ ...described, files });
     await put(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
@@ -164,7 +185,7 @@ export async function writeBackupFolder(parentDir: string, name: string, wrapped
   }
   // Read back as restore-key will read it: every hash, and the wrapped bytes themselves.
   const back = await readBackupFolder(dir);
-  if (!back.wrapped.equals(Buffer.from(wrapped))) throw new AppError(BACKUP_ERROR, `${dir} does not read back as written`, 'Use another stick; this one does not keep what is written.');
+  if (!back.wrapped.equals(Buffer.from(wrapped)) || (wrappedRsa !== undefined && !back.wrappedRsa?.equals(Buffer.from(wrappedRsa)))) throw new AppError(BACKUP_ERROR, `${dir} does not read back as written`, 'Use another stick; this one does not keep what is written.');
   return back;
 }
 
@@ -181,11 +202,16 @@ export async function readBackupFolder(dir: string): Promise<BackupFolder> {
     throw new AppError(BACKUP_TAMPERED, `input.backupDir: ${join(dir, MANIFEST_FILE)} is not a backup manifest this app wrote (${why})`, 'Use the backup folder exactly as the backup-key ceremony wrote it; a changed file is refused. Nothing was changed.');
   }
   const wrapped = await readBounded(join(dir, WRAPPED_FILE), WRAPPED_KIND);
-  for (const [file, data] of [[WRAPPED_FILE, wrapped], [RESTORE_FILE, await readBounded(join(dir, RESTORE_FILE), { ...WRAPPED_KIND, what: 'RESTORE.md' })]] as const) {
-    const want = manifest.files[file];
+  if ((manifest.files[WRAPPED_RSA_FILE] === undefined) !== (manifest.wrapRsa === undefined)) {
+    throw new AppError(BACKUP_TAMPERED, `input.backupDir: ${join(dir, MANIFEST_FILE)} lists ${WRAPPED_RSA_FILE} without its wrap format, or the other way round`, 'Use the backup folder exactly as the backup-key ceremony wrote it; a changed file is refused. Nothing was changed.');
+  }
+  const wrappedRsa = manifest.files[WRAPPED_RSA_FILE] ? await readBounded(join(dir, WRAPPED_RSA_FILE), { ...WRAPPED_KIND, what: 'RSA-wrapped key file' }) : undefined;
+  const checks: [string, Buffer][] = [[WRAPPED_FILE, wrapped], [RESTORE_FILE, await readBounded(join(dir, RESTORE_FILE), { ...WRAPPED_KIND, what: 'RESTORE.md' })], ...(wrappedRsa ? [[WRAPPED_RSA_FILE, wrappedRsa] as [string, Buffer]] : [])];
+  for (const [file, data] of checks) {
+    const want = manifest.files[file as keyof BackupManifest['files']] as { bytes: number; sha256: string };
     if (data.length !== want.bytes || sha256(data) !== want.sha256) {
       throw new AppError(BACKUP_TAMPERED, `input.backupDir: ${join(dir, file)} does not match the manifest (SHA-256 ${sha256(data)}, ${data.length} bytes; the manifest says ${want.sha256}, ${want.bytes} bytes)`, 'The backup was changed or damaged: use another copy of it. Nothing was changed.');
     }
   }
-  return { dir, manifest, manifestSha256: sha256(manifestBytes), wrapped };
+  return { dir, manifest, manifestSha256: sha256(manifestBytes), wrapped, ...(wrappedRsa ? { wrappedRsa } : {}) };
 }

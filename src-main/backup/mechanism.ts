@@ -44,7 +44,15 @@ export interface YubiHsmWrapMechanism {
   refused: { name: string; why: string }[];
 }
 
-export type BackupMechanism = Rfc5649Mechanism | YubiHsmWrapMechanism;
+/** A YubiHSM 2 restoring a PKCS#11 token's backup: UNWRAP_KEY_RSA of wrapped-key-rsa.bin under the domain RSA wrap key. */
+export interface YubiHsmRsaUnwrapMechanism {
+  format: 'yubihsm-rsa-unwrap';
+  name: 'YUBIHSM_UNWRAP_KEY_RSA';
+  proof: string;
+  refused: { name: string; why: string }[];
+}
+
+export type BackupMechanism = Rfc5649Mechanism | YubiHsmWrapMechanism | YubiHsmRsaUnwrapMechanism;
 
 /** Is this slot a YubiHSM 2 (its own wrap keys) rather than a PKCS#11 token (RFC 5649)? */
 export const isYubiHsmSlot = (slot: SlotRef) => slot.moduleId.startsWith(YUBIHSM_MODULE_PREFIX);

@@ -188,6 +188,9 @@ export class HostTokenLayer implements TokenLayer {
   importUnderDomainWrapKey(session: SessionHandle, wrapped: Bytes, wrapKey: Bytes): Promise<ObjectHandle> {
     return this.onSession('importUnderDomainWrapKey', session, [wrapped, wrapKey]);
   }
+  importAesUnderDomainRsaWrapKey(session: SessionHandle, wrapped: Bytes, rsaWrapKeyPkcs8: Bytes, template: SecretKeyTemplate): Promise<ObjectHandle> {
+    return this.onSession('importAesUnderDomainRsaWrapKey', session, [wrapped, rsaWrapKeyPkcs8, template]);
+  }
   deviceObjects(session: SessionHandle, query: DeviceObjectQuery = {}): Promise<DeviceObject[] | null> {
     return this.onSession('deviceObjects', session, [query]);
   }

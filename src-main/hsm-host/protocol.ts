@@ -40,6 +40,7 @@ export const HOST_METHODS = {
   deviceLogSince: 2,
   exportUnderDomainWrapKey: 3,
   importUnderDomainWrapKey: 3,
+  importAesUnderDomainRsaWrapKey: 4,
   deviceObjects: 2,
   deviceObjectAt: 3,
 } as const;

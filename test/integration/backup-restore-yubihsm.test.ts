@@ -6,7 +6,7 @@
 // wrap key left on neither device); kms-rewrap on B exports material that unwraps independently (OpenSSL +
 // Python) to the same bytes as A's kms-import. Hostile: a manifest whose check value was changed (the
 // imported object is deleted), the same key twice, a YubiHSM backup offered to a PKCS#11 token of the domain
-// and an RFC 5649 backup offered to the YubiHSM: each refused in words, and nothing new is left. A restore
+// and an RFC 5649-only backup (as older versions wrote it) offered to the YubiHSM: each refused in words, and nothing new is left. A restore
 // killed (SIGKILL, a child process) after IMPORT WRAPPED acted is resumed: the object is found, its check
 // value recomputed in the device, and it is kept, recorded as found.
 import { spawn } from 'node:child_process';
@@ -202,7 +202,7 @@ describe('restore-key on a YubiHSM 2', () => {
     expect(keysOn(b, 'cmk-2026').length).toBe(1);
   }, 120_000);
 
-  it('refuses a YubiHSM backup on a PKCS#11 token of the domain, and an RFC 5649 backup on the YubiHSM, in words', async () => {
+  it('refuses a YubiHSM backup on a PKCS#11 token of the domain, and an RFC 5649-only backup on the YubiHSM, in words', async () => {
     await room.joinToken('soft-d', ['alice', 'carol']);
     const D = ['--token', 'pkcs11:token=soft-d'];
     const onSoft = await room.restore(D, backupDir);
@@ -214,10 +214,20 @@ describe('restore-key on a YubiHSM 2', () => {
     const soft = await room.backup(D, 'soft-key');
     expect(soft.o.stderr).toBe('');
     expect(soft.code).toBe(0);
-    const onYubi = await room.restore(['--slot', String(SERIAL_B)], soft.result?.backup.path as string, ['alice', 'bob'], 'usb', moduleOf(b));
+    // A backup as versions before wrapped-key-rsa.bin wrote it: RFC 5649 only, which a YubiHSM 2 cannot unwrap.
+    const old = room.dir('backups/rfc5649-only');
+    await cp(soft.result?.backup.path as string, old, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(old, 'backup-manifest.json'), 'utf8')) as { wrapRsa?: unknown; files: Record<string, unknown> };
+    delete manifest.wrapRsa;
+    delete manifest.files['wrapped-key-rsa.bin'];
+    await writeFile(join(old, 'backup-manifest.json'), JSON.stringify(manifest, null, 2));
+    await rm(join(old, 'wrapped-key-rsa.bin'));
+    const onYubi = await room.restore(['--slot', String(SERIAL_B)], old, ['alice', 'bob'], 'usb', moduleOf(b));
     expect(onYubi.code).toBe(1);
-    expect(onYubi.o.stderr).toContain('is RFC 5649 (wrapped by a PKCS#11 token, CKM_AES_KEY_WRAP_PAD), and a YubiHSM 2 imports only its own wrapped objects');
+    expect(onYubi.o.stderr).toContain('is RFC 5649 only (wrapped by a PKCS#11 token, CKM_AES_KEY_WRAP_PAD) and has no wrapped-key-rsa.bin');
+    expect(onYubi.o.stderr).toContain('take a new backup with backup-key of this version');
     expect(keysOn(b, 'soft-key')).toEqual([]);
+    expect(wrapKeysOn(b)).toEqual([]);
   }, 240_000);
 
   it('a restore killed after IMPORT WRAPPED acted is resumed: the object is found, proved by its check value and kept', async () => {

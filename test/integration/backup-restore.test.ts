@@ -5,6 +5,7 @@
 // the same material (same check value, same bytes unwrapped independently). Hostile: a tampered wrapped
 // file, a manifest whose check value was changed (the restored object is destroyed), a token of another
 // domain, a label already present: each refused in words, and the token holds nothing new afterwards.
+import { constants, privateDecrypt } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,18 @@ describe('backup-key', () => {
     const material = pythonKwpUnwrap(await room.backupKeyFromShares(idA), wrapped);
     checkRecovered('SYMMETRIC_DEFAULT', material, { ...(checkValues['aes-key'] as { value: string; method: 'AES-CMAC-ZERO-BLOCK' }), description: '' });
     expect(await readFile(join(aesBackup, 'RESTORE.md'), 'utf8')).toContain(`keyceremony restore-key`);
+    // The copy for a YubiHSM 2: RSA-OAEP (SHA-1, this side: node:crypto) of an AES-256 key || RFC 5649 (Python).
+    const m = manifest as unknown as { wrapRsa?: { format: string; rsaModulusBits: number }; files: Record<string, { bytes: number; sha256: string }> };
+    expect(m.wrapRsa?.rsaModulusBits).toBe(3072);
+    expect(m.wrapRsa?.format).toContain('CKM_RSA_AES_KEY_WRAP');
+    const rsaWrapped = await readFile(join(aesBackup, 'wrapped-key-rsa.bin'));
+    expect(m.files['wrapped-key-rsa.bin']?.bytes).toBe(rsaWrapped.length);
+    expect(rsaWrapped.length).toBe(384 + 40);
+    const rsaKey = await room.rsaWrapKeyFromShares(idA);
+    const aesKey = privateDecrypt({ key: rsaKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, rsaWrapped.subarray(0, 384));
+    expect(aesKey.length).toBe(32);
+    expect(pythonKwpUnwrap(aesKey, rsaWrapped.subarray(384)).equals(material)).toBe(true);
+    expect(await readFile(join(aesBackup, 'RESTORE.md'), 'utf8')).toContain('wrapped-key-rsa.bin');
   }, 120_000);
 
   it('backs up the HMAC key too', async () => {
@@ -108,6 +121,10 @@ describe('backup-key', () => {
     hmacBackup = r.result?.backup.path as string;
     const material = pythonKwpUnwrap(await room.backupKeyFromShares(idA), await readFile(join(hmacBackup, 'wrapped-key.bin')));
     checkRecovered('HMAC_256', material, { ...(checkValues['hmac-key'] as { value: string; method: 'HMAC-SHA256-ZERO-BLOCK' }), description: '' });
+    // A YubiHSM 2 cannot import an HMAC key by UNWRAP_KEY_RSA: no second wrap, and the manifest says none.
+    const manifest = JSON.parse(await readFile(join(hmacBackup, 'backup-manifest.json'), 'utf8')) as { wrapRsa?: unknown; files: Record<string, unknown> };
+    expect(manifest.wrapRsa).toBeUndefined();
+    expect(Object.keys(manifest.files).sort()).toEqual(['RESTORE.md', 'wrapped-key.bin']);
   }, 120_000);
 
   it('refuses a label no ceremony recorded', async () => {

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BACKUP_FORMAT, BACKUP_TAMPERED, readBackupFolder, writeBackupFolder, type BackupManifest } from '../../src-main/backup/folder.js';
+import { BACKUP_FORMAT, BACKUP_TAMPERED, readBackupFolder, WRAP_FORMAT_RSA_AES, writeBackupFolder, type BackupManifest } from '../../src-main/backup/folder.js';
 import { joinDomainFlags } from '../../src-main/cli/ceremony-flags.js';
 import { purposesFor } from '../../src-main/ceremony-handlers.js';
 import { chooseBackupMechanism } from '../../src-main/backup/mechanism.js';
@@ -55,6 +55,25 @@ describe('backup folder', () => {
     changed[0] = 0xff;
     await writeFile(join(d, 'wrapped-key.bin'), changed);
     await expect(readBackupFolder(d)).rejects.toMatchObject({ code: BACKUP_TAMPERED, message: expect.stringContaining('wrapped-key.bin does not match the manifest') });
+  });
+
+  it('writes and reads the RSA-wrapped copy for a YubiHSM, hash-checked; a manifest naming one without the other is refused', async () => {
+    const rsa = Buffer.alloc(424, 7);
+    const withRsa = { ...described, wrapRsa: { format: WRAP_FORMAT_RSA_AES, mechanism: 'composed: AES_KEY_WRAP_PAD + RSA-OAEP', rsaModulusBits: 3072 } } as const;
+    const written = await writeBackupFolder(dir, 'backup-rsa', wrapped, withRsa, rsa);
+    expect((await readdir(written.dir)).sort()).toEqual(['RESTORE.md', 'backup-manifest.json', 'wrapped-key-rsa.bin', 'wrapped-key.bin']);
+    const back = await readBackupFolder(written.dir);
+    expect(back.wrappedRsa?.equals(rsa)).toBe(true);
+    expect(await readFile(join(written.dir, 'RESTORE.md'), 'utf8')).toContain('UNWRAP_KEY_RSA');
+    await writeFile(join(written.dir, 'wrapped-key-rsa.bin'), Buffer.alloc(424, 8));
+    await expect(readBackupFolder(written.dir)).rejects.toThrow(/wrapped-key-rsa.bin does not match the manifest/);
+    const m = JSON.parse(await readFile(join(written.dir, 'backup-manifest.json'), 'utf8')) as Record<string, unknown>;
+    delete m.wrapRsa;
+    await writeFile(join(written.dir, 'backup-manifest.json'), JSON.stringify(m));
+    await expect(readBackupFolder(written.dir)).rejects.toMatchObject({ code: BACKUP_TAMPERED });
+    // The old shape (no RSA copy) still reads.
+    const old = await writeBackupFolder(dir, 'backup-old', wrapped, described);
+    expect((await readBackupFolder(old.dir)).wrappedRsa).toBeUndefined();
   });
 
   it('refuses a manifest with a field this app does not write', async () => {

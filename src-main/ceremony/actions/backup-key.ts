@@ -9,7 +9,10 @@ import { AppError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { findKmsKey, KEY_MISMATCH_ERROR, keyRecord, parseKeySpec } from '../../kms/index.js';
 import { chooseBackupMechanism, refuseUnsupportedSpec } from '../../backup/mechanism.js';
-import { WRAP_FORMAT_RFC5649, WRAP_FORMAT_YUBIHSM, writeBackupFolder } from '../../backup/folder.js';
+import { WRAP_FORMAT_RFC5649, WRAP_FORMAT_RSA_AES, WRAP_FORMAT_YUBIHSM, writeBackupFolder } from '../../backup/folder.js';
+import { rsaWrapCapability } from '../../backup/rsa-wrap.js';
+import { wrapForKms } from '../../kms/index.js';
+import { DOMAIN_RSA_WRAP_KEY_BITS } from '../quorum/domain.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl, BackupRunState } from '../engine/types.js';
 import { absoluteDir, noInput } from './general.js';
@@ -60,6 +63,8 @@ export const findBackupKey: ActionImpl<Record<string, never>> = {
     }
     // Proved before the key is touched: the token wraps a throw-away key of this spec into exact RFC 5649.
     const mechanism = await chooseBackupMechanism(ctx.deps.layer, slot, session, keySpec, 'wrap');
+    // A PKCS#11 token also wraps the key for a YubiHSM 2 of the domain, when it and the key spec allow.
+    if (mechanism.format === 'rfc5649') b.rsaWrap = await rsaWrapCapability(ctx.deps.layer, slot, keySpec);
     b.key = found.key;
     b.checkValue = found.checkValue;
     b.generatedBy = { ceremonyId: record.entry.ceremonyId, seq: record.entry.seq, hash: record.entry.hash };
@@ -71,6 +76,9 @@ export const findBackupKey: ActionImpl<Record<string, never>> = {
         generatedBy: { ...b.generatedBy },
         checkValue: { recorded: { ...record.checkValue }, now: { ...found.checkValue } as unknown as JsonObject, matches: true },
         mechanism: { name: mechanism.name, proof: mechanism.proof, ...(mechanism.refused.length > 0 ? { refused: mechanism.refused } : {}) },
+        ...(b.rsaWrap
+          ? { forYubiHsm: ('capability' in b.rsaWrap ? { wrap: 'CKM_RSA_AES_KEY_WRAP (OAEP SHA-1) under the domain RSA wrap key', how: b.rsaWrap.capability.method ?? '' } : { none: b.rsaWrap.why }) as JsonObject }
+          : {}),
       },
     };
   },
@@ -89,11 +97,27 @@ export const backupWrap: ActionImpl<Record<string, never>> = {
     if (b.wrapped) fail(ctx, 'ceremony-state', 'the key was already wrapped in this ceremony', 'Go on with the next step.');
     const layer = ctx.deps.layer;
     const exportWrapped = layer.exportUnderDomainWrapKey?.bind(layer);
+    const rsaCapability = b.rsaWrap && 'capability' in b.rsaWrap ? b.rsaWrap.capability : undefined;
+    if (mechanism.format === 'yubihsm-rsa-unwrap') fail(ctx, 'ceremony-state', 'the mechanism found is for restoring, not for a backup', 'Run find-backup-key first.');
     if (mechanism.format === 'yubihsm-wrapped' && !exportWrapped) fail(ctx, 'backup-driver', 'this YubiHSM driver cannot export under a wrap key', 'Use a version of the app whose YubiHSM driver drives EXPORT WRAPPED. Nothing was changed.');
     const { result: wrapped, step } =
       mechanism.format === 'yubihsm-wrapped'
         ? await withDomainWrapKey(ctx, undefined, (wrapKey) => (exportWrapped as NonNullable<typeof exportWrapped>)(session, key.handle, wrapKey))
-        : await withBackupKey(ctx, 'wrap', undefined, (backupKey) => layer.wrapKey(session, mechanism.mechanism, backupKey, key.handle));
+        : await withBackupKey(
+            ctx,
+            'wrap',
+            undefined,
+            async (backupKey, domainStep) => {
+              const out = await layer.wrapKey(session, mechanism.mechanism, backupKey, key.handle);
+              // The YubiHSM copy: the domain RSA public key imported as a session object, wrapped in the token, destroyed.
+              if (rsaCapability && domainStep.rsaWrapSpki) {
+                const r = await wrapForKms(layer, session, { capability: rsaCapability, wrappingPublicKeySpkiDer: domainStep.rsaWrapSpki, key: key.handle });
+                b.wrappedRsa = r.encryptedKeyMaterial;
+              }
+              return out;
+            },
+            { rsaWrapPublicKey: rsaCapability !== undefined },
+          );
     b.wrapped = wrapped;
     b.domainId = step.domainId;
     return {
@@ -104,6 +128,7 @@ export const backupWrap: ActionImpl<Record<string, never>> = {
         key: { label: key.label, keySpec: key.keySpec, id: key.idHex },
         mechanism: mechanism.name,
         wrapped: { bytes: wrapped.length, sha256: createHash('sha256').update(wrapped).digest('hex') },
+        ...(b.wrappedRsa ? { wrappedForYubiHsm: { bytes: b.wrappedRsa.length, sha256: createHash('sha256').update(b.wrappedRsa).digest('hex'), wrap: 'CKM_RSA_AES_KEY_WRAP (OAEP SHA-1) in the token under the domain RSA wrap key (public half imported as a session object, then destroyed)' } } : {}),
         backupKey:
           mechanism.format === 'yubihsm-wrapped'
             ? 'the domain wrap key, derived from the domain secret, put into the device (PUT WRAP KEY) for this EXPORT WRAPPED only, then deleted; every host copy wiped'
@@ -142,8 +167,9 @@ export const writeBackup: ActionImpl<z.infer<typeof writeBackupInput>> = {
       },
       sourceToken: { ...(info ? tokenRecord(info) : { manufacturer: '', model: '', serial: '', label: '' }), chain: basename(store.dir) },
       wrap: { format: mechanism.format === 'yubihsm-wrapped' ? WRAP_FORMAT_YUBIHSM : WRAP_FORMAT_RFC5649, mechanism: mechanism.name },
+      ...(b.wrappedRsa && b.rsaWrap && 'capability' in b.rsaWrap ? { wrapRsa: { format: WRAP_FORMAT_RSA_AES, mechanism: (b.rsaWrap.capability.method ?? b.rsaWrap.capability.algorithm).slice(0, 128), rsaModulusBits: DOMAIN_RSA_WRAP_KEY_BITS } } : {}),
       ...(head ? { transcriptHead: { seq: head.seq, hash: head.hash } } : {}),
-    });
+    }, b.wrappedRsa);
     ctx.state.outputs.push({ kind: 'key-backup', path: folder.dir, sha256: folder.manifestSha256 });
     return {
       done: true,

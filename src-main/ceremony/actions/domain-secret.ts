@@ -6,7 +6,8 @@
 // its driver puts into the device (PUT WRAP KEY) for one EXPORT/IMPORT WRAPPED and deletes at once.
 import { AppError } from '../../errors.js';
 import type { ObjectHandle } from '../../../hsm/types.js';
-import { domainBackupKey, domainId, domainYubihsmWrapKey } from '../quorum/domain.js';
+import { createPublicKey } from 'node:crypto';
+import { domainBackupKey, domainId, domainRsaWrapKey, domainYubihsmWrapKey } from '../quorum/domain.js';
 import { wipe } from '../quorum/index.js';
 import type { ActionContext } from '../engine/types.js';
 import { enrolmentOfChain, rebuildSecret } from './quorum-login.js';
@@ -16,6 +17,8 @@ export const BACKUP_KEY_LABEL = 'kc-domain-backup-key';
 export interface DomainStep {
   domainId: string;
   custodians: string[];
+  /** backup-key on a PKCS#11 token, when asked: the domain RSA wrap key's public half (DER SPKI). */
+  rsaWrapSpki?: Uint8Array;
 }
 
 /**
@@ -56,12 +59,25 @@ async function withDomainKey<T>(ctx: ActionContext, expectDomain: string | undef
  * Run `use` with the domain backup key as a session object in the logged-in session (PKCS#11 tokens).
  * `expectDomain`: refused before the key is imported when S is of another domain.
  */
-export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'unwrap', expectDomain: string | undefined, use: (backupKey: ObjectHandle, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+export async function withBackupKey<T>(
+  ctx: ActionContext,
+  purpose: 'wrap' | 'unwrap',
+  expectDomain: string | undefined,
+  use: (backupKey: ObjectHandle, step: DomainStep) => Promise<T>,
+  options: { rsaWrapPublicKey?: boolean } = {},
+): Promise<{ result: T; step: DomainStep }> {
   const layer = ctx.deps.layer;
   const session = ctx.token.session;
   if (!layer.createSecretKey) throw new AppError('backup-driver', `step '${ctx.step.id}': this token driver cannot hold the domain backup key`, 'Use a PKCS#11 token for backup and restore.');
   const create = layer.createSecretKey.bind(layer);
-  return withDomainKey(ctx, expectDomain, domainBackupKey, async (key, step) => {
+  // Only the public half leaves the derivation; the private KeyObject is dropped at once.
+  let rsaWrapSpki: Uint8Array | undefined;
+  const derive = (secret: Uint8Array): Buffer => {
+    if (options.rsaWrapPublicKey) rsaWrapSpki = new Uint8Array(createPublicKey(domainRsaWrapKey(secret)).export({ format: 'der', type: 'spki' }));
+    return domainBackupKey(secret);
+  };
+  return withDomainKey(ctx, expectDomain, derive, async (key, domainStep) => {
+    const step: DomainStep = rsaWrapSpki ? { ...domainStep, rsaWrapSpki } : domainStep;
     const handle = await create(session as string, { type: 'AES', bits: 256 }, key, {
       label: BACKUP_KEY_LABEL,
       id: new Uint8Array(),
@@ -92,6 +108,16 @@ export async function withBackupKey<T>(ctx: ActionContext, purpose: 'wrap' | 'un
  * the device for its one EXPORT/IMPORT WRAPPED call and deletes again (hsm/yubihsm/domain-wrap.ts); the host
  * copy is wiped when `use` returns or throws.
  */
+/**
+ * A YubiHSM 2 restoring a PKCS#11 token's backup: run `use` with the domain RSA wrap key's private half as
+ * PKCS#8 DER, which the driver puts into the device as an RSA wrap key for its one UNWRAP_KEY_RSA and deletes
+ * again; these bytes are wiped when `use` returns or throws (OpenSSL's own copies are freed, not zeroed).
+ */
+export async function withDomainRsaWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (pkcs8: Uint8Array, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
+  const derive = (secret: Uint8Array): Buffer => domainRsaWrapKey(secret).export({ format: 'der', type: 'pkcs8' });
+  return withDomainKey(ctx, expectDomain, derive, (key, step) => use(new Uint8Array(key.buffer, key.byteOffset, key.length), step));
+}
+
 export async function withDomainWrapKey<T>(ctx: ActionContext, expectDomain: string | undefined, use: (wrapKey: Uint8Array, step: DomainStep) => Promise<T>): Promise<{ result: T; step: DomainStep }> {
   return withDomainKey(ctx, expectDomain, domainYubihsmWrapKey, (key, step) => use(new Uint8Array(key.buffer, key.byteOffset, key.length), step));
 }

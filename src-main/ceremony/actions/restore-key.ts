@@ -14,8 +14,9 @@ import { TokenError } from '../../../hsm/errors.js';
 import { aesCheckValueMethod, findKmsKey, keyRecord, KEY_SPECS } from '../../kms/index.js';
 import { CKM_CODES } from '../../kms/keyspecs.js';
 import { chooseBackupMechanism, ecPublicPoint, isYubiHsmSlot, refuseUnsupportedSpec } from '../../backup/mechanism.js';
-import { readBackupFolder, WRAP_FORMAT_YUBIHSM, type BackupFolder } from '../../backup/folder.js';
+import { readBackupFolder, WRAP_FORMAT_YUBIHSM, WRAPPED_RSA_FILE, type BackupFolder } from '../../backup/folder.js';
 import { restoreWrappedObject } from './restore-yubihsm.js';
+import { asOnDevice, restoreRsaWrappedAes, rsaUnwrapMechanism } from './restore-yubihsm-rsa.js';
 import { destroyLeftover, findLeftover, interruptedRestoreOf } from './restore-leftover.js';
 import type { JsonObject } from '../../transcript/json-value.js';
 import type { ActionContext, ActionImpl } from '../engine/types.js';
@@ -40,6 +41,8 @@ function refuseFormatOfOtherModel(ctx: ActionContext, folder: BackupFolder, targ
   const m = folder.manifest;
   const backupIsYubiHsm = m.wrap.format === WRAP_FORMAT_YUBIHSM;
   if (backupIsYubiHsm === targetIsYubiHsm) return;
+  // A PKCS#11 token's backup that carries the RSA-wrapped copy: a YubiHSM 2 imports that one (restore-yubihsm-rsa.ts).
+  if (targetIsYubiHsm && folder.wrappedRsa && m.wrapRsa) return;
   if (backupIsYubiHsm) {
     fail(
       ctx,
@@ -51,8 +54,8 @@ function refuseFormatOfOtherModel(ctx: ActionContext, folder: BackupFolder, targ
   fail(
     ctx,
     'restore-other-model',
-    `the backup in ${folder.dir} is RFC 5649 (wrapped by a PKCS#11 token, ${m.wrap.mechanism}), and a YubiHSM 2 imports only its own wrapped objects (IMPORT WRAPPED); unwrapping RFC 5649 for it would put the key material in plaintext on this computer, which this app never does`,
-    `Restore it onto a PKCS#11 token of domain ${m.domainId} with RFC 5649 unwrap (SoftHSM, NSS softoken, most HSMs). Nothing was changed.`,
+    `the backup in ${folder.dir} is RFC 5649 only (wrapped by a PKCS#11 token, ${m.wrap.mechanism}) and has no ${WRAPPED_RSA_FILE}: a YubiHSM 2 cannot unwrap RFC 5649 under an AES key, and unwrapping it for the device would put the key material in plaintext on this computer, which this app never does`,
+    `Restore it onto a PKCS#11 token of domain ${m.domainId} (SoftHSM, NSS softoken, most HSMs); or, for an AES key, take a new backup with backup-key of this version on the source token: it also writes ${WRAPPED_RSA_FILE}, which a YubiHSM 2 (firmware 2.4 or later) of the domain imports. Nothing was changed.`,
   );
 }
 
@@ -87,7 +90,9 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
     const interrupted = interruptedRestoreOf(ctx, m);
     let leftBehind = 0;
     if (interrupted) {
-      const { leftover, foreign } = await findLeftover(ctx, session, m, isAsymmetric(m) ? 'PRIVATE_KEY' : 'SECRET_KEY');
+      // A PKCS#11 backup on a YubiHSM: the device chose the object id, so only the label names what it left.
+      const onDevice = isYubiHsmSlot(slot) && m.wrap.format !== WRAP_FORMAT_YUBIHSM ? asOnDevice(m) : m;
+      const { leftover, foreign } = await findLeftover(ctx, session, onDevice, isAsymmetric(m) ? 'PRIVATE_KEY' : 'SECRET_KEY');
       if (foreign > 0) fail(ctx, 'restore-label-taken', `token '${label}' holds ${foreign} object${foreign === 1 ? '' : 's'} with the label '${m.key.label}' or the CKA_ID ${m.key.id} that the interrupted restore did not make`, 'Destroy the other object in a recorded ceremony first, or restore onto another token. Nothing was changed.');
       leftBehind = leftover ? leftover.keys.length + leftover.publics.length : 0;
     } else {
@@ -120,7 +125,7 @@ export const checkBackup: ActionImpl<z.infer<typeof checkBackupInput>> = {
           ? aesCheckValueMethod(mechs) === 'AES-CMAC-ZERO-BLOCK'
           : mechs.some((x) => x.code === CKM_CODES.AES_ECB && x.flags.encrypt);
     if (!canCheck) fail(ctx, 'restore-no-check-value', `token '${label}' cannot compute the check value ${method} the backup records, so a restore could not be proved`, 'Restore onto a token that offers that mechanism. Nothing was changed.');
-    b.mechanism = await chooseBackupMechanism(layer, slot, session, m.key.keySpec, 'unwrap');
+    b.mechanism = isYubiHsmSlot(slot) && m.wrap.format !== WRAP_FORMAT_YUBIHSM ? rsaUnwrapMechanism(ctx, folder, layer) : await chooseBackupMechanism(layer, slot, session, m.key.keySpec, 'unwrap');
     b.folder = folder;
     return {
       done: true,
@@ -151,6 +156,7 @@ export const restoreUnwrap: ActionImpl<Record<string, never>> = {
     const mechanism = b.mechanism;
     if (!session || !folder || !mechanism) fail(ctx, 'ceremony-state', 'no backup was checked', 'Run check-backup first.');
     if (mechanism.format === 'yubihsm-wrapped') return restoreWrappedObject(ctx, session, folder, mechanism);
+    if (mechanism.format === 'yubihsm-rsa-unwrap') return restoreRsaWrappedAes(ctx, session, folder, mechanism);
     const m = folder.manifest;
     const layer = ctx.deps.layer;
     const unwrapKey = layer.unwrapKey?.bind(layer);

@@ -114,6 +114,10 @@ export interface BackupRunState {
   /** backup-key: the wrapped material, once the quorum step wrapped it, and the domain its shares rebuilt. */
   wrapped?: Uint8Array;
   domainId?: string;
+  /** backup-key on a PKCS#11 token: the CKM_RSA_AES_KEY_WRAP capability for the YubiHSM copy, or why none. */
+  rsaWrap?: { capability: KmsCapability } | { why: string };
+  /** backup-key: the key wrapped under the domain RSA wrap key (wrapped-key-rsa.bin), when rsaWrap allowed it. */
+  wrappedRsa?: Uint8Array;
   /** restore-key: the backup folder read and checked. */
   folder?: BackupFolder;
 }

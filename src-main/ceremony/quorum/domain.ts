@@ -2,9 +2,12 @@
 // domain (init-token or enrol-token with M of its shares) opens with the same share files, and the domain's
 // backup key moves key material between them. The domain is named by a public fingerprint of the secret:
 // it must be the same on every token, so unlike the PINs it is not salted with a ceremony id.
+import type { KeyObject } from 'node:crypto';
 import { AppError } from '../../errors.js';
+import { deterministicRsaKey } from './deterministic-rsa.js';
 import { hkdf, LABELS } from './kdf.js';
 import { SECRET_BYTES } from './secret.js';
+import { wipe } from './wipe.js';
 
 /** The salt every domain-wide derivation uses: constant, so all tokens of the domain derive the same bytes. */
 export const DOMAIN_SALT = 'keyceremony/domain';
@@ -36,4 +39,23 @@ export function domainBackupKey(secret: Uint8Array): Buffer {
 export function domainYubihsmWrapKey(secret: Uint8Array): Buffer {
   checkSecret(secret);
   return hkdf(secret, DOMAIN_SALT, LABELS.yubihsmWrapKey, 32);
+}
+
+/** Modulus size of the domain RSA wrap key: what a YubiHSM 2 holds as an RSA wrap key (2048, 3072 or 4096). */
+export const DOMAIN_RSA_WRAP_KEY_BITS = 3072;
+
+/**
+ * The domain's RSA wrap key pair, the same on every host that rebuilds the secret. A PKCS#11 token wraps a
+ * backup under its public half with CKM_RSA_AES_KEY_WRAP, and a YubiHSM 2 of the domain holds the private
+ * half as an RSA wrap key (for one quorum step) to import it: the one wrapping both sides do inside the
+ * device. The caller keeps the private KeyObject only as long as that step.
+ */
+export function domainRsaWrapKey(secret: Uint8Array): KeyObject {
+  checkSecret(secret);
+  const seed = hkdf(secret, DOMAIN_SALT, LABELS.rsaWrapKeySeed, 32);
+  try {
+    return deterministicRsaKey(seed, DOMAIN_RSA_WRAP_KEY_BITS, LABELS.rsaWrapKeySeed);
+  } finally {
+    wipe(seed);
+  }
 }

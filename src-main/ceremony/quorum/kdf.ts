@@ -14,6 +14,7 @@ export const LABELS = {
   domainId: 'keyceremony/v1/domain-id',
   backupKey: 'keyceremony/v1/backup-key',
   yubihsmWrapKey: 'keyceremony/v1/yubihsm-wrap-key',
+  rsaWrapKeySeed: 'keyceremony/v1/rsa-wrap-key-seed',
 } as const;
 
 export type Label = (typeof LABELS)[keyof typeof LABELS];
