@@ -8,6 +8,7 @@ import { Algorithm, Capability, ObjectType } from './constants.js';
 import * as cmd from './commands.js';
 import { DOMAINS, RSA_ALGORITHM } from './token-layer-map.js';
 import type { YubiHsmSession } from './session.js';
+import { deleteLeftoverWrapKeys } from './domain-wrap.js';
 import { putWrapKey, unwrapKeyRsa, type ImportedObject } from './wrap.js';
 
 /** The label the temporary RSA wrap key carries, so an audit can name one left behind by a crash. */
@@ -26,6 +27,7 @@ export async function importAesUnderDomainRsaWrapKey(yh: YubiHsmSession, wrapped
   const bits = rsaWrapKey.asymmetricKeyDetails?.modulusLength ?? 0;
   const algorithm = RSA_ALGORITHM[bits];
   if (rsaWrapKey.asymmetricKeyType !== 'rsa' || rsaWrapKey.type !== 'private' || algorithm === undefined) throw new RangeError(`the domain RSA wrap key must be an RSA 2048/3072/4096 private key (got ${rsaWrapKey.asymmetricKeyType} ${bits})`);
+  await deleteLeftoverWrapKeys(yh, DOMAIN_RSA_WRAP_KEY_LABEL);
   const wrapId = await putWrapKey(yh, {
     id: 0,
     label: DOMAIN_RSA_WRAP_KEY_LABEL,

@@ -14,7 +14,19 @@ export const DOMAIN_WRAP_KEY_LABEL = 'keyceremony-domain-wrap';
 /** Object types a domain backup carries: the key kinds the ceremonies make. */
 const CARRIED_TYPES: ReadonlySet<number> = new Set([ObjectType.ASYMMETRIC_KEY, ObjectType.SYMMETRIC_KEY, ObjectType.HMAC_KEY]);
 
+/**
+ * A temporary wrap key a crash left behind (put, then the process died before its delete) is deleted before a
+ * new one is put: it must not outlive the quorum step that put it, and the next step with the domain secret is
+ * the first chance to take it away. Only wrap keys with our label are touched.
+ */
+export async function deleteLeftoverWrapKeys(yh: YubiHsmSession, label: string): Promise<number> {
+  const left = await cmd.listObjects(yh, { type: ObjectType.WRAP_KEY, label });
+  for (const o of left) await cmd.deleteObject(yh, o.id, ObjectType.WRAP_KEY);
+  return left.length;
+}
+
 async function withWrapKey<T>(yh: YubiHsmSession, wrapKey: Uint8Array, capability: bigint, fn: (wrapId: number) => Promise<T>): Promise<T> {
+  await deleteLeftoverWrapKeys(yh, DOMAIN_WRAP_KEY_LABEL);
   const wrapId = await putWrapKey(yh, {
     id: 0,
     label: DOMAIN_WRAP_KEY_LABEL,

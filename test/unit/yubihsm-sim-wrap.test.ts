@@ -24,6 +24,7 @@ import * as wrap from '../../hsm/yubihsm/wrap.js';
 import { YubiHsm, type YubiHsmSession } from '../../hsm/yubihsm/session.js';
 import { YubiHsmSimulator, SimulatorTransport } from '../yubihsm-sim/index.js';
 import { domainYubihsmWrapKey } from '../../src-main/ceremony/quorum/domain.js';
+import { DOMAIN_WRAP_KEY_LABEL, exportUnderDomainWrapKey } from '../../hsm/yubihsm/domain-wrap.js';
 
 async function device(serial: number): Promise<{ hsm: YubiHsm; s: YubiHsmSession; sim: YubiHsmSimulator }> {
   const sim = new YubiHsmSimulator({ serial });
@@ -307,5 +308,20 @@ describe('RSA-wrapped import (firmware 2.4 UNWRAP_KEY_RSA), CKM_RSA_AES_KEY_WRAP
     expect((await rejection(wrap.unwrapKeyRsa(s, { wrapKeyId: wrapId, objectType: ObjectType.ASYMMETRIC_KEY, object, wrapped: sha1, hash: 'SHA-256' }))).code).toBe('YUBIHSM_INVALID_DATA');
     expect(await wrap.unwrapKeyRsa(s, { wrapKeyId: wrapId, objectType: ObjectType.ASYMMETRIC_KEY, object, wrapped: sha1, hash: 'SHA-1' })).toEqual({ type: ObjectType.ASYMMETRIC_KEY, id: 0x0702 });
     expect(sim.listObjectsForTest().filter((o) => o.type === ObjectType.ASYMMETRIC_KEY)).toHaveLength(1);
+  });
+});
+
+describe('a temporary domain wrap key left behind by a crash', () => {
+  it('is deleted by the next export under the domain wrap key, which then works and leaves no wrap key', async () => {
+    const a = await device(3333333);
+    const keyId = await cmd.generateAsymmetricKey(a.s, { id: 0x0300, label: 'kept key', domains: 1, capabilities: capabilities('SIGN_ECDSA', 'EXPORTABLE_UNDER_WRAP'), algorithm: Algorithm.EC_P256 });
+    // What a process killed between PUT WRAP KEY and its delete leaves: a wrap key with our label.
+    await wrap.putWrapKey(a.s, { id: 0x0777, label: DOMAIN_WRAP_KEY_LABEL, domains: 1, capabilities: capabilities('EXPORT_WRAPPED'), algorithm: Algorithm.AES256_CCM_WRAP, delegatedCapabilities: CARRIED, key: WRAP_KEY });
+    // A wrap key of the user's own, under another label, is not ours to delete.
+    await putDomainWrapKey(a.s);
+    const wrapped = await exportUnderDomainWrapKey(a.s, ObjectType.ASYMMETRIC_KEY, keyId, WRAP_KEY);
+    expect(openWithNode(WRAP_KEY, wrapped)).toBeTruthy();
+    const wrapKeys = a.sim.listObjectsForTest().filter((o) => o.type === ObjectType.WRAP_KEY);
+    expect(wrapKeys.map((o) => o.id)).toEqual([WRAP_ID]);
   });
 });
