@@ -140,7 +140,7 @@ test('backup-key from the app on token A, then restore-key from the app into tok
   await page.getByRole('button', { name: 'Do this step' }).click();
   await finish(page, stick('bundle'));
   const [folder] = readdirSync(stick('backup'));
-  expect(readdirSync(join(stick('backup'), folder!)).sort()).toEqual(['RESTORE.md', 'backup-manifest.json', 'wrapped-key.bin']);
+  expect(readdirSync(join(stick('backup'), folder!)).sort()).toEqual(['RESTORE.md', 'backup-manifest.json', 'wrapped-key-rsa.bin', 'wrapped-key.bin']);
   const manifest = JSON.parse(readFileSync(join(stick('backup'), folder!, 'backup-manifest.json'), 'utf8')) as { key: { checkValue: { value: string } } };
   expect(manifest.key.checkValue.value).toBe(generated.value);
 
