@@ -107,13 +107,19 @@ export interface PreviousShareFlag {
   passphraseFile?: string;
 }
 
+/**
+ * One FILE[:PASSPHRASE_FILE] value of --share, --previous-share or --join-domain-share. The last colon splits
+ * (a share file's path may hold one); an empty value, or an empty file or passphrase file name, is refused.
+ */
+export function shareFileFlag(flag: string, spec: string): PreviousShareFlag {
+  const colon = spec.lastIndexOf(':');
+  if (spec === '' || colon === 0 || colon === spec.length - 1) throw new UsageError(`${flag} ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
+  return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
+}
+
 /** --previous-share FILE[:PASSPHRASE_FILE]...: the share files of a stopped attempt. */
 export function previousSharesFlag(specs: readonly string[] | undefined): PreviousShareFlag[] {
-  return (specs ?? []).map((spec) => {
-    const colon = spec.lastIndexOf(':');
-    if (spec === '' || colon === 0) throw new UsageError(`--previous-share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
-  });
+  return (specs ?? []).map((spec) => shareFileFlag('--previous-share', spec));
 }
 
 /**
@@ -164,11 +170,7 @@ export function joinDomainFlags(values: Record<string, unknown>): JoinDomainFlag
       throw new UsageError(`--${flag} cannot be given with --join-domain-share: a token joining a security domain takes its custodians and threshold from the domain, and hands out no new shares.`);
     }
   }
-  const shares = specs.map((spec) => {
-    const colon = spec.lastIndexOf(':');
-    if (spec === '' || colon === 0) throw new UsageError(`--join-domain-share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
-  });
+  const shares = specs.map((spec) => shareFileFlag('--join-domain-share', spec));
   const seen = new Set<string>();
   for (const s of shares) {
     if (seen.has(s.file)) throw new UsageError(`--join-domain-share ${s.file}: given twice; each custodian present gives their own share file once.`);

@@ -9,7 +9,7 @@ import type { CeremonyView } from '../ceremony/engine/index.js';
 import { defaultDataDir } from '../data-dir.js';
 import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { existingDir, witnessesFlag } from './ceremony-flags.js';
+import { existingDir, shareFileFlag, witnessesFlag } from './ceremony-flags.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import { readShares, stepMessage } from './share-flags.js';
 import type { Output } from './output.js';
@@ -85,11 +85,7 @@ export function keyBackupArgs(command: KeyBackupCommand, argv: string[]): KeyBac
   }
   const specs = values.share ?? [];
   if (specs.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required, once for each custodian present (at least the threshold).');
-  args.shares = specs.map((spec) => {
-    const colon = spec.lastIndexOf(':');
-    if (spec === '' || colon === 0) throw new UsageError(`--share ${spec}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(spec.slice(0, colon)), passphraseFile: resolve(spec.slice(colon + 1)) } : { file: resolve(spec) };
-  });
+  args.shares = specs.map((spec) => shareFileFlag('--share', spec));
   if (values['init-parameters'] !== undefined) args.initParameters = values['init-parameters'];
   return args;
 }

@@ -230,11 +230,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
   if (!KEY_LABEL.test(label)) {
     throw new UsageError(`--key-label ${JSON.stringify(label)}: a key label is 1 to 64 letters, digits, spaces, dots, dashes and underscores, starting with a letter or digit (it labels the key in the token and names the Azure .byok file).`);
   }
-  const shares = (values.share ?? []).map((s) => {
-    const colon = s.lastIndexOf(':');
-    if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(s.slice(0, colon)), passphraseFile: resolve(s.slice(colon + 1)) } : { file: resolve(s) };
-  });
+  const shares = (values.share ?? []).map((s) => shareFileFlag('--share', s));
   if (shares.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required: the custodians present their shares to open the token.');
   const witnesses = values.witness ?? [];
   if (witnesses.length === 0) throw new UsageError('--witness NAME is required: kms-import and kms-rewrap need at least one witness.');
@@ -275,6 +271,7 @@ export function kmsImportArgs(argv: string[]): KmsImportArgs | 'help' {
 
 export { readShares } from './share-flags.js';
 import { readShares } from './share-flags.js';
+import { shareFileFlag } from './ceremony-flags.js';
 
 /**
  * `--resume ID`, taken out before the options kms-import and kms-rewrap share are parsed: each command

@@ -8,7 +8,7 @@ import { defaultDataDir } from '../data-dir.js';
 import { AppError } from '../errors.js';
 import { parseArgs } from 'node:util';
 import { tokenChoice, UsageError } from './args.js';
-import { custodiansFlag, existingDir, passphraseFilesFlag, readPassphrases, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
+import { custodiansFlag, existingDir, passphraseFilesFlag, readPassphrases, shareFileFlag, thresholdFlag, witnessesFlag } from './ceremony-flags.js';
 import { PLAIN_SHARES_WARNING } from './enrol-token-command.js';
 import { readShares } from './share-flags.js';
 import { resumeFlag, runLifecycleCeremony, type LifecycleArgs, type LifecycleOverrides } from './token-lifecycle-run.js';
@@ -99,11 +99,7 @@ async function parse(argv: string[]): Promise<{ args: LifecycleArgs; shares: Rec
   }
   if (values.help) return 'help';
   const { module, token } = tokenChoice(values, 'the token whose custodians change');
-  const shares = (values.share ?? []).map((s) => {
-    const colon = s.lastIndexOf(':');
-    if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(s.slice(0, colon)), passphraseFile: resolve(s.slice(colon + 1)) } : { file: resolve(s) };
-  });
+  const shares = (values.share ?? []).map((s) => shareFileFlag('--share', s));
   if (shares.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required: the current custodians present their shares to open the token.');
   const custodians = custodiansFlag(values.custodians);
   const threshold = thresholdFlag(values.threshold, custodians);

@@ -11,7 +11,7 @@ import { shareFileName } from '../ceremony/actions/share-folder.js';
 import { defaultDataDir } from '../data-dir.js';
 import { AppError, toErrorData } from '../errors.js';
 import { parseStrict, tokenChoice, UsageError } from './args.js';
-import { existingDir, witnessesFlag } from './ceremony-flags.js';
+import { existingDir, shareFileFlag, witnessesFlag } from './ceremony-flags.js';
 import { openCeremonyRuntime } from './ceremony-runtime.js';
 import { readShares, stepMessage } from './share-flags.js';
 import { readPreGenesisLog } from '../ceremony/engine/pre-genesis-log.js';
@@ -90,11 +90,7 @@ export function lifecycleArgs(command: LifecycleCommand, argv: string[]): Lifecy
     keyLabel = values['key-label'] as string | undefined;
     if (!keyLabel) throw new UsageError('--key-label LABEL is required (the label of the key to destroy, as recorded when it was made).');
   }
-  const shares = ((values.share as string[] | undefined) ?? []).map((s) => {
-    const colon = s.lastIndexOf(':');
-    if (s === '' || colon === 0 || colon === s.length - 1) throw new UsageError(`--share ${s}: expected FILE or FILE:PASSPHRASE_FILE.`);
-    return colon > 0 ? { file: resolve(s.slice(0, colon)), passphraseFile: resolve(s.slice(colon + 1)) } : { file: resolve(s) };
-  });
+  const shares = ((values.share as string[] | undefined) ?? []).map((s) => shareFileFlag('--share', s));
   if (shares.length === 0) throw new UsageError('--share FILE[:PASSPHRASE_FILE] is required: the custodians present their shares to open the token.');
   const args: LifecycleArgs = {
     module,
